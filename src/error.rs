@@ -1,0 +1,47 @@
+//! The library's one error type. Every variant names the op or step that failed and what to do.
+
+/// Result alias used across the library.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in wgtrain, with enough context to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter matched the request (or none exists on this machine).
+    #[error("no GPU adapter found (backends tried: {backends}). {hint}")]
+    NoAdapter { backends: String, hint: String },
+
+    /// `WGPU_ADAPTER_NAME` was set but matched none of the adapters present.
+    #[error(
+        "no adapter name contains {wanted:?} (from WGPU_ADAPTER_NAME); adapters present: {available}. \
+         Unset WGPU_ADAPTER_NAME or set it to part of one of those names"
+    )]
+    AdapterNotFound { wanted: String, available: String },
+
+    /// `WGPU_POWER_PREF` or `WGPU_BACKEND` held something wgpu does not understand.
+    #[error("{var}={value:?} is not understood; expected {expected}")]
+    BadEnv { var: &'static str, value: String, expected: &'static str },
+
+    /// The adapter refused to open a device.
+    #[error("could not open a device on adapter {adapter:?}: {message}")]
+    RequestDevice { adapter: String, message: String },
+
+    /// A WGSL module or pipeline failed validation; `op` names the kernel.
+    #[error("kernel `{op}` failed to compile: {message}")]
+    ShaderCompile { op: String, message: String },
+
+    /// Operand shapes do not fit the op.
+    #[error("{op}: shape mismatch: expected {expected}, got {got}")]
+    ShapeMismatch { op: &'static str, expected: String, got: String },
+
+    /// A request exceeds one of the adapter's limits.
+    #[error("{op}: {what} is {needed} but the adapter's {limit_name} is {limit}; use smaller batches or layers")]
+    LimitExceeded { op: &'static str, what: String, needed: u64, limit_name: &'static str, limit: u64 },
+
+    /// A tensor handle that this backend did not create, or that was freed.
+    #[error("{op}: tensor #{id} is not live on this backend (freed, or created by another backend)")]
+    UnknownTensor { op: &'static str, id: u32 },
+
+    /// The device reported an error while running recorded work.
+    #[error("GPU error during {op}: {message}")]
+    Device { op: &'static str, message: String },
+}

@@ -1,0 +1,73 @@
+//! Device buffers for tensors, and a pool that recycles them by byte size so that a
+//! training step, once warm, creates no buffer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::context::GpuContext;
+use crate::error::{Error, Result};
+
+/// A storage buffer with a process-unique id (bind groups are cached by id).
+#[derive(Debug)]
+pub struct GpuBuffer {
+    pub(crate) id: u64,
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) bytes: u64,
+}
+
+impl GpuBuffer {
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// Free buffers keyed by exact byte size.
+#[derive(Default)]
+pub struct BufferPool {
+    free: HashMap<u64, Vec<Arc<GpuBuffer>>>,
+    /// Buffers this pool has created (for `GpuStats`).
+    pub(crate) created: u64,
+}
+
+impl BufferPool {
+    /// A zero-filled storage buffer of `bytes` (≥ 4), recycled if one of that size is free.
+    pub fn acquire(&mut self, ctx: &GpuContext, op: &'static str, bytes: u64) -> Result<Arc<GpuBuffer>> {
+        let bytes = bytes.max(4).next_multiple_of(4);
+        let limits = ctx.limits();
+        if bytes > limits.max_storage_buffer_binding_size {
+            return Err(Error::LimitExceeded {
+                op,
+                what: "a buffer".into(),
+                needed: bytes,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: limits.max_storage_buffer_binding_size,
+            });
+        }
+        if let Some(buf) = self.free.get_mut(&bytes).and_then(Vec::pop) {
+            return Ok(buf);
+        }
+        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(op),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.created += 1;
+        Ok(Arc::new(GpuBuffer { id: ctx.fresh_id(), buffer, bytes }))
+    }
+
+    /// Give a buffer back for reuse. Its contents are not cleared here: callers that need
+    /// zeros fill it (see `Recorder::clear`).
+    pub fn release(&mut self, buf: Arc<GpuBuffer>) {
+        self.free.entry(buf.bytes).or_default().push(buf);
+    }
+
+    /// Drop every free buffer, returning their memory to the device.
+    pub fn trim(&mut self) {
+        self.free.clear();
+    }
+}

@@ -1,0 +1,68 @@
+//! A compute pipeline built from a registry shader, inside a validation error scope.
+
+use super::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::shaders::Shader;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct KernelKey {
+    family: &'static str,
+    entry: String,
+    constants: Vec<(String, u64)>,
+}
+
+impl KernelKey {
+    pub fn new(shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Self {
+        let constants = constants.iter().map(|(k, v)| (k.to_string(), v.to_bits())).collect();
+        Self { family: shader.family, entry: entry.to_string(), constants }
+    }
+}
+
+/// One entry point of one shader, specialized by its override constants.
+pub struct Kernel {
+    pub(crate) id: u64,
+    pub(crate) label: String,
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kernel({})", self.label)
+    }
+}
+
+impl Kernel {
+    pub(crate) fn build(ctx: &GpuContext, shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Self> {
+        let label = if constants.is_empty() {
+            format!("{}::{entry}", shader.family)
+        } else {
+            let c: Vec<String> = constants.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}::{entry}[{}]", shader.family, c.join(","))
+        };
+        let device = &ctx.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader.family),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::ShaderCompile { op: label, message: err.to_string() });
+        }
+        let layout = pipeline.get_bind_group_layout(0);
+        Ok(Self { id: ctx.fresh_id(), label, pipeline, layout })
+    }
+
+    /// `family::entry[constants]`, as used in pipeline labels and errors.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}

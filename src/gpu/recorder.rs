@@ -1,0 +1,223 @@
+//! Records many dispatches into one command encoder (one compute pass) and submits once.
+//!
+//! Bind groups and their uniform parameter buffers are cached by (kernel, params, buffers):
+//! a training step calls the same kernels on the same buffers with the same shapes every
+//! time, so after the first step it creates nothing. Scalars that change every step must
+//! therefore travel in a storage buffer, not in `params`.
+
+use std::collections::HashMap;
+
+use super::buffer::GpuBuffer;
+use super::context::GpuContext;
+use super::kernel::Kernel;
+use crate::error::{Error, Result};
+
+/// Most storage buffers one dispatch binds (after the params uniform at binding 0).
+pub const MAX_BINDINGS: usize = 8;
+/// Largest params struct, in bytes.
+pub const MAX_PARAMS: usize = 128;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BindKey {
+    kernel: u64,
+    buffers: [u64; MAX_BINDINGS],
+    params: [u8; MAX_PARAMS],
+}
+
+struct Cached {
+    group: wgpu::BindGroup,
+    _params: wgpu::Buffer,
+}
+
+/// Counts of the costly things one backend's GPU layer has done; a warm training step
+/// should change only `submits` and `dispatches`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Storage, uniform and staging buffers created.
+    pub buffers_created: u64,
+    pub bind_groups_created: u64,
+    /// Device-to-host copies (each one waits for the queue).
+    pub readbacks: u64,
+    pub submits: u64,
+    pub dispatches: u64,
+}
+
+/// The open command encoder of one backend, plus what it reuses between steps.
+pub struct Recorder {
+    pub(crate) stats: GpuStats,
+    encoder: Option<wgpu::CommandEncoder>,
+    pass: Option<wgpu::ComputePass<'static>>,
+    groups: HashMap<BindKey, Cached>,
+    staging: Option<wgpu::Buffer>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self { stats: GpuStats::default(), encoder: None, pass: None, groups: HashMap::new(), staging: None }
+    }
+
+    fn encoder(&mut self, ctx: &GpuContext) -> &mut wgpu::CommandEncoder {
+        self.pass = None;
+        self.encoder.get_or_insert_with(|| {
+            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgtrain step") })
+        })
+    }
+
+    /// Record `kernel` over `groups` workgroups. Binding 0 is `params` (a uniform), bindings
+    /// 1.. are `buffers` in order.
+    pub fn dispatch(
+        &mut self,
+        ctx: &GpuContext,
+        kernel: &Kernel,
+        params: &[u8],
+        buffers: &[&GpuBuffer],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let max = ctx.limits().max_compute_workgroups_per_dimension;
+        if let Some(&g) = groups.iter().find(|&&g| g > max) {
+            return Err(Error::LimitExceeded {
+                op: "dispatch",
+                what: format!("the workgroup count of {}", kernel.label),
+                needed: g as u64,
+                limit_name: "max_compute_workgroups_per_dimension",
+                limit: max as u64,
+            });
+        }
+        assert!(buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS, "op wiring error in {}", kernel.label);
+        let mut key = BindKey { kernel: kernel.id, buffers: [0; MAX_BINDINGS], params: [0; MAX_PARAMS] };
+        for (slot, b) in key.buffers.iter_mut().zip(buffers) {
+            *slot = b.id;
+        }
+        key.params[..params.len()].copy_from_slice(params);
+        if !self.groups.contains_key(&key) {
+            let cached = self.make_group(ctx, kernel, params, buffers);
+            self.groups.insert(key.clone(), cached);
+        }
+        if self.pass.is_none() {
+            let encoder = self.encoder(ctx);
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes: None });
+            self.pass = Some(pass.forget_lifetime());
+        }
+        let pass = self.pass.as_mut().expect("pass opened above");
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &self.groups[&key].group, &[]);
+        if groups.iter().all(|&g| g > 0) {
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        self.stats.dispatches += 1;
+        Ok(())
+    }
+
+    fn make_group(&mut self, ctx: &GpuContext, kernel: &Kernel, params: &[u8], buffers: &[&GpuBuffer]) -> Cached {
+        // Uniform buffers must be at least 16 bytes and a multiple of 16.
+        let size = (params.len() as u64).max(16).next_multiple_of(16);
+        let uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&kernel.label),
+            size,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.stats.buffers_created += 1;
+        let mut padded = params.to_vec();
+        padded.resize(size as usize, 0);
+        ctx.queue.write_buffer(&uniform, 0, &padded);
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.buffer.as_entire_binding() });
+        }
+        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&kernel.label),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        self.stats.bind_groups_created += 1;
+        Cached { group, _params: uniform }
+    }
+
+    /// Record a copy of `src` into `dst` (whole of `src`; `dst` at least as large).
+    pub fn copy(&mut self, ctx: &GpuContext, src: &GpuBuffer, dst: &GpuBuffer) {
+        self.encoder(ctx).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
+    }
+
+    /// Record a zero fill of `buf`.
+    pub fn clear(&mut self, ctx: &GpuContext, buf: &GpuBuffer) {
+        self.encoder(ctx).clear_buffer(&buf.buffer, 0, None);
+    }
+
+    /// Whether dispatches are recorded but not yet submitted.
+    pub fn pending(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// Submit everything recorded so far as one command buffer (a no-op if nothing is).
+    pub fn submit(&mut self, ctx: &GpuContext) -> Result<()> {
+        self.pass = None;
+        if let Some(encoder) = self.encoder.take() {
+            ctx.queue.submit([encoder.finish()]);
+            self.stats.submits += 1;
+        }
+        ctx.take_uncaptured("submit")
+    }
+
+    /// Upload `bytes` into `buf`. Pending work is submitted first so that it sees the old
+    /// contents (queue writes land before the next submitted command buffer).
+    pub fn write(&mut self, ctx: &GpuContext, buf: &GpuBuffer, bytes: &[u8]) -> Result<()> {
+        if self.pending() {
+            self.submit(ctx)?;
+        }
+        ctx.queue.write_buffer(&buf.buffer, 0, bytes);
+        Ok(())
+    }
+
+    /// Submit pending work, then copy the first `bytes` of `buf` back through the reusable
+    /// staging buffer.
+    pub fn read(&mut self, ctx: &GpuContext, buf: &GpuBuffer, bytes: u64) -> Result<Vec<u8>> {
+        let bytes = bytes.next_multiple_of(4).min(buf.bytes);
+        if self.staging.as_ref().is_none_or(|s| s.size() < bytes) {
+            let size = bytes.next_power_of_two().max(256);
+            self.staging = Some(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgtrain staging"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+            self.stats.buffers_created += 1;
+        }
+        let staging = self.staging.take().expect("staging made above");
+        self.encoder(ctx).copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        let result = self.submit(ctx).and_then(|()| map_read(ctx, &staging, bytes));
+        self.staging = Some(staging);
+        self.stats.readbacks += 1;
+        result
+    }
+
+    /// Forget cached bind groups that reference `buffer` (it is about to be destroyed).
+    pub fn forget_buffer(&mut self, buffer: u64) {
+        self.groups.retain(|k, _| !k.buffers.contains(&buffer));
+    }
+}
+
+fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    rx.recv()
+        .map_err(|_| Error::Device { op: "read", message: "map callback never ran".into() })?
+        .map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
+    let data = {
+        let view = staging
+            .get_mapped_range(0..bytes)
+            .map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
+        view.to_vec()
+    };
+    staging.unmap();
+    Ok(data)
+}

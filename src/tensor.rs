@@ -1,0 +1,105 @@
+//! Tensor handles and the slot arena both backends store them in.
+//!
+//! A `Tensor` is a small `Copy` handle: the data lives in the backend that made it. Tensors
+//! are row-major f32 matrices `(rows, cols)`; a vector is `(1, n)`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{Error, Result};
+
+/// A handle to a `(rows, cols)` f32 matrix owned by one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tensor {
+    pub(crate) id: u32,
+    pub(crate) owner: u32,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Tensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+}
+
+static NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
+
+/// Slots indexed by tensor id, with reuse of freed ids.
+pub(crate) struct Arena<T> {
+    owner: u32,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Arena<T> {
+    pub fn new() -> Self {
+        Self { owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed), slots: Vec::new(), free: Vec::new() }
+    }
+
+    pub fn insert(&mut self, rows: usize, cols: usize, value: T) -> Tensor {
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(value);
+                id
+            }
+            None => {
+                self.slots.push(Some(value));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        Tensor { id, owner: self.owner, rows, cols }
+    }
+
+    pub fn get(&self, op: &'static str, t: Tensor) -> Result<&T> {
+        self.slots
+            .get(t.id as usize)
+            .and_then(Option::as_ref)
+            .filter(|_| t.owner == self.owner)
+            .ok_or(Error::UnknownTensor { op, id: t.id })
+    }
+
+    pub fn get_mut(&mut self, op: &'static str, t: Tensor) -> Result<&mut T> {
+        let owner = self.owner;
+        self.slots
+            .get_mut(t.id as usize)
+            .and_then(Option::as_mut)
+            .filter(|_| t.owner == owner)
+            .ok_or(Error::UnknownTensor { op, id: t.id })
+    }
+
+    pub fn remove(&mut self, op: &'static str, t: Tensor) -> Result<T> {
+        self.get(op, t)?;
+        self.free.push(t.id);
+        Ok(self.slots[t.id as usize].take().expect("checked live above"))
+    }
+}
+
+/// Reject an empty shape with an error naming the op.
+pub(crate) fn check_shape(op: &'static str, rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Err(Error::ShapeMismatch { op, expected: "rows ≥ 1 and cols ≥ 1".into(), got: format!("({rows}, {cols})") });
+    }
+    Ok(())
+}
+
+/// Reject host data whose length does not match the tensor.
+pub(crate) fn check_len(op: &'static str, t: Tensor, len: usize) -> Result<()> {
+    if len != t.len() {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!("{} values for a ({}, {}) tensor", t.len(), t.rows, t.cols),
+            got: format!("{len} values"),
+        });
+    }
+    Ok(())
+}

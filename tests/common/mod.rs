@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: the one GPU device, seeded data, and the
+//! GPU-vs-reference comparison.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use rand::{Rng, SeedableRng};
+use wgtrain::{GpuBackend, GpuContext};
+
+/// The test device, opened once per test binary. With no adapter the tests fail (never
+/// skip) and the message says how to get one.
+pub fn context() -> Arc<GpuContext> {
+    static CTX: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| match GpuContext::from_env() {
+        Ok(ctx) => {
+            eprintln!("GPU tests run on: {}", ctx.adapter());
+            ctx
+        }
+        Err(e) => panic!("GPU tests need a wgpu adapter: {e}"),
+    })
+    .clone()
+}
+
+/// A fresh GPU backend on the shared test device.
+pub fn gpu() -> GpuBackend {
+    GpuBackend::new(context()).unwrap_or_else(|e| panic!("building the GPU backend failed: {e}"))
+}
+
+/// `len` values uniform in [-1, 1) from `seed`.
+pub fn uniform(seed: u64, len: usize) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Assert `|got − want| ≤ atol + rtol·|want|` element-wise. The failure message gives the
+/// number of failing elements, the worst one's index and its error.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length {} != expected {}", got.len(), want.len());
+    let mut bad = 0usize;
+    let mut worst = (0usize, 0.0f32, 0.0f32); // (index, excess over tolerance, abs error)
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs();
+        let tol = atol + rtol * w.abs();
+        if !(err <= tol) {
+            bad += 1;
+            let excess = if err.is_nan() { f32::INFINITY } else { err - tol };
+            if bad == 1 || excess > worst.1 {
+                worst = (i, excess, err);
+            }
+        }
+    }
+    if bad > 0 {
+        let (i, _, err) = worst;
+        panic!(
+            "{what}: {bad} of {} elements outside |g-c| <= {atol:e} + {rtol:e}*|c|; worst at index {i}: \
+             got {} want {} (abs error {err:e})",
+            got.len(),
+            got[i],
+            want[i]
+        );
+    }
+}
+
+/// Largest |got − want| (for reporting how much of a tolerance a test used).
+pub fn max_abs_error(got: &[f32], want: &[f32]) -> f32 {
+    got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max)
+}

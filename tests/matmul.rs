@@ -1,0 +1,196 @@
+//! matmul: the GPU kernels against the CPU twin on ragged shapes, all three transpose forms
+//! used by a Dense layer, with and without bias, for both tilings.
+
+mod common;
+
+use common::{assert_close, context, gpu, max_abs_error, uniform};
+use wgtrain::cpu::matmul::matmul_forward;
+use wgtrain::ops::matmul::MatmulTiling;
+use wgtrain::{Backend, CpuBackend, Error, GpuBackend, Matmul};
+
+/// (M, K, N): 1×1×1, a single input through a 784→300 layer, small odd shapes, shapes
+/// straddling the 64-wide workgroup tile, the Fashion-MNIST first layer at batch 128.
+const SHAPES: &[(usize, usize, usize)] =
+    &[(1, 1, 1), (1, 784, 300), (3, 17, 5), (63, 65, 129), (128, 784, 300), (257, 129, 33)];
+
+/// Tolerance for a length-K f32 dot product of U(-1, 1) values. The GPU (fused multiply-add)
+/// and the twin (multiply, then add) round differently at each of the K steps; partial sums
+/// are O(√K) in size, so each rounding is ≤ 2⁻²⁴·O(√K) and K of them random-walk to
+/// O(K·2⁻²⁴). atol = 4·K·2⁻²⁴ gives that with margin; rtol = 1e-5 covers large outputs.
+fn tolerance(k: usize) -> (f32, f32) {
+    (4.0 * k as f32 * f32::EPSILON / 2.0, 1e-5)
+}
+
+fn forms() -> [(&'static str, Matmul); 3] {
+    [("x·w", Matmul::nn()), ("dy·wᵀ", Matmul::nt()), ("xᵀ·dy", Matmul::tn())]
+}
+
+fn check_parity(backend: &mut GpuBackend) {
+    let mut worst_fraction = 0.0f32;
+    for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
+        for (name, form) in forms() {
+            for with_bias in [false, true] {
+                let seed = 1000 * s as u64 + 10 * form.trans_a as u64 + form.trans_b as u64;
+                let (a_vals, b_vals, bias_vals) = (uniform(seed, m * k), uniform(seed + 1, k * n), uniform(seed + 2, n));
+                let mut want = vec![0.0; m * n];
+                let bias_ref = with_bias.then_some(bias_vals.as_slice());
+                matmul_forward(&a_vals, &b_vals, bias_ref, &mut want, m, n, k, form.trans_a, form.trans_b);
+
+                let a_shape = if form.trans_a { (k, m) } else { (m, k) };
+                let b_shape = if form.trans_b { (n, k) } else { (k, n) };
+                let a = backend.upload(a_shape.0, a_shape.1, &a_vals).unwrap();
+                let b = backend.upload(b_shape.0, b_shape.1, &b_vals).unwrap();
+                let bias = backend.upload(1, n, &bias_vals).unwrap();
+                let c = backend.zeros(m, n).unwrap();
+                let spec = if with_bias { form.with_bias(bias) } else { form };
+                backend.matmul(a, b, c, spec).unwrap();
+                let got = backend.read(c).unwrap();
+
+                let (atol, rtol) = tolerance(k);
+                let what = format!("{name} M={m} K={k} N={n} bias={with_bias} ({})", backend.matmul_tiling());
+                assert_close(&what, &got, &want, atol, rtol);
+                worst_fraction = worst_fraction.max(max_abs_error(&got, &want) / atol);
+                for t in [a, b, bias, c] {
+                    backend.free(t).unwrap();
+                }
+            }
+        }
+    }
+    eprintln!("{}: worst error used {:.3e} of atol", backend.matmul_tiling(), worst_fraction);
+}
+
+#[test]
+fn matmul_register_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
+    let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::register()).unwrap();
+    check_parity(&mut backend);
+}
+
+#[test]
+fn matmul_workgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
+    let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::tiled()).unwrap();
+    check_parity(&mut backend);
+}
+
+#[test]
+fn matmul_on_cpu_backend_equals_the_twin_bit_for_bit() {
+    let (m, k, n) = (5, 7, 3);
+    let (a_vals, b_vals) = (uniform(1, m * k), uniform(2, k * n));
+    let mut want = vec![0.0; m * n];
+    matmul_forward(&a_vals, &b_vals, None, &mut want, m, n, k, false, false);
+    let mut cpu = CpuBackend::new();
+    let (a, b, c) = (cpu.upload(m, k, &a_vals).unwrap(), cpu.upload(k, n, &b_vals).unwrap(), cpu.zeros(m, n).unwrap());
+    cpu.matmul(a, b, c, Matmul::nn()).unwrap();
+    assert_eq!(cpu.read(c).unwrap(), want);
+}
+
+#[test]
+fn twin_computes_a_known_product() {
+    // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]; with bias [1,-1].
+    let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
+    let mut c = [0.0; 4];
+    matmul_forward(&a, &b, Some(&[1.0, -1.0]), &mut c, 2, 2, 2, false, false);
+    assert_eq!(c, [20.0, 21.0, 44.0, 49.0]);
+    // Aᵀ·B with A stored transposed: Aᵀ = [[1,3],[2,4]].
+    matmul_forward(&a, &b, None, &mut c, 2, 2, 2, true, false);
+    assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
+    // A·Bᵀ: Bᵀ = [[5,7],[6,8]].
+    matmul_forward(&a, &b, None, &mut c, 2, 2, 2, false, true);
+    assert_eq!(c, [17.0, 23.0, 39.0, 53.0]);
+}
+
+#[test]
+fn chained_matmuls_in_one_submission_see_each_others_results() {
+    // h = x·w1, y = h·w2 recorded back to back: the second must read what the first wrote.
+    let mut g = gpu();
+    let (b, i, h, o) = (33, 20, 17, 9);
+    let (xv, w1v, w2v) = (uniform(7, b * i), uniform(8, i * h), uniform(9, h * o));
+    let mut hv = vec![0.0; b * h];
+    let mut want = vec![0.0; b * o];
+    matmul_forward(&xv, &w1v, None, &mut hv, b, h, i, false, false);
+    matmul_forward(&hv, &w2v, None, &mut want, b, o, h, false, false);
+    let (x, w1, w2) = (g.upload(b, i, &xv).unwrap(), g.upload(i, h, &w1v).unwrap(), g.upload(h, o, &w2v).unwrap());
+    let (hid, y) = (g.zeros(b, h).unwrap(), g.zeros(b, o).unwrap());
+    let before = g.stats();
+    g.matmul(x, w1, hid, Matmul::nn()).unwrap();
+    g.matmul(hid, w2, y, Matmul::nn()).unwrap();
+    g.submit().unwrap();
+    assert_eq!(g.stats().submits - before.submits, 1, "two ops, one submit");
+    let got = g.read(y).unwrap();
+    // Two chained products: the first's error (K=20) is scaled by w2's entries (|w| < 1) and summed over K=17.
+    assert_close("x·w1·w2", &got, &want, 4.0 * (20.0 + 17.0) * f32::EPSILON, 1e-5);
+}
+
+#[test]
+fn a_repeated_step_creates_no_buffers_or_bind_groups_and_reads_nothing_back() {
+    let mut g = gpu();
+    let x = g.upload(64, 30, &uniform(1, 64 * 30)).unwrap();
+    let w = g.upload(30, 10, &uniform(2, 300)).unwrap();
+    let bias = g.upload(1, 10, &uniform(3, 10)).unwrap();
+    let y = g.zeros(64, 10).unwrap();
+    let dw = g.zeros(30, 10).unwrap();
+    let step = |g: &mut GpuBackend| {
+        g.matmul(x, w, y, Matmul::nn().with_bias(bias)).unwrap();
+        g.matmul(x, y, dw, Matmul::tn()).unwrap();
+        g.submit().unwrap();
+    };
+    step(&mut g); // warm-up builds the bind groups
+    let before = g.stats();
+    for _ in 0..5 {
+        step(&mut g);
+    }
+    let after = g.stats();
+    assert_eq!(after.buffers_created, before.buffers_created, "buffers created during steps");
+    assert_eq!(after.bind_groups_created, before.bind_groups_created, "bind groups created during steps");
+    assert_eq!(after.readbacks, before.readbacks, "readbacks during steps");
+    assert_eq!(after.submits - before.submits, 5, "one submit per step");
+}
+
+#[test]
+fn freed_buffers_are_reused_and_come_back_zeroed() {
+    let mut g = gpu();
+    let t = g.upload(17, 3, &[1.0; 51]).unwrap();
+    g.free(t).unwrap();
+    let before = g.stats().buffers_created;
+    let z = g.zeros(17, 3).unwrap();
+    assert_eq!(g.stats().buffers_created, before, "a pooled buffer of the same size is reused");
+    assert_eq!(g.read(z).unwrap(), vec![0.0; 51]);
+}
+
+#[test]
+fn shape_errors_name_the_op_and_the_shapes() {
+    for mut backend in [Box::new(gpu()) as Box<dyn Backend>, Box::new(CpuBackend::new())] {
+        let a = backend.zeros(4, 3).unwrap();
+        let b = backend.zeros(5, 2).unwrap();
+        let c = backend.zeros(4, 2).unwrap();
+        let err = backend.matmul(a, b, c, Matmul::nn()).unwrap_err();
+        assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }), "{err}");
+        assert!(err.to_string().contains("op(A) (4, 3) and op(B) (5, 2)"), "{err}");
+
+        let bias = backend.zeros(1, 3).unwrap();
+        let b_ok = backend.zeros(3, 2).unwrap();
+        let err = backend.matmul(a, b_ok, c, Matmul::nn().with_bias(bias)).unwrap_err();
+        assert!(err.to_string().contains("bias of 2 values"), "{err}");
+
+        let err = backend.matmul(a, b_ok, a, Matmul::nn()).unwrap_err();
+        assert!(err.to_string().contains("matmul"), "{err}");
+
+        let err = backend.upload(2, 2, &[1.0; 3]).unwrap_err();
+        assert!(err.to_string().contains("4 values for a (2, 2) tensor"), "{err}");
+
+        let err = backend.zeros(0, 5).unwrap_err();
+        assert!(err.to_string().contains("rows ≥ 1"), "{err}");
+
+        backend.free(c).unwrap();
+        let err = backend.read(c).unwrap_err();
+        assert!(matches!(err, Error::UnknownTensor { op: "read", .. }), "{err}");
+    }
+}
+
+#[test]
+fn tensors_from_another_backend_are_rejected() {
+    let mut one = CpuBackend::new();
+    let mut other = CpuBackend::new();
+    let t = one.zeros(2, 2).unwrap();
+    let _ = other.zeros(2, 2).unwrap(); // same id, different owner
+    assert!(matches!(other.read(t), Err(Error::UnknownTensor { .. })));
+}

@@ -1,0 +1,32 @@
+//! Every WGSL module parses and validates with naga — on the CPU, no adapter needed.
+
+use std::collections::BTreeSet;
+
+use wgtrain::shaders;
+
+#[test]
+fn every_registry_shader_parses_and_validates_with_naga() {
+    for shader in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(shader.source)
+            .unwrap_or_else(|e| panic!("{}.wgsl does not parse:\n{}", shader.family, e.emit_to_string(shader.source)));
+        let mut validator =
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+        validator
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}.wgsl does not validate:\n{}", shader.family, e.emit_to_string(shader.source)));
+    }
+}
+
+#[test]
+fn registry_lists_exactly_the_files_in_the_shaders_folder() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+        .expect("shaders/ is readable")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".wgsl").map(str::to_string)
+        })
+        .collect();
+    let registered: BTreeSet<String> = shaders::ALL.iter().map(|s| s.family.to_string()).collect();
+    assert_eq!(on_disk, registered, "shaders/*.wgsl and shaders::ALL disagree");
+}
