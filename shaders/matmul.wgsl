@@ -2,13 +2,17 @@
 //
 // op(A): (M, K), op(B): (K, N), C: (M, N), bias: (N). Transposes are strides, never copies:
 //   op(A)[i, k] = a[i * a_rs + k * a_ks]      op(B)[k, j] = b[k * b_ks + j * b_cs]
-// Two tilings of the same product:
-//   matmul_forward        each invocation owns an RM×RN block of C in registers and reads
-//                         A and B straight from memory. Fastest on CPU-backed drivers
+// Three kernels for the same product:
+//   matmul_forward        each invocation owns an 8×8 block of C in registers and reads A
+//                         and B straight from memory; any shape.
+//   matmul_forward_vec4   8×16 blocks read with vec4 loads, when the dimensions read
+//                         contiguously are multiples of 4. Fastest on CPU-backed drivers
 //                         (lavapipe), where workgroup memory is ordinary memory plus barriers.
 //   matmul_forward_tiled  a workgroup stages TILE_K-deep slices of A and B in workgroup memory
 //                         and each invocation owns TM×TN outputs; the classic GPU kernel.
-// Accumulation is f32 in increasing k, as in the CPU twin (src/cpu/matmul.rs).
+// Accumulation is f32. matmul_forward and matmul_forward_tiled add in increasing k, as the CPU
+// twin does (src/cpu/matmul.rs); matmul_forward_vec4 adds four k at a time, so its results
+// differ from the twin's in the last bits (the parity tests bound this by K).
 
 struct Params {
     m: u32,
@@ -21,8 +25,8 @@ struct Params {
     has_bias: u32,
     activation: u32,
     alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
+    trans_a: u32,
+    trans_b: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,6 +34,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// The same two operands seen as vec4 (only matmul_forward_vec4 uses these).
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 
 // Bias and the activation epilogue (only identity so far; `p.activation` selects it).
 fn epilogue(v: f32, col: u32) -> f32 {
@@ -40,58 +47,161 @@ fn epilogue(v: f32, col: u32) -> f32 {
     return r;
 }
 
-// ---- register-blocked: no workgroup memory ----
+// ---- register blocks, no workgroup memory ----
+//
+// On lavapipe each invocation is one SIMD lane and a per-invocation value is one vector
+// register, so loads that differ per lane are gathers: the cost is in the loads, and bigger
+// blocks (more multiply-adds per load) win. Measured at 512³ on a 2-core host: scalar loads
+// 4×4 6 GFLOPS, 8×8 11.6, 16×16 18.6; vec4 loads into mat4x4 accumulators, 8×16: 22.
 
-const RM: u32 = 8u;
-const RN: u32 = 8u;
 override WG_X: u32 = 8u;
-override WG_Y: u32 = 8u;
+override WG_Y: u32 = 4u;
 
+// matmul_forward: any shape, scalar loads. Each invocation owns rows row0..row0+8 and
+// columns col0..col0+8 of C, held as two vec4 per row.
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let row0 = gid.y * RM;
-    let col0 = gid.x * RN;
+    let row0 = gid.y * 8u;
+    let col0 = gid.x * 8u;
     if row0 >= p.m || col0 >= p.n {
         return;
     }
-    // Edge blocks clamp their reads to the last row/column, so the k loop has no branches;
+    // Edge blocks clamp their reads to the last row/column so the k loop has no branches;
     // the clamped lanes' results are discarded at the store.
-    var a_off: array<u32, RM>;
-    var b_off: array<u32, RN>;
-    for (var i = 0u; i < RM; i++) {
+    var a_off: array<u32, 8>;
+    var b_off: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
         a_off[i] = min(row0 + i, p.m - 1u) * p.a_rs;
+        b_off[i] = min(col0 + i, p.n - 1u) * p.b_cs;
     }
-    for (var j = 0u; j < RN; j++) {
-        b_off[j] = min(col0 + j, p.n - 1u) * p.b_cs;
-    }
-    var acc: array<f32, RM * RN>;
+    var acc: array<vec4<f32>, 16>; // acc[2i], acc[2i+1]: row i, columns 0..3 and 4..7
     for (var kk = 0u; kk < p.k; kk++) {
         let ak = kk * p.a_ks;
         let bk = kk * p.b_ks;
-        var av: array<f32, RM>;
-        var bv: array<f32, RN>;
-        for (var i = 0u; i < RM; i++) {
-            av[i] = a[a_off[i] + ak];
-        }
-        for (var j = 0u; j < RN; j++) {
-            bv[j] = b[bk + b_off[j]];
-        }
-        for (var i = 0u; i < RM; i++) {
-            for (var j = 0u; j < RN; j++) {
-                acc[i * RN + j] = fma(av[i], bv[j], acc[i * RN + j]);
-            }
+        let lo = vec4(b[bk + b_off[0]], b[bk + b_off[1]], b[bk + b_off[2]], b[bk + b_off[3]]);
+        let hi = vec4(b[bk + b_off[4]], b[bk + b_off[5]], b[bk + b_off[6]], b[bk + b_off[7]]);
+        for (var i = 0u; i < 8u; i++) {
+            let av = vec4(a[a_off[i] + ak]);
+            acc[2u * i] = fma(av, lo, acc[2u * i]);
+            acc[2u * i + 1u] = fma(av, hi, acc[2u * i + 1u]);
         }
     }
-    for (var i = 0u; i < RM; i++) {
-        let row = row0 + i;
-        if row < p.m {
-            for (var j = 0u; j < RN; j++) {
-                let col = col0 + j;
-                if col < p.n {
-                    c[row * p.n + col] = epilogue(acc[i * RN + j], col);
-                }
-            }
+    for (var i = 0u; i < 8u; i++) {
+        store4(row0 + i, col0, acc[2u * i]);
+        store4(row0 + i, col0 + 4u, acc[2u * i + 1u]);
+    }
+}
+
+fn store4(row: u32, col: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if col + j < p.n {
+            c[row * p.n + col + j] = epilogue(v[j], col + j);
         }
+    }
+}
+
+// matmul_forward_vec4: needs K % 4 = 0, and M % 4 = 0 when A is transposed, N % 4 = 0 when
+// B is not (the host checks). Each invocation owns an 8×16 block of C as eight 4×4 matrices and
+// walks k four at a time: C_ij += A_i·B_j, where A_i (4 rows × 4 k) and B_j (4 k × 4 columns)
+// are each four vec4 loads. Accumulators are matrices rather than arrays because drivers keep
+// matrices in registers but may keep arrays in memory (an array accumulator measured 5 GFLOPS).
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row0 = gid.y * 8u;
+    let col0 = gid.x * 16u;
+    if row0 >= p.m || col0 >= p.n {
+        return;
+    }
+    // Constant flags, so each call is specialized when the driver inlines it: a branch on
+    // the transpose inside the k loop cost a quarter of the throughput on lavapipe.
+    if p.trans_a == 0u {
+        if p.trans_b == 0u {
+            vec4_block(row0, col0, false, false);
+        } else {
+            vec4_block(row0, col0, false, true);
+        }
+    } else {
+        if p.trans_b == 0u {
+            vec4_block(row0, col0, true, false);
+        } else {
+            vec4_block(row0, col0, true, true);
+        }
+    }
+}
+
+// The 4×4 block of op(A) at rows r.., k = 4·k4.. (r clamped so edge blocks read valid data).
+fn load_a(r: u32, k4: u32, trans_a: bool) -> mat4x4<f32> {
+    if trans_a {
+        // a is (K, M): each vec4 is one k of four consecutive rows, i.e. a matrix column.
+        let base = min(r, p.m - 4u) / 4u;
+        let m4 = p.m / 4u;
+        return mat4x4(a4[base + 4u * k4 * m4], a4[base + (4u * k4 + 1u) * m4],
+                      a4[base + (4u * k4 + 2u) * m4], a4[base + (4u * k4 + 3u) * m4]);
+    }
+    // a is (M, K): each vec4 is four k of one row, i.e. a matrix row.
+    let k_4 = p.k / 4u;
+    return transpose(mat4x4(a4[min(r, p.m - 1u) * k_4 + k4], a4[min(r + 1u, p.m - 1u) * k_4 + k4],
+                            a4[min(r + 2u, p.m - 1u) * k_4 + k4], a4[min(r + 3u, p.m - 1u) * k_4 + k4]));
+}
+
+// The 4×4 block of op(B) at k = 4·k4.., columns c.. (c clamped likewise).
+fn load_b(c: u32, k4: u32, trans_b: bool) -> mat4x4<f32> {
+    if trans_b {
+        // b is (N, K): each vec4 is four k of one column, i.e. a matrix column.
+        let k_4 = p.k / 4u;
+        return mat4x4(b4[min(c, p.n - 1u) * k_4 + k4], b4[min(c + 1u, p.n - 1u) * k_4 + k4],
+                      b4[min(c + 2u, p.n - 1u) * k_4 + k4], b4[min(c + 3u, p.n - 1u) * k_4 + k4]);
+    }
+    // b is (K, N): each vec4 is one k of four consecutive columns, i.e. a matrix row.
+    let base = min(c, p.n - 4u) / 4u;
+    let n4 = p.n / 4u;
+    return transpose(mat4x4(b4[base + 4u * k4 * n4], b4[base + (4u * k4 + 1u) * n4],
+                            b4[base + (4u * k4 + 2u) * n4], b4[base + (4u * k4 + 3u) * n4]));
+}
+
+fn vec4_block(row0: u32, col0: u32, trans_a: bool, trans_b: bool) {
+    var c00 = mat4x4<f32>();
+    var c01 = mat4x4<f32>();
+    var c02 = mat4x4<f32>();
+    var c03 = mat4x4<f32>();
+    var c10 = mat4x4<f32>();
+    var c11 = mat4x4<f32>();
+    var c12 = mat4x4<f32>();
+    var c13 = mat4x4<f32>();
+    for (var k4 = 0u; k4 < p.k / 4u; k4++) {
+        let a0 = load_a(row0, k4, trans_a);
+        let a1 = load_a(row0 + 4u, k4, trans_a);
+        let b0 = load_b(col0, k4, trans_b);
+        let b1 = load_b(col0 + 4u, k4, trans_b);
+        let b2 = load_b(col0 + 8u, k4, trans_b);
+        let b3 = load_b(col0 + 12u, k4, trans_b);
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+    }
+    store_block(row0, col0, c00);
+    store_block(row0, col0 + 4u, c01);
+    store_block(row0, col0 + 8u, c02);
+    store_block(row0, col0 + 12u, c03);
+    store_block(row0 + 4u, col0, c10);
+    store_block(row0 + 4u, col0 + 4u, c11);
+    store_block(row0 + 4u, col0 + 8u, c12);
+    store_block(row0 + 4u, col0 + 12u, c13);
+}
+
+// Store a 4×4 block of C (matrix column j = output column col + j).
+fn store_block(row: u32, col: u32, m: mat4x4<f32>) {
+    let rows = transpose(m);
+    for (var i = 0u; i < 4u; i++) {
+        store4(row + i, col, rows[i]);
     }
 }
 

@@ -27,16 +27,25 @@ impl Matmul {
 
     /// `A·Bᵀ`, as in a Dense input gradient `dy·wᵀ`.
     pub fn nt() -> Self {
-        Self { trans_b: true, ..Self::default() }
+        Self {
+            trans_b: true,
+            ..Self::default()
+        }
     }
 
     /// `Aᵀ·B`, as in a Dense weight gradient `xᵀ·dy`.
     pub fn tn() -> Self {
-        Self { trans_a: true, ..Self::default() }
+        Self {
+            trans_a: true,
+            ..Self::default()
+        }
     }
 
     pub fn with_bias(self, bias: Tensor) -> Self {
-        Self { bias: Some(bias), ..self }
+        Self {
+            bias: Some(bias),
+            ..self
+        }
     }
 }
 
@@ -50,25 +59,49 @@ pub struct MatmulDims {
 
 /// Check operand shapes, bias length and aliasing; return the product's sizes.
 pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<MatmulDims> {
-    let (m, k) = if spec.trans_a { (a.cols, a.rows) } else { (a.rows, a.cols) };
-    let (kb, n) = if spec.trans_b { (b.cols, b.rows) } else { (b.rows, b.cols) };
-    let mismatch = |expected: String, got: String| Error::ShapeMismatch { op: "matmul", expected, got };
+    let (m, k) = if spec.trans_a {
+        (a.cols, a.rows)
+    } else {
+        (a.rows, a.cols)
+    };
+    let (kb, n) = if spec.trans_b {
+        (b.cols, b.rows)
+    } else {
+        (b.rows, b.cols)
+    };
+    let mismatch = |expected: String, got: String| Error::ShapeMismatch {
+        op: "matmul",
+        expected,
+        got,
+    };
     if k != kb {
         return Err(mismatch(
-            format!("op(A) columns = op(B) rows (trans_a={}, trans_b={})", spec.trans_a, spec.trans_b),
+            format!(
+                "op(A) columns = op(B) rows (trans_a={}, trans_b={})",
+                spec.trans_a, spec.trans_b
+            ),
             format!("op(A) ({m}, {k}) and op(B) ({kb}, {n})"),
         ));
     }
     if c.shape() != (m, n) {
-        return Err(mismatch(format!("C of ({m}, {n})"), format!("C of ({}, {})", c.rows, c.cols)));
+        return Err(mismatch(
+            format!("C of ({m}, {n})"),
+            format!("C of ({}, {})", c.rows, c.cols),
+        ));
     }
     if let Some(bias) = spec.bias {
         if bias.len() != n {
-            return Err(mismatch(format!("a bias of {n} values"), format!("{} values", bias.len())));
+            return Err(mismatch(
+                format!("a bias of {n} values"),
+                format!("{} values", bias.len()),
+            ));
         }
     }
     if c == a || c == b || Some(c) == spec.bias {
-        return Err(mismatch("C distinct from its inputs".into(), "C aliases an input".into()));
+        return Err(mismatch(
+            "C distinct from its inputs".into(),
+            "C aliases an input".into(),
+        ));
     }
     Ok(MatmulDims { m, n, k })
 }

@@ -43,7 +43,11 @@ pub(crate) struct Arena<T> {
 
 impl<T> Arena<T> {
     pub fn new() -> Self {
-        Self { owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed), slots: Vec::new(), free: Vec::new() }
+        Self {
+            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
     }
 
     pub fn insert(&mut self, rows: usize, cols: usize, value: T) -> Tensor {
@@ -57,7 +61,12 @@ impl<T> Arena<T> {
                 (self.slots.len() - 1) as u32
             }
         };
-        Tensor { id, owner: self.owner, rows, cols }
+        Tensor {
+            id,
+            owner: self.owner,
+            rows,
+            cols,
+        }
     }
 
     pub fn get(&self, op: &'static str, t: Tensor) -> Result<&T> {
@@ -80,14 +89,20 @@ impl<T> Arena<T> {
     pub fn remove(&mut self, op: &'static str, t: Tensor) -> Result<T> {
         self.get(op, t)?;
         self.free.push(t.id);
-        Ok(self.slots[t.id as usize].take().expect("checked live above"))
+        Ok(self.slots[t.id as usize]
+            .take()
+            .expect("checked live above"))
     }
 }
 
 /// Reject an empty shape with an error naming the op.
 pub(crate) fn check_shape(op: &'static str, rows: usize, cols: usize) -> Result<()> {
     if rows == 0 || cols == 0 {
-        return Err(Error::ShapeMismatch { op, expected: "rows ≥ 1 and cols ≥ 1".into(), got: format!("({rows}, {cols})") });
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: "rows ≥ 1 and cols ≥ 1".into(),
+            got: format!("({rows}, {cols})"),
+        });
     }
     Ok(())
 }

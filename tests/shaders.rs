@@ -7,13 +7,24 @@ use wgtrain::shaders;
 #[test]
 fn every_registry_shader_parses_and_validates_with_naga() {
     for shader in shaders::ALL {
-        let module = naga::front::wgsl::parse_str(shader.source)
-            .unwrap_or_else(|e| panic!("{}.wgsl does not parse:\n{}", shader.family, e.emit_to_string(shader.source)));
-        let mut validator =
-            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
-        validator
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}.wgsl does not validate:\n{}", shader.family, e.emit_to_string(shader.source)));
+        let module = naga::front::wgsl::parse_str(shader.source).unwrap_or_else(|e| {
+            panic!(
+                "{}.wgsl does not parse:\n{}",
+                shader.family,
+                e.emit_to_string(shader.source)
+            )
+        });
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        );
+        validator.validate(&module).unwrap_or_else(|e| {
+            panic!(
+                "{}.wgsl does not validate:\n{}",
+                shader.family,
+                e.emit_to_string(shader.source)
+            )
+        });
     }
 }
 
@@ -28,5 +39,8 @@ fn registry_lists_exactly_the_files_in_the_shaders_folder() {
         })
         .collect();
     let registered: BTreeSet<String> = shaders::ALL.iter().map(|s| s.family.to_string()).collect();
-    assert_eq!(on_disk, registered, "shaders/*.wgsl and shaders::ALL disagree");
+    assert_eq!(
+        on_disk, registered,
+        "shaders/*.wgsl and shaders::ALL disagree"
+    );
 }

@@ -19,7 +19,9 @@ impl Default for CpuBackend {
 
 impl CpuBackend {
     pub fn new() -> Self {
-        Self { tensors: Arena::new() }
+        Self {
+            tensors: Arena::new(),
+        }
     }
 
     /// Borrow a tensor's values without copying.
@@ -69,9 +71,25 @@ impl Backend for CpuBackend {
         let d = matmul_dims(a, b, c, &spec)?;
         let mut out = std::mem::take(self.tensors.get_mut("matmul", c)?);
         let result = (|| {
-            let bias = spec.bias.map(|t| self.tensors.get("matmul", t).map(Vec::as_slice)).transpose()?;
-            let (a, b) = (self.tensors.get("matmul", a)?, self.tensors.get("matmul", b)?);
-            matmul_forward(a, b, bias, &mut out, d.m, d.n, d.k, spec.trans_a, spec.trans_b);
+            let bias = spec
+                .bias
+                .map(|t| self.tensors.get("matmul", t).map(Vec::as_slice))
+                .transpose()?;
+            let (a, b) = (
+                self.tensors.get("matmul", a)?,
+                self.tensors.get("matmul", b)?,
+            );
+            matmul_forward(
+                a,
+                b,
+                bias,
+                &mut out,
+                d.m,
+                d.n,
+                d.k,
+                spec.trans_a,
+                spec.trans_b,
+            );
             Ok(())
         })();
         *self.tensors.get_mut("matmul", c)? = out;

@@ -16,8 +16,20 @@ pub fn matmul_forward(
     trans_a: bool,
     trans_b: bool,
 ) {
-    let a_at = |i: usize, kk: usize| if trans_a { a[kk * m + i] } else { a[i * k + kk] };
-    let b_at = |kk: usize, j: usize| if trans_b { b[j * k + kk] } else { b[kk * n + j] };
+    let a_at = |i: usize, kk: usize| {
+        if trans_a {
+            a[kk * m + i]
+        } else {
+            a[i * k + kk]
+        }
+    };
+    let b_at = |kk: usize, j: usize| {
+        if trans_b {
+            b[j * k + kk]
+        } else {
+            b[kk * n + j]
+        }
+    };
     for i in 0..m {
         for j in 0..n {
             let mut sum = 0.0f32;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
-use crate::backend::{matmul_dims, Backend, Matmul};
+use crate::backend::{matmul_dims, Backend, Matmul, MatmulDims};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{matmul_forward, MatmulKernels, MatmulTiling};
 use crate::tensor::{check_len, check_shape, Arena, Tensor};
@@ -32,7 +32,13 @@ impl GpuBackend {
     /// A backend on `ctx` with an explicit matmul tiling.
     pub fn with_tiling(ctx: Arc<GpuContext>, tiling: MatmulTiling) -> Result<Self> {
         let matmul = MatmulKernels::new(&ctx, tiling)?;
-        Ok(Self { ctx, rec: Recorder::new(), pool: BufferPool::default(), tensors: Arena::new(), matmul })
+        Ok(Self {
+            ctx,
+            rec: Recorder::new(),
+            pool: BufferPool::default(),
+            tensors: Arena::new(),
+            matmul,
+        })
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
@@ -43,13 +49,17 @@ impl GpuBackend {
         self.matmul.tiling()
     }
 
+    /// The label of the matmul kernel these sizes dispatch (for tests and benchmark reports).
+    pub fn matmul_kernel(&self, dims: MatmulDims, spec: &Matmul) -> &str {
+        self.matmul.kernel_for(dims, spec)
+    }
+
     /// This backend's counters (buffers and bind groups created, readbacks, submits).
     pub fn stats(&self) -> GpuStats {
         let mut stats = self.rec.stats;
         stats.buffers_created += self.pool.created;
         stats
     }
-
 }
 
 impl Backend for GpuBackend {
@@ -91,7 +101,10 @@ impl Backend for GpuBackend {
                 got: format!("{}", dst.len()),
             });
         }
-        let (s, d) = (self.tensors.get("copy", src)?, self.tensors.get("copy", dst)?);
+        let (s, d) = (
+            self.tensors.get("copy", src)?,
+            self.tensors.get("copy", dst)?,
+        );
         self.rec.copy(&self.ctx, s, d);
         Ok(())
     }
@@ -99,9 +112,26 @@ impl Backend for GpuBackend {
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let dims = matmul_dims(a, b, c, &spec)?;
         let t = &self.tensors;
-        let bias = spec.bias.map(|x| t.get("matmul", x).map(Arc::as_ref)).transpose()?;
-        let (ab, bb, cb) = (t.get("matmul", a)?, t.get("matmul", b)?, t.get("matmul", c)?);
-        matmul_forward(&mut self.rec, &self.ctx, &self.matmul, ab, bb, bias, cb, dims, &spec)
+        let bias = spec
+            .bias
+            .map(|x| t.get("matmul", x).map(Arc::as_ref))
+            .transpose()?;
+        let (ab, bb, cb) = (
+            t.get("matmul", a)?,
+            t.get("matmul", b)?,
+            t.get("matmul", c)?,
+        );
+        matmul_forward(
+            &mut self.rec,
+            &self.ctx,
+            &self.matmul,
+            ab,
+            bb,
+            bias,
+            cb,
+            dims,
+            &spec,
+        )
     }
 
     fn submit(&mut self) -> Result<()> {

@@ -13,8 +13,15 @@ pub(crate) struct KernelKey {
 
 impl KernelKey {
     pub fn new(shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Self {
-        let constants = constants.iter().map(|(k, v)| (k.to_string(), v.to_bits())).collect();
-        Self { family: shader.family, entry: entry.to_string(), constants }
+        let constants = constants
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_bits()))
+            .collect();
+        Self {
+            family: shader.family,
+            entry: entry.to_string(),
+            constants,
+        }
     }
 }
 
@@ -33,7 +40,12 @@ impl std::fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    pub(crate) fn build(ctx: &GpuContext, shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Self> {
+    pub(crate) fn build(
+        ctx: &GpuContext,
+        shader: Shader,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<Self> {
         let label = if constants.is_empty() {
             format!("{}::{entry}", shader.family)
         } else {
@@ -42,23 +54,43 @@ impl Kernel {
         };
         let device = &ctx.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.family),
             source: wgpu::ShaderSource::Wgsl(shader.source.into()),
-        });
+        };
+        let module = if shader.guards_own_indices {
+            // SAFETY: the module clamps or guards every buffer index against sizes the host
+            // checked (see `Shader::guards_own_indices`); its parity tests cover ragged shapes.
+            unsafe {
+                device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        } else {
+            device.create_shader_module(desc)
+        };
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),
             layout: None,
             module: &module,
             entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
             cache: None,
         });
         if let Some(err) = pollster::block_on(scope.pop()) {
-            return Err(Error::ShaderCompile { op: label, message: err.to_string() });
+            return Err(Error::ShaderCompile {
+                op: label,
+                message: err.to_string(),
+            });
         }
         let layout = pipeline.get_bind_group_layout(0);
-        Ok(Self { id: ctx.fresh_id(), label, pipeline, layout })
+        Ok(Self {
+            id: ctx.fresh_id(),
+            label,
+            pipeline,
+            layout,
+        })
     }
 
     /// `family::entry[constants]`, as used in pipeline labels and errors.

@@ -8,8 +8,8 @@ mod context;
 mod kernel;
 mod recorder;
 
-pub use backend::GpuBackend;
 pub use adapter::{list_adapters, AdapterRequest, AdapterSummary};
+pub use backend::GpuBackend;
 pub use buffer::{BufferPool, GpuBuffer};
 pub use context::{DeviceKind, DeviceLimits, GpuContext};
 pub use kernel::Kernel;

@@ -59,13 +59,22 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        Self { stats: GpuStats::default(), encoder: None, pass: None, groups: HashMap::new(), staging: None }
+        Self {
+            stats: GpuStats::default(),
+            encoder: None,
+            pass: None,
+            groups: HashMap::new(),
+            staging: None,
+        }
     }
 
     fn encoder(&mut self, ctx: &GpuContext) -> &mut wgpu::CommandEncoder {
         self.pass = None;
         self.encoder.get_or_insert_with(|| {
-            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgtrain step") })
+            ctx.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgtrain step"),
+                })
         })
     }
 
@@ -89,8 +98,16 @@ impl Recorder {
                 limit: max as u64,
             });
         }
-        assert!(buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS, "op wiring error in {}", kernel.label);
-        let mut key = BindKey { kernel: kernel.id, buffers: [0; MAX_BINDINGS], params: [0; MAX_PARAMS] };
+        assert!(
+            buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS,
+            "op wiring error in {}",
+            kernel.label
+        );
+        let mut key = BindKey {
+            kernel: kernel.id,
+            buffers: [0; MAX_BINDINGS],
+            params: [0; MAX_PARAMS],
+        };
         for (slot, b) in key.buffers.iter_mut().zip(buffers) {
             *slot = b.id;
         }
@@ -101,7 +118,10 @@ impl Recorder {
         }
         if self.pass.is_none() {
             let encoder = self.encoder(ctx);
-            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes: None });
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("wgtrain"),
+                timestamp_writes: None,
+            });
             self.pass = Some(pass.forget_lifetime());
         }
         let pass = self.pass.as_mut().expect("pass opened above");
@@ -114,7 +134,13 @@ impl Recorder {
         Ok(())
     }
 
-    fn make_group(&mut self, ctx: &GpuContext, kernel: &Kernel, params: &[u8], buffers: &[&GpuBuffer]) -> Cached {
+    fn make_group(
+        &mut self,
+        ctx: &GpuContext,
+        kernel: &Kernel,
+        params: &[u8],
+        buffers: &[&GpuBuffer],
+    ) -> Cached {
         // Uniform buffers must be at least 16 bytes and a multiple of 16.
         let size = (params.len() as u64).max(16).next_multiple_of(16);
         let uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -127,9 +153,15 @@ impl Recorder {
         let mut padded = params.to_vec();
         padded.resize(size as usize, 0);
         ctx.queue.write_buffer(&uniform, 0, &padded);
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
         for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.buffer.as_entire_binding() });
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.buffer.as_entire_binding(),
+            });
         }
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&kernel.label),
@@ -137,12 +169,16 @@ impl Recorder {
             entries: &entries,
         });
         self.stats.bind_groups_created += 1;
-        Cached { group, _params: uniform }
+        Cached {
+            group,
+            _params: uniform,
+        }
     }
 
     /// Record a copy of `src` into `dst` (whole of `src`; `dst` at least as large).
     pub fn copy(&mut self, ctx: &GpuContext, src: &GpuBuffer, dst: &GpuBuffer) {
-        self.encoder(ctx).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
+        self.encoder(ctx)
+            .copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
     }
 
     /// Record a zero fill of `buf`.
@@ -190,8 +226,11 @@ impl Recorder {
             self.stats.buffers_created += 1;
         }
         let staging = self.staging.take().expect("staging made above");
-        self.encoder(ctx).copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
-        let result = self.submit(ctx).and_then(|()| map_read(ctx, &staging, bytes));
+        self.encoder(ctx)
+            .copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        let result = self
+            .submit(ctx)
+            .and_then(|()| map_read(ctx, &staging, bytes));
         self.staging = Some(staging);
         self.stats.readbacks += 1;
         result
@@ -210,12 +249,21 @@ fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<
     });
     ctx.wait()?;
     rx.recv()
-        .map_err(|_| Error::Device { op: "read", message: "map callback never ran".into() })?
-        .map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
+        .map_err(|_| Error::Device {
+            op: "read",
+            message: "map callback never ran".into(),
+        })?
+        .map_err(|e| Error::Device {
+            op: "read",
+            message: e.to_string(),
+        })?;
     let data = {
         let view = staging
             .get_mapped_range(0..bytes)
-            .map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
+            .map_err(|e| Error::Device {
+                op: "read",
+                message: e.to_string(),
+            })?;
         view.to_vec()
     };
     staging.unmap();

@@ -7,8 +7,10 @@ use crate::error::{Error, Result};
 use crate::gpu::{DeviceKind, GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Outputs per invocation of `matmul_forward` (the WGSL `const RM`, `RN`).
+/// Outputs per invocation of `matmul_forward` (rows, columns).
 const REGISTER_BLOCK: (u32, u32) = (8, 8);
+/// Outputs per invocation of `matmul_forward_vec4` (WGSL `V_ROWS`, `4·V_COLS`).
+const VEC4_BLOCK: (u32, u32) = (8, 16);
 /// Outputs per invocation of `matmul_forward_tiled` (the WGSL `const TM`, `TN`).
 const TILED_BLOCK: (u32, u32) = (4, 4);
 
@@ -22,51 +24,64 @@ pub enum MatmulTiling {
 }
 
 impl MatmulTiling {
-    /// Register blocks on CPU-backed drivers (lavapipe: 8×8 outputs per invocation measured
-    /// fastest), workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|tiled` overrides.
+    /// Register blocks on CPU-backed drivers (on lavapipe, vec4 loads into 8×8 blocks beat
+    /// workgroup tiles several-fold), workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|tiled`
+    /// overrides.
     pub fn for_device(kind: DeviceKind) -> Result<Self> {
         match std::env::var("WGTRAIN_MATMUL").ok().as_deref() {
             Some("register") => return Ok(Self::register()),
             Some("tiled") => return Ok(Self::tiled()),
             Some(other) => {
-                return Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value: other.into(), expected: "register or tiled" })
+                return Err(Error::BadEnv {
+                    var: "WGTRAIN_MATMUL",
+                    value: other.into(),
+                    expected: "register or tiled",
+                })
             }
             None => {}
         }
-        Ok(if kind == DeviceKind::Cpu { Self::register() } else { Self::tiled() })
+        Ok(if kind == DeviceKind::Cpu {
+            Self::register()
+        } else {
+            Self::tiled()
+        })
     }
 
     pub fn register() -> Self {
-        Self::Register { wg: (8, 8) }
+        Self::Register { wg: (8, 4) }
     }
 
     pub fn tiled() -> Self {
-        Self::Tiled { wg: (16, 16), tile_k: 16 }
+        Self::Tiled {
+            wg: (16, 16),
+            tile_k: 16,
+        }
     }
 
-    /// The rows and columns of C one workgroup covers.
-    fn workgroup_tile(&self) -> (u32, u32) {
-        match *self {
-            Self::Register { wg } => (wg.1 * REGISTER_BLOCK.0, wg.0 * REGISTER_BLOCK.1),
-            Self::Tiled { wg, .. } => (wg.1 * TILED_BLOCK.0, wg.0 * TILED_BLOCK.1),
-        }
+    /// The rows and columns of C one workgroup covers, with `block` outputs per invocation.
+    fn workgroup_tile(&self, block: (u32, u32)) -> (u32, u32) {
+        let (Self::Register { wg } | Self::Tiled { wg, .. }) = *self;
+        (wg.1 * block.0, wg.0 * block.1)
     }
 }
 
 impl std::fmt::Display for MatmulTiling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (rm, rn) = self.workgroup_tile();
         match *self {
             Self::Register { wg } => write!(
                 f,
-                "register {}x{} per invocation, workgroup {}x{} ({rm}x{rn} of C)",
-                REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
+                "register blocks, no workgroup memory: {}x{} per invocation with vec4 loads on \
+                 4-aligned shapes, else {}x{}; workgroup {}x{}",
+                VEC4_BLOCK.0, VEC4_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
             ),
-            Self::Tiled { wg, tile_k } => write!(
+            Self::Tiled { wg, tile_k } => {
+                let (rm, rn) = self.workgroup_tile(TILED_BLOCK);
+                write!(
                 f,
                 "workgroup-memory tiles {rm}x{rn}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
-                TILED_BLOCK.0, TILED_BLOCK.1, wg.0, wg.1
-            ),
+                    TILED_BLOCK.0, TILED_BLOCK.1, wg.0, wg.1
+                )
+            }
         }
     }
 }
@@ -85,29 +100,59 @@ struct Params {
     has_bias: u32,
     activation: u32,
     alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
+    trans_a: u32,
+    trans_b: u32,
 }
 
-/// The matmul pipeline for one tiling on one device.
+/// The matmul pipelines for one tiling on one device: a kernel for any shape and, for
+/// register tiling, the vec4 kernel for aligned shapes.
 pub struct MatmulKernels {
     tiling: MatmulTiling,
-    kernel: Arc<Kernel>,
+    general: Arc<Kernel>,
+    vec4: Option<Arc<Kernel>>,
 }
 
 impl MatmulKernels {
     pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
-        let kernel = match tiling {
+        Ok(match tiling {
             MatmulTiling::Register { wg } => {
-                ctx.kernel(shaders::MATMUL, "matmul_forward", &[("WG_X", wg.0 as f64), ("WG_Y", wg.1 as f64)])?
+                let wg = [("WG_X", wg.0 as f64), ("WG_Y", wg.1 as f64)];
+                Self {
+                    tiling,
+                    general: ctx.kernel(shaders::MATMUL, "matmul_forward", &wg)?,
+                    vec4: Some(ctx.kernel(shaders::MATMUL, "matmul_forward_vec4", &wg)?),
+                }
             }
-            MatmulTiling::Tiled { wg, tile_k } => ctx.kernel(
-                shaders::MATMUL,
-                "matmul_forward_tiled",
-                &[("TW_X", wg.0 as f64), ("TW_Y", wg.1 as f64), ("TILE_K", tile_k as f64)],
-            )?,
-        };
-        Ok(Self { tiling, kernel })
+            MatmulTiling::Tiled { wg, tile_k } => {
+                let constants = [
+                    ("TW_X", wg.0 as f64),
+                    ("TW_Y", wg.1 as f64),
+                    ("TILE_K", tile_k as f64),
+                ];
+                Self {
+                    tiling,
+                    general: ctx.kernel(shaders::MATMUL, "matmul_forward_tiled", &constants)?,
+                    vec4: None,
+                }
+            }
+        })
+    }
+
+    /// The kernel `matmul_forward` will dispatch for these sizes, and its outputs per invocation.
+    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Kernel, (u32, u32)) {
+        let aligned = d.k.is_multiple_of(4)
+            && (!spec.trans_a || d.m.is_multiple_of(4))
+            && (spec.trans_b || d.n.is_multiple_of(4));
+        match (&self.vec4, self.tiling) {
+            (Some(vec4), _) if aligned => (vec4, VEC4_BLOCK),
+            (_, MatmulTiling::Register { .. }) => (&self.general, REGISTER_BLOCK),
+            (_, MatmulTiling::Tiled { .. }) => (&self.general, TILED_BLOCK),
+        }
+    }
+
+    /// Name of the kernel used for these sizes (for benchmark reports).
+    pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> &str {
+        self.pick(d, spec).0.label()
     }
 
     pub fn tiling(&self) -> MatmulTiling {
@@ -138,7 +183,11 @@ pub fn matmul_forward(
     d: MatmulDims,
     spec: &Matmul,
 ) -> Result<()> {
-    let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);
+    let (m, n, k) = (
+        to_u32("matmul", "M", d.m)?,
+        to_u32("matmul", "N", d.n)?,
+        to_u32("matmul", "K", d.k)?,
+    );
     let (a_rs, a_ks) = if spec.trans_a { (1, m) } else { (k, 1) };
     let (b_ks, b_cs) = if spec.trans_b { (1, k) } else { (n, 1) };
     let params = Params {
@@ -152,12 +201,19 @@ pub fn matmul_forward(
         has_bias: bias.is_some() as u32,
         activation: 0,
         alpha: 0.0,
-        _pad0: 0,
-        _pad1: 0,
+        trans_a: spec.trans_a as u32,
+        trans_b: spec.trans_b as u32,
     };
-    let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile();
+    let (kernel, block) = kernels.pick(d, spec);
+    let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile(block);
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.
     let bias = bias.unwrap_or(a);
-    rec.dispatch(ctx, &kernels.kernel, bytemuck::bytes_of(&params), &[a, b, bias, c], groups)
+    rec.dispatch(
+        ctx,
+        kernel,
+        bytemuck::bytes_of(&params),
+        &[a, b, bias, c],
+        groups,
+    )
 }
