@@ -19,93 +19,29 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case {
-        id: "128^3",
-        m: 128,
-        k: 128,
-        n: 128,
-        spec: Matmul::nn,
-    },
-    Case {
-        id: "512^3",
-        m: 512,
-        k: 512,
-        n: 512,
-        spec: Matmul::nn,
-    },
-    Case {
-        id: "1024^3",
-        m: 1024,
-        k: 1024,
-        n: 1024,
-        spec: Matmul::nn,
-    },
+    Case { id: "128^3", m: 128, k: 128, n: 128, spec: Matmul::nn },
+    Case { id: "512^3", m: 512, k: 512, n: 512, spec: Matmul::nn },
+    Case { id: "1024^3", m: 1024, k: 1024, n: 1024, spec: Matmul::nn },
     // Dense 784→300 at batch 128: forward x·w, input gradient dy·wᵀ, weight gradient xᵀ·dy.
-    Case {
-        id: "dense-x.w-128x784x300",
-        m: 128,
-        k: 784,
-        n: 300,
-        spec: Matmul::nn,
-    },
-    Case {
-        id: "dense-dy.wT-128x300x784",
-        m: 128,
-        k: 300,
-        n: 784,
-        spec: Matmul::nt,
-    },
-    Case {
-        id: "dense-xT.dy-784x128x300",
-        m: 784,
-        k: 128,
-        n: 300,
-        spec: Matmul::tn,
-    },
+    Case { id: "dense-x.w-128x784x300", m: 128, k: 784, n: 300, spec: Matmul::nn },
+    Case { id: "dense-dy.wT-128x300x784", m: 128, k: 300, n: 784, spec: Matmul::nt },
+    Case { id: "dense-xT.dy-784x128x300", m: 784, k: 128, n: 300, spec: Matmul::tn },
 ];
 
-fn operands(
-    backend: &mut dyn Backend,
-    case: &Case,
-) -> (wgtrain::Tensor, wgtrain::Tensor, wgtrain::Tensor, Matmul) {
+fn operands(backend: &mut dyn Backend, case: &Case) -> (wgtrain::Tensor, wgtrain::Tensor, wgtrain::Tensor, Matmul) {
     let spec = (case.spec)();
-    let a_shape = if spec.trans_a {
-        (case.k, case.m)
-    } else {
-        (case.m, case.k)
-    };
-    let b_shape = if spec.trans_b {
-        (case.n, case.k)
-    } else {
-        (case.k, case.n)
-    };
-    let fill = |len: usize| {
-        (0..len)
-            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-            .collect::<Vec<_>>()
-    };
-    let a = backend
-        .upload(a_shape.0, a_shape.1, &fill(case.m * case.k))
-        .unwrap();
-    let b = backend
-        .upload(b_shape.0, b_shape.1, &fill(case.k * case.n))
-        .unwrap();
+    let a_shape = if spec.trans_a { (case.k, case.m) } else { (case.m, case.k) };
+    let b_shape = if spec.trans_b { (case.n, case.k) } else { (case.k, case.n) };
+    let fill = |len: usize| (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<_>>();
+    let a = backend.upload(a_shape.0, a_shape.1, &fill(case.m * case.k)).unwrap();
+    let b = backend.upload(b_shape.0, b_shape.1, &fill(case.k * case.n)).unwrap();
     let c = backend.zeros(case.m, case.n).unwrap();
     (a, b, c, spec)
 }
 
-fn bench_gpu(
-    c: &mut Criterion,
-    group_name: &str,
-    label: &str,
-    ctx: &std::sync::Arc<GpuContext>,
-    tiling: MatmulTiling,
-) {
+fn bench_gpu(c: &mut Criterion, group_name: &str, label: &str, ctx: &std::sync::Arc<GpuContext>, tiling: MatmulTiling) {
     let mut group = c.benchmark_group(group_name);
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     let mut g = GpuBackend::with_tiling(ctx.clone(), tiling).unwrap();
     for case in CASES {
         let (a, b, out, spec) = operands(&mut g, case);
@@ -128,25 +64,18 @@ fn bench_gpu(
 }
 
 fn matmul(c: &mut Criterion) {
-    let ctx =
-        GpuContext::from_env().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+    let ctx = GpuContext::from_env().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
     let chosen = MatmulTiling::for_device(ctx.kind()).unwrap();
     let other = match chosen {
         MatmulTiling::Register { .. } => MatmulTiling::tiled(),
         MatmulTiling::Tiled { .. } => MatmulTiling::register(),
     };
-    eprintln!(
-        "adapter: {}\ngpu: {chosen}\ngpu-other: {other}",
-        ctx.adapter()
-    );
+    eprintln!("adapter: {}\ngpu: {chosen}\ngpu-other: {other}", ctx.adapter());
     bench_gpu(c, "matmul", "gpu", &ctx, chosen);
     bench_gpu(c, "matmul", "gpu-other", &ctx, other);
 
     let mut group = c.benchmark_group("matmul");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(200))
-        .measurement_time(Duration::from_secs(2));
+    group.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(2));
     let mut cpu = CpuBackend::new();
     for case in CASES {
         let (a, b, out, spec) = operands(&mut cpu, case);

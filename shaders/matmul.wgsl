@@ -38,13 +38,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 
-// Bias and the activation epilogue (only identity so far; `p.activation` selects it).
+// Bias, then the activation epilogue (lib/activations.wgsl; `p.activation` selects it).
 fn epilogue(v: f32, col: u32) -> f32 {
     var r = v;
     if p.has_bias != 0u {
         r += bias[col];
     }
-    return r;
+    return act_forward(p.activation, r, p.alpha);
 }
 
 // ---- register blocks, no workgroup memory ----

@@ -19,11 +19,7 @@ pub enum Error {
 
     /// `WGPU_POWER_PREF` or `WGPU_BACKEND` held something wgpu does not understand.
     #[error("{var}={value:?} is not understood; expected {expected}")]
-    BadEnv {
-        var: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    BadEnv { var: &'static str, value: String, expected: &'static str },
 
     /// The adapter refused to open a device.
     #[error("could not open a device on adapter {adapter:?}: {message}")]
@@ -35,26 +31,14 @@ pub enum Error {
 
     /// Operand shapes do not fit the op.
     #[error("{op}: shape mismatch: expected {expected}, got {got}")]
-    ShapeMismatch {
-        op: &'static str,
-        expected: String,
-        got: String,
-    },
+    ShapeMismatch { op: &'static str, expected: String, got: String },
 
     /// A request exceeds one of the adapter's limits.
     #[error("{op}: {what} is {needed} but the adapter's {limit_name} is {limit}; use smaller batches or layers")]
-    LimitExceeded {
-        op: &'static str,
-        what: String,
-        needed: u64,
-        limit_name: &'static str,
-        limit: u64,
-    },
+    LimitExceeded { op: &'static str, what: String, needed: u64, limit_name: &'static str, limit: u64 },
 
     /// A tensor handle that this backend did not create, or that was freed.
-    #[error(
-        "{op}: tensor #{id} is not live on this backend (freed, or created by another backend)"
-    )]
+    #[error("{op}: tensor #{id} is not live on this backend (freed, or created by another backend)")]
     UnknownTensor { op: &'static str, id: u32 },
 
     /// The device reported an error while running recorded work.

@@ -12,8 +12,11 @@ pub mod ops;
 pub mod shaders;
 pub mod tensor;
 
-pub use backend::{Backend, Matmul, MatmulDims};
+pub use backend::{
+    Activation, ActivationArgs, Backend, Dropout, Gather, Hyper, Loss, Matmul, MatmulDims, Noise, StepCounters,
+    UpdateRule, UpdateTensors,
+};
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};
 pub use gpu::{GpuBackend, GpuContext};
-pub use tensor::Tensor;
+pub use tensor::{DType, Tensor};

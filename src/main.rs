@@ -51,36 +51,15 @@ fn info() -> Result<()> {
     println!("device kind: {:?}", ctx.kind());
     println!("matmul tiling: {}", backend.matmul_tiling());
     println!("limits:");
-    println!(
-        "  max_storage_buffer_binding_size     {:>14} bytes",
-        l.max_storage_buffer_binding_size
-    );
-    println!(
-        "  max_buffer_size                     {:>14} bytes",
-        l.max_buffer_size
-    );
-    println!(
-        "  max_storage_buffers_per_shader_stage {:>13}",
-        l.max_storage_buffers_per_shader_stage
-    );
-    println!(
-        "  max_compute_workgroup_storage_size  {:>14} bytes",
-        l.max_compute_workgroup_storage_size
-    );
-    println!(
-        "  max_compute_invocations_per_workgroup {:>12}",
-        l.max_compute_invocations_per_workgroup
-    );
+    println!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
+    println!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);
+    println!("  max_storage_buffers_per_shader_stage {:>13}", l.max_storage_buffers_per_shader_stage);
+    println!("  max_compute_workgroup_storage_size  {:>14} bytes", l.max_compute_workgroup_storage_size);
+    println!("  max_compute_invocations_per_workgroup {:>12}", l.max_compute_invocations_per_workgroup);
     println!(
         "  max_compute_workgroup_size (x, y)   {:>14}",
-        format!(
-            "({}, {})",
-            l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y
-        )
+        format!("({}, {})", l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y)
     );
-    println!(
-        "  max_compute_workgroups_per_dimension {:>13}",
-        l.max_compute_workgroups_per_dimension
-    );
+    println!("  max_compute_workgroups_per_dimension {:>13}", l.max_compute_workgroups_per_dimension);
     Ok(())
 }

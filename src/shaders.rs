@@ -1,14 +1,15 @@
 //! The WGSL registry: every kernel source in `shaders/`, embedded at compile time.
 //!
-//! Shaders are plain WGSL; shared helpers are prepended with `concat!` so each entry is a
-//! complete module that naga can validate on its own (see `tests/shaders.rs`).
+//! Shaders are plain WGSL; shared helpers in `shaders/lib/` (the Philox generator, the
+//! activation maths) are prepended with `concat!`, so each entry is a complete module that
+//! naga validates on its own (see `tests/shaders.rs`).
 
 /// One embedded shader module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shader {
     /// The op family, also the file stem under `shaders/`.
     pub family: &'static str,
-    /// The full WGSL text of the module.
+    /// The full WGSL text of the module, helpers included.
     pub source: &'static str,
     /// Every index the module computes is clamped or guarded against the sizes the host
     /// validated, so wgpu's per-access bounds checks (which halved matmul throughput on
@@ -16,12 +17,58 @@ pub struct Shader {
     pub guards_own_indices: bool,
 }
 
-/// `C = op(A)·op(B) (+ bias)`: register-blocked and shared-memory tiled variants.
+macro_rules! lib {
+    (philox) => {
+        include_str!("../shaders/lib/philox.wgsl")
+    };
+    (activations) => {
+        include_str!("../shaders/lib/activations.wgsl")
+    };
+}
+
+/// `C = act(op(A)·op(B) + bias)`: register-blocked, vec4 and workgroup-tiled kernels.
 pub const MATMUL: Shader = Shader {
     family: "matmul",
-    source: include_str!("../shaders/matmul.wgsl"),
+    source: concat!(lib!(activations), include_str!("../shaders/matmul.wgsl")),
     guards_own_indices: true,
 };
 
+/// Activations forward and backward, PReLU's slope gradient.
+pub const ACTIVATION: Shader = Shader {
+    family: "activation",
+    source: concat!(lib!(philox), lib!(activations), include_str!("../shaders/activation.wgsl")),
+    guards_own_indices: false,
+};
+
+/// Inverted and alpha dropout.
+pub const DROPOUT: Shader = Shader {
+    family: "dropout",
+    source: concat!(lib!(philox), include_str!("../shaders/dropout.wgsl")),
+    guards_own_indices: false,
+};
+
+/// Softmax and the fused losses.
+pub const LOSS: Shader =
+    Shader { family: "loss", source: include_str!("../shaders/loss.wgsl"), guards_own_indices: false };
+
+/// Column sums, argmax-correct counts, sums of squares.
+pub const REDUCE: Shader =
+    Shader { family: "reduce", source: include_str!("../shaders/reduce.wgsl"), guards_own_indices: false };
+
+/// Optimizer updates.
+pub const OPTIM: Shader =
+    Shader { family: "optim", source: include_str!("../shaders/optim.wgsl"), guards_own_indices: false };
+
+/// Gathers, fill, scale.
+pub const DATA: Shader =
+    Shader { family: "data", source: include_str!("../shaders/data.wgsl"), guards_own_indices: false };
+
+/// Raw Philox blocks.
+pub const RANDOM: Shader = Shader {
+    family: "random",
+    source: concat!(lib!(philox), include_str!("../shaders/random.wgsl")),
+    guards_own_indices: false,
+};
+
 /// Every module in the registry; a test checks this matches the files in `shaders/`.
-pub const ALL: &[Shader] = &[MATMUL];
+pub const ALL: &[Shader] = &[MATMUL, ACTIVATION, DROPOUT, LOSS, REDUCE, OPTIM, DATA, RANDOM];

@@ -1,19 +1,39 @@
 //! Tensor handles and the slot arena both backends store them in.
 //!
 //! A `Tensor` is a small `Copy` handle: the data lives in the backend that made it. Tensors
-//! are row-major f32 matrices `(rows, cols)`; a vector is `(1, n)`.
+//! are row-major matrices `(rows, cols)`; a vector is `(1, n)`. Values are f32 except class
+//! labels and index lists (u32) and image sources kept packed (u8, four to a word on the GPU).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
 
-/// A handle to a `(rows, cols)` f32 matrix owned by one backend.
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    U32,
+    U8,
+}
+
+impl DType {
+    /// Bytes a `len`-element tensor occupies on the GPU (u8 packs four to a 32-bit word).
+    pub fn device_bytes(self, len: usize) -> u64 {
+        match self {
+            DType::F32 | DType::U32 => len as u64 * 4,
+            DType::U8 => (len as u64).next_multiple_of(4),
+        }
+    }
+}
+
+/// A handle to a `(rows, cols)` matrix owned by one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tensor {
     pub(crate) id: u32,
     pub(crate) owner: u32,
     pub rows: usize,
     pub cols: usize,
+    pub dtype: DType,
 }
 
 impl Tensor {
@@ -43,14 +63,10 @@ pub(crate) struct Arena<T> {
 
 impl<T> Arena<T> {
     pub fn new() -> Self {
-        Self {
-            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
+        Self { owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed), slots: Vec::new(), free: Vec::new() }
     }
 
-    pub fn insert(&mut self, rows: usize, cols: usize, value: T) -> Tensor {
+    pub fn insert(&mut self, rows: usize, cols: usize, dtype: DType, value: T) -> Tensor {
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(value);
@@ -61,12 +77,7 @@ impl<T> Arena<T> {
                 (self.slots.len() - 1) as u32
             }
         };
-        Tensor {
-            id,
-            owner: self.owner,
-            rows,
-            cols,
-        }
+        Tensor { id, owner: self.owner, rows, cols, dtype }
     }
 
     pub fn get(&self, op: &'static str, t: Tensor) -> Result<&T> {
@@ -89,9 +100,7 @@ impl<T> Arena<T> {
     pub fn remove(&mut self, op: &'static str, t: Tensor) -> Result<T> {
         self.get(op, t)?;
         self.free.push(t.id);
-        Ok(self.slots[t.id as usize]
-            .take()
-            .expect("checked live above"))
+        Ok(self.slots[t.id as usize].take().expect("checked live above"))
     }
 }
 
@@ -114,6 +123,42 @@ pub(crate) fn check_len(op: &'static str, t: Tensor, len: usize) -> Result<()> {
             op,
             expected: format!("{} values for a ({}, {}) tensor", t.len(), t.rows, t.cols),
             got: format!("{len} values"),
+        });
+    }
+    Ok(())
+}
+
+/// Reject a tensor of the wrong element type.
+pub(crate) fn check_dtype(op: &'static str, t: Tensor, expected: DType) -> Result<()> {
+    if t.dtype != expected {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!("a {expected:?} tensor"),
+            got: format!("a {:?} tensor of ({}, {})", t.dtype, t.rows, t.cols),
+        });
+    }
+    Ok(())
+}
+
+/// Reject a pair of tensors whose element counts differ.
+pub(crate) fn check_same_len(op: &'static str, a: Tensor, b: Tensor) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!("{} elements (as ({}, {}))", a.len(), a.rows, a.cols),
+            got: format!("{} elements (({}, {}))", b.len(), b.rows, b.cols),
+        });
+    }
+    Ok(())
+}
+
+/// Reject a pair of tensors whose shapes differ.
+pub(crate) fn check_same_shape(op: &'static str, a: Tensor, b: Tensor) -> Result<()> {
+    if a.shape() != b.shape() {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!("({}, {})", a.rows, a.cols),
+            got: format!("({}, {})", b.rows, b.cols),
         });
     }
     Ok(())

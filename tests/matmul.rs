@@ -32,11 +32,7 @@ fn tolerance(k: usize) -> (f32, f32) {
 }
 
 fn forms() -> [(&'static str, Matmul); 3] {
-    [
-        ("x·w", Matmul::nn()),
-        ("dy·wᵀ", Matmul::nt()),
-        ("xᵀ·dy", Matmul::tn()),
-    ]
+    [("x·w", Matmul::nn()), ("dy·wᵀ", Matmul::nt()), ("xᵀ·dy", Matmul::tn())]
 }
 
 fn check_parity(backend: &mut GpuBackend) {
@@ -45,24 +41,11 @@ fn check_parity(backend: &mut GpuBackend) {
         for (name, form) in forms() {
             for with_bias in [false, true] {
                 let seed = 1000 * s as u64 + 10 * form.trans_a as u64 + form.trans_b as u64;
-                let (a_vals, b_vals, bias_vals) = (
-                    uniform(seed, m * k),
-                    uniform(seed + 1, k * n),
-                    uniform(seed + 2, n),
-                );
+                let (a_vals, b_vals, bias_vals) =
+                    (uniform(seed, m * k), uniform(seed + 1, k * n), uniform(seed + 2, n));
                 let mut want = vec![0.0; m * n];
                 let bias_ref = with_bias.then_some(bias_vals.as_slice());
-                matmul_forward(
-                    &a_vals,
-                    &b_vals,
-                    bias_ref,
-                    &mut want,
-                    m,
-                    n,
-                    k,
-                    form.trans_a,
-                    form.trans_b,
-                );
+                matmul_forward(&a_vals, &b_vals, bias_ref, &mut want, m, n, k, form.trans_a, form.trans_b);
 
                 let a_shape = if form.trans_a { (k, m) } else { (m, k) };
                 let b_shape = if form.trans_b { (n, k) } else { (k, n) };
@@ -70,19 +53,12 @@ fn check_parity(backend: &mut GpuBackend) {
                 let b = backend.upload(b_shape.0, b_shape.1, &b_vals).unwrap();
                 let bias = backend.upload(1, n, &bias_vals).unwrap();
                 let c = backend.zeros(m, n).unwrap();
-                let spec = if with_bias {
-                    form.with_bias(bias)
-                } else {
-                    form
-                };
+                let spec = if with_bias { form.with_bias(bias) } else { form };
                 backend.matmul(a, b, c, spec).unwrap();
                 let got = backend.read(c).unwrap();
 
                 let (atol, rtol) = tolerance(k);
-                let what = format!(
-                    "{name} M={m} K={k} N={n} bias={with_bias} ({})",
-                    backend.matmul_tiling()
-                );
+                let what = format!("{name} M={m} K={k} N={n} bias={with_bias} ({})", backend.matmul_tiling());
                 assert_close(&what, &got, &want, atol, rtol);
                 worst_fraction = worst_fraction.max(max_abs_error(&got, &want) / atol);
                 for t in [a, b, bias, c] {
@@ -91,11 +67,7 @@ fn check_parity(backend: &mut GpuBackend) {
             }
         }
     }
-    eprintln!(
-        "{}: worst error used {:.3e} of atol",
-        backend.matmul_tiling(),
-        worst_fraction
-    );
+    eprintln!("{}: worst error used {:.3e} of atol", backend.matmul_tiling(), worst_fraction);
 }
 
 #[test]
@@ -118,10 +90,7 @@ fn register_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
     for (_, form) in forms() {
         assert!(kernel(12, 20, 36, form).starts_with(vec4), "{form:?}");
         assert!(kernel(128, 784, 300, form).starts_with(vec4), "{form:?}");
-        assert!(
-            kernel(63, 65, 129, form).starts_with("matmul::matmul_forward["),
-            "K=65 must fall back"
-        );
+        assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward["), "K=65 must fall back");
     }
     // A transposed A needs M % 4 = 0; an untransposed B needs N % 4 = 0.
     assert!(kernel(1, 784, 300, Matmul::tn()).starts_with("matmul::matmul_forward["));
@@ -137,11 +106,7 @@ fn matmul_on_cpu_backend_equals_the_twin_bit_for_bit() {
     let mut want = vec![0.0; m * n];
     matmul_forward(&a_vals, &b_vals, None, &mut want, m, n, k, false, false);
     let mut cpu = CpuBackend::new();
-    let (a, b, c) = (
-        cpu.upload(m, k, &a_vals).unwrap(),
-        cpu.upload(k, n, &b_vals).unwrap(),
-        cpu.zeros(m, n).unwrap(),
-    );
+    let (a, b, c) = (cpu.upload(m, k, &a_vals).unwrap(), cpu.upload(k, n, &b_vals).unwrap(), cpu.zeros(m, n).unwrap());
     cpu.matmul(a, b, c, Matmul::nn()).unwrap();
     assert_eq!(cpu.read(c).unwrap(), want);
 }
@@ -171,11 +136,7 @@ fn chained_matmuls_in_one_submission_see_each_others_results() {
     let mut want = vec![0.0; b * o];
     matmul_forward(&xv, &w1v, None, &mut hv, b, h, i, false, false);
     matmul_forward(&hv, &w2v, None, &mut want, b, o, h, false, false);
-    let (x, w1, w2) = (
-        g.upload(b, i, &xv).unwrap(),
-        g.upload(i, h, &w1v).unwrap(),
-        g.upload(h, o, &w2v).unwrap(),
-    );
+    let (x, w1, w2) = (g.upload(b, i, &xv).unwrap(), g.upload(i, h, &w1v).unwrap(), g.upload(h, o, &w2v).unwrap());
     let (hid, y) = (g.zeros(b, h).unwrap(), g.zeros(b, o).unwrap());
     let before = g.stats();
     g.matmul(x, w1, hid, Matmul::nn()).unwrap();
@@ -184,13 +145,7 @@ fn chained_matmuls_in_one_submission_see_each_others_results() {
     assert_eq!(g.stats().submits - before.submits, 1, "two ops, one submit");
     let got = g.read(y).unwrap();
     // Two chained products: the first's error (K=20) is scaled by w2's entries (|w| < 1) and summed over K=17.
-    assert_close(
-        "x·w1·w2",
-        &got,
-        &want,
-        4.0 * (20.0 + 17.0) * f32::EPSILON,
-        1e-5,
-    );
+    assert_close("x·w1·w2", &got, &want, 4.0 * (20.0 + 17.0) * f32::EPSILON, 1e-5);
 }
 
 #[test]
@@ -212,14 +167,8 @@ fn a_repeated_step_creates_no_buffers_or_bind_groups_and_reads_nothing_back() {
         step(&mut g);
     }
     let after = g.stats();
-    assert_eq!(
-        after.buffers_created, before.buffers_created,
-        "buffers created during steps"
-    );
-    assert_eq!(
-        after.bind_groups_created, before.bind_groups_created,
-        "bind groups created during steps"
-    );
+    assert_eq!(after.buffers_created, before.buffers_created, "buffers created during steps");
+    assert_eq!(after.bind_groups_created, before.bind_groups_created, "bind groups created during steps");
     assert_eq!(after.readbacks, before.readbacks, "readbacks during steps");
     assert_eq!(after.submits - before.submits, 5, "one submit per step");
 }
@@ -231,58 +180,37 @@ fn freed_buffers_are_reused_and_come_back_zeroed() {
     g.free(t).unwrap();
     let before = g.stats().buffers_created;
     let z = g.zeros(17, 3).unwrap();
-    assert_eq!(
-        g.stats().buffers_created,
-        before,
-        "a pooled buffer of the same size is reused"
-    );
+    assert_eq!(g.stats().buffers_created, before, "a pooled buffer of the same size is reused");
     assert_eq!(g.read(z).unwrap(), vec![0.0; 51]);
 }
 
 #[test]
 fn shape_errors_name_the_op_and_the_shapes() {
-    for mut backend in [
-        Box::new(gpu()) as Box<dyn Backend>,
-        Box::new(CpuBackend::new()),
-    ] {
+    for mut backend in [Box::new(gpu()) as Box<dyn Backend>, Box::new(CpuBackend::new())] {
         let a = backend.zeros(4, 3).unwrap();
         let b = backend.zeros(5, 2).unwrap();
         let c = backend.zeros(4, 2).unwrap();
         let err = backend.matmul(a, b, c, Matmul::nn()).unwrap_err();
-        assert!(
-            matches!(err, Error::ShapeMismatch { op: "matmul", .. }),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains("op(A) (4, 3) and op(B) (5, 2)"),
-            "{err}"
-        );
+        assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }), "{err}");
+        assert!(err.to_string().contains("op(A) (4, 3) and op(B) (5, 2)"), "{err}");
 
         let bias = backend.zeros(1, 3).unwrap();
         let b_ok = backend.zeros(3, 2).unwrap();
-        let err = backend
-            .matmul(a, b_ok, c, Matmul::nn().with_bias(bias))
-            .unwrap_err();
+        let err = backend.matmul(a, b_ok, c, Matmul::nn().with_bias(bias)).unwrap_err();
         assert!(err.to_string().contains("bias of 2 values"), "{err}");
 
         let err = backend.matmul(a, b_ok, a, Matmul::nn()).unwrap_err();
         assert!(err.to_string().contains("matmul"), "{err}");
 
         let err = backend.upload(2, 2, &[1.0; 3]).unwrap_err();
-        assert!(
-            err.to_string().contains("4 values for a (2, 2) tensor"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("4 values for a (2, 2) tensor"), "{err}");
 
         let err = backend.zeros(0, 5).unwrap_err();
         assert!(err.to_string().contains("rows ≥ 1"), "{err}");
 
         backend.free(c).unwrap();
         let err = backend.read(c).unwrap_err();
-        assert!(
-            matches!(err, Error::UnknownTensor { op: "read", .. }),
-            "{err}"
-        );
+        assert!(matches!(err, Error::UnknownTensor { op: "read", .. }), "{err}");
     }
 }
 

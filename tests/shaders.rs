@@ -7,23 +7,12 @@ use wgtrain::shaders;
 #[test]
 fn every_registry_shader_parses_and_validates_with_naga() {
     for shader in shaders::ALL {
-        let module = naga::front::wgsl::parse_str(shader.source).unwrap_or_else(|e| {
-            panic!(
-                "{}.wgsl does not parse:\n{}",
-                shader.family,
-                e.emit_to_string(shader.source)
-            )
-        });
-        let mut validator = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        );
+        let module = naga::front::wgsl::parse_str(shader.source)
+            .unwrap_or_else(|e| panic!("{}.wgsl does not parse:\n{}", shader.family, e.emit_to_string(shader.source)));
+        let mut validator =
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
         validator.validate(&module).unwrap_or_else(|e| {
-            panic!(
-                "{}.wgsl does not validate:\n{}",
-                shader.family,
-                e.emit_to_string(shader.source)
-            )
+            panic!("{}.wgsl does not validate:\n{}", shader.family, e.emit_to_string(shader.source))
         });
     }
 }
@@ -39,8 +28,19 @@ fn registry_lists_exactly_the_files_in_the_shaders_folder() {
         })
         .collect();
     let registered: BTreeSet<String> = shaders::ALL.iter().map(|s| s.family.to_string()).collect();
-    assert_eq!(
-        on_disk, registered,
-        "shaders/*.wgsl and shaders::ALL disagree"
-    );
+    assert_eq!(on_disk, registered, "shaders/*.wgsl and shaders::ALL disagree");
+}
+
+#[test]
+fn every_helper_in_shaders_lib_is_part_of_some_module() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/lib");
+    for entry in std::fs::read_dir(dir).expect("shaders/lib is readable") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            shaders::ALL.iter().any(|s| s.source.contains(&text)),
+            "{} is prepended to no module in shaders::ALL",
+            path.display()
+        );
+    }
 }

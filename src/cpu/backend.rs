@@ -1,14 +1,22 @@
 //! `CpuBackend`: the op set on host memory, through the naive twins. Slow on purpose: it
 //! defines what the GPU kernels must compute.
 
-use super::matmul::matmul_forward;
-use crate::backend::{matmul_dims, Backend, Matmul};
+use super::{activation, data, dropout, loss, matmul, optim, reduce};
+use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
+use crate::backend::{StepCounters, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::tensor::{check_len, check_shape, Arena, Tensor};
+use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, Arena, DType, Tensor};
+
+enum HostData {
+    F32(Vec<f32>),
+    U32(Vec<u32>),
+    U8(Vec<u8>),
+}
 
 /// The reference backend.
 pub struct CpuBackend {
-    tensors: Arena<Vec<f32>>,
+    tensors: Arena<HostData>,
+    counters: StepCounters,
 }
 
 impl Default for CpuBackend {
@@ -19,14 +27,68 @@ impl Default for CpuBackend {
 
 impl CpuBackend {
     pub fn new() -> Self {
-        Self {
-            tensors: Arena::new(),
+        Self { tensors: Arena::new(), counters: StepCounters::default() }
+    }
+
+    /// Borrow an f32 tensor's values without copying.
+    pub fn view(&self, t: Tensor) -> Result<&[f32]> {
+        self.f32s("view", t)
+    }
+
+    fn f32s(&self, op: &'static str, t: Tensor) -> Result<&[f32]> {
+        check_dtype(op, t, DType::F32)?;
+        match self.tensors.get(op, t)? {
+            HostData::F32(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
         }
     }
 
-    /// Borrow a tensor's values without copying.
-    pub fn view(&self, t: Tensor) -> Result<&[f32]> {
-        self.tensors.get("view", t).map(Vec::as_slice)
+    fn u32s(&self, op: &'static str, t: Tensor) -> Result<&[u32]> {
+        check_dtype(op, t, DType::U32)?;
+        match self.tensors.get(op, t)? {
+            HostData::U32(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    fn u8s(&self, op: &'static str, t: Tensor) -> Result<&[u8]> {
+        check_dtype(op, t, DType::U8)?;
+        match self.tensors.get(op, t)? {
+            HostData::U8(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    fn f32_opt(&self, op: &'static str, t: Option<Tensor>) -> Result<Option<&[f32]>> {
+        t.map(|t| self.f32s(op, t)).transpose()
+    }
+
+    /// Run `f` with `out`'s values taken out of the arena (checks keep outputs distinct from
+    /// inputs, so the inputs stay readable through `self`).
+    fn with_out(
+        &mut self,
+        op: &'static str,
+        out: Tensor,
+        f: impl FnOnce(&Self, &mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        let mut v = self.take(op, out)?;
+        let result = f(self, &mut v);
+        self.put(out, v);
+        result
+    }
+
+    fn take(&mut self, op: &'static str, t: Tensor) -> Result<Vec<f32>> {
+        check_dtype(op, t, DType::F32)?;
+        match self.tensors.get_mut(op, t)? {
+            HostData::F32(v) => Ok(std::mem::take(v)),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    fn put(&mut self, t: Tensor, v: Vec<f32>) {
+        if let Ok(slot) = self.tensors.get_mut("put", t) {
+            *slot = HostData::F32(v);
+        }
     }
 }
 
@@ -35,65 +97,54 @@ impl Backend for CpuBackend {
         "cpu (reference twin)".into()
     }
 
-    fn zeros(&mut self, rows: usize, cols: usize) -> Result<Tensor> {
-        check_shape("zeros", rows, cols)?;
-        Ok(self.tensors.insert(rows, cols, vec![0.0; rows * cols]))
+    fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor> {
+        check_shape("alloc", rows, cols)?;
+        let n = rows * cols;
+        let data = match dtype {
+            DType::F32 => HostData::F32(vec![0.0; n]),
+            DType::U32 => HostData::U32(vec![0; n]),
+            DType::U8 => HostData::U8(vec![0; n]),
+        };
+        Ok(self.tensors.insert(rows, cols, dtype, data))
     }
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
         check_len("write", t, data.len())?;
-        self.tensors.get_mut("write", t)?.copy_from_slice(data);
+        let mut v = self.take("write", t)?;
+        v.copy_from_slice(data);
+        self.put(t, v);
+        Ok(())
+    }
+
+    fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()> {
+        check_dtype("write_u32", t, DType::U32)?;
+        check_len("write_u32", t, data.len())?;
+        *self.tensors.get_mut("write_u32", t)? = HostData::U32(data.to_vec());
+        Ok(())
+    }
+
+    fn write_u8(&mut self, t: Tensor, data: &[u8]) -> Result<()> {
+        check_dtype("write_u8", t, DType::U8)?;
+        check_len("write_u8", t, data.len())?;
+        *self.tensors.get_mut("write_u8", t)? = HostData::U8(data.to_vec());
         Ok(())
     }
 
     fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
-        self.tensors.get("read", t).cloned()
+        self.f32s("read", t).map(<[f32]>::to_vec)
+    }
+
+    fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>> {
+        self.u32s("read_u32", t).map(<[u32]>::to_vec)
     }
 
     fn free(&mut self, t: Tensor) -> Result<()> {
         self.tensors.remove("free", t).map(drop)
     }
 
-    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        if src.len() != dst.len() {
-            return Err(Error::ShapeMismatch {
-                op: "copy",
-                expected: format!("{} elements in dst", src.len()),
-                got: format!("{}", dst.len()),
-            });
-        }
-        let values = self.tensors.get("copy", src)?.clone();
-        self.tensors.get_mut("copy", dst)?.copy_from_slice(&values);
+    fn begin_step(&mut self, counters: StepCounters) -> Result<()> {
+        self.counters = counters;
         Ok(())
-    }
-
-    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
-        let d = matmul_dims(a, b, c, &spec)?;
-        let mut out = std::mem::take(self.tensors.get_mut("matmul", c)?);
-        let result = (|| {
-            let bias = spec
-                .bias
-                .map(|t| self.tensors.get("matmul", t).map(Vec::as_slice))
-                .transpose()?;
-            let (a, b) = (
-                self.tensors.get("matmul", a)?,
-                self.tensors.get("matmul", b)?,
-            );
-            matmul_forward(
-                a,
-                b,
-                bias,
-                &mut out,
-                d.m,
-                d.n,
-                d.k,
-                spec.trans_a,
-                spec.trans_b,
-            );
-            Ok(())
-        })();
-        *self.tensors.get_mut("matmul", c)? = out;
-        result
     }
 
     fn submit(&mut self) -> Result<()> {
@@ -102,5 +153,236 @@ impl Backend for CpuBackend {
 
     fn sync(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
+        check_same_len("copy", src, dst)?;
+        check_dtype("copy", dst, src.dtype)?;
+        let values = match self.tensors.get("copy", src)? {
+            HostData::F32(v) => HostData::F32(v.clone()),
+            HostData::U32(v) => HostData::U32(v.clone()),
+            HostData::U8(v) => HostData::U8(v.clone()),
+        };
+        *self.tensors.get_mut("copy", dst)? = values;
+        Ok(())
+    }
+
+    fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {
+        self.with_out("fill", t, |_, y| {
+            data::fill(y, value);
+            Ok(())
+        })
+    }
+
+    fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()> {
+        if x == y {
+            return self.with_out("scale", y, |_, y| {
+                y.iter_mut().for_each(|v| *v *= value);
+                Ok(())
+            });
+        }
+        checks::elementwise("scale", x, y)?;
+        self.with_out("scale", y, |s, y| {
+            data::scale(s.f32s("scale", x)?, y, value);
+            Ok(())
+        })
+    }
+
+    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
+        let offset = self.counters.batch_offset;
+        checks::gather(src, index, dst, &spec, offset)?;
+        let (cols, offset) = (src.cols, offset as usize);
+        if src.dtype == DType::U32 {
+            let mut out = self.u32s("gather_rows", dst)?.to_vec();
+            data::gather_rows_u32(
+                self.u32s("gather_rows", src)?,
+                self.u32s("gather_rows", index)?,
+                &mut out,
+                cols,
+                offset,
+            );
+            return self.write_u32(dst, &out);
+        }
+        self.with_out("gather_rows", dst, |s, out| {
+            let index = s.u32s("gather_rows", index)?;
+            match src.dtype {
+                DType::U8 => {
+                    data::gather_rows_u8(s.u8s("gather_rows", src)?, index, out, cols, offset, spec.scale, spec.shift)
+                }
+                _ => {
+                    data::gather_rows_f32(s.f32s("gather_rows", src)?, index, out, cols, offset, spec.scale, spec.shift)
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
+        let d = matmul_dims(a, b, c, &spec)?;
+        self.with_out("matmul", c, |s, out| {
+            let bias = s.f32_opt("matmul", spec.bias)?;
+            let (a, b) = (s.f32s("matmul", a)?, s.f32s("matmul", b)?);
+            matmul::matmul_forward(a, b, bias, out, d.m, d.n, d.k, spec.trans_a, spec.trans_b);
+            let act = spec.activation;
+            out.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
+            Ok(())
+        })
+    }
+
+    fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
+        checks::activation(act, x, y, &args)?;
+        let step = self.counters.step;
+        self.with_out("activation_forward", y, |s, out| {
+            let alpha = s.f32_opt("activation_forward", args.alpha)?;
+            activation::activation_forward(act, s.f32s("activation_forward", x)?, out, x.cols, alpha, args.noise, step);
+            Ok(())
+        })
+    }
+
+    fn activation_backward(
+        &mut self,
+        act: Activation,
+        x: Option<Tensor>,
+        y: Tensor,
+        dy: Tensor,
+        dx: Tensor,
+        args: ActivationArgs,
+    ) -> Result<()> {
+        checks::activation_backward(act, x, y, dy, dx, &args)?;
+        let step = self.counters.step;
+        let x = x.unwrap_or(y);
+        self.with_out("activation_backward", dx, |s, out| {
+            let op = "activation_backward";
+            let alpha = s.f32_opt(op, args.alpha)?;
+            let (xv, yv, dyv) = (s.f32s(op, x)?, s.f32s(op, y)?, s.f32s(op, dy)?);
+            activation::activation_backward(act, xv, yv, dyv, out, x.cols, alpha, args.noise, step);
+            Ok(())
+        })
+    }
+
+    fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
+        checks::prelu_alpha_backward(x, dy, dalpha)?;
+        self.with_out("prelu_alpha_backward", dalpha, |s, out| {
+            let (xv, dyv) = (s.f32s("prelu_alpha_backward", x)?, s.f32s("prelu_alpha_backward", dy)?);
+            activation::prelu_alpha_backward(xv, dyv, out, x.rows, x.cols);
+            Ok(())
+        })
+    }
+
+    fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
+        checks::elementwise("dropout_forward", x, y)?;
+        let step = self.counters.step;
+        self.with_out("dropout_forward", y, |s, out| {
+            dropout::dropout_forward(&spec, s.f32s("dropout_forward", x)?, out, step)
+        })
+    }
+
+    fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
+        checks::elementwise("dropout_backward", dy, dx)?;
+        let step = self.counters.step;
+        self.with_out("dropout_backward", dx, |s, out| {
+            dropout::dropout_backward(&spec, s.f32s("dropout_backward", dy)?, out, step)
+        })
+    }
+
+    fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {
+        checks::softmax(z, probs)?;
+        self.with_out("softmax", probs, |s, out| {
+            loss::softmax_forward(s.f32s("softmax", z)?, out, z.rows, z.cols);
+            Ok(())
+        })
+    }
+
+    fn loss(&mut self, kind: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()> {
+        checks::loss(kind, z, targets, dz, stats)?;
+        let mut st = self.take("loss", stats)?;
+        let result = self.with_out("loss", dz, |s, out| {
+            let zv = s.f32s("loss", z)?;
+            match kind {
+                Loss::SoftmaxCrossEntropy => {
+                    let labels = s.u32s("loss", targets)?;
+                    loss::softmax_cross_entropy_forward(zv, labels, out, &mut st, z.rows, z.cols, scale)
+                }
+                Loss::SigmoidBinaryCrossEntropy => {
+                    let t = s.f32s("loss", targets)?;
+                    loss::sigmoid_binary_cross_entropy_forward(zv, t, out, &mut st, z.rows, z.cols, scale)
+                }
+                Loss::MeanSquaredError => {
+                    let t = s.f32s("loss", targets)?;
+                    loss::mean_squared_error_forward(zv, t, out, &mut st, z.rows, z.cols, scale)
+                }
+            }
+            Ok(())
+        });
+        self.put(stats, st);
+        result
+    }
+
+    fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()> {
+        checks::column_sum(x, y)?;
+        self.with_out("column_sum", y, |s, out| {
+            reduce::column_sum(s.f32s("column_sum", x)?, out, x.rows, x.cols);
+            Ok(())
+        })
+    }
+
+    fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
+        checks::argmax_correct(x, labels, stats)?;
+        self.with_out("argmax_correct", stats, |s, out| {
+            let (xv, lv) = (s.f32s("argmax_correct", x)?, s.u32s("argmax_correct", labels)?);
+            reduce::argmax_correct(xv, lv, out, x.rows, x.cols);
+            Ok(())
+        })
+    }
+
+    fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()> {
+        checks::sum_squares(x, out)?;
+        self.with_out("sum_squares", out, |s, o| {
+            reduce::sum_squares(s.f32s("sum_squares", x)?, o, accumulate);
+            Ok(())
+        })
+    }
+
+    fn update(&mut self, rule: UpdateRule, t: UpdateTensors) -> Result<()> {
+        checks::update(rule, &t)?;
+        let h: crate::backend::Hyper =
+            bytemuck::pod_read_unaligned(bytemuck::cast_slice(&self.f32s("update", t.hyper)?[..16]));
+        let mut theta = self.take("update", t.param)?;
+        let mut s1 = t.state[0].filter(|_| rule.state_count() > 0).map(|s| self.take("update", s)).transpose()?;
+        let mut s2 = t.state[1].filter(|_| rule.state_count() > 1).map(|s| self.take("update", s)).transpose()?;
+        let result = (|| {
+            let (grad, norm) = (self.f32s("update", t.grad)?, self.f32_opt("update", t.grad_norm)?);
+            let missing = || Error::Device { op: "update", message: "state checked above".into() };
+            match rule {
+                UpdateRule::Sgd => optim::sgd_update(&mut theta, grad, &h, norm),
+                UpdateRule::Momentum | UpdateRule::Nesterov => {
+                    let v = s1.as_mut().ok_or_else(missing)?;
+                    optim::momentum_update(&mut theta, grad, &h, norm, v, rule == UpdateRule::Nesterov)
+                }
+                UpdateRule::Adagrad => {
+                    optim::adagrad_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
+                }
+                UpdateRule::Rmsprop => {
+                    optim::rmsprop_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
+                }
+                UpdateRule::Adam | UpdateRule::Nadam => {
+                    let (m, v) = (s1.as_mut().ok_or_else(missing)?, s2.as_mut().ok_or_else(missing)?);
+                    if rule == UpdateRule::Adam {
+                        optim::adam_update(&mut theta, grad, &h, norm, m, v)
+                    } else {
+                        optim::nadam_update(&mut theta, grad, &h, norm, m, v)
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.put(t.param, theta);
+        if let (Some(s), Some(v)) = (t.state[0], s1) {
+            self.put(s, v);
+        }
+        if let (Some(s), Some(v)) = (t.state[1], s2) {
+            self.put(s, v);
+        }
+        result
     }
 }

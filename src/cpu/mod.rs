@@ -1,7 +1,14 @@
 //! The CPU twin: every kernel in plain Rust over `&[f32]`, with the GPU's function names
 //! and argument order. It is the definition of correct for the GPU path.
 
+pub mod activation;
 mod backend;
+pub mod data;
+pub mod dropout;
+pub mod loss;
 pub mod matmul;
+pub mod optim;
+pub mod random;
+pub mod reduce;
 
 pub use backend::CpuBackend;

@@ -41,11 +41,7 @@ impl AdapterRequest {
     /// The request described by `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Self {
-            backends: var("WGPU_BACKEND"),
-            name: var("WGPU_ADAPTER_NAME"),
-            power: var("WGPU_POWER_PREF"),
-        }
+        Self { backends: var("WGPU_BACKEND"), name: var("WGPU_ADAPTER_NAME"), power: var("WGPU_POWER_PREF") }
     }
 
     pub(crate) fn backend_bits(&self) -> Result<wgpu::Backends> {
@@ -70,11 +66,9 @@ impl AdapterRequest {
             None | Some("none") => Ok(wgpu::PowerPreference::None),
             Some("low") => Ok(wgpu::PowerPreference::LowPower),
             Some("high") => Ok(wgpu::PowerPreference::HighPerformance),
-            Some(other) => Err(Error::BadEnv {
-                var: "WGPU_POWER_PREF",
-                value: other.into(),
-                expected: "low, high or none",
-            }),
+            Some(other) => {
+                Err(Error::BadEnv { var: "WGPU_POWER_PREF", value: other.into(), expected: "low, high or none" })
+            }
         }
     }
 
@@ -91,17 +85,12 @@ impl AdapterRequest {
             let adapters = pollster::block_on(instance.enumerate_adapters(backends));
             let needle = wanted.to_lowercase();
             let names: Vec<String> = adapters.iter().map(|a| summarize(a).to_string()).collect();
-            return adapters
-                .into_iter()
-                .find(|a| a.get_info().name.to_lowercase().contains(&needle))
-                .ok_or_else(|| Error::AdapterNotFound {
+            return adapters.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&needle)).ok_or_else(
+                || Error::AdapterNotFound {
                     wanted: wanted.clone(),
-                    available: if names.is_empty() {
-                        "none".into()
-                    } else {
-                        names.join("; ")
-                    },
-                });
+                    available: if names.is_empty() { "none".into() } else { names.join("; ") },
+                },
+            );
         }
         let options = wgpu::RequestAdapterOptions {
             power_preference: self.power_preference()?,

@@ -3,10 +3,30 @@
 use std::sync::Arc;
 
 use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
-use crate::backend::{matmul_dims, Backend, Matmul, MatmulDims};
-use crate::error::{Error, Result};
+use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
+use crate::backend::{MatmulDims, StepCounters, UpdateRule, UpdateTensors};
+use crate::error::Result;
+use crate::ops::activation::{self as act_ops, ActivationBuffers, ActivationKernels};
+use crate::ops::data::{self as data_ops, DataKernels};
+use crate::ops::dropout::{self as drop_ops, DropoutKernels};
+use crate::ops::loss::{self as loss_ops, LossKernels};
 use crate::ops::matmul::{matmul_forward, MatmulKernels, MatmulTiling};
-use crate::tensor::{check_len, check_shape, Arena, Tensor};
+use crate::ops::optim::{self as optim_ops, OptimKernels, UpdateBuffers};
+use crate::ops::random::{philox_blocks, RandomKernels};
+use crate::ops::reduce::{self as reduce_ops, ReduceKernels};
+use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, Arena, DType, Tensor};
+
+/// Every family's pipelines, built once per device (the context caches them).
+struct Kernels {
+    matmul: MatmulKernels,
+    activation: ActivationKernels,
+    dropout: DropoutKernels,
+    loss: LossKernels,
+    reduce: ReduceKernels,
+    optim: OptimKernels,
+    data: DataKernels,
+    random: RandomKernels,
+}
 
 /// The GPU backend: tensors in device buffers, ops recorded into one encoder until `submit`.
 pub struct GpuBackend {
@@ -14,7 +34,23 @@ pub struct GpuBackend {
     rec: Recorder,
     pool: BufferPool,
     tensors: Arena<Arc<GpuBuffer>>,
-    matmul: MatmulKernels,
+    /// `StepCounters` on the device: [step, batch_offset, 0, 0].
+    counters: Arc<GpuBuffer>,
+    counters_host: StepCounters,
+    k: Kernels,
+}
+
+/// The buffer behind `t`.
+fn buf<'a>(tensors: &'a Arena<Arc<GpuBuffer>>, op: &'static str, t: Tensor) -> Result<&'a GpuBuffer> {
+    tensors.get(op, t).map(Arc::as_ref)
+}
+
+fn buf_opt<'a>(
+    tensors: &'a Arena<Arc<GpuBuffer>>,
+    op: &'static str,
+    t: Option<Tensor>,
+) -> Result<Option<&'a GpuBuffer>> {
+    t.map(|t| buf(tensors, op, t)).transpose()
 }
 
 impl GpuBackend {
@@ -31,14 +67,21 @@ impl GpuBackend {
 
     /// A backend on `ctx` with an explicit matmul tiling.
     pub fn with_tiling(ctx: Arc<GpuContext>, tiling: MatmulTiling) -> Result<Self> {
-        let matmul = MatmulKernels::new(&ctx, tiling)?;
-        Ok(Self {
-            ctx,
-            rec: Recorder::new(),
-            pool: BufferPool::default(),
-            tensors: Arena::new(),
-            matmul,
-        })
+        let k = Kernels {
+            matmul: MatmulKernels::new(&ctx, tiling)?,
+            activation: ActivationKernels::new(&ctx)?,
+            dropout: DropoutKernels::new(&ctx)?,
+            loss: LossKernels::new(&ctx)?,
+            reduce: ReduceKernels::new(&ctx)?,
+            optim: OptimKernels::new(&ctx)?,
+            data: DataKernels::new(&ctx)?,
+            random: RandomKernels::new(&ctx)?,
+        };
+        let mut pool = BufferPool::default();
+        let counters = pool.acquire(&ctx, "step counters", 16)?;
+        let mut rec = Recorder::new();
+        rec.clear(&ctx, &counters);
+        Ok(Self { ctx, rec, pool, tensors: Arena::new(), counters, counters_host: StepCounters::default(), k })
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
@@ -46,12 +89,12 @@ impl GpuBackend {
     }
 
     pub fn matmul_tiling(&self) -> MatmulTiling {
-        self.matmul.tiling()
+        self.k.matmul.tiling()
     }
 
     /// The label of the matmul kernel these sizes dispatch (for tests and benchmark reports).
     pub fn matmul_kernel(&self, dims: MatmulDims, spec: &Matmul) -> &str {
-        self.matmul.kernel_for(dims, spec)
+        self.k.matmul.kernel_for(dims, spec)
     }
 
     /// This backend's counters (buffers and bind groups created, readbacks, submits).
@@ -60,6 +103,19 @@ impl GpuBackend {
         stats.buffers_created += self.pool.created;
         stats
     }
+
+    /// Philox4x32-10 of each (counter, key) on the device, for checking the generator.
+    pub fn philox_blocks(&mut self, inputs: &[([u32; 4], [u32; 2])]) -> Result<Vec<[u32; 4]>> {
+        let flat: Vec<u32> = inputs.iter().flat_map(|(c, k)| c.iter().chain(k).copied()).collect();
+        let input = self.upload_u32(1, flat.len().max(1), &flat)?;
+        let out = self.alloc(1, (4 * inputs.len()).max(1), DType::U32)?;
+        let (ib, ob) = (buf(&self.tensors, "philox_blocks", input)?, buf(&self.tensors, "philox_blocks", out)?);
+        philox_blocks(&mut self.rec, &self.ctx, &self.k.random, ib, ob, inputs.len())?;
+        let words = self.read_u32(out)?;
+        self.free(input)?;
+        self.free(out)?;
+        Ok(words.chunks(4).take(inputs.len()).map(|w| [w[0], w[1], w[2], w[3]]).collect())
+    }
 }
 
 impl Backend for GpuBackend {
@@ -67,71 +123,61 @@ impl Backend for GpuBackend {
         format!("gpu: {}", self.ctx.adapter())
     }
 
-    fn zeros(&mut self, rows: usize, cols: usize) -> Result<Tensor> {
-        check_shape("zeros", rows, cols)?;
-        let bytes = (rows as u64) * (cols as u64) * 4;
-        let buf = self.pool.acquire(&self.ctx, "zeros", bytes)?;
-        self.rec.clear(&self.ctx, &buf);
-        Ok(self.tensors.insert(rows, cols, buf))
+    fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor> {
+        check_shape("alloc", rows, cols)?;
+        let buffer = self.pool.acquire(&self.ctx, "alloc", dtype.device_bytes(rows * cols))?;
+        self.rec.clear(&self.ctx, &buffer);
+        Ok(self.tensors.insert(rows, cols, dtype, buffer))
     }
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
+        check_dtype("write", t, DType::F32)?;
         check_len("write", t, data.len())?;
-        let buf = Arc::clone(self.tensors.get("write", t)?);
-        self.rec.write(&self.ctx, &buf, bytemuck::cast_slice(data))
+        let b = Arc::clone(self.tensors.get("write", t)?);
+        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(data))
+    }
+
+    fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()> {
+        check_dtype("write_u32", t, DType::U32)?;
+        check_len("write_u32", t, data.len())?;
+        let b = Arc::clone(self.tensors.get("write_u32", t)?);
+        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(data))
+    }
+
+    fn write_u8(&mut self, t: Tensor, data: &[u8]) -> Result<()> {
+        check_dtype("write_u8", t, DType::U8)?;
+        check_len("write_u8", t, data.len())?;
+        let b = Arc::clone(self.tensors.get("write_u8", t)?);
+        let mut padded = data.to_vec();
+        padded.resize(data.len().next_multiple_of(4), 0);
+        self.rec.write(&self.ctx, &b, &padded)
     }
 
     fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
-        let buf = Arc::clone(self.tensors.get("read", t)?);
-        let bytes = self.rec.read(&self.ctx, &buf, t.len() as u64 * 4)?;
+        check_dtype("read", t, DType::F32)?;
+        let b = Arc::clone(self.tensors.get("read", t)?);
+        let bytes = self.rec.read(&self.ctx, &b, t.len() as u64 * 4)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>> {
+        check_dtype("read_u32", t, DType::U32)?;
+        let b = Arc::clone(self.tensors.get("read_u32", t)?);
+        let bytes = self.rec.read(&self.ctx, &b, t.len() as u64 * 4)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
     fn free(&mut self, t: Tensor) -> Result<()> {
-        let buf = self.tensors.remove("free", t)?;
-        self.pool.release(buf);
+        let b = self.tensors.remove("free", t)?;
+        self.pool.release(b);
         Ok(())
     }
 
-    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        if src.len() != dst.len() {
-            return Err(Error::ShapeMismatch {
-                op: "copy",
-                expected: format!("{} elements in dst", src.len()),
-                got: format!("{}", dst.len()),
-            });
-        }
-        let (s, d) = (
-            self.tensors.get("copy", src)?,
-            self.tensors.get("copy", dst)?,
-        );
-        self.rec.copy(&self.ctx, s, d);
-        Ok(())
-    }
-
-    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
-        let dims = matmul_dims(a, b, c, &spec)?;
-        let t = &self.tensors;
-        let bias = spec
-            .bias
-            .map(|x| t.get("matmul", x).map(Arc::as_ref))
-            .transpose()?;
-        let (ab, bb, cb) = (
-            t.get("matmul", a)?,
-            t.get("matmul", b)?,
-            t.get("matmul", c)?,
-        );
-        matmul_forward(
-            &mut self.rec,
-            &self.ctx,
-            &self.matmul,
-            ab,
-            bb,
-            bias,
-            cb,
-            dims,
-            &spec,
-        )
+    fn begin_step(&mut self, counters: StepCounters) -> Result<()> {
+        self.counters_host = counters;
+        let words = [counters.step, counters.batch_offset, 0, 0];
+        let b = Arc::clone(&self.counters);
+        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(&words))
     }
 
     fn submit(&mut self) -> Result<()> {
@@ -141,5 +187,176 @@ impl Backend for GpuBackend {
     fn sync(&mut self) -> Result<()> {
         self.rec.submit(&self.ctx)?;
         self.ctx.wait()
+    }
+
+    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
+        check_same_len("copy", src, dst)?;
+        check_dtype("copy", dst, src.dtype)?;
+        let (s, d) = (buf(&self.tensors, "copy", src)?, buf(&self.tensors, "copy", dst)?);
+        self.rec.copy(&self.ctx, s, d);
+        Ok(())
+    }
+
+    fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {
+        check_dtype("fill", t, DType::F32)?;
+        let y = buf(&self.tensors, "fill", t)?;
+        data_ops::fill(&mut self.rec, &self.ctx, &self.k.data, y, t.len(), value)
+    }
+
+    fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()> {
+        let in_place = x == y;
+        if in_place {
+            check_dtype("scale", y, DType::F32)?;
+        } else {
+            checks::elementwise("scale", x, y)?;
+        }
+        let xb = if in_place { None } else { Some(buf(&self.tensors, "scale", x)?) };
+        let yb = buf(&self.tensors, "scale", y)?;
+        data_ops::scale(&mut self.rec, &self.ctx, &self.k.data, xb, yb, y.len(), value)
+    }
+
+    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
+        checks::gather(src, index, dst, &spec, self.counters_host.batch_offset)?;
+        let t = &self.tensors;
+        let (s, i, d) = (buf(t, "gather_rows", src)?, buf(t, "gather_rows", index)?, buf(t, "gather_rows", dst)?);
+        let c = &self.counters;
+        let (rows, cols) = (dst.rows, dst.cols);
+        data_ops::gather_rows(
+            &mut self.rec,
+            &self.ctx,
+            &self.k.data,
+            src.dtype,
+            s,
+            i,
+            d,
+            c,
+            rows,
+            cols,
+            spec.scale,
+            spec.shift,
+        )
+    }
+
+    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
+        let dims = matmul_dims(a, b, c, &spec)?;
+        let t = &self.tensors;
+        let bias = buf_opt(t, "matmul", spec.bias)?;
+        let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
+        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, dims, &spec)
+    }
+
+    fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
+        checks::activation(act, x, y, &args)?;
+        let t = &self.tensors;
+        let op = "activation_forward";
+        let b = ActivationBuffers {
+            x: buf(t, op, x)?,
+            y: buf(t, op, y)?,
+            alpha: buf_opt(t, op, args.alpha)?,
+            counters: &self.counters,
+        };
+        act_ops::activation_forward(&mut self.rec, &self.ctx, &self.k.activation, act, b, args.noise, x.rows, x.cols)
+    }
+
+    fn activation_backward(
+        &mut self,
+        act: Activation,
+        x: Option<Tensor>,
+        y: Tensor,
+        dy: Tensor,
+        dx: Tensor,
+        args: ActivationArgs,
+    ) -> Result<()> {
+        checks::activation_backward(act, x, y, dy, dx, &args)?;
+        let t = &self.tensors;
+        let op = "activation_backward";
+        let x = x.unwrap_or(y);
+        let b = ActivationBuffers {
+            x: buf(t, op, x)?,
+            y: buf(t, op, y)?,
+            alpha: buf_opt(t, op, args.alpha)?,
+            counters: &self.counters,
+        };
+        let (dyb, dxb) = (buf(t, op, dy)?, buf(t, op, dx)?);
+        act_ops::activation_backward(
+            &mut self.rec,
+            &self.ctx,
+            &self.k.activation,
+            act,
+            b,
+            dyb,
+            dxb,
+            args.noise,
+            y.rows,
+            y.cols,
+        )
+    }
+
+    fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
+        checks::prelu_alpha_backward(x, dy, dalpha)?;
+        let t = &self.tensors;
+        let op = "prelu_alpha_backward";
+        let (xb, dyb, db) = (buf(t, op, x)?, buf(t, op, dy)?, buf(t, op, dalpha)?);
+        act_ops::prelu_alpha_backward(&mut self.rec, &self.ctx, &self.k.activation, xb, dyb, db, x.rows, x.cols)
+    }
+
+    fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
+        checks::elementwise("dropout_forward", x, y)?;
+        let (xb, yb) = (buf(&self.tensors, "dropout_forward", x)?, buf(&self.tensors, "dropout_forward", y)?);
+        drop_ops::dropout_forward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, xb, yb, &self.counters, x.len())
+    }
+
+    fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
+        checks::elementwise("dropout_backward", dy, dx)?;
+        let (dyb, dxb) = (buf(&self.tensors, "dropout_backward", dy)?, buf(&self.tensors, "dropout_backward", dx)?);
+        drop_ops::dropout_backward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, dyb, dxb, &self.counters, dy.len())
+    }
+
+    fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {
+        checks::softmax(z, probs)?;
+        let (zb, pb) = (buf(&self.tensors, "softmax", z)?, buf(&self.tensors, "softmax", probs)?);
+        loss_ops::softmax_forward(&mut self.rec, &self.ctx, &self.k.loss, zb, pb, z.rows, z.cols)
+    }
+
+    fn loss(&mut self, loss: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()> {
+        checks::loss(loss, z, targets, dz, stats)?;
+        let t = &self.tensors;
+        let (zb, tb, dzb, sb) =
+            (buf(t, "loss", z)?, buf(t, "loss", targets)?, buf(t, "loss", dz)?, buf(t, "loss", stats)?);
+        loss_ops::loss_forward(&mut self.rec, &self.ctx, &self.k.loss, loss, zb, tb, dzb, sb, z.rows, z.cols, scale)
+    }
+
+    fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()> {
+        checks::column_sum(x, y)?;
+        let (xb, yb) = (buf(&self.tensors, "column_sum", x)?, buf(&self.tensors, "column_sum", y)?);
+        reduce_ops::column_sum(&mut self.rec, &self.ctx, &self.k.reduce, xb, yb, x.rows, x.cols)
+    }
+
+    fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
+        checks::argmax_correct(x, labels, stats)?;
+        let t = &self.tensors;
+        let (xb, lb, sb) =
+            (buf(t, "argmax_correct", x)?, buf(t, "argmax_correct", labels)?, buf(t, "argmax_correct", stats)?);
+        reduce_ops::argmax_correct(&mut self.rec, &self.ctx, &self.k.reduce, xb, lb, sb, x.rows, x.cols)
+    }
+
+    fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()> {
+        checks::sum_squares(x, out)?;
+        let (xb, ob) = (buf(&self.tensors, "sum_squares", x)?, buf(&self.tensors, "sum_squares", out)?);
+        reduce_ops::sum_squares(&mut self.rec, &self.ctx, &self.k.reduce, xb, ob, x.len(), accumulate)
+    }
+
+    fn update(&mut self, rule: UpdateRule, u: UpdateTensors) -> Result<()> {
+        checks::update(rule, &u)?;
+        let t = &self.tensors;
+        let op = "update";
+        let b = UpdateBuffers {
+            param: buf(t, op, u.param)?,
+            grad: buf(t, op, u.grad)?,
+            state: [buf_opt(t, op, u.state[0])?, buf_opt(t, op, u.state[1])?],
+            hyper: buf(t, op, u.hyper)?,
+            grad_norm: buf_opt(t, op, u.grad_norm)?,
+        };
+        optim_ops::update(&mut self.rec, &self.ctx, &self.k.optim, rule, b, u.param.len())
     }
 }

@@ -35,12 +35,7 @@ pub struct BufferPool {
 
 impl BufferPool {
     /// A zero-filled storage buffer of `bytes` (≥ 4), recycled if one of that size is free.
-    pub fn acquire(
-        &mut self,
-        ctx: &GpuContext,
-        op: &'static str,
-        bytes: u64,
-    ) -> Result<Arc<GpuBuffer>> {
+    pub fn acquire(&mut self, ctx: &GpuContext, op: &'static str, bytes: u64) -> Result<Arc<GpuBuffer>> {
         let bytes = bytes.max(4).next_multiple_of(4);
         let limits = ctx.limits();
         if bytes > limits.max_storage_buffer_binding_size {
@@ -58,17 +53,11 @@ impl BufferPool {
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(op),
             size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         self.created += 1;
-        Ok(Arc::new(GpuBuffer {
-            id: ctx.fresh_id(),
-            buffer,
-            bytes,
-        }))
+        Ok(Arc::new(GpuBuffer { id: ctx.fresh_id(), buffer, bytes }))
     }
 
     /// Give a buffer back for reuse. Its contents are not cleared here: callers that need

@@ -63,12 +63,8 @@ impl GpuContext {
             required_limits: adapter.limits(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-            Error::RequestDevice {
-                adapter: summary.name.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::RequestDevice { adapter: summary.name.clone(), message: e.to_string() })?;
         // wgpu's default handler panics; keep the first error and report it at the next submit.
         let uncaptured = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&uncaptured);
@@ -124,12 +120,7 @@ impl GpuContext {
     }
 
     /// The pipeline for `entry` in `shader` with these override constants, built on first use.
-    pub fn kernel(
-        &self,
-        shader: Shader,
-        entry: &str,
-        constants: &[(&str, f64)],
-    ) -> Result<Arc<Kernel>> {
+    pub fn kernel(&self, shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Arc<Kernel>> {
         let key = KernelKey::new(shader, entry, constants);
         let mut cache = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = cache.get(&key) {
@@ -153,10 +144,7 @@ impl GpuContext {
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device {
-                op: "wait",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::Device { op: "wait", message: e.to_string() })?;
         self.take_uncaptured("wait")
     }
 }

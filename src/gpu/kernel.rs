@@ -13,15 +13,8 @@ pub(crate) struct KernelKey {
 
 impl KernelKey {
     pub fn new(shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Self {
-        let constants = constants
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_bits()))
-            .collect();
-        Self {
-            family: shader.family,
-            entry: entry.to_string(),
-            constants,
-        }
+        let constants = constants.iter().map(|(k, v)| (k.to_string(), v.to_bits())).collect();
+        Self { family: shader.family, entry: entry.to_string(), constants }
     }
 }
 
@@ -40,12 +33,7 @@ impl std::fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    pub(crate) fn build(
-        ctx: &GpuContext,
-        shader: Shader,
-        entry: &str,
-        constants: &[(&str, f64)],
-    ) -> Result<Self> {
+    pub(crate) fn build(ctx: &GpuContext, shader: Shader, entry: &str, constants: &[(&str, f64)]) -> Result<Self> {
         let label = if constants.is_empty() {
             format!("{}::{entry}", shader.family)
         } else {
@@ -61,9 +49,7 @@ impl Kernel {
         let module = if shader.guards_own_indices {
             // SAFETY: the module clamps or guards every buffer index against sizes the host
             // checked (see `Shader::guards_own_indices`); its parity tests cover ragged shapes.
-            unsafe {
-                device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
-            }
+            unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
         } else {
             device.create_shader_module(desc)
         };
@@ -79,18 +65,10 @@ impl Kernel {
             cache: None,
         });
         if let Some(err) = pollster::block_on(scope.pop()) {
-            return Err(Error::ShaderCompile {
-                op: label,
-                message: err.to_string(),
-            });
+            return Err(Error::ShaderCompile { op: label, message: err.to_string() });
         }
         let layout = pipeline.get_bind_group_layout(0);
-        Ok(Self {
-            id: ctx.fresh_id(),
-            label,
-            pipeline,
-            layout,
-        })
+        Ok(Self { id: ctx.fresh_id(), label, pipeline, layout })
     }
 
     /// `family::entry[constants]`, as used in pipeline labels and errors.

@@ -20,7 +20,7 @@ pub const MAX_PARAMS: usize = 128;
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct BindKey {
     kernel: u64,
-    buffers: [u64; MAX_BINDINGS],
+    buffers: [(u32, u64); MAX_BINDINGS],
     params: [u8; MAX_PARAMS],
 }
 
@@ -59,33 +59,24 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        Self {
-            stats: GpuStats::default(),
-            encoder: None,
-            pass: None,
-            groups: HashMap::new(),
-            staging: None,
-        }
+        Self { stats: GpuStats::default(), encoder: None, pass: None, groups: HashMap::new(), staging: None }
     }
 
     fn encoder(&mut self, ctx: &GpuContext) -> &mut wgpu::CommandEncoder {
         self.pass = None;
         self.encoder.get_or_insert_with(|| {
-            ctx.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgtrain step"),
-                })
+            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgtrain step") })
         })
     }
 
-    /// Record `kernel` over `groups` workgroups. Binding 0 is `params` (a uniform), bindings
-    /// 1.. are `buffers` in order.
+    /// Record `kernel` over `groups` workgroups. Binding 0 is `params` (a uniform); `buffers`
+    /// gives each storage binding the entry point uses, as (binding, buffer).
     pub fn dispatch(
         &mut self,
         ctx: &GpuContext,
         kernel: &Kernel,
         params: &[u8],
-        buffers: &[&GpuBuffer],
+        buffers: &[(u32, &GpuBuffer)],
         groups: [u32; 3],
     ) -> Result<()> {
         let max = ctx.limits().max_compute_workgroups_per_dimension;
@@ -98,18 +89,10 @@ impl Recorder {
                 limit: max as u64,
             });
         }
-        assert!(
-            buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS,
-            "op wiring error in {}",
-            kernel.label
-        );
-        let mut key = BindKey {
-            kernel: kernel.id,
-            buffers: [0; MAX_BINDINGS],
-            params: [0; MAX_PARAMS],
-        };
-        for (slot, b) in key.buffers.iter_mut().zip(buffers) {
-            *slot = b.id;
+        assert!(buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS, "op wiring error in {}", kernel.label);
+        let mut key = BindKey { kernel: kernel.id, buffers: [(0, 0); MAX_BINDINGS], params: [0; MAX_PARAMS] };
+        for (slot, (binding, b)) in key.buffers.iter_mut().zip(buffers) {
+            *slot = (*binding, b.id);
         }
         key.params[..params.len()].copy_from_slice(params);
         if !self.groups.contains_key(&key) {
@@ -118,10 +101,8 @@ impl Recorder {
         }
         if self.pass.is_none() {
             let encoder = self.encoder(ctx);
-            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("wgtrain"),
-                timestamp_writes: None,
-            });
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes: None });
             self.pass = Some(pass.forget_lifetime());
         }
         let pass = self.pass.as_mut().expect("pass opened above");
@@ -139,7 +120,7 @@ impl Recorder {
         ctx: &GpuContext,
         kernel: &Kernel,
         params: &[u8],
-        buffers: &[&GpuBuffer],
+        buffers: &[(u32, &GpuBuffer)],
     ) -> Cached {
         // Uniform buffers must be at least 16 bytes and a multiple of 16.
         let size = (params.len() as u64).max(16).next_multiple_of(16);
@@ -153,15 +134,9 @@ impl Recorder {
         let mut padded = params.to_vec();
         padded.resize(size as usize, 0);
         ctx.queue.write_buffer(&uniform, 0, &padded);
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: b.buffer.as_entire_binding(),
-            });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (binding, b) in buffers {
+            entries.push(wgpu::BindGroupEntry { binding: *binding, resource: b.buffer.as_entire_binding() });
         }
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&kernel.label),
@@ -169,16 +144,12 @@ impl Recorder {
             entries: &entries,
         });
         self.stats.bind_groups_created += 1;
-        Cached {
-            group,
-            _params: uniform,
-        }
+        Cached { group, _params: uniform }
     }
 
     /// Record a copy of `src` into `dst` (whole of `src`; `dst` at least as large).
     pub fn copy(&mut self, ctx: &GpuContext, src: &GpuBuffer, dst: &GpuBuffer) {
-        self.encoder(ctx)
-            .copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
+        self.encoder(ctx).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
     }
 
     /// Record a zero fill of `buf`.
@@ -226,11 +197,8 @@ impl Recorder {
             self.stats.buffers_created += 1;
         }
         let staging = self.staging.take().expect("staging made above");
-        self.encoder(ctx)
-            .copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
-        let result = self
-            .submit(ctx)
-            .and_then(|()| map_read(ctx, &staging, bytes));
+        self.encoder(ctx).copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        let result = self.submit(ctx).and_then(|()| map_read(ctx, &staging, bytes));
         self.staging = Some(staging);
         self.stats.readbacks += 1;
         result
@@ -238,7 +206,7 @@ impl Recorder {
 
     /// Forget cached bind groups that reference `buffer` (it is about to be destroyed).
     pub fn forget_buffer(&mut self, buffer: u64) {
-        self.groups.retain(|k, _| !k.buffers.contains(&buffer));
+        self.groups.retain(|k, _| !k.buffers.iter().any(|&(_, id)| id == buffer));
     }
 }
 
@@ -249,21 +217,11 @@ fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<
     });
     ctx.wait()?;
     rx.recv()
-        .map_err(|_| Error::Device {
-            op: "read",
-            message: "map callback never ran".into(),
-        })?
-        .map_err(|e| Error::Device {
-            op: "read",
-            message: e.to_string(),
-        })?;
+        .map_err(|_| Error::Device { op: "read", message: "map callback never ran".into() })?
+        .map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
     let data = {
-        let view = staging
-            .get_mapped_range(0..bytes)
-            .map_err(|e| Error::Device {
-                op: "read",
-                message: e.to_string(),
-            })?;
+        let view =
+            staging.get_mapped_range(0..bytes).map_err(|e| Error::Device { op: "read", message: e.to_string() })?;
         view.to_vec()
     };
     staging.unmap();

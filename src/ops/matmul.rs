@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::to_u32;
 use crate::backend::{Matmul, MatmulDims};
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceKind, GpuBuffer, GpuContext, Kernel, Recorder};
@@ -32,19 +33,11 @@ impl MatmulTiling {
             Some("register") => return Ok(Self::register()),
             Some("tiled") => return Ok(Self::tiled()),
             Some(other) => {
-                return Err(Error::BadEnv {
-                    var: "WGTRAIN_MATMUL",
-                    value: other.into(),
-                    expected: "register or tiled",
-                })
+                return Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value: other.into(), expected: "register or tiled" })
             }
             None => {}
         }
-        Ok(if kind == DeviceKind::Cpu {
-            Self::register()
-        } else {
-            Self::tiled()
-        })
+        Ok(if kind == DeviceKind::Cpu { Self::register() } else { Self::tiled() })
     }
 
     pub fn register() -> Self {
@@ -52,10 +45,7 @@ impl MatmulTiling {
     }
 
     pub fn tiled() -> Self {
-        Self::Tiled {
-            wg: (16, 16),
-            tile_k: 16,
-        }
+        Self::Tiled { wg: (16, 16), tile_k: 16 }
     }
 
     /// The rows and columns of C one workgroup covers, with `block` outputs per invocation.
@@ -77,8 +67,8 @@ impl std::fmt::Display for MatmulTiling {
             Self::Tiled { wg, tile_k } => {
                 let (rm, rn) = self.workgroup_tile(TILED_BLOCK);
                 write!(
-                f,
-                "workgroup-memory tiles {rm}x{rn}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
+                    f,
+                    "workgroup-memory tiles {rm}x{rn}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
                     TILED_BLOCK.0, TILED_BLOCK.1, wg.0, wg.1
                 )
             }
@@ -124,16 +114,8 @@ impl MatmulKernels {
                 }
             }
             MatmulTiling::Tiled { wg, tile_k } => {
-                let constants = [
-                    ("TW_X", wg.0 as f64),
-                    ("TW_Y", wg.1 as f64),
-                    ("TILE_K", tile_k as f64),
-                ];
-                Self {
-                    tiling,
-                    general: ctx.kernel(shaders::MATMUL, "matmul_forward_tiled", &constants)?,
-                    vec4: None,
-                }
+                let constants = [("TW_X", wg.0 as f64), ("TW_Y", wg.1 as f64), ("TILE_K", tile_k as f64)];
+                Self { tiling, general: ctx.kernel(shaders::MATMUL, "matmul_forward_tiled", &constants)?, vec4: None }
             }
         })
     }
@@ -160,16 +142,6 @@ impl MatmulKernels {
     }
 }
 
-fn to_u32(op: &'static str, what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| Error::LimitExceeded {
-        op,
-        what: what.into(),
-        needed: v as u64,
-        limit_name: "u32 index range",
-        limit: u32::MAX as u64,
-    })
-}
-
 /// Record `C = op(A)·op(B) (+ bias)`. a: (M, K) or (K, M); b: (K, N) or (N, K); c: (M, N).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward(
@@ -183,11 +155,7 @@ pub fn matmul_forward(
     d: MatmulDims,
     spec: &Matmul,
 ) -> Result<()> {
-    let (m, n, k) = (
-        to_u32("matmul", "M", d.m)?,
-        to_u32("matmul", "N", d.n)?,
-        to_u32("matmul", "K", d.k)?,
-    );
+    let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);
     let (a_rs, a_ks) = if spec.trans_a { (1, m) } else { (k, 1) };
     let (b_ks, b_cs) = if spec.trans_b { (1, k) } else { (n, 1) };
     let params = Params {
@@ -199,8 +167,8 @@ pub fn matmul_forward(
         b_ks,
         b_cs,
         has_bias: bias.is_some() as u32,
-        activation: 0,
-        alpha: 0.0,
+        activation: spec.activation.code(),
+        alpha: spec.activation.param(),
         trans_a: spec.trans_a as u32,
         trans_b: spec.trans_b as u32,
     };
@@ -209,11 +177,5 @@ pub fn matmul_forward(
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.
     let bias = bias.unwrap_or(a);
-    rec.dispatch(
-        ctx,
-        kernel,
-        bytemuck::bytes_of(&params),
-        &[a, b, bias, c],
-        groups,
-    )
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&params), &[(1, a), (2, b), (3, bias), (4, c)], groups)
 }

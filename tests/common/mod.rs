@@ -35,13 +35,7 @@ pub fn uniform(seed: u64, len: usize) -> Vec<f32> {
 /// Assert `|got − want| ≤ atol + rtol·|want|` element-wise. The failure message gives the
 /// number of failing elements, the worst one's index and its error.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} != expected {}",
-        got.len(),
-        want.len()
-    );
+    assert_eq!(got.len(), want.len(), "{what}: length {} != expected {}", got.len(), want.len());
     let mut bad = 0usize;
     let mut worst = (0usize, 0.0f32, 0.0f32); // (index, excess over tolerance, abs error)
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
@@ -49,11 +43,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
         let tol = atol + rtol * w.abs();
         if err.is_nan() || err > tol {
             bad += 1;
-            let excess = if err.is_nan() {
-                f32::INFINITY
-            } else {
-                err - tol
-            };
+            let excess = if err.is_nan() { f32::INFINITY } else { err - tol };
             if bad == 1 || excess > worst.1 {
                 worst = (i, excess, err);
             }
@@ -73,8 +63,5 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
 
 /// Largest |got − want| (for reporting how much of a tolerance a test used).
 pub fn max_abs_error(got: &[f32], want: &[f32]) -> f32 {
-    got.iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f32::max)
+    got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max)
 }

@@ -1,0 +1,66 @@
+// dropout.wgsl — inverted dropout and alpha dropout with masks from Philox
+// (lib/philox.wgsl). Element i is kept when its uniform draw u(seed, stream, step, i) ≥ p.
+// Backward draws the same mask again; nothing is stored.
+//
+// Inverted (Srivastava et al. 2014): y = keep ? x / (1 − p) : 0.
+// Alpha (Klambauer et al. 2017): y = a·(keep ? x : α′) + b, α′ = −λα,
+//   a = ((1 − p)(1 + p·α′²))^(−1/2), b = −a·α′·p, which keeps mean 0 and variance 1.
+// The host folds p = 1 to "everything dropped, output 0" (PyTorch's convention).
+//
+// x, y, dy, dx: (n); counters[0] = step.
+
+struct Params {
+    n: u32,
+    seed: u32,
+    stream: u32,
+    alpha_mode: u32,
+    p: f32,
+    keep_scale: f32,
+    a: f32,
+    b: f32,
+    dropped: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> counters: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+
+override WG: u32 = 256u;
+
+fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * WG;
+}
+
+fn kept(i: u32) -> bool {
+    return philox_uniform(p.seed, p.stream, counters[0], i) >= p.p;
+}
+
+// src = x, dst = y.
+@compute @workgroup_size(WG)
+fn dropout_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let keep = kept(i);
+    if p.alpha_mode != 0u {
+        dst[i] = p.a * select(p.dropped, src[i], keep) + p.b;
+    } else {
+        dst[i] = select(0.0, src[i] * p.keep_scale, keep);
+    }
+}
+
+// src = dy, dst = dx.
+@compute @workgroup_size(WG)
+fn dropout_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let scale = select(p.keep_scale, p.a, p.alpha_mode != 0u);
+    dst[i] = select(0.0, src[i] * scale, kept(i));
+}

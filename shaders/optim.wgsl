@@ -1,0 +1,154 @@
+// optim.wgsl — one kernel per update rule over a flat parameter buffer and its state.
+// Scalars that change with the step (learning rate, bias corrections) come from the `h`
+// buffer the host writes at the start of each step; `p` holds only sizes and switches.
+//
+// The gradient each rule sees, in this order:
+//   g ← grad · min(1, clip_norm / (‖grad‖ + 1e-6))   when clip_norm > 0 (‖·‖ over all
+//                                                     parameters: sqrt(norm[1]) from sum_squares)
+//   g ← g + l2·θ + l1·sign(θ)                        (penalties folded into the gradient)
+//   g ← clamp(g, −clip_value, clip_value)            when clip_value > 0
+// Rules (θ parameter, η = lr):
+//   sgd:       θ ← θ − η g
+//   momentum:  v ← β v − η g;  θ ← θ + v          (Keras/textbook form; PyTorch keeps
+//              u ← β u + g, θ ← θ − η u, the same trajectory at constant η with v = −η u)
+//   nesterov:  v ← β v − η g;  θ ← θ + β v − η g  (the look-ahead gradient, reformulated)
+//   adagrad:   s ← s + g²;  θ ← θ − η g / (√s + ε)
+//   rmsprop:   s ← ρ s + (1 − ρ) g²;  θ ← θ − η g / (√s + ε)
+//   adam:      θ ← θ(1 − η·wd) (AdamW; wd = 0 is Adam);  m ← β1 m + (1 − β1) g;
+//              v ← β2 v + (1 − β2) g²;  θ ← θ − η (m / c1) / (√(v / c2) + ε),
+//              c1 = 1 − β1^t, c2 = 1 − β2^t
+//   nadam:     m, v as adam;  θ ← θ − η (k_g g + k_m m) / (√(v / c2) + ε) with PyTorch's
+//              momentum schedule μ_t = β1(1 − ½·0.96^(tψ)): k_g = (1 − μ_t)/(1 − Πμ_≤t),
+//              k_m = μ_{t+1}/(1 − Πμ_≤t+1)
+
+struct Params {
+    n: u32,
+    nesterov: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Mirrors `Hyper` in src/backend/specs.rs.
+struct Hyper {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    l1: f32,
+    l2: f32,
+    clip_value: f32,
+    clip_norm: f32,
+    c1: f32,
+    c2: f32,
+    k_g: f32,
+    k_m: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> theta: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read> h: Hyper;
+@group(0) @binding(4) var<storage, read> norm: array<f32>;
+@group(0) @binding(5) var<storage, read_write> s1: array<f32>;
+@group(0) @binding(6) var<storage, read_write> s2: array<f32>;
+
+override WG: u32 = 256u;
+
+fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * WG;
+}
+
+fn effective_grad(i: u32) -> f32 {
+    var g = grad[i];
+    if h.clip_norm > 0.0 {
+        g *= min(1.0, h.clip_norm / (sqrt(norm[1]) + 1e-6));
+    }
+    let w = theta[i];
+    g += h.l2 * w + h.l1 * sign(w);
+    if h.clip_value > 0.0 {
+        g = clamp(g, -h.clip_value, h.clip_value);
+    }
+    return g;
+}
+
+@compute @workgroup_size(WG)
+fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    theta[i] -= h.lr * effective_grad(i);
+}
+
+@compute @workgroup_size(WG)
+fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let g = effective_grad(i);
+    let v = h.beta1 * s1[i] - h.lr * g;
+    s1[i] = v;
+    if p.nesterov != 0u {
+        theta[i] += h.beta1 * v - h.lr * g;
+    } else {
+        theta[i] += v;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn adagrad_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let g = effective_grad(i);
+    let s = s1[i] + g * g;
+    s1[i] = s;
+    theta[i] -= h.lr * g / (sqrt(s) + h.eps);
+}
+
+@compute @workgroup_size(WG)
+fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let g = effective_grad(i);
+    let s = h.beta2 * s1[i] + (1.0 - h.beta2) * g * g;
+    s1[i] = s;
+    theta[i] -= h.lr * g / (sqrt(s) + h.eps);
+}
+
+@compute @workgroup_size(WG)
+fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let g = effective_grad(i);
+    let m = h.beta1 * s1[i] + (1.0 - h.beta1) * g;
+    let v = h.beta2 * s2[i] + (1.0 - h.beta2) * g * g;
+    s1[i] = m;
+    s2[i] = v;
+    let decayed = theta[i] * (1.0 - h.lr * h.weight_decay);
+    theta[i] = decayed - h.lr * (m / h.c1) / (sqrt(v / h.c2) + h.eps);
+}
+
+@compute @workgroup_size(WG)
+fn nadam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    let g = effective_grad(i);
+    let m = h.beta1 * s1[i] + (1.0 - h.beta1) * g;
+    let v = h.beta2 * s2[i] + (1.0 - h.beta2) * g * g;
+    s1[i] = m;
+    s2[i] = v;
+    theta[i] -= h.lr * (h.k_g * g + h.k_m * m) / (sqrt(v / h.c2) + h.eps);
+}

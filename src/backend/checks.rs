@@ -1,0 +1,203 @@
+//! Argument checks shared by both backends, so the GPU and the CPU twin reject the same
+//! inputs with the same message.
+
+use super::activation::{Activation, ActivationArgs};
+use super::specs::{Gather, Hyper, Loss, UpdateRule, UpdateTensors};
+use crate::error::{Error, Result};
+use crate::tensor::{check_dtype, check_same_len, check_same_shape, DType, Tensor};
+
+fn bad(op: &'static str, expected: impl Into<String>, got: impl Into<String>) -> Error {
+    Error::ShapeMismatch { op, expected: expected.into(), got: got.into() }
+}
+
+fn all_f32(op: &'static str, ts: &[Tensor]) -> Result<()> {
+    ts.iter().try_for_each(|&t| check_dtype(op, t, DType::F32))
+}
+
+/// Outputs must not alias inputs: a GPU dispatch cannot read and write one buffer.
+pub(crate) fn distinct(op: &'static str, outputs: &[Tensor], inputs: &[Tensor]) -> Result<()> {
+    for o in outputs {
+        if inputs.contains(o) {
+            return Err(bad(op, "an output tensor distinct from the inputs", "an output that is also an input"));
+        }
+    }
+    Ok(())
+}
+
+fn len_at_least(op: &'static str, what: &str, t: Tensor, n: usize) -> Result<()> {
+    if t.len() < n {
+        return Err(bad(op, format!("{what} of at least {n} values"), format!("{} values", t.len())));
+    }
+    Ok(())
+}
+
+pub(crate) fn activation(act: Activation, x: Tensor, y: Tensor, args: &ActivationArgs) -> Result<()> {
+    let op = "activation_forward";
+    all_f32(op, &[x, y])?;
+    check_same_shape(op, x, y)?;
+    distinct(op, &[y], &[x])?;
+    prelu_alpha(op, act, x, args)
+}
+
+fn prelu_alpha(op: &'static str, act: Activation, x: Tensor, args: &ActivationArgs) -> Result<()> {
+    if act == Activation::Prelu {
+        let alpha = args.alpha.ok_or_else(|| bad(op, "PReLU slopes in ActivationArgs::alpha", "none"))?;
+        check_dtype(op, alpha, DType::F32)?;
+        if alpha.len() != x.cols {
+            return Err(bad(op, format!("{} PReLU slopes (one per feature)", x.cols), format!("{}", alpha.len())));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn activation_backward(
+    act: Activation,
+    x: Option<Tensor>,
+    y: Tensor,
+    dy: Tensor,
+    dx: Tensor,
+    args: &ActivationArgs,
+) -> Result<()> {
+    let op = "activation_backward";
+    let x = match x {
+        Some(x) => x,
+        None if act.output_suffices() => y,
+        None => return Err(bad(op, format!("the input x ({} needs it)", act.name()), "none")),
+    };
+    all_f32(op, &[x, y, dy, dx])?;
+    for t in [y, dy, dx] {
+        check_same_shape(op, x, t)?;
+    }
+    distinct(op, &[dx], &[x, y, dy])?;
+    prelu_alpha(op, act, x, args)
+}
+
+pub(crate) fn prelu_alpha_backward(x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
+    let op = "prelu_alpha_backward";
+    all_f32(op, &[x, dy, dalpha])?;
+    check_same_shape(op, x, dy)?;
+    distinct(op, &[dalpha], &[x, dy])?;
+    if dalpha.len() != x.cols {
+        return Err(bad(op, format!("{} slopes", x.cols), format!("{}", dalpha.len())));
+    }
+    Ok(())
+}
+
+pub(crate) fn elementwise(op: &'static str, x: Tensor, y: Tensor) -> Result<()> {
+    all_f32(op, &[x, y])?;
+    check_same_len(op, x, y)?;
+    distinct(op, &[y], &[x])
+}
+
+pub(crate) fn softmax(z: Tensor, probs: Tensor) -> Result<()> {
+    all_f32("softmax", &[z, probs])?;
+    check_same_shape("softmax", z, probs)?;
+    distinct("softmax", &[probs], &[z])
+}
+
+pub(crate) fn loss(kind: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor) -> Result<()> {
+    let op = "loss";
+    all_f32(op, &[z, dz, stats])?;
+    check_same_shape(op, z, dz)?;
+    len_at_least(op, "stats", stats, 4)?;
+    distinct(op, &[dz, stats], &[z, targets])?;
+    distinct(op, &[dz], &[stats])?;
+    match kind {
+        Loss::SoftmaxCrossEntropy => {
+            check_dtype(op, targets, DType::U32)?;
+            if targets.len() != z.rows {
+                return Err(bad(op, format!("{} labels (one per row)", z.rows), format!("{}", targets.len())));
+            }
+        }
+        Loss::SigmoidBinaryCrossEntropy | Loss::MeanSquaredError => {
+            check_dtype(op, targets, DType::F32)?;
+            check_same_shape(op, z, targets)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn column_sum(x: Tensor, y: Tensor) -> Result<()> {
+    all_f32("column_sum", &[x, y])?;
+    distinct("column_sum", &[y], &[x])?;
+    if y.len() != x.cols {
+        return Err(bad("column_sum", format!("an output of {} values", x.cols), format!("{}", y.len())));
+    }
+    Ok(())
+}
+
+pub(crate) fn argmax_correct(x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
+    let op = "argmax_correct";
+    all_f32(op, &[x, stats])?;
+    check_dtype(op, labels, DType::U32)?;
+    len_at_least(op, "stats", stats, 4)?;
+    distinct(op, &[stats], &[x, labels])?;
+    if labels.len() != x.rows {
+        return Err(bad(op, format!("{} labels", x.rows), format!("{}", labels.len())));
+    }
+    Ok(())
+}
+
+pub(crate) fn sum_squares(x: Tensor, out: Tensor) -> Result<()> {
+    all_f32("sum_squares", &[x, out])?;
+    len_at_least("sum_squares", "out", out, 3)?;
+    distinct("sum_squares", &[out], &[x])
+}
+
+pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
+    let op = "update";
+    all_f32(op, &[t.param, t.grad, t.hyper])?;
+    check_same_len(op, t.param, t.grad)?;
+    len_at_least(op, "the hyper tensor", t.hyper, Hyper::LEN)?;
+    for i in 0..2 {
+        match (t.state[i], i < rule.state_count()) {
+            (Some(s), true) => {
+                check_dtype(op, s, DType::F32)?;
+                check_same_len(op, t.param, s)?;
+            }
+            (None, true) => {
+                return Err(bad(
+                    op,
+                    format!("{} state tensors for {rule:?}", rule.state_count()),
+                    format!("state[{i}] missing"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(n) = t.grad_norm {
+        check_dtype(op, n, DType::F32)?;
+        len_at_least(op, "grad_norm", n, 2)?;
+    }
+    let mut writes = vec![t.param];
+    writes.extend(t.state.iter().take(rule.state_count()).flatten());
+    let mut reads = vec![t.grad, t.hyper];
+    reads.extend(t.grad_norm);
+    distinct(op, &writes, &reads)?;
+    for (i, w) in writes.iter().enumerate() {
+        if writes[i + 1..].contains(w) {
+            return Err(bad(op, "distinct parameter and state tensors", "the same tensor twice"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn gather(src: Tensor, index: Tensor, dst: Tensor, _spec: &Gather, batch_offset: u32) -> Result<()> {
+    let op = "gather_rows";
+    check_dtype(op, index, DType::U32)?;
+    let want_dst = if src.dtype == DType::U32 { DType::U32 } else { DType::F32 };
+    check_dtype(op, dst, want_dst)?;
+    distinct(op, &[dst], &[src, index])?;
+    if src.cols != dst.cols {
+        return Err(bad(op, format!("dst with {} columns (as src)", src.cols), format!("{}", dst.cols)));
+    }
+    let end = batch_offset as usize + dst.rows;
+    if end > index.len() {
+        return Err(bad(
+            op,
+            format!("an index list of at least batch_offset + rows = {end} entries"),
+            format!("{} entries", index.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The matmul op's description and its shape rules.
+
+use super::activation::Activation;
+use crate::error::{Error, Result};
+use crate::tensor::{check_dtype, DType, Tensor};
+
+/// How `matmul` reads its operands and what it adds: `C = op(A)·op(B) (+ bias)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Matmul {
+    /// Use `Aᵀ`: `a` is stored `(K, M)`.
+    pub trans_a: bool,
+    /// Use `Bᵀ`: `b` is stored `(N, K)`.
+    pub trans_b: bool,
+    /// A `(1, N)` row added to every output row.
+    pub bias: Option<Tensor>,
+    /// Applied to each output after the bias (the fused epilogue); `Activation::fusable` only.
+    pub activation: Activation,
+}
+
+impl Default for Matmul {
+    fn default() -> Self {
+        Self { trans_a: false, trans_b: false, bias: None, activation: Activation::Identity }
+    }
+}
+
+impl Matmul {
+    /// `A·B`, as in a Dense forward `x·w`.
+    pub fn nn() -> Self {
+        Self::default()
+    }
+
+    /// `A·Bᵀ`, as in a Dense input gradient `dy·wᵀ`.
+    pub fn nt() -> Self {
+        Self { trans_b: true, ..Self::default() }
+    }
+
+    /// `Aᵀ·B`, as in a Dense weight gradient `xᵀ·dy`.
+    pub fn tn() -> Self {
+        Self { trans_a: true, ..Self::default() }
+    }
+
+    pub fn with_bias(self, bias: Tensor) -> Self {
+        Self { bias: Some(bias), ..self }
+    }
+
+    /// Fuse `activation` as the epilogue (must be `Activation::fusable`).
+    pub fn with_activation(self, activation: Activation) -> Self {
+        Self { activation, ..self }
+    }
+}
+
+/// The sizes of one product: `op(A)` is `(m, k)`, `op(B)` is `(k, n)`, `C` is `(m, n)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+/// Check operand shapes, bias length and aliasing; return the product's sizes.
+pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<MatmulDims> {
+    let (m, k) = if spec.trans_a { (a.cols, a.rows) } else { (a.rows, a.cols) };
+    let (kb, n) = if spec.trans_b { (b.cols, b.rows) } else { (b.rows, b.cols) };
+    let mismatch = |expected: String, got: String| Error::ShapeMismatch { op: "matmul", expected, got };
+    if k != kb {
+        return Err(mismatch(
+            format!("op(A) columns = op(B) rows (trans_a={}, trans_b={})", spec.trans_a, spec.trans_b),
+            format!("op(A) ({m}, {k}) and op(B) ({kb}, {n})"),
+        ));
+    }
+    if c.shape() != (m, n) {
+        return Err(mismatch(format!("C of ({m}, {n})"), format!("C of ({}, {})", c.rows, c.cols)));
+    }
+    if let Some(bias) = spec.bias {
+        if bias.len() != n {
+            return Err(mismatch(format!("a bias of {n} values"), format!("{} values", bias.len())));
+        }
+    }
+    if c == a || c == b || Some(c) == spec.bias {
+        return Err(mismatch("C distinct from its inputs".into(), "C aliases an input".into()));
+    }
+    if !spec.activation.fusable() {
+        return Err(mismatch(
+            "an epilogue activation that needs no tensor or noise".into(),
+            format!("{} (apply it with activation_forward)", spec.activation.name()),
+        ));
+    }
+    for t in [a, b, c].into_iter().chain(spec.bias) {
+        check_dtype("matmul", t, DType::F32)?;
+    }
+    Ok(MatmulDims { m, n, k })
+}

@@ -1,0 +1,172 @@
+//! The op set: everything a model may ask of a device. Implemented by `gpu::GpuBackend`
+//! (WGSL kernels) and `cpu::CpuBackend` (the naive reference twin), so a model written once
+//! against this trait runs, and is checked, on both.
+//!
+//! Ops *record* work: on the GPU nothing runs until `submit` (one command buffer per
+//! training step). `read` submits and waits, so it is the only op that blocks. Outputs are
+//! overwritten unless an op says it accumulates.
+
+pub mod activation;
+pub(crate) mod checks;
+pub mod matmul;
+pub mod specs;
+
+pub use activation::{Activation, ActivationArgs};
+pub use matmul::{matmul_dims, Matmul, MatmulDims};
+pub use specs::{stat, Dropout, DropoutKind, Gather, Hyper, Loss, Noise, StepCounters, UpdateRule, UpdateTensors};
+
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// What a model may ask of a device.
+pub trait Backend {
+    /// A one-line description: the device and, for the GPU, the adapter.
+    fn describe(&self) -> String;
+
+    // ---- memory ----
+
+    /// A new `(rows, cols)` tensor of zeros.
+    fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor>;
+
+    /// Overwrite an f32 tensor with `data` (row-major, `t.len()` values).
+    fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()>;
+
+    /// Overwrite a u32 tensor.
+    fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()>;
+
+    /// Overwrite a u8 tensor.
+    fn write_u8(&mut self, t: Tensor, data: &[u8]) -> Result<()>;
+
+    /// Submit pending work, wait, and return an f32 tensor's values.
+    fn read(&mut self, t: Tensor) -> Result<Vec<f32>>;
+
+    /// Submit pending work, wait, and return a u32 tensor's values.
+    fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>>;
+
+    /// Release `t`; its handle becomes invalid.
+    fn free(&mut self, t: Tensor) -> Result<()>;
+
+    /// Set the step counters random ops and gathers read. Call before recording the step.
+    fn begin_step(&mut self, counters: StepCounters) -> Result<()>;
+
+    /// Send everything recorded so far to the device as one submission.
+    fn submit(&mut self) -> Result<()>;
+
+    /// Submit and wait until the device is idle.
+    fn sync(&mut self) -> Result<()>;
+
+    // ---- data movement ----
+
+    /// `dst ← src` (same dtype and number of elements).
+    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()>;
+
+    /// `t[i] ← value`.
+    fn fill(&mut self, t: Tensor, value: f32) -> Result<()>;
+
+    /// `y ← value·x` (`y` may be `x`).
+    fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()>;
+
+    /// `dst[r] ← src[index[offset + r]]·scale + shift` for each row r of `dst`, where offset is
+    /// the step's `batch_offset`. `src` is f32 or u8 (normalized) or u32 (copied; `dst` u32).
+    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()>;
+
+    // ---- matmul ----
+
+    /// `C = act(op(A)·op(B) + bias)`; `C` is overwritten.
+    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()>;
+
+    // ---- activations ----
+
+    /// `y = act(x)`.
+    fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()>;
+
+    /// `dx = dy·act'(x)`. `x` may be `None` when `act.output_suffices()` (a fused epilogue).
+    fn activation_backward(
+        &mut self,
+        act: Activation,
+        x: Option<Tensor>,
+        y: Tensor,
+        dy: Tensor,
+        dx: Tensor,
+        args: ActivationArgs,
+    ) -> Result<()>;
+
+    /// PReLU's slope gradient: `dalpha[j] = Σ_r dy[r, j]·min(x[r, j], 0)`.
+    fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()>;
+
+    // ---- dropout ----
+
+    /// `y = mask(x)` for the mask keyed by `spec.noise` and the step.
+    fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()>;
+
+    /// `dx = mask'(dy)` with the same mask, recomputed.
+    fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()>;
+
+    // ---- outputs and losses ----
+
+    /// Row-wise softmax, stable for large logits.
+    fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()>;
+
+    /// Loss of logits/predictions `z` against `targets`: writes `dz` (gradient of the summed
+    /// loss times `scale`) and adds to `stats` (see `specs::stat`).
+    fn loss(&mut self, loss: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()>;
+
+    // ---- reductions ----
+
+    /// `y[j] = Σ_r x[r, j]` (bias gradients); `y` is `(1, cols)`.
+    fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()>;
+
+    /// Adds the number of rows whose first argmax equals the label to `stats[CORRECT]`, and
+    /// the row count to `stats[ACCURACY_COUNT]`.
+    fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()>;
+
+    /// `out[0..3] = [Σx, Σx², Σ|x|]`, or added to `out` when `accumulate`.
+    fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()>;
+
+    // ---- optimizers ----
+
+    /// One update of `t.param` by `rule` (see `shaders/optim.wgsl` for the formulas).
+    fn update(&mut self, rule: UpdateRule, t: UpdateTensors) -> Result<()>;
+
+    // ---- provided ----
+
+    /// A new f32 tensor of zeros.
+    fn zeros(&mut self, rows: usize, cols: usize) -> Result<Tensor> {
+        self.alloc(rows, cols, DType::F32)
+    }
+
+    /// A new f32 tensor holding `data`.
+    fn upload(&mut self, rows: usize, cols: usize, data: &[f32]) -> Result<Tensor> {
+        check_upload("upload", rows, cols, data.len())?;
+        let t = self.alloc(rows, cols, DType::F32)?;
+        self.write(t, data)?;
+        Ok(t)
+    }
+
+    /// A new u32 tensor holding `data`.
+    fn upload_u32(&mut self, rows: usize, cols: usize, data: &[u32]) -> Result<Tensor> {
+        check_upload("upload_u32", rows, cols, data.len())?;
+        let t = self.alloc(rows, cols, DType::U32)?;
+        self.write_u32(t, data)?;
+        Ok(t)
+    }
+
+    /// A new u8 tensor holding `data`.
+    fn upload_u8(&mut self, rows: usize, cols: usize, data: &[u8]) -> Result<Tensor> {
+        check_upload("upload_u8", rows, cols, data.len())?;
+        let t = self.alloc(rows, cols, DType::U8)?;
+        self.write_u8(t, data)?;
+        Ok(t)
+    }
+}
+
+fn check_upload(op: &'static str, rows: usize, cols: usize, len: usize) -> Result<()> {
+    if len != rows * cols {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!("{} values for a ({rows}, {cols}) tensor", rows * cols),
+            got: format!("{len} values"),
+        });
+    }
+    Ok(())
+}

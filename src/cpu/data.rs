@@ -1,0 +1,45 @@
+//! CPU twin of `shaders/data.wgsl`.
+
+/// `dst[r, f] = src[index[offset + r], f]·scale + shift`.
+pub fn gather_rows_f32(
+    src: &[f32],
+    index: &[u32],
+    dst: &mut [f32],
+    cols: usize,
+    offset: usize,
+    scale: f32,
+    shift: f32,
+) {
+    for (i, d) in dst.iter_mut().enumerate() {
+        let row = index[offset + i / cols] as usize;
+        *d = src[row * cols + i % cols] * scale + shift;
+    }
+}
+
+/// As `gather_rows_f32` from bytes.
+pub fn gather_rows_u8(src: &[u8], index: &[u32], dst: &mut [f32], cols: usize, offset: usize, scale: f32, shift: f32) {
+    for (i, d) in dst.iter_mut().enumerate() {
+        let row = index[offset + i / cols] as usize;
+        *d = src[row * cols + i % cols] as f32 * scale + shift;
+    }
+}
+
+/// `dst[r, f] = src[index[offset + r], f]`.
+pub fn gather_rows_u32(src: &[u32], index: &[u32], dst: &mut [u32], cols: usize, offset: usize) {
+    for (i, d) in dst.iter_mut().enumerate() {
+        let row = index[offset + i / cols] as usize;
+        *d = src[row * cols + i % cols];
+    }
+}
+
+/// `y[i] = value`.
+pub fn fill(y: &mut [f32], value: f32) {
+    y.fill(value);
+}
+
+/// `y[i] = value·x[i]`.
+pub fn scale(x: &[f32], y: &mut [f32], value: f32) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x * value;
+    }
+}

@@ -1,0 +1,91 @@
+//! CPU twin of `shaders/optim.wgsl`: each rule element by element, formulas as documented
+//! there. `norm` is the `sum_squares` output (Σg² in `norm[1]`), used only when clipping by norm.
+
+use crate::backend::Hyper;
+
+/// The gradient the rule sees: norm-clipped, penalized, value-clipped.
+pub fn effective_grad(g: f32, w: f32, h: &Hyper, norm: Option<&[f32]>) -> f32 {
+    let mut g = g;
+    if h.clip_norm > 0.0 {
+        let total = norm.map_or(0.0, |n| n[1].sqrt());
+        g *= (h.clip_norm / (total + 1e-6)).min(1.0);
+    }
+    g += h.l2 * w + h.l1 * sign(w);
+    if h.clip_value > 0.0 {
+        g = g.clamp(-h.clip_value, h.clip_value);
+    }
+    g
+}
+
+/// WGSL's sign: 0 at 0 (Rust's `signum` gives ±1).
+fn sign(w: f32) -> f32 {
+    if w > 0.0 {
+        1.0
+    } else if w < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// θ ← θ − η g.
+pub fn sgd_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>) {
+    for i in 0..theta.len() {
+        theta[i] -= h.lr * effective_grad(grad[i], theta[i], h, norm);
+    }
+}
+
+/// v ← β v − η g; θ ← θ + v, or θ ← θ + β v − η g with Nesterov.
+pub fn momentum_update(
+    theta: &mut [f32],
+    grad: &[f32],
+    h: &Hyper,
+    norm: Option<&[f32]>,
+    v: &mut [f32],
+    nesterov: bool,
+) {
+    for i in 0..theta.len() {
+        let g = effective_grad(grad[i], theta[i], h, norm);
+        v[i] = h.beta1 * v[i] - h.lr * g;
+        theta[i] += if nesterov { h.beta1 * v[i] - h.lr * g } else { v[i] };
+    }
+}
+
+/// s ← s + g²; θ ← θ − η g/(√s + ε).
+pub fn adagrad_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, s: &mut [f32]) {
+    for i in 0..theta.len() {
+        let g = effective_grad(grad[i], theta[i], h, norm);
+        s[i] += g * g;
+        theta[i] -= h.lr * g / (s[i].sqrt() + h.eps);
+    }
+}
+
+/// s ← ρ s + (1 − ρ) g²; θ ← θ − η g/(√s + ε).
+pub fn rmsprop_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, s: &mut [f32]) {
+    for i in 0..theta.len() {
+        let g = effective_grad(grad[i], theta[i], h, norm);
+        s[i] = h.beta2 * s[i] + (1.0 - h.beta2) * g * g;
+        theta[i] -= h.lr * g / (s[i].sqrt() + h.eps);
+    }
+}
+
+/// Adam/AdamW: θ ← θ(1 − η wd) − η (m/c1)/(√(v/c2) + ε).
+pub fn adam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, m: &mut [f32], v: &mut [f32]) {
+    for i in 0..theta.len() {
+        let g = effective_grad(grad[i], theta[i], h, norm);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g * g;
+        let decayed = theta[i] * (1.0 - h.lr * h.weight_decay);
+        theta[i] = decayed - h.lr * (m[i] / h.c1) / ((v[i] / h.c2).sqrt() + h.eps);
+    }
+}
+
+/// Nadam: θ ← θ − η (k_g g + k_m m)/(√(v/c2) + ε).
+pub fn nadam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, m: &mut [f32], v: &mut [f32]) {
+    for i in 0..theta.len() {
+        let g = effective_grad(grad[i], theta[i], h, norm);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g * g;
+        theta[i] -= h.lr * (h.k_g * g + h.k_m * m[i]) / ((v[i] / h.c2).sqrt() + h.eps);
+    }
+}

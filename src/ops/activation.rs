@@ -1,0 +1,130 @@
+//! Host side of `shaders/activation.wgsl`.
+
+use std::sync::Arc;
+
+use super::{grid, to_u32};
+use crate::backend::{Activation, Noise};
+use crate::error::Result;
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::shaders;
+
+/// Mirror of the WGSL `Params`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    cols: u32,
+    code: u32,
+    a: f32,
+    lower: f32,
+    upper: f32,
+    seed: u32,
+    stream: u32,
+    training: u32,
+    rows: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+pub struct ActivationKernels {
+    forward: Arc<Kernel>,
+    backward: Arc<Kernel>,
+    prelu_alpha: Arc<Kernel>,
+}
+
+impl ActivationKernels {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        Ok(Self {
+            forward: ctx.kernel(shaders::ACTIVATION, "activation_forward", &[])?,
+            backward: ctx.kernel(shaders::ACTIVATION, "activation_backward", &[])?,
+            prelu_alpha: ctx.kernel(shaders::ACTIVATION, "prelu_alpha_backward", &[])?,
+        })
+    }
+}
+
+fn params(act: Activation, noise: Option<Noise>, rows: usize, cols: usize) -> Result<Params> {
+    let (lower, upper) = match act {
+        Activation::Rrelu { lower, upper } => (lower, upper),
+        _ => (0.0, 0.0),
+    };
+    let training = noise.is_some() as u32;
+    let noise = noise.unwrap_or_default();
+    Ok(Params {
+        n: to_u32("activation", "element count", rows * cols)?,
+        cols: to_u32("activation", "columns", cols)?,
+        code: act.code(),
+        a: act.param(),
+        lower,
+        upper,
+        seed: noise.seed,
+        stream: noise.stream,
+        training,
+        rows: to_u32("activation", "rows", rows)?,
+        _pad0: 0,
+        _pad1: 0,
+    })
+}
+
+/// The activation tensors of one call, as buffers. x, y, dy, dx: (rows, cols); alpha: (cols).
+pub struct ActivationBuffers<'a> {
+    pub x: &'a GpuBuffer,
+    pub y: &'a GpuBuffer,
+    pub alpha: Option<&'a GpuBuffer>,
+    pub counters: &'a GpuBuffer,
+}
+
+/// Record `y = act(x)`.
+#[allow(clippy::too_many_arguments)]
+pub fn activation_forward(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &ActivationKernels,
+    act: Activation,
+    b: ActivationBuffers,
+    noise: Option<Noise>,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let p = params(act, noise, rows, cols)?;
+    // Unused bindings still need a buffer; x is never read through `alpha`.
+    let alpha = b.alpha.unwrap_or(b.x);
+    let bind = [(1, b.x), (2, alpha), (3, b.counters), (4, b.y)];
+    rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
+}
+
+/// Record `dx = dy·act'(x)` (x may be y itself when the activation allows).
+#[allow(clippy::too_many_arguments)]
+pub fn activation_backward(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &ActivationKernels,
+    act: Activation,
+    b: ActivationBuffers,
+    dy: &GpuBuffer,
+    dx: &GpuBuffer,
+    noise: Option<Noise>,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let p = params(act, noise, rows, cols)?;
+    let alpha = b.alpha.unwrap_or(b.x);
+    let bind = [(1, b.x), (2, alpha), (3, b.counters), (4, b.y), (5, dy), (6, dx)];
+    rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
+}
+
+/// Record `dalpha[j] = Σ_r dy[r, j]·min(x[r, j], 0)`.
+#[allow(clippy::too_many_arguments)]
+pub fn prelu_alpha_backward(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &ActivationKernels,
+    x: &GpuBuffer,
+    dy: &GpuBuffer,
+    dalpha: &GpuBuffer,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let p = params(Activation::Prelu, None, rows, cols)?;
+    let groups = [to_u32("prelu_alpha_backward", "columns", cols)?.div_ceil(super::WG), 1, 1];
+    rec.dispatch(ctx, &k.prelu_alpha, bytemuck::bytes_of(&p), &[(1, x), (4, dalpha), (5, dy)], groups)
+}

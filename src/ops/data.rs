@@ -1,0 +1,98 @@
+//! Host side of `shaders/data.wgsl`.
+
+use std::sync::Arc;
+
+use super::{grid, to_u32};
+use crate::error::Result;
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::shaders;
+use crate::tensor::DType;
+
+/// Mirror of the WGSL `Params`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    cols: u32,
+    value: f32,
+    shift: f32,
+}
+
+pub struct DataKernels {
+    gather_f32: Arc<Kernel>,
+    gather_u8: Arc<Kernel>,
+    gather_u32: Arc<Kernel>,
+    fill: Arc<Kernel>,
+    scale: Arc<Kernel>,
+    scale_in_place: Arc<Kernel>,
+}
+
+impl DataKernels {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        let k = |entry| ctx.kernel(shaders::DATA, entry, &[]);
+        Ok(Self {
+            gather_f32: k("gather_rows_f32")?,
+            gather_u8: k("gather_rows_u8")?,
+            gather_u32: k("gather_rows_u32")?,
+            fill: k("fill")?,
+            scale: k("scale")?,
+            scale_in_place: k("scale_in_place")?,
+        })
+    }
+}
+
+/// Record `dst[r] = src[index[offset + r]]·scale + shift`; dst: (rows, cols).
+#[allow(clippy::too_many_arguments)]
+pub fn gather_rows(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &DataKernels,
+    src_dtype: DType,
+    src: &GpuBuffer,
+    index: &GpuBuffer,
+    dst: &GpuBuffer,
+    counters: &GpuBuffer,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    shift: f32,
+) -> Result<()> {
+    let n = rows * cols;
+    let p = Params {
+        n: to_u32("gather_rows", "element count", n)?,
+        cols: to_u32("gather_rows", "columns", cols)?,
+        value: scale,
+        shift,
+    };
+    let kernel = match src_dtype {
+        DType::F32 => &k.gather_f32,
+        DType::U8 => &k.gather_u8,
+        DType::U32 => &k.gather_u32,
+    };
+    let bind = [(1, src), (2, index), (3, counters), (4, dst)];
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n))
+}
+
+/// Record `y[i] = value`.
+pub fn fill(rec: &mut Recorder, ctx: &GpuContext, k: &DataKernels, y: &GpuBuffer, n: usize, value: f32) -> Result<()> {
+    let p = Params { n: to_u32("fill", "element count", n)?, cols: 1, value, shift: 0.0 };
+    rec.dispatch(ctx, &k.fill, bytemuck::bytes_of(&p), &[(4, y)], grid(n))
+}
+
+/// Record `y[i] = value·x[i]`, in place when `x` is `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn scale(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &DataKernels,
+    x: Option<&GpuBuffer>,
+    y: &GpuBuffer,
+    n: usize,
+    value: f32,
+) -> Result<()> {
+    let p = Params { n: to_u32("scale", "element count", n)?, cols: 1, value, shift: 0.0 };
+    match x {
+        Some(x) => rec.dispatch(ctx, &k.scale, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n)),
+        None => rec.dispatch(ctx, &k.scale_in_place, bytemuck::bytes_of(&p), &[(4, y)], grid(n)),
+    }
+}

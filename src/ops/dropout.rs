@@ -1,0 +1,91 @@
+//! Host side of `shaders/dropout.wgsl`.
+
+use std::sync::Arc;
+
+use super::{grid, to_u32};
+use crate::backend::{Dropout, DropoutKind};
+use crate::error::Result;
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::shaders;
+
+/// Mirror of the WGSL `Params`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    seed: u32,
+    stream: u32,
+    alpha_mode: u32,
+    p: f32,
+    keep_scale: f32,
+    a: f32,
+    b: f32,
+    dropped: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+pub struct DropoutKernels {
+    forward: Arc<Kernel>,
+    backward: Arc<Kernel>,
+}
+
+impl DropoutKernels {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        Ok(Self {
+            forward: ctx.kernel(shaders::DROPOUT, "dropout_forward", &[])?,
+            backward: ctx.kernel(shaders::DROPOUT, "dropout_backward", &[])?,
+        })
+    }
+}
+
+fn params(spec: &Dropout, n: usize) -> Result<Params> {
+    let k = spec.coefficients()?;
+    Ok(Params {
+        n: to_u32("dropout", "element count", n)?,
+        seed: spec.noise.seed,
+        stream: spec.noise.stream,
+        alpha_mode: (spec.kind == DropoutKind::Alpha) as u32,
+        p: spec.p,
+        keep_scale: k.keep_scale,
+        a: k.a,
+        b: k.b,
+        dropped: k.dropped,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    })
+}
+
+/// Record `y = mask(x)`; x, y: (n).
+#[allow(clippy::too_many_arguments)]
+pub fn dropout_forward(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &DropoutKernels,
+    spec: &Dropout,
+    x: &GpuBuffer,
+    y: &GpuBuffer,
+    counters: &GpuBuffer,
+    n: usize,
+) -> Result<()> {
+    let p = params(spec, n)?;
+    rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &[(1, x), (2, counters), (3, y)], grid(n))
+}
+
+/// Record `dx = mask'(dy)`; dy, dx: (n).
+#[allow(clippy::too_many_arguments)]
+pub fn dropout_backward(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &DropoutKernels,
+    spec: &Dropout,
+    dy: &GpuBuffer,
+    dx: &GpuBuffer,
+    counters: &GpuBuffer,
+    n: usize,
+) -> Result<()> {
+    let p = params(spec, n)?;
+    rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &[(1, dy), (2, counters), (3, dx)], grid(n))
+}

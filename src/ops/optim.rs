@@ -1,0 +1,83 @@
+//! Host side of `shaders/optim.wgsl`.
+
+use std::sync::Arc;
+
+use super::{grid, to_u32};
+use crate::backend::UpdateRule;
+use crate::error::Result;
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::shaders;
+
+/// Mirror of the WGSL `Params`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    nesterov: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+pub struct OptimKernels {
+    sgd: Arc<Kernel>,
+    momentum: Arc<Kernel>,
+    adagrad: Arc<Kernel>,
+    rmsprop: Arc<Kernel>,
+    adam: Arc<Kernel>,
+    nadam: Arc<Kernel>,
+}
+
+impl OptimKernels {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        let k = |entry| ctx.kernel(shaders::OPTIM, entry, &[]);
+        Ok(Self {
+            sgd: k("sgd_update")?,
+            momentum: k("momentum_update")?,
+            adagrad: k("adagrad_update")?,
+            rmsprop: k("rmsprop_update")?,
+            adam: k("adam_update")?,
+            nadam: k("nadam_update")?,
+        })
+    }
+}
+
+/// The buffers of one update; `state` holds as many as the rule keeps.
+pub struct UpdateBuffers<'a> {
+    pub param: &'a GpuBuffer,
+    pub grad: &'a GpuBuffer,
+    pub state: [Option<&'a GpuBuffer>; 2],
+    pub hyper: &'a GpuBuffer,
+    pub grad_norm: Option<&'a GpuBuffer>,
+}
+
+/// Record one update of `n` parameters.
+pub fn update(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &OptimKernels,
+    rule: UpdateRule,
+    b: UpdateBuffers,
+    n: usize,
+) -> Result<()> {
+    let p = Params {
+        n: to_u32("update", "parameter count", n)?,
+        nesterov: (rule == UpdateRule::Nesterov) as u32,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let kernel = match rule {
+        UpdateRule::Sgd => &k.sgd,
+        UpdateRule::Momentum | UpdateRule::Nesterov => &k.momentum,
+        UpdateRule::Adagrad => &k.adagrad,
+        UpdateRule::Rmsprop => &k.rmsprop,
+        UpdateRule::Adam => &k.adam,
+        UpdateRule::Nadam => &k.nadam,
+    };
+    // Without norm clipping the kernel never reads `norm`; any read-only buffer fills the slot.
+    let norm = b.grad_norm.unwrap_or(b.hyper);
+    let mut bind = vec![(1, b.param), (2, b.grad), (3, b.hyper), (4, norm)];
+    for (i, s) in b.state.iter().take(rule.state_count()).enumerate() {
+        bind.push((5 + i as u32, s.expect("state presence checked by checks::update")));
+    }
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n))
+}

@@ -1,0 +1,38 @@
+//! Host side of `shaders/random.wgsl`: raw Philox blocks, for checking the generator.
+
+use std::sync::Arc;
+
+use super::to_u32;
+use crate::error::Result;
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::shaders;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+pub struct RandomKernels {
+    blocks: Arc<Kernel>,
+}
+
+impl RandomKernels {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        Ok(Self { blocks: ctx.kernel(shaders::RANDOM, "philox_blocks", &[])? })
+    }
+}
+
+/// Record `out[4i..4i+4] = philox4x32_10(input[6i..6i+4], input[6i+4..6i+6])` for `n` blocks.
+pub fn philox_blocks(
+    rec: &mut Recorder,
+    ctx: &GpuContext,
+    k: &RandomKernels,
+    input: &GpuBuffer,
+    out: &GpuBuffer,
+    n: usize,
+) -> Result<()> {
+    let p = Params { n: to_u32("philox_blocks", "block count", n)?, _pad: [0; 3] };
+    rec.dispatch(ctx, &k.blocks, bytemuck::bytes_of(&p), &[(1, input), (2, out)], [p.n.div_ceil(64), 1, 1])
+}
