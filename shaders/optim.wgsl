@@ -124,6 +124,15 @@ fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     theta[i] -= h.lr * g / (sqrt(s) + h.eps);
 }
 
+// m ← β1 m + (1 − β1) g and v ← β2 v + (1 − β2) g², stored; returns (m, v).
+fn adam_moments(i: u32, g: f32) -> vec2<f32> {
+    let m = h.beta1 * s1[i] + (1.0 - h.beta1) * g;
+    let v = h.beta2 * s2[i] + (1.0 - h.beta2) * g * g;
+    s1[i] = m;
+    s2[i] = v;
+    return vec2(m, v);
+}
+
 @compute @workgroup_size(WG)
 fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = element(gid, groups);
@@ -131,10 +140,9 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         return;
     }
     let g = effective_grad(i);
-    let m = h.beta1 * s1[i] + (1.0 - h.beta1) * g;
-    let v = h.beta2 * s2[i] + (1.0 - h.beta2) * g * g;
-    s1[i] = m;
-    s2[i] = v;
+    let mv = adam_moments(i, g);
+    let m = mv.x;
+    let v = mv.y;
     let decayed = theta[i] * (1.0 - h.lr * h.weight_decay);
     theta[i] = decayed - h.lr * (m / h.c1) / (sqrt(v / h.c2) + h.eps);
 }
@@ -146,9 +154,8 @@ fn nadam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         return;
     }
     let g = effective_grad(i);
-    let m = h.beta1 * s1[i] + (1.0 - h.beta1) * g;
-    let v = h.beta2 * s2[i] + (1.0 - h.beta2) * g * g;
-    s1[i] = m;
-    s2[i] = v;
+    let mv = adam_moments(i, g);
+    let m = mv.x;
+    let v = mv.y;
     theta[i] -= h.lr * (h.k_g * g + h.k_m * m) / (sqrt(v / h.c2) + h.eps);
 }

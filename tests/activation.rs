@@ -95,6 +95,23 @@ fn prelu_slope_gradient_matches_f64_central_differences() {
 }
 
 #[test]
+fn prelu_slope_gradient_on_gpu_matches_the_twin_on_ragged_shapes() {
+    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    for &(rows, cols) in SHAPES {
+        let (x, dy) = (uniform(40 + rows as u64, rows * cols), uniform(50 + cols as u64, rows * cols));
+        let mut outs = Vec::new();
+        for b in [&mut g as &mut dyn Backend, &mut c] {
+            let (xt, dyt) = (b.upload(rows, cols, &x).unwrap(), b.upload(rows, cols, &dy).unwrap());
+            let dalpha = b.zeros(1, cols).unwrap();
+            b.prelu_alpha_backward(xt, dyt, dalpha).unwrap();
+            outs.push(b.read(dalpha).unwrap());
+        }
+        // Both sum the rows of each column in order, with the same products: identical.
+        assert_eq!(outs[0], outs[1], "({rows}, {cols})");
+    }
+}
+
+#[test]
 fn selu_and_elu_known_values() {
     assert_eq!(Activation::Selu.apply(1.0, 0.0), SELU_LAMBDA);
     assert!((Activation::elu().apply(-1.0, 1.0) - (-0.632_120_56)).abs() < 1e-7);

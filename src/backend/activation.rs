@@ -4,8 +4,10 @@
 use super::specs::Noise;
 use crate::tensor::Tensor;
 
-/// SELU's λ and α (Klambauer et al. 2017).
+/// SELU's λ and α (Klambauer et al. 2017), with the paper's digits.
+#[allow(clippy::excessive_precision)]
 pub const SELU_LAMBDA: f32 = 1.050_700_987_355_480_5;
+#[allow(clippy::excessive_precision)]
 pub const SELU_ALPHA: f32 = 1.673_263_242_354_377_2;
 
 /// An elementwise nonlinearity.

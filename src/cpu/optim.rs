@@ -69,12 +69,17 @@ pub fn rmsprop_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&
     }
 }
 
+/// m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g².
+fn adam_moments(m: &mut f32, v: &mut f32, g: f32, h: &Hyper) {
+    *m = h.beta1 * *m + (1.0 - h.beta1) * g;
+    *v = h.beta2 * *v + (1.0 - h.beta2) * g * g;
+}
+
 /// Adam/AdamW: θ ← θ(1 − η wd) − η (m/c1)/(√(v/c2) + ε).
 pub fn adam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, m: &mut [f32], v: &mut [f32]) {
     for i in 0..theta.len() {
         let g = effective_grad(grad[i], theta[i], h, norm);
-        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g;
-        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g * g;
+        adam_moments(&mut m[i], &mut v[i], g, h);
         let decayed = theta[i] * (1.0 - h.lr * h.weight_decay);
         theta[i] = decayed - h.lr * (m[i] / h.c1) / ((v[i] / h.c2).sqrt() + h.eps);
     }
@@ -84,8 +89,7 @@ pub fn adam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f3
 pub fn nadam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f32]>, m: &mut [f32], v: &mut [f32]) {
     for i in 0..theta.len() {
         let g = effective_grad(grad[i], theta[i], h, norm);
-        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g;
-        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g * g;
+        adam_moments(&mut m[i], &mut v[i], g, h);
         theta[i] -= h.lr * (h.k_g * g + h.k_m * m[i]) / ((v[i] / h.c2).sqrt() + h.eps);
     }
 }

@@ -1,0 +1,99 @@
+//! Data movement: gathers from f32, packed u8 and u32 sources at the step's batch offset;
+//! fill and scale, including one tensor large enough to need the 2-D dispatch grid.
+
+mod common;
+
+use common::{gpu, uniform};
+use wgtrain::{Backend, CpuBackend, DType, Gather, StepCounters};
+
+fn permutation(n: usize) -> Vec<u32> {
+    (0..n as u32).map(|i| (i * 7919 + 3) % n as u32).collect()
+}
+
+#[test]
+fn gathers_match_the_twin_for_every_source_type() {
+    let (src_rows, cols, batch) = (1001, 37, 129);
+    let index = permutation(src_rows);
+    let pixels: Vec<u8> = (0..src_rows * cols).map(|i| (i * 131 % 256) as u8).collect();
+    let floats = uniform(4, src_rows * cols);
+    let words: Vec<u32> = (0..src_rows * cols).map(|i| i as u32 * 3).collect();
+    let spec = Gather { scale: 1.0 / 255.0, shift: -0.5 };
+    let mut outs = Vec::new();
+    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        b.begin_step(StepCounters { step: 0, batch_offset: 700 }).unwrap();
+        let idx = b.upload_u32(1, src_rows, &index).unwrap();
+        let (s8, s32, sf) = (
+            b.upload_u8(src_rows, cols, &pixels).unwrap(),
+            b.upload_u32(src_rows, cols, &words).unwrap(),
+            b.upload(src_rows, cols, &floats).unwrap(),
+        );
+        let (d8, df) = (b.zeros(batch, cols).unwrap(), b.zeros(batch, cols).unwrap());
+        let d32 = b.alloc(batch, cols, DType::U32).unwrap();
+        b.gather_rows(s8, idx, d8, spec).unwrap();
+        b.gather_rows(sf, idx, df, spec).unwrap();
+        b.gather_rows(s32, idx, d32, Gather::default()).unwrap();
+        outs.push((b.read(d8).unwrap(), b.read(df).unwrap(), b.read_u32(d32).unwrap()));
+    }
+    // Same f32 operations on both sides (one multiply, one add): identical.
+    assert_eq!(outs[0], outs[1]);
+    let (d8, _, d32) = &outs[0];
+    for r in [0, 64, 128] {
+        let src = index[700 + r] as usize;
+        assert_eq!(d32[r * cols + 5], words[src * cols + 5]);
+        assert_eq!(d8[r * cols + 5], pixels[src * cols + 5] as f32 * spec.scale + spec.shift);
+    }
+}
+
+#[test]
+fn a_gather_past_the_end_of_the_index_list_is_an_error() {
+    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        let idx = b.upload_u32(1, 10, &permutation(10)).unwrap();
+        let src = b.zeros(10, 3).unwrap();
+        let dst = b.zeros(4, 3).unwrap();
+        b.begin_step(StepCounters { step: 0, batch_offset: 8 }).unwrap();
+        let err = b.gather_rows(src, idx, dst, Gather::default()).unwrap_err();
+        assert!(err.to_string().contains("batch_offset + rows = 12"), "{err}");
+        let wrong = b.zeros(4, 2).unwrap();
+        b.begin_step(StepCounters::default()).unwrap();
+        let err = b.gather_rows(src, idx, wrong, Gather::default()).unwrap_err();
+        assert!(err.to_string().contains("3 columns"), "{err}");
+    }
+}
+
+#[test]
+fn fill_reaches_every_element_of_a_tensor_past_65535_workgroups() {
+    // 65,535 workgroups of 256 cover 16,776,960 elements; the rest need the grid's y rows.
+    let mut g = gpu();
+    let n = 65_535 * 256 + 1000;
+    let t = g.zeros(1, n).unwrap();
+    g.fill(t, 2.5).unwrap();
+    let v = g.read(t).unwrap();
+    assert!(v.iter().all(|&x| x == 2.5), "first miss at {:?}", v.iter().position(|&x| x != 2.5));
+}
+
+#[test]
+fn scale_out_of_place_and_in_place() {
+    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        let x = uniform(3, 777);
+        let xt = b.upload(1, 777, &x).unwrap();
+        let y = b.zeros(1, 777).unwrap();
+        b.scale(xt, y, -3.0).unwrap();
+        b.scale(xt, xt, 0.5).unwrap();
+        let want_y: Vec<f32> = x.iter().map(|v| v * -3.0).collect();
+        let want_x: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
+        assert_eq!(b.read(y).unwrap(), want_y, "{}", b.describe());
+        assert_eq!(b.read(xt).unwrap(), want_x, "{}", b.describe());
+    }
+}
+
+#[test]
+fn copy_moves_every_dtype() {
+    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        let s = b.upload_u32(2, 3, &[1, 2, 3, 4, 5, 6]).unwrap();
+        let d = b.alloc(3, 2, DType::U32).unwrap();
+        b.copy(s, d).unwrap();
+        assert_eq!(b.read_u32(d).unwrap(), vec![1, 2, 3, 4, 5, 6]);
+        let f = b.zeros(3, 2).unwrap();
+        assert!(b.copy(s, f).unwrap_err().to_string().contains("U32"));
+    }
+}
