@@ -13,8 +13,8 @@ pub mod shaders;
 pub mod tensor;
 
 pub use backend::{
-    Activation, ActivationArgs, Backend, Dropout, Gather, Hyper, Loss, Matmul, MatmulDims, Noise, StepCounters,
-    UpdateRule, UpdateTensors,
+    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout, Gather, Hyper, Loss, Matmul, MatmulDims,
+    Noise, StepCounters, UpdateRule, UpdateTensors,
 };
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};

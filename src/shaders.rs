@@ -70,5 +70,9 @@ pub const RANDOM: Shader = Shader {
     guards_own_indices: false,
 };
 
+/// Batch normalization forward (training and evaluation) and backward.
+pub const BATCHNORM: Shader =
+    Shader { family: "batchnorm", source: include_str!("../shaders/batchnorm.wgsl"), guards_own_indices: false };
+
 /// Every module in the registry; a test checks this matches the files in `shaders/`.
-pub const ALL: &[Shader] = &[MATMUL, ACTIVATION, DROPOUT, LOSS, REDUCE, OPTIM, DATA, RANDOM];
+pub const ALL: &[Shader] = &[MATMUL, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];

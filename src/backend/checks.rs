@@ -2,7 +2,7 @@
 //! inputs with the same message.
 
 use super::activation::{Activation, ActivationArgs};
-use super::specs::{Gather, Hyper, Loss, UpdateRule, UpdateTensors};
+use super::specs::{BatchNormTensors, Gather, Hyper, Loss, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_same_len, check_same_shape, DType, Tensor};
 
@@ -200,4 +200,24 @@ pub(crate) fn gather(src: Tensor, index: Tensor, dst: Tensor, _spec: &Gather, ba
         ));
     }
     Ok(())
+}
+
+pub(crate) fn batchnorm(t: &BatchNormTensors, y: Tensor, grads: Option<(Tensor, Tensor)>) -> Result<()> {
+    let op = "batchnorm";
+    all_f32(op, &[t.x, t.affine, t.saved, t.running, y])?;
+    check_same_shape(op, t.x, y)?;
+    for s in [t.affine, t.saved, t.running] {
+        if s.shape() != (2, t.x.cols) {
+            return Err(bad(op, format!("(2, {}) per-feature tensors", t.x.cols), format!("({}, {})", s.rows, s.cols)));
+        }
+    }
+    match grads {
+        None => distinct(op, &[y, t.saved, t.running], &[t.x, t.affine]),
+        Some((dx, daffine)) => {
+            all_f32(op, &[dx, daffine])?;
+            check_same_shape(op, t.x, dx)?;
+            check_same_shape(op, t.affine, daffine)?;
+            distinct(op, &[dx, daffine], &[t.x, t.affine, t.saved, y])
+        }
+    }
 }

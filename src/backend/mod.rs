@@ -13,7 +13,10 @@ pub mod specs;
 
 pub use activation::{Activation, ActivationArgs};
 pub use matmul::{matmul_dims, Matmul, MatmulDims};
-pub use specs::{stat, Dropout, DropoutKind, Gather, Hyper, Loss, Noise, StepCounters, UpdateRule, UpdateTensors};
+pub use specs::{
+    stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Hyper, Loss, Noise, StepCounters, UpdateRule,
+    UpdateTensors,
+};
 
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -101,6 +104,22 @@ pub trait Backend {
 
     /// `dx = mask'(dy)` with the same mask, recomputed.
     fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()>;
+
+    // ---- batch normalization ----
+
+    /// `y = γ x̂ + β`: batch statistics (saved, running updated) when `training`, running
+    /// statistics otherwise.
+    fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()>;
+
+    /// dx and daffine = [dγ; dβ] from dy, using the statistics saved by the training forward.
+    fn batchnorm_backward(
+        &mut self,
+        spec: BatchNorm,
+        t: BatchNormTensors,
+        dy: Tensor,
+        dx: Tensor,
+        daffine: Tensor,
+    ) -> Result<()>;
 
     // ---- outputs and losses ----
 

@@ -249,3 +249,27 @@ impl Default for Gather {
         Self { scale: 1.0, shift: 0.0 }
     }
 }
+
+/// Batch normalization constants: ε, and the running-average momentum m in PyTorch's
+/// convention (running ← (1 − m)·running + m·batch; Keras' momentum is 1 − m).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNorm {
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+impl Default for BatchNorm {
+    fn default() -> Self {
+        Self { eps: 1e-5, momentum: 0.1 }
+    }
+}
+
+/// The tensors of a batch-norm layer: x and y (rows, cols); affine = [γ; β], saved =
+/// [μ_B; 1/σ_B], running = [μ; σ²], each (2, cols).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormTensors {
+    pub x: Tensor,
+    pub affine: Tensor,
+    pub saved: Tensor,
+    pub running: Tensor,
+}

@@ -1,9 +1,9 @@
 //! `CpuBackend`: the op set on host memory, through the naive twins. Slow on purpose: it
 //! defines what the GPU kernels must compute.
 
-use super::{activation, data, dropout, loss, matmul, optim, reduce};
+use super::{activation, batchnorm, data, dropout, loss, matmul, optim, reduce};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
-use crate::backend::{StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, Arena, DType, Tensor};
 
@@ -283,6 +283,51 @@ impl Backend for CpuBackend {
         self.with_out("dropout_backward", dx, |s, out| {
             dropout::dropout_backward(&spec, s.f32s("dropout_backward", dy)?, out, step)
         })
+    }
+
+    fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
+        checks::batchnorm(&t, y, None)?;
+        let (rows, cols) = t.x.shape();
+        if !training {
+            return self.with_out("batchnorm_forward", y, |s, out| {
+                let op = "batchnorm_forward";
+                let (x, affine, running) = (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.running)?);
+                batchnorm::batchnorm_forward_eval(x, affine, out, running, cols, spec.eps);
+                Ok(())
+            });
+        }
+        let mut saved = self.take("batchnorm_forward", t.saved)?;
+        let mut running = self.take("batchnorm_forward", t.running)?;
+        let result = self.with_out("batchnorm_forward", y, |s, out| {
+            let (x, affine) = (s.f32s("batchnorm_forward", t.x)?, s.f32s("batchnorm_forward", t.affine)?);
+            batchnorm::batchnorm_forward(x, affine, out, &mut saved, &mut running, rows, cols, spec.eps, spec.momentum);
+            Ok(())
+        });
+        self.put(t.saved, saved);
+        self.put(t.running, running);
+        result
+    }
+
+    fn batchnorm_backward(
+        &mut self,
+        _spec: BatchNorm,
+        t: BatchNormTensors,
+        dy: Tensor,
+        dx: Tensor,
+        daffine: Tensor,
+    ) -> Result<()> {
+        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
+        let (rows, cols) = t.x.shape();
+        let mut da = self.take("batchnorm_backward", daffine)?;
+        let result = self.with_out("batchnorm_backward", dx, |s, out| {
+            let op = "batchnorm_backward";
+            let (x, affine, saved, dyv) =
+                (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.saved)?, s.f32s(op, dy)?);
+            batchnorm::batchnorm_backward(x, affine, saved, dyv, out, &mut da, rows, cols);
+            Ok(())
+        });
+        self.put(daffine, da);
+        result
     }
 
     fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {

@@ -3,6 +3,7 @@
 
 pub mod activation;
 mod backend;
+pub mod batchnorm;
 pub mod data;
 pub mod dropout;
 pub mod loss;

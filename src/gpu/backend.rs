@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
-use crate::backend::{MatmulDims, StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{BatchNorm, BatchNormTensors, MatmulDims, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
 use crate::ops::activation::{self as act_ops, ActivationBuffers, ActivationKernels};
+use crate::ops::batchnorm::{self as bn_ops, BatchNormBuffers, BatchNormKernels};
 use crate::ops::data::{self as data_ops, DataKernels};
 use crate::ops::dropout::{self as drop_ops, DropoutKernels};
 use crate::ops::loss::{self as loss_ops, LossKernels};
@@ -21,6 +22,7 @@ struct Kernels {
     matmul: MatmulKernels,
     activation: ActivationKernels,
     dropout: DropoutKernels,
+    batchnorm: BatchNormKernels,
     loss: LossKernels,
     reduce: ReduceKernels,
     optim: OptimKernels,
@@ -71,6 +73,7 @@ impl GpuBackend {
             matmul: MatmulKernels::new(&ctx, tiling)?,
             activation: ActivationKernels::new(&ctx)?,
             dropout: DropoutKernels::new(&ctx)?,
+            batchnorm: BatchNormKernels::new(&ctx)?,
             loss: LossKernels::new(&ctx)?,
             reduce: ReduceKernels::new(&ctx)?,
             optim: OptimKernels::new(&ctx)?,
@@ -310,6 +313,48 @@ impl Backend for GpuBackend {
         checks::elementwise("dropout_backward", dy, dx)?;
         let (dyb, dxb) = (buf(&self.tensors, "dropout_backward", dy)?, buf(&self.tensors, "dropout_backward", dx)?);
         drop_ops::dropout_backward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, dyb, dxb, &self.counters, dy.len())
+    }
+
+    fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
+        checks::batchnorm(&t, y, None)?;
+        let (ts, op) = (&self.tensors, "batchnorm_forward");
+        let b = BatchNormBuffers {
+            x: buf(ts, op, t.x)?,
+            affine: buf(ts, op, t.affine)?,
+            y: buf(ts, op, y)?,
+            saved: buf(ts, op, t.saved)?,
+            running: buf(ts, op, t.running)?,
+        };
+        bn_ops::batchnorm_forward(&mut self.rec, &self.ctx, &self.k.batchnorm, &spec, b, t.x.rows, t.x.cols, training)
+    }
+
+    fn batchnorm_backward(
+        &mut self,
+        spec: BatchNorm,
+        t: BatchNormTensors,
+        dy: Tensor,
+        dx: Tensor,
+        daffine: Tensor,
+    ) -> Result<()> {
+        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
+        let (ts, op) = (&self.tensors, "batchnorm_backward");
+        let (x, affine, saved) = (buf(ts, op, t.x)?, buf(ts, op, t.affine)?, buf(ts, op, t.saved)?);
+        let (dyb, dxb, dab) = (buf(ts, op, dy)?, buf(ts, op, dx)?, buf(ts, op, daffine)?);
+        let (rows, cols) = t.x.shape();
+        bn_ops::batchnorm_backward(
+            &mut self.rec,
+            &self.ctx,
+            &self.k.batchnorm,
+            &spec,
+            x,
+            affine,
+            saved,
+            dyb,
+            dxb,
+            dab,
+            rows,
+            cols,
+        )
     }
 
     fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {

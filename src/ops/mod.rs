@@ -2,6 +2,7 @@
 //! into a `gpu::Recorder`; they never poll or map.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod data;
 pub mod dropout;
 pub mod loss;
