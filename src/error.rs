@@ -41,7 +41,39 @@ pub enum Error {
     #[error("{op}: tensor #{id} is not live on this backend (freed, or created by another backend)")]
     UnknownTensor { op: &'static str, id: u32 },
 
+    /// A data file or directory is missing.
+    #[error("{what} not found at {path}. {hint}")]
+    DataMissing { what: String, path: String, hint: String },
+
+    /// A data file exists but is not what it should be.
+    #[error("{path}: {problem}")]
+    DataCorrupt { path: String, problem: String },
+
+    /// A configuration value is unknown or out of range.
+    #[error("{what}: {problem}")]
+    Config { what: String, problem: String },
+
+    /// A checkpoint could not be written or read, or does not fit the model.
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint { path: String, problem: String },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+
     /// The device reported an error while running recorded work.
     #[error("GPU error during {op}: {message}")]
     Device { op: &'static str, message: String },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().display().to_string(), source }
+    }
+
+    /// A configuration error.
+    pub fn config(what: impl Into<String>, problem: impl Into<String>) -> Self {
+        Error::Config { what: what.into(), problem: problem.into() }
+    }
 }

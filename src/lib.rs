@@ -6,11 +6,15 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod shaders;
 pub mod tensor;
+pub mod train;
 
 pub use backend::{
     Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout, Gather, Hyper, Loss, Matmul, MatmulDims,

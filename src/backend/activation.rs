@@ -11,7 +11,8 @@ pub const SELU_LAMBDA: f32 = 1.050_700_987_355_480_5;
 pub const SELU_ALPHA: f32 = 1.673_263_242_354_377_2;
 
 /// An elementwise nonlinearity.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
 pub enum Activation {
     Identity,
     /// max(x, 0).

@@ -84,7 +84,8 @@ impl Dropout {
 }
 
 /// Losses with a fused gradient; see `shaders/loss.wgsl` for the exact definitions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Mutually exclusive classes; targets are `(rows, 1)` u32 labels.
     SoftmaxCrossEntropy,
@@ -103,7 +104,8 @@ pub mod stat {
 }
 
 /// Optimizer update rules; each is one kernel in `shaders/optim.wgsl`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UpdateRule {
     Sgd,
     /// `v ← βv − ηg; θ ← θ + v`.
@@ -252,7 +254,7 @@ impl Default for Gather {
 
 /// Batch normalization constants: ε, and the running-average momentum m in PyTorch's
 /// convention (running ← (1 − m)·running + m·batch; Keras' momentum is 1 − m).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BatchNorm {
     pub eps: f32,
     pub momentum: f32,

@@ -1,0 +1,344 @@
+//! The Sequential model: layers built from a `ModelSpec`, parameters on the backend, and
+//! per-batch-size workspaces so a training step allocates nothing. Forward and backward are
+//! written once against `Backend`, so the same model trains on the GPU and on the CPU twin.
+//!
+//! Gradients are overwritten each step (dw = xᵀ·dz, db = Σ_rows dz, dx = dz·wᵀ).
+
+use rand::SeedableRng;
+
+use super::spec::{LayerSpec, ModelSpec};
+use crate::backend::{Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout};
+use crate::backend::{Matmul, Noise};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// A trainable tensor with its gradient and optimizer state.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub value: Tensor,
+    pub grad: Tensor,
+    /// Filled by the optimizer with as many zero tensors as its rule keeps.
+    pub state: [Option<Tensor>; 2],
+    /// Whether ℓ1/ℓ2 penalties apply (Dense weights only, as in Keras' kernel_regularizer).
+    pub penalized: bool,
+}
+
+/// How a forward pass treats dropout and batch norm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Dropout on, batch statistics (running statistics updated).
+    Train,
+    /// Dropout off, running statistics.
+    Eval,
+    /// Dropout on, running statistics: Monte Carlo dropout at inference (Gal & Ghahramani 2016).
+    McDropout,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Layer {
+    Dense { w: usize, b: usize, act: Activation },
+    Activation { act: Activation, alpha: Option<usize>, stream: u32 },
+    Dropout { spec: Dropout },
+    BatchNorm { affine: usize, running: Tensor, spec: BatchNorm },
+}
+
+#[derive(Debug, Clone)]
+struct LayerBuffers {
+    y: Tensor,
+    dx: Tensor,
+    /// Dense: dz before the fused activation; BatchNorm: the saved batch statistics.
+    scratch: Option<Tensor>,
+}
+
+/// The activations and gradients of one batch size.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub rows: usize,
+    /// (rows, inputs): where the trainer gathers a batch.
+    pub input: Tensor,
+    /// (rows, 1) u32 class labels.
+    pub labels: Tensor,
+    /// (rows, outputs): the loss gradient fed to backward.
+    pub dlogits: Tensor,
+    layers: Vec<LayerBuffers>,
+}
+
+/// A feed-forward stack of layers.
+pub struct Sequential {
+    spec: ModelSpec,
+    layers: Vec<Layer>,
+    /// Output width of each layer.
+    widths: Vec<usize>,
+    params: Vec<Param>,
+    /// Non-trained state saved in checkpoints (batch-norm running statistics).
+    buffers: Vec<(String, Tensor)>,
+    workspaces: Vec<Workspace>,
+    noise_seed: u32,
+}
+
+fn invalid(layer: usize, problem: String) -> Error {
+    Error::config(format!("layer {layer}"), problem)
+}
+
+/// Reject specs that cannot build a model, naming the layer and the value.
+pub fn validate(spec: &ModelSpec) -> Result<()> {
+    if spec.inputs == 0 {
+        return Err(Error::config("model", "the input width is 0; it must be at least 1"));
+    }
+    for (i, l) in spec.layers.iter().enumerate() {
+        match *l {
+            LayerSpec::Dense { units: 0, .. } => return Err(invalid(i, "a Dense layer of 0 units".into())),
+            LayerSpec::Dropout { rate } | LayerSpec::AlphaDropout { rate } if !(0.0..1.0).contains(&rate) => {
+                return Err(invalid(i, format!("dropout rate {rate} is not in [0, 1)")))
+            }
+            LayerSpec::BatchNorm { eps, momentum } if !(eps > 0.0) || !(0.0..=1.0).contains(&momentum) => {
+                return Err(invalid(
+                    i,
+                    format!("batch norm needs eps > 0 and momentum in [0, 1], got {eps}, {momentum}"),
+                ))
+            }
+            LayerSpec::Dense { activation: Activation::Rrelu { lower, upper }, .. }
+            | LayerSpec::Activation { activation: Activation::Rrelu { lower, upper } }
+                if !(lower <= upper) =>
+            {
+                return Err(invalid(i, format!("RReLU needs lower ≤ upper, got {lower} and {upper}")))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Sequential {
+    /// Build `spec` on `b`, drawing initial weights from `seed`; dropout and RReLU masks are
+    /// keyed by the same seed, with one stream per layer.
+    pub fn new(b: &mut dyn Backend, spec: &ModelSpec, seed: u64) -> Result<Self> {
+        validate(spec)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut model = Self {
+            spec: spec.clone(),
+            layers: Vec::new(),
+            widths: Vec::new(),
+            params: Vec::new(),
+            buffers: Vec::new(),
+            workspaces: Vec::new(),
+            noise_seed: (seed ^ (seed >> 32)) as u32,
+        };
+        let mut width = spec.inputs;
+        for (i, l) in spec.layers.iter().enumerate() {
+            let stream = i as u32 + 1;
+            match *l {
+                LayerSpec::Dense { units, activation, init, bias } => {
+                    let w = init.sample(width, units, &mut rng);
+                    let wi = model.add_param(b, format!("layers.{i}.w"), width, units, &w, true)?;
+                    let bi = model.add_param(b, format!("layers.{i}.b"), 1, units, &vec![bias; units], false)?;
+                    // Fuse the activation when backward can run from the output alone.
+                    let fused = activation.fusable() && activation.output_suffices();
+                    let act = if fused { activation } else { Activation::Identity };
+                    model.push(Layer::Dense { w: wi, b: bi, act }, units);
+                    if !fused {
+                        model.push_activation(b, i, activation, units, stream)?;
+                    }
+                    width = units;
+                }
+                LayerSpec::Activation { activation } => model.push_activation(b, i, activation, width, stream)?,
+                LayerSpec::Dropout { rate } => model.push(
+                    Layer::Dropout { spec: Dropout::inverted(rate, Noise { seed: model.noise_seed, stream }) },
+                    width,
+                ),
+                LayerSpec::AlphaDropout { rate } => model.push(
+                    Layer::Dropout { spec: Dropout::alpha(rate, Noise { seed: model.noise_seed, stream }) },
+                    width,
+                ),
+                LayerSpec::BatchNorm { eps, momentum } => {
+                    let affine = [vec![1.0; width], vec![0.0; width]].concat();
+                    let ai = model.add_param(b, format!("layers.{i}.affine"), 2, width, &affine, false)?;
+                    let running = b.upload(2, width, &[vec![0.0; width], vec![1.0; width]].concat())?;
+                    model.buffers.push((format!("layers.{i}.running"), running));
+                    model.push(Layer::BatchNorm { affine: ai, running, spec: BatchNorm { eps, momentum } }, width);
+                }
+            }
+        }
+        Ok(model)
+    }
+
+    fn push(&mut self, layer: Layer, width: usize) {
+        self.layers.push(layer);
+        self.widths.push(width);
+    }
+
+    fn push_activation(
+        &mut self,
+        b: &mut dyn Backend,
+        i: usize,
+        act: Activation,
+        width: usize,
+        stream: u32,
+    ) -> Result<()> {
+        let alpha = match act {
+            Activation::Prelu => {
+                Some(self.add_param(b, format!("layers.{i}.alpha"), 1, width, &vec![0.25; width], false)?)
+            }
+            _ => None,
+        };
+        self.push(Layer::Activation { act, alpha, stream }, width);
+        Ok(())
+    }
+
+    fn add_param(
+        &mut self,
+        b: &mut dyn Backend,
+        name: String,
+        rows: usize,
+        cols: usize,
+        init: &[f32],
+        penalized: bool,
+    ) -> Result<usize> {
+        let value = b.upload(rows, cols, init)?;
+        let grad = b.zeros(rows, cols)?;
+        self.params.push(Param { name, value, grad, state: [None, None], penalized });
+        Ok(self.params.len() - 1)
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    pub fn params_mut(&mut self) -> &mut [Param] {
+        &mut self.params
+    }
+
+    /// Non-trained state (batch-norm running statistics), by name.
+    pub fn buffers(&self) -> &[(String, Tensor)] {
+        &self.buffers
+    }
+
+    /// Total number of trainable values.
+    pub fn parameter_count(&self) -> usize {
+        self.params.iter().map(|p| p.value.len()).sum()
+    }
+
+    /// The workspace for batches of `rows`, made on first use (the only allocation a training
+    /// run does after setup: one per distinct batch size).
+    pub fn workspace(&mut self, b: &mut dyn Backend, rows: usize) -> Result<usize> {
+        if let Some(i) = self.workspaces.iter().position(|w| w.rows == rows) {
+            return Ok(i);
+        }
+        let (inputs, outputs) = (self.spec.inputs, self.spec.outputs());
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (in_w, out_w) = (if i == 0 { inputs } else { self.widths[i - 1] }, self.widths[i]);
+            let scratch = match layer {
+                Layer::Dense { act, .. } if *act != Activation::Identity => Some(b.zeros(rows, out_w)?),
+                Layer::BatchNorm { .. } => Some(b.zeros(2, out_w)?),
+                _ => None,
+            };
+            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, scratch });
+        }
+        self.workspaces.push(Workspace {
+            rows,
+            input: b.zeros(rows, inputs)?,
+            labels: b.alloc(rows, 1, DType::U32)?,
+            dlogits: b.zeros(rows, outputs)?,
+            layers,
+        });
+        Ok(self.workspaces.len() - 1)
+    }
+
+    pub fn ws(&self, index: usize) -> &Workspace {
+        &self.workspaces[index]
+    }
+
+    /// Record the forward pass over workspace `ws`'s input; returns the logits tensor.
+    pub fn forward(&mut self, b: &mut dyn Backend, ws: usize, mode: Mode) -> Result<Tensor> {
+        let w = &self.workspaces[ws];
+        let mut x = w.input;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let buf = &w.layers[i];
+            match *layer {
+                Layer::Dense { w: wi, b: bi, act } => {
+                    let spec = Matmul::nn().with_bias(self.params[bi].value).with_activation(act);
+                    b.matmul(x, self.params[wi].value, buf.y, spec)?;
+                }
+                Layer::Activation { act, alpha, stream } => {
+                    let training = mode == Mode::Train;
+                    let noise = training.then_some(Noise { seed: self.noise_seed, stream });
+                    let args = ActivationArgs { alpha: alpha.map(|a| self.params[a].value), noise };
+                    b.activation_forward(act, x, buf.y, args)?;
+                }
+                // In evaluation dropout is the identity: pass x on, no copy.
+                Layer::Dropout { .. } if mode == Mode::Eval => continue,
+                Layer::Dropout { spec } => b.dropout_forward(spec, x, buf.y)?,
+                Layer::BatchNorm { affine, running, spec } => {
+                    let saved = buf.scratch.expect("batch norm workspaces have saved statistics");
+                    let t = BatchNormTensors { x, affine: self.params[affine].value, saved, running };
+                    b.batchnorm_forward(spec, t, buf.y, mode == Mode::Train)?;
+                }
+            }
+            x = buf.y;
+        }
+        Ok(x)
+    }
+
+    /// Record the backward pass from `dlogits` of workspace `ws` (after a `Mode::Train`
+    /// forward), writing every parameter's gradient.
+    pub fn backward(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
+        let w = &self.workspaces[ws];
+        let mut dy = w.dlogits;
+        for i in (0..self.layers.len()).rev() {
+            let x = if i == 0 { w.input } else { w.layers[i - 1].y };
+            let buf = &w.layers[i];
+            match self.layers[i] {
+                Layer::Dense { w: wi, b: bi, act } => {
+                    let dz = match buf.scratch {
+                        Some(dz) => {
+                            b.activation_backward(act, None, buf.y, dy, dz, ActivationArgs::default())?;
+                            dz
+                        }
+                        None => dy,
+                    };
+                    b.matmul(x, dz, self.params[wi].grad, Matmul::tn())?;
+                    b.column_sum(dz, self.params[bi].grad)?;
+                    if i > 0 {
+                        b.matmul(dz, self.params[wi].value, buf.dx, Matmul::nt())?;
+                    }
+                }
+                Layer::Activation { act, alpha, stream } => {
+                    let args = ActivationArgs {
+                        alpha: alpha.map(|a| self.params[a].value),
+                        noise: Some(Noise { seed: self.noise_seed, stream }),
+                    };
+                    if let Some(a) = alpha {
+                        b.prelu_alpha_backward(x, dy, self.params[a].grad)?;
+                    }
+                    if i > 0 {
+                        b.activation_backward(act, Some(x), buf.y, dy, buf.dx, args)?;
+                    }
+                }
+                Layer::Dropout { spec } => {
+                    if i > 0 {
+                        b.dropout_backward(spec, dy, buf.dx)?;
+                    }
+                }
+                Layer::BatchNorm { affine, running, spec } => {
+                    let saved = buf.scratch.expect("batch norm workspaces have saved statistics");
+                    let t = BatchNormTensors { x, affine: self.params[affine].value, saved, running };
+                    b.batchnorm_backward(spec, t, dy, buf.dx, self.params[affine].grad)?;
+                }
+            }
+            dy = buf.dx;
+        }
+        Ok(())
+    }
+
+    /// Every named tensor a checkpoint holds: parameters, then buffers.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let params = self.params.iter().map(|p| (p.name.clone(), p.value));
+        params.chain(self.buffers.iter().cloned()).collect()
+    }
+}

@@ -1,0 +1,240 @@
+//! Optimizers as configuration over the update kernels. Each step the host computes the
+//! step's scalars (schedule, bias corrections, Nadam's momentum product) and writes them to
+//! two small `Hyper` tensors, penalized (Dense weights) and plain; the updates are recorded
+//! into the same submission as the forward and backward passes.
+
+use serde::{Deserialize, Serialize};
+
+use super::schedule::{PlateauState, Schedule};
+use crate::backend::{Backend, Hyper, UpdateRule, UpdateTensors};
+use crate::error::{Error, Result};
+use crate::nn::Param;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    Adamw,
+    Nadam,
+}
+
+impl OptimizerKind {
+    pub const NAMES: &'static [(&'static str, OptimizerKind)] = &[
+        ("sgd", Self::Sgd),
+        ("momentum", Self::Momentum),
+        ("nesterov", Self::Nesterov),
+        ("adagrad", Self::Adagrad),
+        ("rmsprop", Self::Rmsprop),
+        ("adam", Self::Adam),
+        ("adamw", Self::Adamw),
+        ("nadam", Self::Nadam),
+    ];
+
+    pub fn rule(&self) -> UpdateRule {
+        match self {
+            Self::Sgd => UpdateRule::Sgd,
+            Self::Momentum => UpdateRule::Momentum,
+            Self::Nesterov => UpdateRule::Nesterov,
+            Self::Adagrad => UpdateRule::Adagrad,
+            Self::Rmsprop => UpdateRule::Rmsprop,
+            Self::Adam | Self::Adamw => UpdateRule::Adam,
+            Self::Nadam => UpdateRule::Nadam,
+        }
+    }
+}
+
+/// An optimizer's hyper-parameters. `momentum` is β for momentum/Nesterov and β1 for the
+/// Adam family; `beta2` is Adam's β2 and RMSProp's ρ; `weight_decay` is AdamW's decoupled
+/// decay; ℓ1/ℓ2 apply to Dense weights; clipping is off at 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    pub lr: f32,
+    pub momentum: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub l1: f32,
+    pub l2: f32,
+    pub clip_value: f32,
+    pub clip_norm: f32,
+    pub schedule: Schedule,
+}
+
+impl OptimizerConfig {
+    /// PyTorch's defaults for `kind` (RMSProp's ρ = 0.9 as in Keras).
+    pub fn new(kind: OptimizerKind) -> Self {
+        use OptimizerKind::*;
+        let (lr, momentum, beta2, eps, weight_decay) = match kind {
+            Sgd => (0.01, 0.0, 0.0, 0.0, 0.0),
+            Momentum | Nesterov => (0.01, 0.9, 0.0, 0.0, 0.0),
+            Adagrad => (0.01, 0.0, 0.0, 1e-10, 0.0),
+            Rmsprop => (0.001, 0.0, 0.9, 1e-8, 0.0),
+            Adam => (0.001, 0.9, 0.999, 1e-8, 0.0),
+            Adamw => (0.001, 0.9, 0.999, 1e-8, 0.01),
+            Nadam => (0.002, 0.9, 0.999, 1e-8, 0.0),
+        };
+        Self {
+            kind,
+            lr,
+            momentum,
+            beta2,
+            eps,
+            weight_decay,
+            l1: 0.0,
+            l2: 0.0,
+            clip_value: 0.0,
+            clip_norm: 0.0,
+            schedule: Schedule::Constant,
+        }
+    }
+
+    pub fn with_lr(self, lr: f32) -> Self {
+        Self { lr, ..self }
+    }
+
+    pub fn with_momentum(self, momentum: f32) -> Self {
+        Self { momentum, ..self }
+    }
+
+    /// Reject values outside what the update rule can run with, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, value: f32, want: &str| {
+            Err(Error::config(format!("optimizer {field}"), format!("{value} {want}")))
+        };
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("learning rate", self.lr, "must be > 0");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", self.momentum, "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta2", self.beta2, "must be in [0, 1)");
+        }
+        for (field, v) in [("eps", self.eps), ("weight_decay", self.weight_decay), ("l1", self.l1), ("l2", self.l2)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(field, v, "must be ≥ 0");
+            }
+        }
+        for (field, v) in [("clip_value", self.clip_value), ("clip_norm", self.clip_norm)] {
+            if !(v >= 0.0) {
+                return bad(field, v, "must be ≥ 0 (0 turns clipping off)");
+            }
+        }
+        self.schedule.validate()
+    }
+}
+
+/// Everything a resumed run needs to continue the optimizer exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    /// Updates done so far.
+    pub step: u32,
+    /// Nadam's Π μ_i over the updates done.
+    pub mu_product: f64,
+    pub plateau: PlateauState,
+}
+
+impl Default for OptimizerState {
+    fn default() -> Self {
+        Self { step: 0, mu_product: 1.0, plateau: PlateauState::default() }
+    }
+}
+
+pub struct Optimizer {
+    pub config: OptimizerConfig,
+    pub state: OptimizerState,
+    hyper_penalized: Tensor,
+    hyper_plain: Tensor,
+    /// Σg² over all gradients, for clipping by global norm.
+    norm: Tensor,
+}
+
+impl Optimizer {
+    pub fn new(b: &mut dyn Backend, config: OptimizerConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            state: OptimizerState::default(),
+            hyper_penalized: b.zeros(1, Hyper::LEN)?,
+            hyper_plain: b.zeros(1, Hyper::LEN)?,
+            norm: b.zeros(1, 4)?,
+        })
+    }
+
+    /// Give each parameter the zeroed state tensors the rule keeps (once, before training).
+    pub fn attach(&self, b: &mut dyn Backend, params: &mut [Param]) -> Result<()> {
+        let count = self.config.kind.rule().state_count();
+        for p in params {
+            for slot in 0..count {
+                if p.state[slot].is_none() {
+                    p.state[slot] = Some(b.zeros(p.value.rows, p.value.cols)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The learning rate the next update uses.
+    pub fn lr(&self) -> f32 {
+        self.config.schedule.lr(self.config.lr, self.state.step, &self.state.plateau)
+    }
+
+    /// The scalars of the next update (t = step + 1), without penalties.
+    fn hyper(&self) -> (Hyper, f64) {
+        let c = &self.config;
+        let t = self.state.step + 1;
+        let lr = self.lr();
+        let beta1 = c.schedule.momentum(self.state.step).unwrap_or(c.momentum);
+        let (h, mu_product) = match c.kind {
+            OptimizerKind::Sgd => (Hyper::sgd(lr), self.state.mu_product),
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => (Hyper::momentum(lr, beta1), self.state.mu_product),
+            OptimizerKind::Adagrad => (Hyper::adagrad(lr, c.eps), self.state.mu_product),
+            OptimizerKind::Rmsprop => (Hyper::rmsprop(lr, c.beta2, c.eps), self.state.mu_product),
+            OptimizerKind::Adam => (Hyper::adam(lr, beta1, c.beta2, c.eps, 0.0, t), self.state.mu_product),
+            OptimizerKind::Adamw => (Hyper::adam(lr, beta1, c.beta2, c.eps, c.weight_decay, t), self.state.mu_product),
+            OptimizerKind::Nadam => Hyper::nadam(lr, beta1, c.beta2, c.eps, 0.004, t, self.state.mu_product),
+        };
+        (h.with_clipping(c.clip_value, c.clip_norm), mu_product)
+    }
+
+    /// Write the next update's scalars to the device. Call at the start of a step, before
+    /// recording anything (a write submits pending work first).
+    pub fn prepare(&mut self, b: &mut dyn Backend) -> Result<()> {
+        let (h, _) = self.hyper();
+        b.write(self.hyper_plain, h.as_slice())?;
+        b.write(self.hyper_penalized, h.with_penalties(self.config.l1, self.config.l2).as_slice())
+    }
+
+    /// Record the update of every parameter from its gradient, then advance the step.
+    pub fn record(&mut self, b: &mut dyn Backend, params: &[Param]) -> Result<()> {
+        let clip_norm = self.config.clip_norm > 0.0;
+        if clip_norm {
+            for (i, p) in params.iter().enumerate() {
+                b.sum_squares(p.grad, self.norm, i > 0)?;
+            }
+        }
+        let rule = self.config.kind.rule();
+        for p in params {
+            let hyper = if p.penalized { self.hyper_penalized } else { self.hyper_plain };
+            let grad_norm = clip_norm.then_some(self.norm);
+            b.update(rule, UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm })?;
+        }
+        let (_, mu_product) = self.hyper();
+        self.state.mu_product = mu_product;
+        self.state.step += 1;
+        Ok(())
+    }
+
+    /// End of an epoch: reduce-on-plateau sees the validation loss.
+    pub fn end_epoch(&mut self, val_loss: f32) {
+        self.config.schedule.observe(val_loss, &mut self.state.plateau);
+    }
+}

@@ -1,0 +1,351 @@
+//! The training loop. Per epoch: one shuffled order written to the device; per step: the step
+//! counters and optimizer scalars written, then gather → forward → loss → backward → update
+//! recorded and submitted once. Loss and accuracy accumulate on the device and are read back
+//! once per epoch.
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use super::data::DeviceData;
+use super::history::{EpochRecord, History};
+use crate::backend::{stat, Backend, Gather, Loss, StepCounters};
+use crate::error::{Error, Result};
+use crate::nn::{Mode, Sequential};
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// Epochs without improvement of the validation loss before stopping.
+    pub patience: usize,
+    /// The improvement that counts.
+    pub min_delta: f32,
+    /// Put back the weights of the best epoch when training ends.
+    pub restore_best: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Seeds the shuffling (per epoch) and nothing else: weights and masks have their own.
+    pub seed: u64,
+    pub early_stopping: Option<EarlyStopping>,
+    /// Batch size for evaluation and prediction.
+    pub eval_batch_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self { epochs: 10, batch_size: 32, seed: 42, early_stopping: None, eval_batch_size: 1000 }
+    }
+}
+
+/// Where the loop is: saved in checkpoints so a resumed run continues exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Training steps completed (the Philox step counter).
+    pub step: u32,
+    pub best_val_loss: f32,
+    pub best_epoch: usize,
+    pub wait: usize,
+    pub stopped: bool,
+}
+
+impl Default for TrainerState {
+    fn default() -> Self {
+        Self { epoch: 0, step: 0, best_val_loss: f32::INFINITY, best_epoch: 0, wait: 0, stopped: false }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+/// Hooks for progress display; every method has a do-nothing default.
+pub trait Callback {
+    fn on_epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+    fn on_batch_end(&mut self, _batch: usize, _rows: usize) {}
+    fn on_epoch_end(&mut self, _record: &EpochRecord) {}
+}
+
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub state: TrainerState,
+    pub history: History,
+    stats: Tensor,
+    eval_stats: Tensor,
+    /// (live tensor, best-epoch copy) for early stopping's restore.
+    best: Vec<(Tensor, Tensor)>,
+}
+
+/// The order of the training rows in `epoch`: a pure function of (seed, epoch).
+pub fn epoch_order(seed: u64, epoch: usize, rows: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let key = seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(key));
+    order
+}
+
+fn metrics(s: &[f32]) -> Metrics {
+    Metrics { loss: s[stat::LOSS_SUM] / s[stat::SAMPLES], accuracy: s[stat::CORRECT] / s[stat::ACCURACY_COUNT] }
+}
+
+impl Trainer {
+    pub fn new(b: &mut dyn Backend, config: TrainConfig) -> Result<Self> {
+        if config.batch_size == 0 {
+            return Err(Error::config("batch size", "0; it must be at least 1"));
+        }
+        if config.eval_batch_size == 0 {
+            return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
+        }
+        Ok(Self {
+            config,
+            state: TrainerState::default(),
+            history: History::default(),
+            stats: b.zeros(1, 4)?,
+            eval_stats: b.zeros(1, 4)?,
+            best: Vec::new(),
+        })
+    }
+
+    fn check_fit(&self, model: &Sequential, train: &DeviceData) -> Result<()> {
+        if model.spec().loss != Loss::SoftmaxCrossEntropy {
+            return Err(Error::config("loss", "the trainer fits labelled classes with softmax_cross_entropy"));
+        }
+        if self.config.batch_size > train.rows {
+            return Err(Error::config(
+                "batch size",
+                format!("{} is larger than the {} training samples", self.config.batch_size, train.rows),
+            ));
+        }
+        if train.cols != model.spec().inputs {
+            return Err(Error::config(
+                "data",
+                format!("{} features but the model takes {}", train.cols, model.spec().inputs),
+            ));
+        }
+        if train.classes > model.spec().outputs() {
+            return Err(Error::config(
+                "data",
+                format!("{} classes but the model has {} outputs", train.classes, model.spec().outputs()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Train until `config.epochs` epochs are done (counting any already done) or early
+    /// stopping ends the run.
+    pub fn fit(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        opt: &mut Optimizer,
+        train: &DeviceData,
+        val: Option<&DeviceData>,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<()> {
+        self.check_fit(model, train)?;
+        opt.attach(b, model.params_mut())?;
+        while self.state.epoch < self.config.epochs && !self.state.stopped {
+            self.run_epoch(b, model, opt, train, val, callbacks)?;
+        }
+        if self.config.early_stopping.as_ref().is_some_and(|e| e.restore_best) {
+            for &(live, best) in &self.best {
+                b.copy(best, live)?;
+            }
+            b.sync()?;
+        }
+        Ok(())
+    }
+
+    /// One epoch: shuffle, every batch, metrics, validation, early stopping.
+    pub fn run_epoch(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        opt: &mut Optimizer,
+        train: &DeviceData,
+        val: Option<&DeviceData>,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<EpochRecord> {
+        let (rows, batch) = (train.rows, self.config.batch_size);
+        b.write_u32(train.order, &epoch_order(self.config.seed, self.state.epoch, rows))?;
+        b.fill(self.stats, 0.0)?;
+        let batches = rows.div_ceil(batch);
+        callbacks.iter_mut().for_each(|c| c.on_epoch_start(self.state.epoch + 1, batches));
+        let start = Instant::now();
+        for k in 0..batches {
+            let offset = k * batch;
+            let n = batch.min(rows - offset);
+            self.step(b, model, opt, train, offset, n)?;
+            callbacks.iter_mut().for_each(|c| c.on_batch_end(k + 1, n));
+        }
+        b.sync()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let train_metrics = metrics(&b.read(self.stats)?);
+        let val_metrics = val.map(|v| self.evaluate(b, model, v)).transpose()?;
+        if let Some(v) = val_metrics {
+            opt.end_epoch(v.loss);
+            self.early_stopping(b, model, v.loss)?;
+        }
+        self.state.epoch += 1;
+        let record = EpochRecord {
+            epoch: self.state.epoch,
+            loss: train_metrics.loss,
+            accuracy: train_metrics.accuracy,
+            val_loss: val_metrics.map(|m| m.loss),
+            val_accuracy: val_metrics.map(|m| m.accuracy),
+            lr: opt.lr(),
+            seconds,
+            samples_per_second: rows as f64 / seconds,
+        };
+        callbacks.iter_mut().for_each(|c| c.on_epoch_end(&record));
+        self.history.epochs.push(record.clone());
+        Ok(record)
+    }
+
+    /// One training step on rows `offset..offset + rows` of the epoch's order: one submission.
+    pub fn step(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        opt: &mut Optimizer,
+        train: &DeviceData,
+        offset: usize,
+        rows: usize,
+    ) -> Result<()> {
+        let ws = model.workspace(b, rows)?;
+        let (input, labels, dlogits) = (model.ws(ws).input, model.ws(ws).labels, model.ws(ws).dlogits);
+        // Writes first: a write submits whatever is recorded before it.
+        opt.prepare(b)?;
+        b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32 })?;
+        b.gather_rows(train.x, train.order, input, train.gather)?;
+        b.gather_rows(train.labels, train.order, labels, Gather::default())?;
+        let logits = model.forward(b, ws, Mode::Train)?;
+        b.loss(model.spec().loss, logits, labels, dlogits, self.stats, 1.0 / rows as f32)?;
+        model.backward(b, ws)?;
+        opt.record(b, model.params())?;
+        b.submit()?;
+        self.state.step += 1;
+        Ok(())
+    }
+
+    fn early_stopping(&mut self, b: &mut dyn Backend, model: &Sequential, val_loss: f32) -> Result<()> {
+        let Some(es) = self.config.early_stopping.clone() else { return Ok(()) };
+        if val_loss < self.state.best_val_loss - es.min_delta {
+            self.state.best_val_loss = val_loss;
+            self.state.best_epoch = self.state.epoch + 1;
+            self.state.wait = 0;
+            if es.restore_best {
+                if self.best.is_empty() {
+                    for (_, t) in model.named_tensors() {
+                        self.best.push((t, b.zeros(t.rows, t.cols)?));
+                    }
+                }
+                for &(live, best) in &self.best {
+                    b.copy(live, best)?;
+                }
+            }
+        } else {
+            self.state.wait += 1;
+            self.state.stopped = self.state.wait >= es.patience;
+        }
+        Ok(())
+    }
+
+    /// Loss and accuracy over `data` in evaluation mode (dropout off, running statistics).
+    pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
+        b.fill(self.eval_stats, 0.0)?;
+        self.batches(b, model, data, Mode::Eval, 0, |b, model, ws, logits, trainer| {
+            let w = model.ws(ws);
+            b.loss(model.spec().loss, logits, w.labels, w.dlogits, trainer.eval_stats, 1.0)
+        })?;
+        Ok(metrics(&b.read(self.eval_stats)?))
+    }
+
+    /// Class probabilities (rows × outputs, in data order) in `mode`; `pass` keys the dropout
+    /// masks for `Mode::McDropout`.
+    pub fn predict(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        mode: Mode,
+        pass: u32,
+    ) -> Result<Vec<f32>> {
+        b.write_u32(data.order, &(0..data.rows as u32).collect::<Vec<_>>())?;
+        let mut out = Vec::with_capacity(data.rows * model.spec().outputs());
+        self.batches(b, model, data, mode, pass, |b, model, ws, logits, _| {
+            let probs = model.ws(ws).dlogits;
+            b.softmax(logits, probs)?;
+            out.extend(b.read(probs)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Monte Carlo dropout: the mean and standard deviation of `passes` stochastic predictions.
+    pub fn predict_mc(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        passes: u32,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        if passes == 0 {
+            return Err(Error::config("MC dropout passes", "0; it must be at least 1"));
+        }
+        let mut mean: Vec<f64> = Vec::new();
+        let mut sq: Vec<f64> = Vec::new();
+        for pass in 0..passes {
+            let p = self.predict(b, model, data, Mode::McDropout, pass)?;
+            if mean.is_empty() {
+                mean = vec![0.0; p.len()];
+                sq = vec![0.0; p.len()];
+            }
+            for (i, &v) in p.iter().enumerate() {
+                mean[i] += v as f64;
+                sq[i] += (v as f64).powi(2);
+            }
+        }
+        let n = passes as f64;
+        let std = mean.iter().zip(&sq).map(|(m, s)| ((s / n - (m / n).powi(2)).max(0.0)).sqrt() as f32).collect();
+        Ok((mean.iter().map(|m| (m / n) as f32).collect(), std))
+    }
+
+    /// Run the forward pass in `mode` over `data` in evaluation-size batches, calling `each`
+    /// after each batch's forward (before its submit).
+    fn batches(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        mode: Mode,
+        pass: u32,
+        mut each: impl FnMut(&mut dyn Backend, &mut Sequential, usize, Tensor, &mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let batch = self.config.eval_batch_size.min(data.rows);
+        for offset in (0..data.rows).step_by(batch) {
+            let rows = batch.min(data.rows - offset);
+            let ws = model.workspace(b, rows)?;
+            let (input, labels) = (model.ws(ws).input, model.ws(ws).labels);
+            b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
+            b.gather_rows(data.x, data.order, input, data.gather)?;
+            b.gather_rows(data.labels, data.order, labels, Gather::default())?;
+            let logits = model.forward(b, ws, mode)?;
+            each(b, model, ws, logits, self)?;
+            b.submit()?;
+        }
+        Ok(())
+    }
+}
