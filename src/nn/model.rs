@@ -74,6 +74,7 @@ pub struct Sequential {
     /// Non-trained state saved in checkpoints (batch-norm running statistics).
     buffers: Vec<(String, Tensor)>,
     workspaces: Vec<Workspace>,
+    seed: u64,
     noise_seed: u32,
 }
 
@@ -123,6 +124,7 @@ impl Sequential {
             params: Vec::new(),
             buffers: Vec::new(),
             workspaces: Vec::new(),
+            seed,
             noise_seed: (seed ^ (seed >> 32)) as u32,
         };
         let mut width = spec.inputs;
@@ -199,6 +201,11 @@ impl Sequential {
         let grad = b.zeros(rows, cols)?;
         self.params.push(Param { name, value, grad, state: [None, None], penalized });
         Ok(self.params.len() - 1)
+    }
+
+    /// The seed the weights were drawn from and the dropout/RReLU masks are keyed by.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     pub fn spec(&self) -> &ModelSpec {

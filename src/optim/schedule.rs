@@ -53,7 +53,7 @@ pub struct PlateauState {
 
 impl Default for PlateauState {
     fn default() -> Self {
-        Self { scale: 1.0, best: f32::INFINITY, wait: 0 }
+        Self { scale: 1.0, best: f32::MAX, wait: 0 }
     }
 }
 

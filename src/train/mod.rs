@@ -1,5 +1,6 @@
 //! Training: the device-resident dataset, the loop, metrics history, checkpoints.
 
+pub mod checkpoint;
 mod data;
 mod history;
 mod trainer;

@@ -49,6 +49,7 @@ impl Default for TrainConfig {
 /// Where the loop is: saved in checkpoints so a resumed run continues exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
+    // "No best yet" is f32::MAX, not infinity: JSON (checkpoint metadata) has no infinity.
     /// Epochs completed.
     pub epoch: usize,
     /// Training steps completed (the Philox step counter).
@@ -61,7 +62,7 @@ pub struct TrainerState {
 
 impl Default for TrainerState {
     fn default() -> Self {
-        Self { epoch: 0, step: 0, best_val_loss: f32::INFINITY, best_epoch: 0, wait: 0, stopped: false }
+        Self { epoch: 0, step: 0, best_val_loss: f32::MAX, best_epoch: 0, wait: 0, stopped: false }
     }
 }
 
@@ -237,6 +238,31 @@ impl Trainer {
         opt.record(b, model.params())?;
         b.submit()?;
         self.state.step += 1;
+        Ok(())
+    }
+
+    /// The device tensor the training metrics accumulate in (cleared at each epoch start).
+    pub fn running_metrics_tensor(&self) -> Tensor {
+        self.stats
+    }
+
+    /// The training loss and accuracy accumulated since the epoch began (reads the device).
+    pub fn running_metrics(&self, b: &mut dyn Backend) -> Result<Metrics> {
+        Ok(metrics(&b.read(self.stats)?))
+    }
+
+    /// The best-epoch copies kept for early stopping's restore, as (live, copy) pairs.
+    pub fn best_snapshot(&self) -> &[(Tensor, Tensor)] {
+        &self.best
+    }
+
+    /// Put back best-epoch copies (from a checkpoint) for the tensors in `live`.
+    pub fn restore_snapshot(&mut self, b: &mut dyn Backend, live: &[Tensor], values: &[Vec<f32>]) -> Result<()> {
+        self.best.clear();
+        for (t, v) in live.iter().zip(values) {
+            let copy = b.upload(t.rows, t.cols, v)?;
+            self.best.push((*t, copy));
+        }
         Ok(())
     }
 

@@ -1,0 +1,215 @@
+//! Checkpoints: a model's tensors, the optimizer's state tensors and the loop position in one
+//! safetensors file, the architecture and configs as JSON in its metadata. Written atomically
+//! (a temporary file in the same directory, synced, then renamed), so a crash or a full disk
+//! never leaves a half-written checkpoint where a good one was.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::history::History;
+use super::trainer::{TrainConfig, Trainer, TrainerState};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::nn::{ModelSpec, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
+
+/// Version of the metadata layout.
+pub const FORMAT: u32 = 1;
+const META_KEY: &str = "wgtrain";
+
+/// What a checkpoint says besides its tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format: u32,
+    pub model: ModelSpec,
+    pub model_seed: u64,
+    pub optimizer: Option<OptimizerConfig>,
+    pub optimizer_state: Option<OptimizerState>,
+    pub train: Option<TrainConfig>,
+    pub trainer: Option<TrainerState>,
+    pub history: Option<History>,
+}
+
+/// A checkpoint read from disk.
+pub struct Loaded {
+    pub meta: CheckpointMeta,
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    path: String,
+}
+
+fn problem(path: &Path, p: impl Into<String>) -> Error {
+    Error::Checkpoint { path: path.display().to_string(), problem: p.into() }
+}
+
+/// Save the model (and, when given, the optimizer and the loop) to `path`, atomically.
+pub fn save(
+    path: &Path,
+    b: &mut dyn Backend,
+    model: &Sequential,
+    opt: Option<&Optimizer>,
+    trainer: Option<&Trainer>,
+) -> Result<()> {
+    let mut named: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    for (name, t) in model.named_tensors() {
+        named.push((format!("model.{name}"), vec![t.rows, t.cols], b.read(t)?));
+    }
+    if opt.is_some() {
+        for p in model.params() {
+            for (slot, s) in p.state.iter().enumerate() {
+                if let Some(s) = s {
+                    named.push((format!("optim.{}.{slot}", p.name), vec![s.rows, s.cols], b.read(*s)?));
+                }
+            }
+        }
+    }
+    if let Some(tr) = trainer {
+        let names: HashMap<_, _> = model.named_tensors().into_iter().map(|(n, t)| (t, n)).collect();
+        for (live, copy) in tr.best_snapshot() {
+            named.push((format!("best.{}", names[live]), vec![copy.rows, copy.cols], b.read(*copy)?));
+        }
+    }
+    let meta = CheckpointMeta {
+        format: FORMAT,
+        model: model.spec().clone(),
+        model_seed: model.seed(),
+        optimizer: opt.map(|o| o.config.clone()),
+        optimizer_state: opt.map(|o| o.state),
+        train: trainer.map(|t| t.config.clone()),
+        trainer: trainer.map(|t| t.state),
+        history: trainer.map(|t| t.history.clone()),
+    };
+    let json = serde_json::to_string(&meta).map_err(|e| problem(path, format!("metadata does not serialize: {e}")))?;
+    let bytes: Vec<Vec<u8>> = named.iter().map(|(_, _, v)| bytemuck::cast_slice(v).to_vec()).collect();
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), data)| {
+            let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("shape and byte count agree");
+            (name.clone(), view)
+        })
+        .collect();
+    let metadata = Some(HashMap::from([(META_KEY.to_string(), json)]));
+    let serialized = safetensors::serialize(views, metadata).map_err(|e| problem(path, e.to_string()))?;
+    write_atomically(path, &serialized)
+}
+
+/// Write `bytes` to `path` through a synced temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| problem(path, "is not a file path"))?;
+    let tmp: PathBuf = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        // Make the rename durable; not every platform can open a directory, so best effort.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Read and check a checkpoint.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => problem(path, "not found"),
+        _ => Error::io(path, e),
+    })?;
+    let parsed = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| problem(path, format!("not a readable safetensors file (corrupt or truncated?): {e}")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| problem(path, e.to_string()))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| problem(path, "has no wgtrain metadata (not written by wgtrain)"))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(json).map_err(|e| problem(path, format!("metadata does not parse: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(problem(path, format!("format {} but this wgtrain reads format {FORMAT}", meta.format)));
+    }
+    let mut tensors = HashMap::new();
+    for (name, view) in parsed.iter() {
+        if view.dtype() != Dtype::F32 {
+            return Err(problem(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
+        }
+        tensors.insert(name.to_string(), (view.shape().to_vec(), bytemuck::pod_collect_to_vec(view.data())));
+    }
+    Ok(Loaded { meta, tensors, path: path.display().to_string() })
+}
+
+impl Loaded {
+    fn get(&self, name: &str, shape: (usize, usize)) -> Result<&[f32]> {
+        let err = |p: String| Error::Checkpoint { path: self.path.clone(), problem: p };
+        let (s, v) =
+            self.tensors.get(name).ok_or_else(|| err(format!("has no tensor {name}: a different architecture?")))?;
+        if s != &[shape.0, shape.1] {
+            return Err(err(format!(
+                "tensor {name} is {s:?} but the model needs [{}, {}]: a different architecture?",
+                shape.0, shape.1
+            )));
+        }
+        Ok(v)
+    }
+
+    /// The model the checkpoint describes, with its saved weights and statistics.
+    pub fn build_model(&self, b: &mut dyn Backend) -> Result<Sequential> {
+        let mut model = Sequential::new(b, &self.meta.model, self.meta.model_seed)?;
+        self.restore_model(b, &mut model)?;
+        Ok(model)
+    }
+
+    /// Write the saved weights into `model`, which must have the same architecture.
+    pub fn restore_model(&self, b: &mut dyn Backend, model: &mut Sequential) -> Result<()> {
+        for (name, t) in model.named_tensors() {
+            b.write(t, self.get(&format!("model.{name}"), t.shape())?)?;
+        }
+        Ok(())
+    }
+
+    /// Restore the optimizer's configuration, counters and state tensors for `model`.
+    pub fn restore_optimizer(&self, b: &mut dyn Backend, model: &mut Sequential) -> Result<Optimizer> {
+        let err = |p: &str| Error::Checkpoint { path: self.path.clone(), problem: p.into() };
+        let config = self.meta.optimizer.clone().ok_or_else(|| err("holds no optimizer (saved without one)"))?;
+        let mut opt = Optimizer::new(b, config)?;
+        opt.state = self.meta.optimizer_state.unwrap_or_default();
+        opt.attach(b, model.params_mut())?;
+        for p in model.params() {
+            for (slot, s) in p.state.iter().enumerate() {
+                if let Some(s) = s {
+                    b.write(*s, self.get(&format!("optim.{}.{slot}", p.name), s.shape())?)?;
+                }
+            }
+        }
+        Ok(opt)
+    }
+
+    /// Restore the training loop (position, early-stopping state and copies, history).
+    pub fn restore_trainer(&self, b: &mut dyn Backend, model: &Sequential) -> Result<Trainer> {
+        let err = |p: &str| Error::Checkpoint { path: self.path.clone(), problem: p.into() };
+        let config = self.meta.train.clone().ok_or_else(|| err("holds no training loop (saved without one)"))?;
+        let mut trainer = Trainer::new(b, config)?;
+        trainer.state = self.meta.trainer.unwrap_or_default();
+        trainer.history = self.meta.history.clone().unwrap_or_default();
+        let mut live = Vec::new();
+        let mut values = Vec::new();
+        for (name, t) in model.named_tensors() {
+            if self.tensors.contains_key(&format!("best.{name}")) {
+                values.push(self.get(&format!("best.{name}"), t.shape())?.to_vec());
+                live.push(t);
+            }
+        }
+        trainer.restore_snapshot(b, &live, &values)?;
+        Ok(trainer)
+    }
+}
