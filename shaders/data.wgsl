@@ -2,6 +2,8 @@
 //   gather_rows_{f32,u8,u32}: dst[r, f] = src[index[offset + r], f]·scale + shift
 //     (u32 rows are copied as they are), offset = counters[1], the step's batch offset. A u8
 //     source is packed four values to a 32-bit word, so image sets stay 1 byte per pixel.
+//     A source too large for one storage binding is split into up to four chunks of
+//     chunk_rows rows (src0..src3); source row r lives in chunk r / chunk_rows.
 //   fill:  y[i] = value
 //   scale: y[i] = value·x[i]  (scale_in_place: y[i] = value·y[i])
 // src: (source rows, cols); index: the epoch's order of source rows; dst: (rows, cols).
@@ -11,11 +13,21 @@ struct Params {
     cols: u32,
     value: f32,
     shift: f32,
+    chunk_rows: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> src_words: array<u32>;
+@group(0) @binding(5) var<storage, read> src1: array<f32>;
+@group(0) @binding(5) var<storage, read> src1_words: array<u32>;
+@group(0) @binding(6) var<storage, read> src2: array<f32>;
+@group(0) @binding(6) var<storage, read> src2_words: array<u32>;
+@group(0) @binding(7) var<storage, read> src3: array<f32>;
+@group(0) @binding(7) var<storage, read> src3_words: array<u32>;
 @group(0) @binding(2) var<storage, read> index: array<u32>;
 @group(0) @binding(3) var<storage, read> counters: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
@@ -27,10 +39,28 @@ fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * WG;
 }
 
-// Flat source position of destination element i.
-fn source_of(i: u32) -> u32 {
-    let r = i / p.cols;
-    return index[counters[1] + r] * p.cols + i % p.cols;
+// (chunk, flat position within the chunk) of the source of destination element i.
+fn source_of(i: u32) -> vec2<u32> {
+    let row = index[counters[1] + i / p.cols];
+    return vec2(row / p.chunk_rows, (row % p.chunk_rows) * p.cols + i % p.cols);
+}
+
+fn source_value(at: vec2<u32>) -> f32 {
+    switch at.x {
+        case 0u: { return src[at.y]; }
+        case 1u: { return src1[at.y]; }
+        case 2u: { return src2[at.y]; }
+        default: { return src3[at.y]; }
+    }
+}
+
+fn source_word(chunk: u32, w: u32) -> u32 {
+    switch chunk {
+        case 0u: { return src_words[w]; }
+        case 1u: { return src1_words[w]; }
+        case 2u: { return src2_words[w]; }
+        default: { return src3_words[w]; }
+    }
 }
 
 @compute @workgroup_size(WG)
@@ -39,7 +69,7 @@ fn gather_rows_f32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     if i >= p.n {
         return;
     }
-    dst[i] = src[source_of(i)] * p.value + p.shift;
+    dst[i] = source_value(source_of(i)) * p.value + p.shift;
 }
 
 @compute @workgroup_size(WG)
@@ -48,8 +78,8 @@ fn gather_rows_u8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     if i >= p.n {
         return;
     }
-    let e = source_of(i);
-    let byte = (src_words[e / 4u] >> (8u * (e % 4u))) & 0xffu;
+    let at = source_of(i);
+    let byte = (source_word(at.x, at.y / 4u) >> (8u * (at.y % 4u))) & 0xffu;
     dst[i] = f32(byte) * p.value + p.shift;
 }
 
@@ -59,7 +89,8 @@ fn gather_rows_u32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     if i >= p.n {
         return;
     }
-    dst_words[i] = src_words[source_of(i)];
+    let at = source_of(i);
+    dst_words[i] = source_word(at.x, at.y);
 }
 
 @compute @workgroup_size(WG)

@@ -29,9 +29,9 @@ fn gathers_match_the_twin_for_every_source_type() {
         );
         let (d8, df) = (b.zeros(batch, cols).unwrap(), b.zeros(batch, cols).unwrap());
         let d32 = b.alloc(batch, cols, DType::U32).unwrap();
-        b.gather_rows(s8, idx, d8, spec).unwrap();
-        b.gather_rows(sf, idx, df, spec).unwrap();
-        b.gather_rows(s32, idx, d32, Gather::default()).unwrap();
+        b.gather_rows(&[s8], idx, d8, spec).unwrap();
+        b.gather_rows(&[sf], idx, df, spec).unwrap();
+        b.gather_rows(&[s32], idx, d32, Gather::default()).unwrap();
         outs.push((b.read(d8).unwrap(), b.read(df).unwrap(), b.read_u32(d32).unwrap()));
     }
     // Same f32 operations on both sides (one multiply, one add): identical.
@@ -51,11 +51,11 @@ fn a_gather_past_the_end_of_the_index_list_is_an_error() {
         let src = b.zeros(10, 3).unwrap();
         let dst = b.zeros(4, 3).unwrap();
         b.begin_step(StepCounters { step: 0, batch_offset: 8 }).unwrap();
-        let err = b.gather_rows(src, idx, dst, Gather::default()).unwrap_err();
+        let err = b.gather_rows(&[src], idx, dst, Gather::default()).unwrap_err();
         assert!(err.to_string().contains("batch_offset + rows = 12"), "{err}");
         let wrong = b.zeros(4, 2).unwrap();
         b.begin_step(StepCounters::default()).unwrap();
-        let err = b.gather_rows(src, idx, wrong, Gather::default()).unwrap_err();
+        let err = b.gather_rows(&[src], idx, wrong, Gather::default()).unwrap_err();
         assert!(err.to_string().contains("3 columns"), "{err}");
     }
 }
@@ -96,4 +96,57 @@ fn copy_moves_every_dtype() {
         let f = b.zeros(3, 2).unwrap();
         assert!(b.copy(s, f).unwrap_err().to_string().contains("U32"));
     }
+}
+
+#[test]
+fn gathers_read_sources_split_into_chunks() {
+    // 1001 rows in chunks of 300: rows 900..1000 live in the fourth, shorter chunk.
+    let (src_rows, cols, chunk) = (1001, 5, 300);
+    let index = permutation(src_rows);
+    let pixels: Vec<u8> = (0..src_rows * cols).map(|i| (i * 7 % 256) as u8).collect();
+    let floats = uniform(9, src_rows * cols);
+    let spec = Gather { scale: 0.5, shift: 1.0 };
+    let mut outs = Vec::new();
+    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        b.begin_step(StepCounters { step: 0, batch_offset: 0 }).unwrap();
+        let idx = b.upload_u32(1, src_rows, &index).unwrap();
+        let chunks8: Vec<_> = (0..src_rows)
+            .step_by(chunk)
+            .map(|s| {
+                let n = chunk.min(src_rows - s);
+                b.upload_u8(n, cols, &pixels[s * cols..(s + n) * cols]).unwrap()
+            })
+            .collect();
+        let chunksf: Vec<_> = (0..src_rows)
+            .step_by(chunk)
+            .map(|s| {
+                let n = chunk.min(src_rows - s);
+                b.upload(n, cols, &floats[s * cols..(s + n) * cols]).unwrap()
+            })
+            .collect();
+        let (d8, df) = (b.zeros(src_rows, cols).unwrap(), b.zeros(src_rows, cols).unwrap());
+        b.gather_rows(&chunks8, idx, d8, spec).unwrap();
+        b.gather_rows(&chunksf, idx, df, spec).unwrap();
+        outs.push((b.read(d8).unwrap(), b.read(df).unwrap()));
+    }
+    assert_eq!(outs[0], outs[1]);
+    for (r, &src) in index.iter().enumerate() {
+        let src = src as usize;
+        assert_eq!(outs[0].0[r * cols + 2], pixels[src * cols + 2] as f32 * 0.5 + 1.0, "row {r}");
+        assert_eq!(outs[0].1[r * cols + 2], floats[src * cols + 2] * 0.5 + 1.0, "row {r}");
+    }
+}
+
+#[test]
+fn chunk_lists_that_do_not_tile_the_source_are_refused() {
+    let mut c = CpuBackend::new();
+    let (a, b_short, b_long) = (c.zeros(4, 3).unwrap(), c.zeros(2, 3).unwrap(), c.zeros(5, 3).unwrap());
+    let idx = c.upload_u32(1, 4, &[0, 1, 2, 3]).unwrap();
+    let dst = c.zeros(4, 3).unwrap();
+    let err = c.gather_rows(&[b_short, a], idx, dst, Gather::default()).unwrap_err();
+    assert!(err.to_string().contains("chunk 1"), "{err}");
+    let err = c.gather_rows(&[a, b_long], idx, dst, Gather::default()).unwrap_err();
+    assert!(err.to_string().contains("chunk 1"), "{err}");
+    let err = c.gather_rows(&[a, a, a, a, a], idx, dst, Gather::default()).unwrap_err();
+    assert!(err.to_string().contains("at most 4"), "{err}");
 }

@@ -1,5 +1,5 @@
 //! Argument checks shared by both backends, so the GPU and the CPU twin reject the same
-//! inputs with the same message.
+//! inputs with the same message. Public for `MAX_CHUNKS`; the checks themselves are internal.
 
 use super::activation::{Activation, ActivationArgs};
 use super::specs::{BatchNormTensors, Gather, Hyper, Loss, UpdateRule, UpdateTensors};
@@ -182,14 +182,34 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn gather(src: Tensor, index: Tensor, dst: Tensor, _spec: &Gather, batch_offset: u32) -> Result<()> {
+/// Most chunks a gather source may be split into.
+pub const MAX_CHUNKS: usize = 4;
+
+pub(crate) fn gather(src: &[Tensor], index: Tensor, dst: Tensor, _spec: &Gather, batch_offset: u32) -> Result<()> {
     let op = "gather_rows";
+    let first = *src.first().ok_or_else(|| bad(op, "1 to 4 source chunks", "none"))?;
+    if src.len() > MAX_CHUNKS {
+        return Err(bad(op, format!("at most {MAX_CHUNKS} source chunks"), format!("{}", src.len())));
+    }
+    for (i, c) in src.iter().enumerate() {
+        check_dtype(op, *c, first.dtype)?;
+        let last = i + 1 == src.len();
+        if c.cols != first.cols || (!last && c.rows != first.rows) || c.rows > first.rows {
+            return Err(bad(
+                op,
+                format!("chunks of ({}, {}), the last no longer", first.rows, first.cols),
+                format!("chunk {i} of ({}, {})", c.rows, c.cols),
+            ));
+        }
+    }
     check_dtype(op, index, DType::U32)?;
-    let want_dst = if src.dtype == DType::U32 { DType::U32 } else { DType::F32 };
+    let want_dst = if first.dtype == DType::U32 { DType::U32 } else { DType::F32 };
     check_dtype(op, dst, want_dst)?;
-    distinct(op, &[dst], &[src, index])?;
-    if src.cols != dst.cols {
-        return Err(bad(op, format!("dst with {} columns (as src)", src.cols), format!("{}", dst.cols)));
+    let mut inputs = src.to_vec();
+    inputs.push(index);
+    distinct(op, &[dst], &inputs)?;
+    if first.cols != dst.cols {
+        return Err(bad(op, format!("dst with {} columns (as src)", first.cols), format!("{}", dst.cols)));
     }
     let end = batch_offset as usize + dst.rows;
     if end > index.len() {

@@ -7,7 +7,7 @@
 //! overwritten unless an op says it accumulates.
 
 pub mod activation;
-pub(crate) mod checks;
+pub mod checks;
 pub mod matmul;
 pub mod specs;
 
@@ -70,8 +70,13 @@ pub trait Backend {
     fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()>;
 
     /// `dst[r] ← src[index[offset + r]]·scale + shift` for each row r of `dst`, where offset is
-    /// the step's `batch_offset`. `src` is f32 or u8 (normalized) or u32 (copied; `dst` u32).
-    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()>;
+    /// the step's `batch_offset`. `src` is f32 or u8 (normalized) or u32 (copied; `dst` u32),
+    /// given as 1 to 4 chunks of equal row count (the last may be shorter) when it is larger
+    /// than one tensor may be (`max_tensor_bytes`).
+    fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()>;
+
+    /// The largest tensor this backend can hold, in bytes (the GPU's storage-binding limit).
+    fn max_tensor_bytes(&self) -> u64;
 
     // ---- matmul ----
 

@@ -188,33 +188,31 @@ impl Backend for CpuBackend {
         })
     }
 
-    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
+    fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
         let offset = self.counters.batch_offset;
         checks::gather(src, index, dst, &spec, offset)?;
-        let (cols, offset) = (src.cols, offset as usize);
-        if src.dtype == DType::U32 {
-            let mut out = self.u32s("gather_rows", dst)?.to_vec();
-            data::gather_rows_u32(
-                self.u32s("gather_rows", src)?,
-                self.u32s("gather_rows", index)?,
-                &mut out,
-                cols,
-                offset,
-            );
+        let (cols, offset, chunk_rows, op) = (src[0].cols, offset as usize, src[0].rows, "gather_rows");
+        if src[0].dtype == DType::U32 {
+            let chunks = src.iter().map(|&t| self.u32s(op, t)).collect::<Result<Vec<_>>>()?;
+            let mut out = vec![0; dst.len()];
+            data::gather_rows_u32(&chunks, chunk_rows, self.u32s(op, index)?, &mut out, cols, offset);
             return self.write_u32(dst, &out);
         }
-        self.with_out("gather_rows", dst, |s, out| {
-            let index = s.u32s("gather_rows", index)?;
-            match src.dtype {
-                DType::U8 => {
-                    data::gather_rows_u8(s.u8s("gather_rows", src)?, index, out, cols, offset, spec.scale, spec.shift)
-                }
-                _ => {
-                    data::gather_rows_f32(s.f32s("gather_rows", src)?, index, out, cols, offset, spec.scale, spec.shift)
-                }
+        self.with_out(op, dst, |s, out| {
+            let index = s.u32s(op, index)?;
+            if src[0].dtype == DType::U8 {
+                let chunks = src.iter().map(|&t| s.u8s(op, t)).collect::<Result<Vec<_>>>()?;
+                data::gather_rows_u8(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
+            } else {
+                let chunks = src.iter().map(|&t| s.f32s(op, t)).collect::<Result<Vec<_>>>()?;
+                data::gather_rows_f32(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
             }
             Ok(())
         })
+    }
+
+    fn max_tensor_bytes(&self) -> u64 {
+        u64::MAX
     }
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {

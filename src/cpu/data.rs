@@ -1,8 +1,11 @@
-//! CPU twin of `shaders/data.wgsl`.
+//! CPU twin of `shaders/data.wgsl`. A gather source is a list of chunks of `chunk_rows`
+//! rows; source row r is row r % chunk_rows of chunk r / chunk_rows.
 
 /// `dst[r, f] = src[index[offset + r], f]·scale + shift`.
+#[allow(clippy::too_many_arguments)]
 pub fn gather_rows_f32(
-    src: &[f32],
+    src: &[&[f32]],
+    chunk_rows: usize,
     index: &[u32],
     dst: &mut [f32],
     cols: usize,
@@ -12,26 +15,35 @@ pub fn gather_rows_f32(
 ) {
     for (i, d) in dst.iter_mut().enumerate() {
         let row = index[offset + i / cols] as usize;
-        *d = src[row * cols + i % cols] * scale + shift;
+        *d = src[row / chunk_rows][(row % chunk_rows) * cols + i % cols] * scale + shift;
     }
 }
 
 /// As `gather_rows_f32` from bytes.
-pub fn gather_rows_u8(src: &[u8], index: &[u32], dst: &mut [f32], cols: usize, offset: usize, scale: f32, shift: f32) {
+#[allow(clippy::too_many_arguments)]
+pub fn gather_rows_u8(
+    src: &[&[u8]],
+    chunk_rows: usize,
+    index: &[u32],
+    dst: &mut [f32],
+    cols: usize,
+    offset: usize,
+    scale: f32,
+    shift: f32,
+) {
     for (i, d) in dst.iter_mut().enumerate() {
         let row = index[offset + i / cols] as usize;
-        *d = src[row * cols + i % cols] as f32 * scale + shift;
+        *d = src[row / chunk_rows][(row % chunk_rows) * cols + i % cols] as f32 * scale + shift;
     }
 }
 
 /// `dst[r, f] = src[index[offset + r], f]`.
-pub fn gather_rows_u32(src: &[u32], index: &[u32], dst: &mut [u32], cols: usize, offset: usize) {
+pub fn gather_rows_u32(src: &[&[u32]], chunk_rows: usize, index: &[u32], dst: &mut [u32], cols: usize, offset: usize) {
     for (i, d) in dst.iter_mut().enumerate() {
         let row = index[offset + i / cols] as usize;
-        *d = src[row * cols + i % cols];
+        *d = src[row / chunk_rows][(row % chunk_rows) * cols + i % cols];
     }
 }
-
 /// `y[i] = value`.
 pub fn fill(y: &mut [f32], value: f32) {
     y.fill(value);

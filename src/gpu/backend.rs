@@ -218,26 +218,34 @@ impl Backend for GpuBackend {
         data_ops::scale(&mut self.rec, &self.ctx, &self.k.data, xb, yb, y.len(), value)
     }
 
-    fn gather_rows(&mut self, src: Tensor, index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
+    fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
         checks::gather(src, index, dst, &spec, self.counters_host.batch_offset)?;
         let t = &self.tensors;
-        let (s, i, d) = (buf(t, "gather_rows", src)?, buf(t, "gather_rows", index)?, buf(t, "gather_rows", dst)?);
+        let chunks = src.iter().map(|&c| buf(t, "gather_rows", c)).collect::<Result<Vec<_>>>()?;
+        let (i, d) = (buf(t, "gather_rows", index)?, buf(t, "gather_rows", dst)?);
         let c = &self.counters;
-        let (rows, cols) = (dst.rows, dst.cols);
+        let (rows, cols, chunk_rows) = (dst.rows, dst.cols, src[0].rows);
+        let (scale, shift) = (spec.scale, spec.shift);
+        let k = &self.k.data;
         data_ops::gather_rows(
             &mut self.rec,
             &self.ctx,
-            &self.k.data,
-            src.dtype,
-            s,
+            k,
+            src[0].dtype,
+            &chunks,
+            chunk_rows,
             i,
             d,
             c,
             rows,
             cols,
-            spec.scale,
-            spec.shift,
+            scale,
+            shift,
         )
+    }
+
+    fn max_tensor_bytes(&self) -> u64 {
+        self.ctx.limits().max_storage_buffer_binding_size
     }
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {

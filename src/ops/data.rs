@@ -16,6 +16,14 @@ struct Params {
     cols: u32,
     value: f32,
     shift: f32,
+    chunk_rows: u32,
+    _pad: [u32; 3],
+}
+
+impl Params {
+    fn new(n: u32, cols: u32, value: f32, shift: f32) -> Self {
+        Self { n, cols, value, shift, chunk_rows: u32::MAX, _pad: [0; 3] }
+    }
 }
 
 pub struct DataKernels {
@@ -41,14 +49,16 @@ impl DataKernels {
     }
 }
 
-/// Record `dst[r] = src[index[offset + r]]·scale + shift`; dst: (rows, cols).
+/// Record `dst[r] = src[index[offset + r]]·scale + shift`; dst: (rows, cols); `src` holds
+/// 1..=4 chunks of `chunk_rows` rows each (the last may be shorter).
 #[allow(clippy::too_many_arguments)]
 pub fn gather_rows(
     rec: &mut Recorder,
     ctx: &GpuContext,
     k: &DataKernels,
     src_dtype: DType,
-    src: &GpuBuffer,
+    src: &[&GpuBuffer],
+    chunk_rows: usize,
     index: &GpuBuffer,
     dst: &GpuBuffer,
     counters: &GpuBuffer,
@@ -58,24 +68,23 @@ pub fn gather_rows(
     shift: f32,
 ) -> Result<()> {
     let n = rows * cols;
-    let p = Params {
-        n: to_u32("gather_rows", "element count", n)?,
-        cols: to_u32("gather_rows", "columns", cols)?,
-        value: scale,
-        shift,
-    };
+    let mut p =
+        Params::new(to_u32("gather_rows", "element count", n)?, to_u32("gather_rows", "columns", cols)?, scale, shift);
+    p.chunk_rows = to_u32("gather_rows", "rows per chunk", chunk_rows)?;
     let kernel = match src_dtype {
         DType::F32 => &k.gather_f32,
         DType::U8 => &k.gather_u8,
         DType::U32 => &k.gather_u32,
     };
-    let bind = [(1, src), (2, index), (3, counters), (4, dst)];
+    // Unused chunk slots repeat the first chunk: read-only bindings may share a buffer.
+    let chunk = |c: usize| *src.get(c).unwrap_or(&src[0]);
+    let bind = [(1, chunk(0)), (2, index), (3, counters), (4, dst), (5, chunk(1)), (6, chunk(2)), (7, chunk(3))];
     rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n))
 }
 
 /// Record `y[i] = value`.
 pub fn fill(rec: &mut Recorder, ctx: &GpuContext, k: &DataKernels, y: &GpuBuffer, n: usize, value: f32) -> Result<()> {
-    let p = Params { n: to_u32("fill", "element count", n)?, cols: 1, value, shift: 0.0 };
+    let p = Params::new(to_u32("fill", "element count", n)?, 1, value, 0.0);
     rec.dispatch(ctx, &k.fill, bytemuck::bytes_of(&p), &[(4, y)], grid(n))
 }
 
@@ -90,7 +99,7 @@ pub fn scale(
     n: usize,
     value: f32,
 ) -> Result<()> {
-    let p = Params { n: to_u32("scale", "element count", n)?, cols: 1, value, shift: 0.0 };
+    let p = Params::new(to_u32("scale", "element count", n)?, 1, value, 0.0);
     match x {
         Some(x) => rec.dispatch(ctx, &k.scale, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n)),
         None => rec.dispatch(ctx, &k.scale_in_place, bytemuck::bytes_of(&p), &[(4, y)], grid(n)),

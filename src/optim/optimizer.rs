@@ -124,7 +124,7 @@ impl OptimizerConfig {
             }
         }
         for (field, v) in [("clip_value", self.clip_value), ("clip_norm", self.clip_norm)] {
-            if !(v >= 0.0) {
+            if v.is_nan() || v < 0.0 {
                 return bad(field, v, "must be ≥ 0 (0 turns clipping off)");
             }
         }

@@ -79,7 +79,7 @@ impl Schedule {
     pub fn validate(&self) -> Result<()> {
         let bad = |problem: String| Err(Error::config("schedule", problem));
         match self {
-            Self::Exponential { rate, decay_steps } if !(*rate > 0.0) || *decay_steps == 0 => {
+            Self::Exponential { rate, decay_steps } if rate.is_nan() || *rate <= 0.0 || *decay_steps == 0 => {
                 bad(format!("exponential needs rate > 0 and decay_steps ≥ 1, got {rate} and {decay_steps}"))
             }
             Self::Piecewise { boundaries, values } if values.len() != boundaries.len() + 1 => bad(format!(

@@ -1,13 +1,16 @@
 //! A dataset resident on the device for a whole run: features (u8 images stay packed), labels,
-//! and the index list a batch gathers through.
+//! and the index list a batch gathers through. Features larger than the backend's largest
+//! tensor (the GPU's storage-binding limit) are split by rows into up to four chunks.
 
+use crate::backend::checks::MAX_CHUNKS;
 use crate::backend::{Backend, Gather};
 use crate::data::{Dataset, Features};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 pub struct DeviceData {
-    pub x: Tensor,
+    /// The features, as 1..=4 row chunks of equal size (the last may be shorter).
+    pub x: Vec<Tensor>,
     pub labels: Tensor,
     /// Row order: the identity until a training epoch writes its shuffled order.
     pub order: Tensor,
@@ -18,30 +21,52 @@ pub struct DeviceData {
 }
 
 impl DeviceData {
-    /// Upload `data` once. A set larger than the adapter's storage-binding limit is an error
-    /// that names the limit.
+    /// Upload `data` once, in as few chunks as the backend's tensor limit allows.
     pub fn upload(b: &mut dyn Backend, data: &Dataset) -> Result<Self> {
-        let too_big = |e: Error| match e {
-            Error::LimitExceeded { needed, limit, limit_name, .. } => Error::config(
+        let bytes_per_value = if matches!(data.features, Features::U8 { .. }) { 1 } else { 4 };
+        let row_bytes = (data.cols * bytes_per_value) as u64;
+        let chunk_rows = (b.max_tensor_bytes() / row_bytes.max(1)).min(data.rows as u64) as usize;
+        if chunk_rows == 0 || data.rows.div_ceil(chunk_rows) > MAX_CHUNKS {
+            return Err(Error::config(
                 format!("dataset {}", data.name),
-                format!("its features need {needed} bytes on the device, over the adapter's {limit_name} of {limit}"),
-            ),
-            other => other,
+                format!(
+                    "its {} rows of {row_bytes} bytes need more than {MAX_CHUNKS} tensors of at most {} bytes \
+                     (the adapter's storage-binding limit)",
+                    data.rows,
+                    b.max_tensor_bytes()
+                ),
+            ));
+        }
+        Self::upload_chunked(b, data, chunk_rows)
+    }
+
+    /// Upload with features split every `chunk_rows` rows (at most four chunks).
+    pub fn upload_chunked(b: &mut dyn Backend, data: &Dataset, chunk_rows: usize) -> Result<Self> {
+        let cols = data.cols;
+        let mut x = Vec::new();
+        let gather = match &data.features {
+            Features::U8 { scale, shift, .. } => Gather { scale: *scale, shift: *shift },
+            Features::F32(_) => Gather::default(),
         };
-        let (x, gather) = match &data.features {
-            Features::U8 { data: bytes, scale, shift } => {
-                (b.upload_u8(data.rows, data.cols, bytes).map_err(too_big)?, Gather { scale: *scale, shift: *shift })
-            }
-            Features::F32(v) => (b.upload(data.rows, data.cols, v).map_err(too_big)?, Gather::default()),
-        };
+        for start in (0..data.rows).step_by(chunk_rows.max(1)) {
+            let rows = chunk_rows.min(data.rows - start);
+            let range = start * cols..(start + rows) * cols;
+            x.push(match &data.features {
+                Features::U8 { data: bytes, .. } => b.upload_u8(rows, cols, &bytes[range])?,
+                Features::F32(v) => b.upload(rows, cols, &v[range])?,
+            });
+        }
+        if x.len() > MAX_CHUNKS {
+            return Err(Error::config("chunks", format!("{} chunks; a gather reads at most {MAX_CHUNKS}", x.len())));
+        }
         let labels = b.upload_u32(data.rows, 1, &data.labels)?;
         let order = b.upload_u32(1, data.rows, &(0..data.rows as u32).collect::<Vec<_>>())?;
-        Ok(Self { x, labels, order, rows: data.rows, cols: data.cols, classes: data.classes, gather })
+        Ok(Self { x, labels, order, rows: data.rows, cols, classes: data.classes, gather })
     }
 
     /// Free the device copies.
     pub fn free(self, b: &mut dyn Backend) -> Result<()> {
-        for t in [self.x, self.labels, self.order] {
+        for t in self.x.into_iter().chain([self.labels, self.order]) {
             b.free(t)?;
         }
         Ok(())

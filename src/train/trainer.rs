@@ -230,8 +230,8 @@ impl Trainer {
         // Writes first: a write submits whatever is recorded before it.
         opt.prepare(b)?;
         b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32 })?;
-        b.gather_rows(train.x, train.order, input, train.gather)?;
-        b.gather_rows(train.labels, train.order, labels, Gather::default())?;
+        b.gather_rows(&train.x, train.order, input, train.gather)?;
+        b.gather_rows(&[train.labels], train.order, labels, Gather::default())?;
         let logits = model.forward(b, ws, Mode::Train)?;
         b.loss(model.spec().loss, logits, labels, dlogits, self.stats, 1.0 / rows as f32)?;
         model.backward(b, ws)?;
@@ -366,8 +366,8 @@ impl Trainer {
             let ws = model.workspace(b, rows)?;
             let (input, labels) = (model.ws(ws).input, model.ws(ws).labels);
             b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
-            b.gather_rows(data.x, data.order, input, data.gather)?;
-            b.gather_rows(data.labels, data.order, labels, Gather::default())?;
+            b.gather_rows(&data.x, data.order, input, data.gather)?;
+            b.gather_rows(&[data.labels], data.order, labels, Gather::default())?;
             let logits = model.forward(b, ws, mode)?;
             each(b, model, ws, logits, self)?;
             b.submit()?;
