@@ -307,3 +307,25 @@ fn training_from_a_chunked_dataset_equals_training_from_one_buffer() {
     }
     assert_eq!(params[0], params[1]);
 }
+
+#[test]
+fn mc_dropout_predictions_vary_only_when_the_model_has_dropout() {
+    let data = blobs();
+    for with_dropout in [true, false] {
+        let mut g = gpu();
+        let spec = if with_dropout { mlp_with_everything() } else { ModelSpec::mlp(20, &[32], 4, Activation::Relu) };
+        let mut r = setup(&mut g, &spec, &data, TrainConfig { epochs: 2, batch_size: 32, eval_batch_size: 100, ..TrainConfig::default() });
+        r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
+        let (mean, std) = r.trainer.predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
+        assert_eq!(mean.len(), data.rows * 4);
+        for row in mean.chunks(4) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "mean probabilities sum to 1");
+        }
+        let spread = std.iter().copied().fold(0.0, f32::max);
+        if with_dropout {
+            assert!(spread > 1e-3, "20 dropout passes gave the same prediction");
+        } else {
+            assert_eq!(spread, 0.0, "without dropout every pass is the same");
+        }
+    }
+}
