@@ -1,0 +1,70 @@
+//! The IDX format of MNIST and Fashion-MNIST (LeCun et al.): a big-endian header — two zero
+//! bytes, a type code (0x08 = u8), the number of dimensions — then each dimension as a u32,
+//! then the payload. Files may be gzip-compressed (detected by the gzip magic bytes).
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// An n-dimensional u8 array read from an IDX file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxArray {
+    pub dims: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+fn corrupt(path: &Path, problem: impl Into<String>) -> Error {
+    Error::DataCorrupt { path: path.display().to_string(), problem: problem.into() }
+}
+
+/// Read a u8 IDX file, raw or gzip-compressed.
+pub fn read_idx(path: &Path) -> Result<IdxArray> {
+    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::DataMissing {
+            what: "IDX file".into(),
+            path: path.display().to_string(),
+            hint: "Run scripts/fetch-data.sh to fetch the datasets.".into(),
+        },
+        _ => Error::io(path, e),
+    })?;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| corrupt(path, format!("gzip stream is damaged ({e})")))?;
+        out
+    } else {
+        raw
+    };
+    parse_idx(&bytes).map_err(|problem| corrupt(path, problem))
+}
+
+/// Parse IDX bytes; the error says what is wrong.
+pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
+    if bytes.len() < 4 {
+        return Err(format!("{} bytes is too short for an IDX header", bytes.len()));
+    }
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(format!("wrong magic number: starts {:02x} {:02x}, an IDX file starts 00 00", bytes[0], bytes[1]));
+    }
+    if bytes[2] != 0x08 {
+        return Err(format!("element type 0x{:02x} is not supported (only 0x08, unsigned bytes)", bytes[2]));
+    }
+    let ndims = bytes[3] as usize;
+    let header = 4 + 4 * ndims;
+    if ndims == 0 || bytes.len() < header {
+        return Err(format!("header declares {ndims} dimensions but the file has {} bytes", bytes.len()));
+    }
+    let dims: Vec<usize> = (0..ndims)
+        .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize)
+        .collect();
+    let want: usize = dims.iter().product();
+    let got = bytes.len() - header;
+    if got != want {
+        let dims_text = dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+        let how = if got < want { "truncated" } else { "too long" };
+        return Err(format!("payload {how}: dimensions {dims_text} need {want} bytes, found {got}"));
+    }
+    Ok(IdxArray { dims, data: bytes[header..].to_vec() })
+}

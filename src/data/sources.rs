@@ -1,0 +1,159 @@
+//! Where datasets come from: IDX pairs (MNIST, Fashion-MNIST), CSV files, the UCI digits,
+//! and synthetic sets for tests.
+
+use std::io::Read;
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+
+use super::dataset::{Dataset, Features};
+use super::idx::read_idx;
+use crate::error::{Error, Result};
+
+/// Images and labels from an IDX pair; pixel bytes stay bytes and are scaled by 1/255 on the device.
+pub fn idx_pair(name: &str, images: &Path, labels: &Path) -> Result<Dataset> {
+    let (x, y) = (read_idx(images)?, read_idx(labels)?);
+    let corrupt = |path: &Path, problem: String| Error::DataCorrupt { path: path.display().to_string(), problem };
+    if x.dims.len() < 2 {
+        return Err(corrupt(images, format!("{} dimensions; images need at least 2 (count, pixels…)", x.dims.len())));
+    }
+    if y.dims.len() != 1 {
+        return Err(corrupt(labels, format!("{} dimensions; labels are a 1-dimensional list", y.dims.len())));
+    }
+    if x.dims[0] != y.dims[0] {
+        return Err(corrupt(labels, format!("{} labels for {} images in {}", y.dims[0], x.dims[0], images.display())));
+    }
+    let cols = x.dims[1..].iter().product();
+    let labels = y.data.iter().map(|&l| l as u32).collect();
+    Dataset::new(name, Features::U8 { data: x.data, scale: 1.0 / 255.0, shift: 0.0 }, labels, cols)
+}
+
+/// The train or test half of an MNIST-format directory (`train-images-idx3-ubyte[.gz]`, …).
+pub fn idx_dir(name: &str, dir: &Path, train: bool) -> Result<Dataset> {
+    if !dir.is_dir() {
+        return Err(Error::DataMissing {
+            what: format!("{name} directory"),
+            path: dir.display().to_string(),
+            hint: "Run scripts/fetch-data.sh to fetch Fashion-MNIST and the digits into data/.".into(),
+        });
+    }
+    let prefix = if train { "train" } else { "t10k" };
+    let find = |kind: &str| {
+        let base = dir.join(format!("{prefix}-{kind}"));
+        let gz = dir.join(format!("{prefix}-{kind}.gz"));
+        if gz.exists() {
+            gz
+        } else {
+            base
+        }
+    };
+    idx_pair(name, &find("images-idx3-ubyte"), &find("labels-idx1-ubyte"))
+}
+
+/// A CSV file of numbers with one label column (an index; negative counts from the end).
+/// A first line that does not parse as numbers is taken as a header.
+pub fn csv(path: &Path, label_column: isize) -> Result<Dataset> {
+    let text = read_text(path)?;
+    let corrupt = |problem: String| Error::DataCorrupt { path: path.display().to_string(), problem };
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    let mut cols = None;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let parsed: std::result::Result<Vec<f32>, _> = fields.iter().map(|f| f.parse::<f32>()).collect();
+        let values = match parsed {
+            Ok(v) => v,
+            Err(_) if n == 0 => continue,
+            Err(_) => return Err(corrupt(format!("line {}: a field is not a number: {line:?}", n + 1))),
+        };
+        let width = values.len();
+        let label_at = if label_column < 0 { width as isize + label_column } else { label_column };
+        if label_at < 0 || label_at as usize >= width {
+            return Err(corrupt(format!("line {}: no column {label_column} in {width} fields", n + 1)));
+        }
+        let label = values[label_at as usize];
+        if label < 0.0 || label.fract() != 0.0 {
+            return Err(corrupt(format!("line {}: label {label} is not a class number (0, 1, 2, …)", n + 1)));
+        }
+        match cols {
+            None => cols = Some(width - 1),
+            Some(c) if c != width - 1 => {
+                return Err(corrupt(format!("line {}: {width} fields where earlier lines have {}", n + 1, c + 1)))
+            }
+            _ => {}
+        }
+        labels.push(label as u32);
+        features.extend(values.iter().enumerate().filter(|&(i, _)| i != label_at as usize).map(|(_, &v)| v));
+    }
+    let cols = cols.ok_or_else(|| corrupt("no data rows".into()))?;
+    let name = path.file_stem().map_or("csv".into(), |s| s.to_string_lossy().into_owned());
+    Dataset::new(&name, Features::F32(features), labels, cols)
+}
+
+/// The UCI optical digits (8×8 images, values 0–16) from scikit-learn's `digits.csv.gz`.
+pub fn digits(path: &Path) -> Result<Dataset> {
+    let mut data = csv(path, -1)?;
+    data.name = "digits".into();
+    Ok(data)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::DataMissing {
+            what: "data file".into(),
+            path: path.display().to_string(),
+            hint: "Check the path, or run scripts/fetch-data.sh for the bundled datasets.".into(),
+        },
+        _ => Error::io(path, e),
+    })?;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| Error::DataCorrupt {
+            path: path.display().to_string(),
+            problem: format!("gzip stream is damaged ({e})"),
+        })?;
+        out
+    } else {
+        raw
+    };
+    String::from_utf8(bytes)
+        .map_err(|_| Error::DataCorrupt { path: path.display().to_string(), problem: "not UTF-8 text".into() })
+}
+
+/// Two interleaved spirals (Lang & Witbrock), `n` points per class, with Gaussian noise.
+pub fn spirals(n: usize, noise: f32, seed: u64) -> Dataset {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut features = Vec::with_capacity(4 * n);
+    let mut labels = Vec::with_capacity(2 * n);
+    for class in 0..2u32 {
+        for i in 0..n {
+            let t = 0.25 + 3.0 * std::f32::consts::PI * i as f32 / n as f32;
+            let sign = if class == 0 { 1.0 } else { -1.0 };
+            let (x, y) = (sign * t * t.cos() / 10.0, sign * t * t.sin() / 10.0);
+            features.push(x + noise * normal(&mut rng));
+            features.push(y + noise * normal(&mut rng));
+            labels.push(class);
+        }
+    }
+    Dataset::new("spirals", Features::F32(features), labels, 2).expect("sizes are consistent by construction")
+}
+
+/// `classes` Gaussian blobs in `dims` dimensions, `n` points each, centres drawn in [−5, 5].
+pub fn blobs(n: usize, classes: usize, dims: usize, std: f32, seed: u64) -> Dataset {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let centres: Vec<Vec<f32>> =
+        (0..classes).map(|_| (0..dims).map(|_| rng.random_range(-5.0..5.0)).collect()).collect();
+    let mut features = Vec::with_capacity(n * classes * dims);
+    let mut labels = Vec::with_capacity(n * classes);
+    for i in 0..n * classes {
+        let c = i % classes;
+        features.extend(centres[c].iter().map(|m| m + std * normal(&mut rng)));
+        labels.push(c as u32);
+    }
+    Dataset::new("blobs", Features::F32(features), labels, dims).expect("sizes are consistent by construction")
+}
+
+fn normal(rng: &mut impl Rng) -> f32 {
+    let (u1, u2): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+}
