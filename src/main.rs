@@ -1,18 +1,34 @@
 //! The `wgtrain` command line.
 
+mod cli;
+
+use std::path::PathBuf;
+
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
+use wgtrain::{Backend, CpuBackend};
+
+use cli::config::RunConfig;
 
 #[derive(Parser)]
-#[command(
-    name = "wgtrain",
-    version,
-    about = "Train and run neural networks on wgpu (WGSL kernels, CPU reference twin)"
-)]
+#[command(name = "wgtrain", version, about = "Train and run neural networks on wgpu (WGSL kernels, CPU reference twin)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where the maths runs: the GPU (any wgpu adapter, Mesa's lavapipe included) or the CPU
+    /// reference twin.
+    #[arg(long, global = true, value_enum, default_value_t = Device::Gpu)]
+    device: Device,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Device {
+    Gpu,
+    Cpu,
 }
 
 #[derive(Subcommand)]
@@ -24,12 +40,175 @@ enum Command {
     ///
     /// Example: WGPU_ADAPTER_NAME=llvmpipe wgtrain info
     Info,
+    /// Train a model. With no arguments: Fashion-MNIST, 784-300-100-10, ELU, He init,
+    /// momentum 0.9, 10 epochs, outputs in runs/latest.
+    ///
+    /// Settings come from the built-in defaults, then a TOML file (--config), then flags.
+    ///
+    /// Examples:
+    ///   wgtrain train
+    ///   wgtrain train --dataset digits --layers 128 --epochs 20 --output runs/digits
+    ///   wgtrain train --config run.toml --lr 0.01 --dropout 0.2
+    ///   wgtrain train --activation selu --init lecun_normal --standardize --alpha-dropout 0.1
+    #[command(verbatim_doc_comment)]
+    Train(Box<TrainArgs>),
+    /// Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix.
+    ///
+    /// The dataset and its preprocessing come from the run that wrote the checkpoint.
+    ///
+    /// Examples:
+    ///   wgtrain eval runs/latest/model.safetensors
+    ///   wgtrain eval runs/digits/model.safetensors --split validation --json
+    #[command(verbatim_doc_comment)]
+    Eval {
+        /// A checkpoint written by `wgtrain train`.
+        checkpoint: PathBuf,
+        /// Evaluate on another dataset (same features).
+        #[arg(long)]
+        dataset: Option<String>,
+        #[arg(long)]
+        data_dir: Option<String>,
+        #[arg(long, value_enum, default_value_t = cli::eval::Split::Test)]
+        split: cli::eval::Split,
+    },
+    /// Predict classes for the rows of an IDX image file or a CSV file.
+    ///
+    /// Writes CSV: row, class, one probability per class (and with --mc-dropout N, the mean of
+    /// N stochastic passes plus one predictive standard deviation per class).
+    ///
+    /// Examples:
+    ///   wgtrain predict runs/latest/model.safetensors data/fashion-mnist/t10k-images-idx3-ubyte.gz -o preds.csv
+    ///   wgtrain predict runs/digits/model.safetensors rows.csv --mc-dropout 30
+    #[command(verbatim_doc_comment)]
+    Predict {
+        checkpoint: PathBuf,
+        /// IDX images (*-ubyte[.gz]) or CSV rows of features.
+        input: PathBuf,
+        /// Write here (atomically) instead of to standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Average N stochastic passes with dropout on (Monte Carlo dropout).
+        #[arg(long, value_name = "N")]
+        mc_dropout: Option<u32>,
+        /// A CSV column to ignore (e.g. a label), counted from 0; negative counts from the end.
+        #[arg(long, allow_hyphen_values = true)]
+        label_column: Option<isize>,
+    },
+}
+
+/// Flags of `train`; each overrides the same setting of the config file.
+#[derive(Args)]
+struct TrainArgs {
+    /// A TOML config (see README: "Config reference").
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long)]
+    data_dir: Option<String>,
+    /// Hidden layer sizes, e.g. 300,100
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// identity relu leaky_relu prelu rrelu elu selu gelu silu tanh sigmoid
+    #[arg(long)]
+    activation: Option<String>,
+    /// he_normal he_uniform glorot_normal glorot_uniform lecun_normal lecun_uniform zeros same_value
+    #[arg(long)]
+    init: Option<String>,
+    #[arg(long)]
+    bias_init: Option<f32>,
+    #[arg(long)]
+    dropout: Option<f32>,
+    #[arg(long)]
+    alpha_dropout: Option<f32>,
+    #[arg(long)]
+    batch_norm: bool,
+    /// sgd momentum nesterov adagrad rmsprop adam adamw nadam
+    #[arg(long)]
+    optimizer: Option<String>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    momentum: Option<f32>,
+    #[arg(long)]
+    beta2: Option<f32>,
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// constant exponential piecewise plateau 1cycle
+    #[arg(long)]
+    schedule: Option<String>,
+    #[arg(long)]
+    max_lr: Option<f32>,
+    #[arg(long)]
+    l1: Option<f32>,
+    #[arg(long)]
+    l2: Option<f32>,
+    #[arg(long)]
+    clip_value: Option<f32>,
+    #[arg(long)]
+    clip_norm: Option<f32>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    validation_split: Option<f64>,
+    #[arg(long)]
+    standardize: bool,
+    /// Stop after this many epochs without a better validation loss (and restore the best).
+    #[arg(long, value_name = "PATIENCE")]
+    early_stopping: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(short, long)]
+    output: Option<String>,
+}
+
+impl TrainArgs {
+    fn resolve(self) -> Result<RunConfig> {
+        let mut c = match &self.config {
+            Some(path) => RunConfig::from_file(path)?,
+            None => RunConfig::default(),
+        };
+        macro_rules! set {
+            ($($flag:ident => $field:expr),* $(,)?) => { $( if let Some(v) = self.$flag.clone() { $field = v.into(); } )* };
+        }
+        set!(dataset => c.dataset, data_dir => c.data_dir, layers => c.model.layers, activation => c.model.activation,
+             init => c.model.init, bias_init => c.model.bias_init, dropout => c.model.dropout,
+             alpha_dropout => c.model.alpha_dropout, optimizer => c.optimizer.name, lr => c.optimizer.lr,
+             momentum => c.optimizer.momentum, beta2 => c.optimizer.beta2, weight_decay => c.optimizer.weight_decay,
+             schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, l1 => c.optimizer.l1, l2 => c.optimizer.l2,
+             clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
+             batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
+        c.model.batch_norm |= self.batch_norm;
+        c.standardize |= self.standardize;
+        if let Some(p) = self.early_stopping {
+            c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
+        }
+        Ok(c)
+    }
+}
+
+fn backend(device: Device) -> Result<Box<dyn Backend>> {
+    Ok(match device {
+        Device::Gpu => Box::new(GpuBackend::from_env()?),
+        Device::Cpu => Box::new(CpuBackend::new()),
+    })
 }
 
 fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Info => info(),
+        Command::Info => info(cli.json),
+        Command::Train(args) => args.resolve().and_then(|cfg| cli::train::run(cfg, backend(cli.device)?.as_mut(), cli.json)),
+        Command::Eval { checkpoint, dataset, data_dir, split } => {
+            backend(cli.device).and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json))
+        }
+        Command::Predict { checkpoint, input, output, mc_dropout, label_column } => backend(cli.device).and_then(|mut b| {
+            let args = cli::predict::PredictArgs { checkpoint: &checkpoint, input: &input, output: output.as_deref(), mc_dropout, label_column };
+            cli::predict::run(args, b.as_mut(), cli.json)
+        }),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e:#}");
@@ -37,16 +216,34 @@ fn main() {
     }
 }
 
-fn info() -> Result<()> {
+fn info(json: bool) -> Result<()> {
     let request = AdapterRequest::from_env();
     let adapters = list_adapters(&request)?;
+    let ctx = GpuContext::new(&request)?;
+    let backend = GpuBackend::new(ctx.clone())?;
+    let l = ctx.limits();
+    if json {
+        let out = serde_json::json!({
+            "adapters": adapters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "chosen": ctx.adapter().to_string(),
+            "device_kind": format!("{:?}", ctx.kind()),
+            "matmul_tiling": backend.matmul_tiling().to_string(),
+            "limits": {
+                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+                "max_buffer_size": l.max_buffer_size,
+                "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
+                "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
+                "max_compute_invocations_per_workgroup": l.max_compute_invocations_per_workgroup,
+                "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     println!("adapters ({}):", adapters.len());
     for a in &adapters {
         println!("  {a}");
     }
-    let ctx = GpuContext::new(&request)?;
-    let backend = GpuBackend::new(ctx.clone())?;
-    let l = ctx.limits();
     println!("chosen: {}", ctx.adapter());
     println!("device kind: {:?}", ctx.kind());
     println!("matmul tiling: {}", backend.matmul_tiling());

@@ -32,6 +32,10 @@ pub struct CheckpointMeta {
     pub train: Option<TrainConfig>,
     pub trainer: Option<TrainerState>,
     pub history: Option<History>,
+    /// Whatever the application needs to use the model again (the command line keeps its
+    /// run config and input transform here).
+    #[serde(default)]
+    pub extra: std::collections::BTreeMap<String, String>,
 }
 
 /// A checkpoint read from disk.
@@ -52,6 +56,18 @@ pub fn save(
     model: &Sequential,
     opt: Option<&Optimizer>,
     trainer: Option<&Trainer>,
+) -> Result<()> {
+    save_with(path, b, model, opt, trainer, Default::default())
+}
+
+/// As `save`, with application metadata stored beside the architecture.
+pub fn save_with(
+    path: &Path,
+    b: &mut dyn Backend,
+    model: &Sequential,
+    opt: Option<&Optimizer>,
+    trainer: Option<&Trainer>,
+    extra: std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
     let mut named: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
     for (name, t) in model.named_tensors() {
@@ -81,6 +97,7 @@ pub fn save(
         train: trainer.map(|t| t.config.clone()),
         trainer: trainer.map(|t| t.state),
         history: trainer.map(|t| t.history.clone()),
+        extra,
     };
     let json = serde_json::to_string(&meta).map_err(|e| problem(path, format!("metadata does not serialize: {e}")))?;
     let bytes: Vec<Vec<u8>> = named.iter().map(|(_, _, v)| bytemuck::cast_slice(v).to_vec()).collect();

@@ -38,11 +38,15 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Batch size for evaluation and prediction.
     pub eval_batch_size: usize,
+    /// Read the running loss and accuracy back every this many steps for `Callback::on_progress`
+    /// (0: only at the end of each epoch). Each read waits for the device.
+    #[serde(default)]
+    pub log_every: usize,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch_size: 32, seed: 42, early_stopping: None, eval_batch_size: 1000 }
+        Self { epochs: 10, batch_size: 32, seed: 42, early_stopping: None, eval_batch_size: 1000, log_every: 0 }
     }
 }
 
@@ -76,6 +80,8 @@ pub struct Metrics {
 pub trait Callback {
     fn on_epoch_start(&mut self, _epoch: usize, _batches: usize) {}
     fn on_batch_end(&mut self, _batch: usize, _rows: usize) {}
+    /// The running training metrics, every `TrainConfig::log_every` steps.
+    fn on_progress(&mut self, _metrics: Metrics) {}
     fn on_epoch_end(&mut self, _record: &EpochRecord) {}
 }
 
@@ -190,6 +196,10 @@ impl Trainer {
             let n = batch.min(rows - offset);
             self.step(b, model, opt, train, offset, n)?;
             callbacks.iter_mut().for_each(|c| c.on_batch_end(k + 1, n));
+            if self.config.log_every > 0 && (k + 1) % self.config.log_every == 0 && !callbacks.is_empty() {
+                let m = self.running_metrics(b)?;
+                callbacks.iter_mut().for_each(|c| c.on_progress(m));
+            }
         }
         b.sync()?;
         let seconds = start.elapsed().as_secs_f64();

@@ -1,0 +1,275 @@
+//! The `train` configuration: TOML file and/or flags over built-in defaults, resolved into the
+//! engine's types with an error that names every invalid value and lists the valid ones.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use wgtrain::nn::{Initializer, LayerSpec, ModelSpec};
+use wgtrain::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use wgtrain::train::{EarlyStopping, TrainConfig};
+use wgtrain::{Activation, Loss};
+
+/// Everything a training run needs. Every field has a default, so an empty file (or no file)
+/// is the default run: Fashion-MNIST, 784-300-100-10, ELU, He init, momentum 0.9, 10 epochs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
+    pub dataset: String,
+    /// Where fashion-mnist, mnist and digits live (scripts/fetch-data.sh fills it).
+    pub data_dir: String,
+    /// Fraction of the training set held out for validation (0 = none).
+    pub validation_split: f64,
+    /// Centre and scale inputs with statistics of the training set.
+    pub standardize: bool,
+    pub seed: u64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub output: String,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerSection,
+    pub early_stopping: Option<EarlyStoppingSection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Hidden layer sizes.
+    pub layers: Vec<usize>,
+    pub activation: String,
+    pub init: String,
+    /// Initial value of every bias.
+    pub bias_init: f32,
+    /// Inverted dropout after each hidden layer (0 = none).
+    pub dropout: f32,
+    /// Alpha dropout after each hidden layer (0 = none; for SELU).
+    pub alpha_dropout: f32,
+    /// Batch normalization after each hidden layer's activation.
+    pub batch_norm: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerSection {
+    pub name: String,
+    /// Unset fields take the optimizer's own defaults (PyTorch's), except the learning rate
+    /// of sgd, momentum and nesterov: 0.05, tuned for the default batch of 128.
+    pub lr: Option<f32>,
+    pub momentum: Option<f32>,
+    pub beta2: Option<f32>,
+    pub eps: Option<f32>,
+    pub weight_decay: Option<f32>,
+    pub l1: f32,
+    pub l2: f32,
+    pub clip_value: f32,
+    pub clip_norm: f32,
+    /// constant | exponential | piecewise | plateau | 1cycle
+    pub schedule: String,
+    /// exponential: lr · decay_rate^(step / decay_steps)
+    pub decay_rate: f32,
+    pub decay_steps: u32,
+    /// piecewise: `values[k]` from epoch `boundaries[k−1]` on
+    pub boundaries: Vec<u32>,
+    pub values: Vec<f32>,
+    /// plateau: multiply by factor after `patience` epochs without improvement
+    pub factor: f32,
+    pub patience: u32,
+    pub min_lr: f32,
+    /// 1cycle: the peak rate (default 10 × lr)
+    pub max_lr: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EarlyStoppingSection {
+    pub patience: usize,
+    pub min_delta: f32,
+    pub restore_best: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "fashion-mnist".into(),
+            data_dir: "data".into(),
+            validation_split: 0.1,
+            standardize: false,
+            seed: 42,
+            epochs: 10,
+            batch_size: 128,
+            output: "runs/latest".into(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerSection::default(),
+            early_stopping: None,
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            layers: vec![300, 100],
+            activation: "elu".into(),
+            init: "he_normal".into(),
+            bias_init: 0.0,
+            dropout: 0.0,
+            alpha_dropout: 0.0,
+            batch_norm: false,
+        }
+    }
+}
+
+impl Default for OptimizerSection {
+    fn default() -> Self {
+        Self {
+            name: "momentum".into(),
+            lr: None,
+            momentum: None,
+            beta2: None,
+            eps: None,
+            weight_decay: None,
+            l1: 0.0,
+            l2: 0.0,
+            clip_value: 0.0,
+            clip_norm: 0.0,
+            schedule: "constant".into(),
+            decay_rate: 0.1,
+            decay_steps: 1000,
+            boundaries: Vec::new(),
+            values: Vec::new(),
+            factor: 0.5,
+            patience: 2,
+            min_lr: 0.0,
+            max_lr: None,
+        }
+    }
+}
+
+impl Default for EarlyStoppingSection {
+    fn default() -> Self {
+        Self { patience: 5, min_delta: 0.0, restore_best: true }
+    }
+}
+
+/// The activation names `train` accepts.
+pub const ACTIVATIONS: &[&str] =
+    &["identity", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid"];
+
+pub fn activation(name: &str) -> Result<Activation> {
+    Activation::ALL
+        .into_iter()
+        .find(|a| a.name() == name)
+        .with_context(|| format!("unknown activation {name:?}; valid: {}", ACTIVATIONS.join(", ")))
+}
+
+pub fn initializer(name: &str) -> Result<Initializer> {
+    Initializer::NAMES.iter().find(|(n, _)| *n == name).map(|(_, i)| *i).with_context(|| {
+        let valid: Vec<&str> = Initializer::NAMES.iter().map(|(n, _)| *n).collect();
+        format!("unknown initializer {name:?}; valid: {}", valid.join(", "))
+    })
+}
+
+pub fn optimizer_kind(name: &str) -> Result<OptimizerKind> {
+    OptimizerKind::NAMES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k).with_context(|| {
+        let valid: Vec<&str> = OptimizerKind::NAMES.iter().map(|(n, _)| *n).collect();
+        format!("unknown optimizer {name:?}; valid: {}", valid.join(", "))
+    })
+}
+
+impl RunConfig {
+    /// Read a TOML file; unknown keys are errors.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the config serializes")
+    }
+
+    /// The model: hidden Dense layers (each optionally followed by batch norm and dropout),
+    /// then `classes` logits.
+    pub fn model_spec(&self, inputs: usize, classes: usize) -> Result<ModelSpec> {
+        let m = &self.model;
+        let act = activation(&m.activation)?;
+        let init = initializer(&m.init)?;
+        for (name, rate) in [("dropout", m.dropout), ("alpha_dropout", m.alpha_dropout)] {
+            if !(0.0..1.0).contains(&rate) {
+                bail!("{name} rate {rate} is not in [0, 1): 0 turns it off, 0.5 drops half the units");
+            }
+        }
+        if m.dropout > 0.0 && m.alpha_dropout > 0.0 {
+            bail!("choose dropout or alpha_dropout, not both");
+        }
+        if let Some(i) = m.layers.iter().position(|&u| u == 0) {
+            bail!("layer size 0 at position {} of layers {:?}; every layer needs at least 1 unit", i + 1, m.layers);
+        }
+        let mut layers = Vec::new();
+        for &units in &m.layers {
+            layers.push(LayerSpec::Dense { units, activation: act, init, bias: m.bias_init });
+            if m.batch_norm {
+                layers.push(LayerSpec::batch_norm());
+            }
+            if m.dropout > 0.0 {
+                layers.push(LayerSpec::Dropout { rate: m.dropout });
+            }
+            if m.alpha_dropout > 0.0 {
+                layers.push(LayerSpec::AlphaDropout { rate: m.alpha_dropout });
+            }
+        }
+        let out_init = if init == Initializer::SameValue { init } else { Initializer::GLOROT_UNIFORM };
+        layers.push(LayerSpec::Dense { units: classes, activation: Activation::Identity, init: out_init, bias: m.bias_init });
+        Ok(ModelSpec { inputs, layers, loss: Loss::SoftmaxCrossEntropy })
+    }
+
+    /// The optimizer, with `steps_per_epoch` to turn epoch-based settings into steps.
+    pub fn optimizer(&self, steps_per_epoch: usize) -> Result<OptimizerConfig> {
+        let o = &self.optimizer;
+        let mut c = OptimizerConfig::new(optimizer_kind(&o.name)?);
+        let sgd_family = matches!(c.kind, OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov);
+        c.lr = o.lr.unwrap_or(if sgd_family { 0.05 } else { c.lr });
+        c.momentum = o.momentum.unwrap_or(c.momentum);
+        if matches!(c.kind, OptimizerKind::Sgd | OptimizerKind::Adagrad | OptimizerKind::Rmsprop) {
+            c.momentum = 0.0;
+        }
+        c.beta2 = o.beta2.unwrap_or(c.beta2);
+        c.eps = o.eps.unwrap_or(c.eps);
+        c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+        (c.l1, c.l2, c.clip_value, c.clip_norm) = (o.l1, o.l2, o.clip_value, o.clip_norm);
+        let steps = steps_per_epoch as u32;
+        c.schedule = match o.schedule.as_str() {
+            "constant" => Schedule::Constant,
+            "exponential" => Schedule::Exponential { rate: o.decay_rate, decay_steps: o.decay_steps },
+            "piecewise" => Schedule::Piecewise { boundaries: o.boundaries.iter().map(|e| e * steps).collect(), values: o.values.clone() },
+            "plateau" => Schedule::ReduceOnPlateau { factor: o.factor, patience: o.patience, min_delta: 0.0, min_lr: o.min_lr },
+            "1cycle" => Schedule::one_cycle(o.max_lr.unwrap_or(10.0 * c.lr), steps * self.epochs as u32),
+            other => bail!("unknown schedule {other:?}; valid: constant, exponential, piecewise, plateau, 1cycle"),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        if self.epochs == 0 {
+            bail!("epochs is 0; train for at least 1");
+        }
+        if self.batch_size == 0 {
+            bail!("batch size 0; it must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            bail!("validation_split {} is not in [0, 1)", self.validation_split);
+        }
+        Ok(TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            early_stopping: self.early_stopping.as_ref().map(|e| EarlyStopping {
+                patience: e.patience,
+                min_delta: e.min_delta,
+                restore_best: e.restore_best,
+            }),
+            eval_batch_size: 1000,
+            log_every: 20,
+        })
+    }
+}

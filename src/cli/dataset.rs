@@ -1,0 +1,141 @@
+//! Datasets by name, their train/validation/test splits, and the input transform that goes
+//! into the checkpoint so `eval` and `predict` see inputs exactly as training did.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::config::RunConfig;
+use wgtrain::data::{sources, Dataset, Features, Standardizer};
+
+pub const DATASETS: &str = "fashion-mnist, mnist, digits, spirals, csv:PATH, idx:DIR";
+
+/// How raw inputs become model inputs: bytes → byte·scale + shift; f32 features →
+/// (x − mean)/std when standardized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputTransform {
+    pub scale: f32,
+    pub shift: f32,
+    pub mean: Option<Vec<f32>>,
+    pub std: Option<Vec<f32>>,
+}
+
+pub struct Splits {
+    pub train: Dataset,
+    pub val: Option<Dataset>,
+    pub test: Dataset,
+    pub transform: InputTransform,
+}
+
+fn fetch_hint(dir: &Path) -> String {
+    format!("{} is missing; fetch the datasets with: scripts/fetch-data.sh {}", dir.display(), dir.parent().map_or(".".into(), |p| p.display().to_string()))
+}
+
+/// Load the named dataset and split it: the published test set where there is one, else 20%
+/// held out by seed; then `validation_split` of the rest for validation.
+pub fn load(cfg: &RunConfig) -> Result<Splits> {
+    let data_dir = PathBuf::from(&cfg.data_dir);
+    let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { Ok(all.split(0.2, cfg.seed ^ 0x5EED)?) };
+    let (train, test) = match cfg.dataset.as_str() {
+        "fashion-mnist" | "mnist" => {
+            let dir = data_dir.join(&cfg.dataset);
+            if !dir.is_dir() {
+                bail!("{}", fetch_hint(&dir));
+            }
+            (sources::idx_dir(&cfg.dataset, &dir, true)?, sources::idx_dir(&cfg.dataset, &dir, false)?)
+        }
+        "digits" => {
+            let file = data_dir.join("digits/digits.csv.gz");
+            if !file.exists() {
+                bail!("{}", fetch_hint(&data_dir.join("digits")));
+            }
+            held_out(sources::digits(&file)?)?
+        }
+        "spirals" => held_out(sources::spirals(500, 0.05, cfg.seed))?,
+        other => match other.split_once(':') {
+            Some(("csv", path)) => held_out(sources::csv(Path::new(path), -1)?)?,
+            Some(("idx", dir)) => (sources::idx_dir(dir, Path::new(dir), true)?, sources::idx_dir(dir, Path::new(dir), false)?),
+            _ => bail!("unknown dataset {other:?}; valid: {DATASETS}"),
+        },
+    };
+    let (mut train, mut val) = if cfg.validation_split > 0.0 {
+        let (t, v) = train.split(cfg.validation_split, cfg.seed ^ 0x7A11)?;
+        (t, Some(v))
+    } else {
+        (train, None)
+    };
+    let mut test = test;
+    let mut transform = match &train.features {
+        Features::U8 { scale, shift, .. } => InputTransform { scale: *scale, shift: *shift, mean: None, std: None },
+        Features::F32(_) => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
+    };
+    if cfg.standardize {
+        let s = Standardizer::fit(&train);
+        for d in [Some(&mut train), val.as_mut(), Some(&mut test)].into_iter().flatten() {
+            s.apply(d);
+        }
+        match (&s, &train.features) {
+            (Standardizer::Global { .. }, Features::U8 { scale, shift, .. }) => (transform.scale, transform.shift) = (*scale, *shift),
+            (Standardizer::PerFeature { mean, std }, _) => (transform.mean, transform.std) = (Some(mean.clone()), Some(std.clone())),
+            _ => {}
+        }
+    }
+    Ok(Splits { train, val, test, transform })
+}
+
+/// Rows to predict from a file: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every column a
+/// feature, unless `label_column` names one to drop), as the model's inputs.
+pub fn prediction_inputs(path: &Path, label_column: Option<isize>, transform: &InputTransform) -> Result<(usize, usize, Vec<f32>)> {
+    let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    if name.contains("-ubyte") || name.ends_with(".idx") {
+        let idx = wgtrain::data::idx::read_idx(path)?;
+        if idx.dims.len() < 2 {
+            bail!("{}: an IDX file of {} dimension(s) is not a set of images", path.display(), idx.dims.len());
+        }
+        let cols: usize = idx.dims[1..].iter().product();
+        let values = idx.data.iter().map(|&b| b as f32 * transform.scale + transform.shift).collect();
+        return Ok((idx.dims[0], cols, values));
+    }
+    let text = if name.ends_with(".gz") {
+        let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+            .with_context(|| format!("{}: damaged gzip", path.display()))?;
+        out
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    let mut rows = 0;
+    let mut cols = None;
+    let mut values = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let parsed: std::result::Result<Vec<f32>, _> = line.split(',').map(|f| f.trim().parse::<f32>()).collect();
+        let mut row = match parsed {
+            Ok(v) => v,
+            Err(_) if n == 0 => continue,
+            Err(_) => bail!("{} line {}: a field is not a number", path.display(), n + 1),
+        };
+        if let Some(c) = label_column {
+            let at = if c < 0 { row.len() as isize + c } else { c };
+            if at < 0 || at as usize >= row.len() {
+                bail!("{} line {}: no column {c} to drop", path.display(), n + 1);
+            }
+            row.remove(at as usize);
+        }
+        match cols {
+            None => cols = Some(row.len()),
+            Some(c) if c != row.len() => bail!("{} line {}: {} fields where earlier lines have {c}", path.display(), n + 1, row.len()),
+            _ => {}
+        }
+        if let (Some(mean), Some(std)) = (&transform.mean, &transform.std) {
+            if mean.len() == row.len() {
+                row.iter_mut().enumerate().for_each(|(i, v)| *v = (*v - mean[i]) / std[i]);
+            }
+        }
+        values.extend(row);
+        rows += 1;
+    }
+    let cols = cols.with_context(|| format!("{}: no rows to predict", path.display()))?;
+    Ok((rows, cols, values))
+}

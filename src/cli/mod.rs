@@ -1,0 +1,10 @@
+//! The `wgtrain` command line: train, eval, predict, info.
+
+pub mod config;
+pub mod dataset;
+pub mod eval;
+pub mod output;
+pub mod plot;
+pub mod predict;
+pub mod progress;
+pub mod train;

@@ -1,0 +1,78 @@
+//! `wgtrain predict`: class and probabilities for each row of an IDX or CSV file, optionally
+//! with Monte Carlo dropout (mean of N stochastic passes and the predictive std).
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::dataset::{prediction_inputs, InputTransform};
+use super::train::INPUT_TRANSFORM_KEY;
+use wgtrain::data::{Dataset, Features};
+use wgtrain::nn::Mode;
+use wgtrain::train::{checkpoint, DeviceData, TrainConfig, Trainer};
+use wgtrain::Backend;
+
+pub struct PredictArgs<'a> {
+    pub checkpoint: &'a Path,
+    pub input: &'a Path,
+    pub output: Option<&'a Path>,
+    pub mc_dropout: Option<u32>,
+    pub label_column: Option<isize>,
+}
+
+pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+    let loaded = checkpoint::load(a.checkpoint)?;
+    let transform: InputTransform = match loaded.meta.extra.get(INPUT_TRANSFORM_KEY) {
+        Some(t) => serde_json::from_str(t).context("the checkpoint's input transform does not parse")?,
+        None => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
+    };
+    let (rows, cols, values) = prediction_inputs(a.input, a.label_column, &transform)?;
+    let inputs = loaded.meta.model.inputs;
+    if cols != inputs {
+        bail!("{} has {cols} features per row but the model takes {inputs}", a.input.display());
+    }
+    if a.mc_dropout == Some(0) {
+        bail!("--mc-dropout 0: give the number of stochastic passes (e.g. 30)");
+    }
+    let mut model = loaded.build_model(b)?;
+    let data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
+    let device_data = DeviceData::upload(b, &data)?;
+    let mut trainer = Trainer::new(b, TrainConfig { eval_batch_size: 1000, ..TrainConfig::default() })?;
+    let classes = loaded.meta.model.outputs();
+    let (probs, std) = match a.mc_dropout {
+        Some(n) => {
+            let (mean, std) = trainer.predict_mc(b, &mut model, &device_data, n)?;
+            (mean, Some(std))
+        }
+        None => (trainer.predict(b, &mut model, &device_data, Mode::Eval, 0)?, None),
+    };
+    let mut csv = String::from("row,class");
+    (0..classes).for_each(|c| csv += &format!(",p{c}"));
+    if std.is_some() {
+        (0..classes).for_each(|c| csv += &format!(",std{c}"));
+    }
+    csv.push('\n');
+    for r in 0..rows {
+        let p = &probs[r * classes..(r + 1) * classes];
+        let class = (0..classes).fold(0, |best, c| if p[c] > p[best] { c } else { best });
+        csv += &format!("{r},{class}");
+        p.iter().for_each(|v| csv += &format!(",{v:.6}"));
+        if let Some(s) = &std {
+            s[r * classes..(r + 1) * classes].iter().for_each(|v| csv += &format!(",{v:.6}"));
+        }
+        csv.push('\n');
+    }
+    match a.output {
+        Some(path) => {
+            checkpoint::write_atomically(path, csv.as_bytes())?;
+            if json_out {
+                let summary = serde_json::json!({ "rows": rows, "classes": classes, "output": path.display().to_string(), "mc_dropout": a.mc_dropout });
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!("wrote {rows} predictions to {}", path.display());
+            }
+        }
+        None => print!("{csv}"),
+    }
+    Ok(())
+}
