@@ -12,7 +12,11 @@ use wgtrain::{Backend, CpuBackend};
 use cli::config::RunConfig;
 
 #[derive(Parser)]
-#[command(name = "wgtrain", version, about = "Train and run neural networks on wgpu (WGSL kernels, CPU reference twin)")]
+#[command(
+    name = "wgtrain",
+    version,
+    about = "Train and run neural networks on wgpu (WGSL kernels, CPU reference twin)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +53,7 @@ enum Command {
     ///   wgtrain train
     ///   wgtrain train --dataset digits --layers 128 --epochs 20 --output runs/digits
     ///   wgtrain train --config run.toml --lr 0.01 --dropout 0.2
-    ///   wgtrain train --activation selu --init lecun_normal --standardize --alpha-dropout 0.1
+    ///   wgtrain train --activation selu --init lecun_normal --standardize true --alpha-dropout 0.1
     #[command(verbatim_doc_comment)]
     Train(Box<TrainArgs>),
     /// Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix.
@@ -154,8 +158,9 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     validation_split: Option<f64>,
+    /// Standardize inputs (default: yes for feature tables, no for images).
     #[arg(long)]
-    standardize: bool,
+    standardize: Option<bool>,
     /// Stop after this many epochs without a better validation loss (and restore the best).
     #[arg(long, value_name = "PATIENCE")]
     early_stopping: Option<usize>,
@@ -182,7 +187,9 @@ impl TrainArgs {
              clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
              batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
         c.model.batch_norm |= self.batch_norm;
-        c.standardize |= self.standardize;
+        if self.standardize.is_some() {
+            c.standardize = self.standardize;
+        }
         if let Some(p) = self.early_stopping {
             c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
         }
@@ -201,14 +208,23 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Info => info(cli.json),
-        Command::Train(args) => args.resolve().and_then(|cfg| cli::train::run(cfg, backend(cli.device)?.as_mut(), cli.json)),
-        Command::Eval { checkpoint, dataset, data_dir, split } => {
-            backend(cli.device).and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json))
+        Command::Train(args) => {
+            args.resolve().and_then(|cfg| cli::train::run(cfg, backend(cli.device)?.as_mut(), cli.json))
         }
-        Command::Predict { checkpoint, input, output, mc_dropout, label_column } => backend(cli.device).and_then(|mut b| {
-            let args = cli::predict::PredictArgs { checkpoint: &checkpoint, input: &input, output: output.as_deref(), mc_dropout, label_column };
-            cli::predict::run(args, b.as_mut(), cli.json)
-        }),
+        Command::Eval { checkpoint, dataset, data_dir, split } => backend(cli.device)
+            .and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json)),
+        Command::Predict { checkpoint, input, output, mc_dropout, label_column } => {
+            backend(cli.device).and_then(|mut b| {
+                let args = cli::predict::PredictArgs {
+                    checkpoint: &checkpoint,
+                    input: &input,
+                    output: output.as_deref(),
+                    mc_dropout,
+                    label_column,
+                };
+                cli::predict::run(args, b.as_mut(), cli.json)
+            })
+        }
     };
     if let Err(e) = outcome {
         eprintln!("error: {e:#}");

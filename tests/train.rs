@@ -314,7 +314,12 @@ fn mc_dropout_predictions_vary_only_when_the_model_has_dropout() {
     for with_dropout in [true, false] {
         let mut g = gpu();
         let spec = if with_dropout { mlp_with_everything() } else { ModelSpec::mlp(20, &[32], 4, Activation::Relu) };
-        let mut r = setup(&mut g, &spec, &data, TrainConfig { epochs: 2, batch_size: 32, eval_batch_size: 100, ..TrainConfig::default() });
+        let mut r = setup(
+            &mut g,
+            &spec,
+            &data,
+            TrainConfig { epochs: 2, batch_size: 32, eval_batch_size: 100, ..TrainConfig::default() },
+        );
         r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
         let (mean, std) = r.trainer.predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
         assert_eq!(mean.len(), data.rows * 4);

@@ -10,7 +10,8 @@ use wgtrain::train::{EarlyStopping, TrainConfig};
 use wgtrain::{Activation, Loss};
 
 /// Everything a training run needs. Every field has a default, so an empty file (or no file)
-/// is the default run: Fashion-MNIST, 784-300-100-10, ELU, He init, momentum 0.9, 10 epochs.
+/// is the default run: Fashion-MNIST, 784-300-100-10, ELU, He init, momentum 0.9, 10 epochs,
+/// batch 128, learning rate 0.05 decaying exponentially to 0.005 over the 10 epochs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
@@ -20,8 +21,9 @@ pub struct RunConfig {
     pub data_dir: String,
     /// Fraction of the training set held out for validation (0 = none).
     pub validation_split: f64,
-    /// Centre and scale inputs with statistics of the training set.
-    pub standardize: bool,
+    /// Centre and scale inputs with statistics of the training set. Unset: yes for feature
+    /// tables (digits, CSV, spirals), no for images (pixels are scaled to [0, 1]).
+    pub standardize: Option<bool>,
     pub seed: u64,
     pub epochs: usize,
     pub batch_size: usize,
@@ -65,9 +67,9 @@ pub struct OptimizerSection {
     pub clip_norm: f32,
     /// constant | exponential | piecewise | plateau | 1cycle
     pub schedule: String,
-    /// exponential: lr · decay_rate^(step / decay_steps)
+    /// exponential: lr · decay_rate^(epoch / decay_epochs), applied every step
     pub decay_rate: f32,
-    pub decay_steps: u32,
+    pub decay_epochs: f32,
     /// piecewise: `values[k]` from epoch `boundaries[k−1]` on
     pub boundaries: Vec<u32>,
     pub values: Vec<f32>,
@@ -93,7 +95,7 @@ impl Default for RunConfig {
             dataset: "fashion-mnist".into(),
             data_dir: "data".into(),
             validation_split: 0.1,
-            standardize: false,
+            standardize: None,
             seed: 42,
             epochs: 10,
             batch_size: 128,
@@ -132,9 +134,9 @@ impl Default for OptimizerSection {
             l2: 0.0,
             clip_value: 0.0,
             clip_norm: 0.0,
-            schedule: "constant".into(),
+            schedule: "exponential".into(),
             decay_rate: 0.1,
-            decay_steps: 1000,
+            decay_epochs: 10.0,
             boundaries: Vec::new(),
             values: Vec::new(),
             factor: 0.5,
@@ -218,7 +220,12 @@ impl RunConfig {
             }
         }
         let out_init = if init == Initializer::SameValue { init } else { Initializer::GLOROT_UNIFORM };
-        layers.push(LayerSpec::Dense { units: classes, activation: Activation::Identity, init: out_init, bias: m.bias_init });
+        layers.push(LayerSpec::Dense {
+            units: classes,
+            activation: Activation::Identity,
+            init: out_init,
+            bias: m.bias_init,
+        });
         Ok(ModelSpec { inputs, layers, loss: Loss::SoftmaxCrossEntropy })
     }
 
@@ -239,9 +246,20 @@ impl RunConfig {
         let steps = steps_per_epoch as u32;
         c.schedule = match o.schedule.as_str() {
             "constant" => Schedule::Constant,
-            "exponential" => Schedule::Exponential { rate: o.decay_rate, decay_steps: o.decay_steps },
-            "piecewise" => Schedule::Piecewise { boundaries: o.boundaries.iter().map(|e| e * steps).collect(), values: o.values.clone() },
-            "plateau" => Schedule::ReduceOnPlateau { factor: o.factor, patience: o.patience, min_delta: 0.0, min_lr: o.min_lr },
+            "exponential" => {
+                if o.decay_epochs.is_nan() || o.decay_epochs <= 0.0 {
+                    bail!("decay_epochs {} must be > 0", o.decay_epochs);
+                }
+                let decay_steps = ((o.decay_epochs * steps as f32).round() as u32).max(1);
+                Schedule::Exponential { rate: o.decay_rate, decay_steps }
+            }
+            "piecewise" => Schedule::Piecewise {
+                boundaries: o.boundaries.iter().map(|e| e * steps).collect(),
+                values: o.values.clone(),
+            },
+            "plateau" => {
+                Schedule::ReduceOnPlateau { factor: o.factor, patience: o.patience, min_delta: 0.0, min_lr: o.min_lr }
+            }
             "1cycle" => Schedule::one_cycle(o.max_lr.unwrap_or(10.0 * c.lr), steps * self.epochs as u32),
             other => bail!("unknown schedule {other:?}; valid: constant, exponential, piecewise, plateau, 1cycle"),
         };

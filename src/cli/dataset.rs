@@ -29,7 +29,11 @@ pub struct Splits {
 }
 
 fn fetch_hint(dir: &Path) -> String {
-    format!("{} is missing; fetch the datasets with: scripts/fetch-data.sh {}", dir.display(), dir.parent().map_or(".".into(), |p| p.display().to_string()))
+    format!(
+        "{} is missing; fetch the datasets with: scripts/fetch-data.sh {}",
+        dir.display(),
+        dir.parent().map_or(".".into(), |p| p.display().to_string())
+    )
 }
 
 /// Load the named dataset and split it: the published test set where there is one, else 20%
@@ -55,7 +59,9 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
         "spirals" => held_out(sources::spirals(500, 0.05, cfg.seed))?,
         other => match other.split_once(':') {
             Some(("csv", path)) => held_out(sources::csv(Path::new(path), -1)?)?,
-            Some(("idx", dir)) => (sources::idx_dir(dir, Path::new(dir), true)?, sources::idx_dir(dir, Path::new(dir), false)?),
+            Some(("idx", dir)) => {
+                (sources::idx_dir(dir, Path::new(dir), true)?, sources::idx_dir(dir, Path::new(dir), false)?)
+            }
             _ => bail!("unknown dataset {other:?}; valid: {DATASETS}"),
         },
     };
@@ -70,14 +76,19 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
         Features::U8 { scale, shift, .. } => InputTransform { scale: *scale, shift: *shift, mean: None, std: None },
         Features::F32(_) => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
     };
-    if cfg.standardize {
+    let images = matches!(train.features, Features::U8 { .. });
+    if cfg.standardize.unwrap_or(!images) {
         let s = Standardizer::fit(&train);
         for d in [Some(&mut train), val.as_mut(), Some(&mut test)].into_iter().flatten() {
             s.apply(d);
         }
         match (&s, &train.features) {
-            (Standardizer::Global { .. }, Features::U8 { scale, shift, .. }) => (transform.scale, transform.shift) = (*scale, *shift),
-            (Standardizer::PerFeature { mean, std }, _) => (transform.mean, transform.std) = (Some(mean.clone()), Some(std.clone())),
+            (Standardizer::Global { .. }, Features::U8 { scale, shift, .. }) => {
+                (transform.scale, transform.shift) = (*scale, *shift)
+            }
+            (Standardizer::PerFeature { mean, std }, _) => {
+                (transform.mean, transform.std) = (Some(mean.clone()), Some(std.clone()))
+            }
             _ => {}
         }
     }
@@ -86,7 +97,11 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
 
 /// Rows to predict from a file: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every column a
 /// feature, unless `label_column` names one to drop), as the model's inputs.
-pub fn prediction_inputs(path: &Path, label_column: Option<isize>, transform: &InputTransform) -> Result<(usize, usize, Vec<f32>)> {
+pub fn prediction_inputs(
+    path: &Path,
+    label_column: Option<isize>,
+    transform: &InputTransform,
+) -> Result<(usize, usize, Vec<f32>)> {
     let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
     if name.contains("-ubyte") || name.ends_with(".idx") {
         let idx = wgtrain::data::idx::read_idx(path)?;
@@ -125,7 +140,9 @@ pub fn prediction_inputs(path: &Path, label_column: Option<isize>, transform: &I
         }
         match cols {
             None => cols = Some(row.len()),
-            Some(c) if c != row.len() => bail!("{} line {}: {} fields where earlier lines have {c}", path.display(), n + 1, row.len()),
+            Some(c) if c != row.len() => {
+                bail!("{} line {}: {} fields where earlier lines have {c}", path.display(), n + 1, row.len())
+            }
             _ => {}
         }
         if let (Some(mean), Some(std)) = (&transform.mean, &transform.std) {

@@ -36,7 +36,14 @@ pub fn run_config(loaded: &checkpoint::Loaded, dataset: Option<String>, data_dir
     Ok(cfg)
 }
 
-pub fn run(path: &Path, dataset_name: Option<String>, data_dir: Option<String>, split: Split, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+pub fn run(
+    path: &Path,
+    dataset_name: Option<String>,
+    data_dir: Option<String>,
+    split: Split,
+    b: &mut dyn Backend,
+    json_out: bool,
+) -> Result<()> {
     let loaded = checkpoint::load(path)?;
     let cfg = run_config(&loaded, dataset_name, data_dir)?;
     let splits = dataset::load(&cfg)?;
@@ -63,11 +70,8 @@ pub fn run(path: &Path, dataset_name: Option<String>, data_dir: Option<String>, 
         let predicted = (0..classes).fold(0, |best, c| if row[c] > row[best] { c } else { best });
         confusion[label as usize][predicted] += 1;
     }
-    let per_class: Vec<f64> = confusion
-        .iter()
-        .enumerate()
-        .map(|(c, row)| row[c] as f64 / row.iter().sum::<u64>().max(1) as f64)
-        .collect();
+    let per_class: Vec<f64> =
+        confusion.iter().enumerate().map(|(c, row)| row[c] as f64 / row.iter().sum::<u64>().max(1) as f64).collect();
     if json_out {
         let out = json!({
             "checkpoint": path.display().to_string(),

@@ -31,7 +31,9 @@ impl Callback for Progress {
     fn on_epoch_start(&mut self, epoch: usize, batches: usize) {
         let bar = ProgressBar::new(batches as u64);
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "),
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
         bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
         (self.start, self.samples, self.metrics) = (Instant::now(), 0, None);

@@ -30,7 +30,12 @@ pub fn run(cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     let splits = dataset::load(&cfg)?;
     let (train, test) = (&splits.train, &splits.test);
     if cfg.batch_size > train.rows {
-        bail!("batch size {} is larger than the {} training samples; use at most {}", cfg.batch_size, train.rows, train.rows);
+        bail!(
+            "batch size {} is larger than the {} training samples; use at most {}",
+            cfg.batch_size,
+            train.rows,
+            train.rows
+        );
     }
     let classes = train.classes.max(test.classes);
     let spec = cfg.model_spec(train.cols, classes)?;

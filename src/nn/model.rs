@@ -93,7 +93,9 @@ pub fn validate(spec: &ModelSpec) -> Result<()> {
             LayerSpec::Dropout { rate } | LayerSpec::AlphaDropout { rate } if !(0.0..1.0).contains(&rate) => {
                 return Err(invalid(i, format!("dropout rate {rate} is not in [0, 1)")))
             }
-            LayerSpec::BatchNorm { eps, momentum } if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) => {
+            LayerSpec::BatchNorm { eps, momentum }
+                if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) =>
+            {
                 return Err(invalid(
                     i,
                     format!("batch norm needs eps > 0 and momentum in [0, 1], got {eps}, {momentum}"),
