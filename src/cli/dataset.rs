@@ -26,6 +26,8 @@ pub struct Splits {
     pub val: Option<Dataset>,
     pub test: Dataset,
     pub transform: InputTransform,
+    /// Whether the inputs were standardized (asked for, or the default for feature tables).
+    pub standardized: bool,
 }
 
 fn fetch_hint(dir: &Path) -> String {
@@ -77,7 +79,8 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
         Features::F32(_) => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
     };
     let images = matches!(train.features, Features::U8 { .. });
-    if cfg.standardize.unwrap_or(!images) {
+    let standardized = cfg.standardize.unwrap_or(!images);
+    if standardized {
         let s = Standardizer::fit(&train);
         for d in [Some(&mut train), val.as_mut(), Some(&mut test)].into_iter().flatten() {
             s.apply(d);
@@ -92,7 +95,7 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
             _ => {}
         }
     }
-    Ok(Splits { train, val, test, transform })
+    Ok(Splits { train, val, test, transform, standardized })
 }
 
 /// Rows to predict from a file: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every column a

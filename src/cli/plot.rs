@@ -22,7 +22,13 @@ fn curves(path: &Path, title: &str, series: &[(&str, Vec<Option<f32>>)]) -> Resu
         .y_label_area_size(56)
         .build_cartesian_2d(1f32..(epochs as f32).max(2.0), (lo - pad)..(hi + pad))
         .map_err(|e| anyhow!("{e}"))?;
-    chart.configure_mesh().x_desc("epoch").draw().map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels(epochs.min(12))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
     for (i, (name, v)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let points = v.iter().enumerate().filter_map(|(e, y)| y.map(|y| ((e + 1) as f32, y)));

@@ -22,7 +22,7 @@ use wgtrain::Backend;
 pub const RUN_CONFIG_KEY: &str = "run_config";
 pub const INPUT_TRANSFORM_KEY: &str = "input_transform";
 
-pub fn run(cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     // Everything that can be checked without data is checked before anything is loaded.
     let train_config = cfg.train_config()?;
     cfg.model_spec(1, 2)?;
@@ -40,6 +40,17 @@ pub fn run(cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     let classes = train.classes.max(test.classes);
     let spec = cfg.model_spec(train.cols, classes)?;
     let opt_config = cfg.optimizer(train.rows.div_ceil(cfg.batch_size))?;
+    // The config printed and saved is the one that ran: defaults that depend on the data or
+    // the optimizer are written out.
+    cfg.standardize = Some(splits.standardized);
+    let o = &mut cfg.optimizer;
+    (o.lr, o.momentum, o.beta2, o.eps, o.weight_decay) = (
+        Some(opt_config.lr),
+        Some(opt_config.momentum),
+        Some(opt_config.beta2),
+        Some(opt_config.eps),
+        Some(opt_config.weight_decay),
+    );
     let staging = Staging::new(Path::new(&cfg.output))?;
     if !json_out {
         println!("# wgtrain train on {}\n{}", b.describe(), cfg.to_toml());
