@@ -252,3 +252,34 @@ fn train_with_no_arguments_reaches_87_percent_on_fashion_mnist() {
     );
     assert!(accuracy >= 0.87, "default run test accuracy {accuracy}");
 }
+
+#[test]
+fn the_cpu_twin_trains_from_the_command_line_too() {
+    let out = tempdir("cpu").join("spirals");
+    let run = wgtrain(&[
+        "train",
+        "--device",
+        "cpu",
+        "--dataset",
+        "spirals",
+        "--layers",
+        "32,32",
+        "--activation",
+        "tanh",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.1",
+        "--output",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["device"].as_str().unwrap().starts_with("cpu"), "{v}");
+    // Two interleaved spirals are not linearly separable (a linear model gets ~50%).
+    assert!(v["test_accuracy"].as_f64().unwrap() > 0.8, "{v}");
+}
