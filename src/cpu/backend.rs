@@ -1,13 +1,11 @@
 //! `CpuBackend`: the op set on host memory, through the naive twins. Slow on purpose: it
 //! defines what the GPU kernels must compute.
 
-use super::{activation, batchnorm, data, dropout, loss, matmul, optim, reduce};
-use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
-use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
-use crate::error::{Error, Result};
-use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, Arena, DType, Tensor};
+use crate::backend::StepCounters;
+use crate::error::Result;
+use crate::tensor::{check_dtype, Arena, DType, Tensor};
 
-enum HostData {
+pub(super) enum HostData {
     F32(Vec<f32>),
     U32(Vec<u32>),
     U8(Vec<u8>),
@@ -15,8 +13,8 @@ enum HostData {
 
 /// The reference backend.
 pub struct CpuBackend {
-    tensors: Arena<HostData>,
-    counters: StepCounters,
+    pub(super) tensors: Arena<HostData>,
+    pub(super) counters: StepCounters,
 }
 
 impl Default for CpuBackend {
@@ -35,7 +33,7 @@ impl CpuBackend {
         self.f32s("view", t)
     }
 
-    fn f32s(&self, op: &'static str, t: Tensor) -> Result<&[f32]> {
+    pub(super) fn f32s(&self, op: &'static str, t: Tensor) -> Result<&[f32]> {
         check_dtype(op, t, DType::F32)?;
         match self.tensors.get(op, t)? {
             HostData::F32(v) => Ok(v),
@@ -43,7 +41,7 @@ impl CpuBackend {
         }
     }
 
-    fn u32s(&self, op: &'static str, t: Tensor) -> Result<&[u32]> {
+    pub(super) fn u32s(&self, op: &'static str, t: Tensor) -> Result<&[u32]> {
         check_dtype(op, t, DType::U32)?;
         match self.tensors.get(op, t)? {
             HostData::U32(v) => Ok(v),
@@ -51,7 +49,7 @@ impl CpuBackend {
         }
     }
 
-    fn u8s(&self, op: &'static str, t: Tensor) -> Result<&[u8]> {
+    pub(super) fn u8s(&self, op: &'static str, t: Tensor) -> Result<&[u8]> {
         check_dtype(op, t, DType::U8)?;
         match self.tensors.get(op, t)? {
             HostData::U8(v) => Ok(v),
@@ -59,13 +57,13 @@ impl CpuBackend {
         }
     }
 
-    fn f32_opt(&self, op: &'static str, t: Option<Tensor>) -> Result<Option<&[f32]>> {
+    pub(super) fn f32_opt(&self, op: &'static str, t: Option<Tensor>) -> Result<Option<&[f32]>> {
         t.map(|t| self.f32s(op, t)).transpose()
     }
 
     /// Run `f` with `out`'s values taken out of the arena (checks keep outputs distinct from
     /// inputs, so the inputs stay readable through `self`).
-    fn with_out(
+    pub(super) fn with_out(
         &mut self,
         op: &'static str,
         out: Tensor,
@@ -77,7 +75,7 @@ impl CpuBackend {
         result
     }
 
-    fn take(&mut self, op: &'static str, t: Tensor) -> Result<Vec<f32>> {
+    pub(super) fn take(&mut self, op: &'static str, t: Tensor) -> Result<Vec<f32>> {
         check_dtype(op, t, DType::F32)?;
         match self.tensors.get_mut(op, t)? {
             HostData::F32(v) => Ok(std::mem::take(v)),
@@ -85,347 +83,9 @@ impl CpuBackend {
         }
     }
 
-    fn put(&mut self, t: Tensor, v: Vec<f32>) {
+    pub(super) fn put(&mut self, t: Tensor, v: Vec<f32>) {
         if let Ok(slot) = self.tensors.get_mut("put", t) {
             *slot = HostData::F32(v);
         }
-    }
-}
-
-impl Backend for CpuBackend {
-    fn describe(&self) -> String {
-        "cpu (reference twin)".into()
-    }
-
-    fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor> {
-        check_shape("alloc", rows, cols)?;
-        let n = rows * cols;
-        let data = match dtype {
-            DType::F32 => HostData::F32(vec![0.0; n]),
-            DType::U32 => HostData::U32(vec![0; n]),
-            DType::U8 => HostData::U8(vec![0; n]),
-        };
-        Ok(self.tensors.insert(rows, cols, dtype, data))
-    }
-
-    fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
-        check_len("write", t, data.len())?;
-        let mut v = self.take("write", t)?;
-        v.copy_from_slice(data);
-        self.put(t, v);
-        Ok(())
-    }
-
-    fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()> {
-        check_dtype("write_u32", t, DType::U32)?;
-        check_len("write_u32", t, data.len())?;
-        *self.tensors.get_mut("write_u32", t)? = HostData::U32(data.to_vec());
-        Ok(())
-    }
-
-    fn write_u8(&mut self, t: Tensor, data: &[u8]) -> Result<()> {
-        check_dtype("write_u8", t, DType::U8)?;
-        check_len("write_u8", t, data.len())?;
-        *self.tensors.get_mut("write_u8", t)? = HostData::U8(data.to_vec());
-        Ok(())
-    }
-
-    fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
-        self.f32s("read", t).map(<[f32]>::to_vec)
-    }
-
-    fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>> {
-        self.u32s("read_u32", t).map(<[u32]>::to_vec)
-    }
-
-    fn free(&mut self, t: Tensor) -> Result<()> {
-        self.tensors.remove("free", t).map(drop)
-    }
-
-    fn begin_step(&mut self, counters: StepCounters) -> Result<()> {
-        self.counters = counters;
-        Ok(())
-    }
-
-    fn submit(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        check_same_len("copy", src, dst)?;
-        check_dtype("copy", dst, src.dtype)?;
-        let values = match self.tensors.get("copy", src)? {
-            HostData::F32(v) => HostData::F32(v.clone()),
-            HostData::U32(v) => HostData::U32(v.clone()),
-            HostData::U8(v) => HostData::U8(v.clone()),
-        };
-        *self.tensors.get_mut("copy", dst)? = values;
-        Ok(())
-    }
-
-    fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {
-        self.with_out("fill", t, |_, y| {
-            data::fill(y, value);
-            Ok(())
-        })
-    }
-
-    fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()> {
-        if x == y {
-            return self.with_out("scale", y, |_, y| {
-                y.iter_mut().for_each(|v| *v *= value);
-                Ok(())
-            });
-        }
-        checks::elementwise("scale", x, y)?;
-        self.with_out("scale", y, |s, y| {
-            data::scale(s.f32s("scale", x)?, y, value);
-            Ok(())
-        })
-    }
-
-    fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
-        let offset = self.counters.batch_offset;
-        checks::gather(src, index, dst, &spec, offset)?;
-        let (cols, offset, chunk_rows, op) = (src[0].cols, offset as usize, src[0].rows, "gather_rows");
-        if src[0].dtype == DType::U32 {
-            let chunks = src.iter().map(|&t| self.u32s(op, t)).collect::<Result<Vec<_>>>()?;
-            let mut out = vec![0; dst.len()];
-            data::gather_rows_u32(&chunks, chunk_rows, self.u32s(op, index)?, &mut out, cols, offset);
-            return self.write_u32(dst, &out);
-        }
-        self.with_out(op, dst, |s, out| {
-            let index = s.u32s(op, index)?;
-            if src[0].dtype == DType::U8 {
-                let chunks = src.iter().map(|&t| s.u8s(op, t)).collect::<Result<Vec<_>>>()?;
-                data::gather_rows_u8(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
-            } else {
-                let chunks = src.iter().map(|&t| s.f32s(op, t)).collect::<Result<Vec<_>>>()?;
-                data::gather_rows_f32(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
-            }
-            Ok(())
-        })
-    }
-
-    fn max_tensor_bytes(&self) -> u64 {
-        u64::MAX
-    }
-
-    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
-        let d = matmul_dims(a, b, c, &spec)?;
-        self.with_out("matmul", c, |s, out| {
-            let bias = s.f32_opt("matmul", spec.bias)?;
-            let (a, b) = (s.f32s("matmul", a)?, s.f32s("matmul", b)?);
-            matmul::matmul_forward(a, b, bias, out, d.m, d.n, d.k, spec.trans_a, spec.trans_b);
-            let act = spec.activation;
-            out.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
-            Ok(())
-        })
-    }
-
-    fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
-        checks::activation(act, x, y, &args)?;
-        let step = self.counters.step;
-        self.with_out("activation_forward", y, |s, out| {
-            let alpha = s.f32_opt("activation_forward", args.alpha)?;
-            activation::activation_forward(act, s.f32s("activation_forward", x)?, out, x.cols, alpha, args.noise, step);
-            Ok(())
-        })
-    }
-
-    fn activation_backward(
-        &mut self,
-        act: Activation,
-        x: Option<Tensor>,
-        y: Tensor,
-        dy: Tensor,
-        dx: Tensor,
-        args: ActivationArgs,
-    ) -> Result<()> {
-        checks::activation_backward(act, x, y, dy, dx, &args)?;
-        let step = self.counters.step;
-        let x = x.unwrap_or(y);
-        self.with_out("activation_backward", dx, |s, out| {
-            let op = "activation_backward";
-            let alpha = s.f32_opt(op, args.alpha)?;
-            let (xv, yv, dyv) = (s.f32s(op, x)?, s.f32s(op, y)?, s.f32s(op, dy)?);
-            activation::activation_backward(act, xv, yv, dyv, out, x.cols, alpha, args.noise, step);
-            Ok(())
-        })
-    }
-
-    fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
-        checks::prelu_alpha_backward(x, dy, dalpha)?;
-        self.with_out("prelu_alpha_backward", dalpha, |s, out| {
-            let (xv, dyv) = (s.f32s("prelu_alpha_backward", x)?, s.f32s("prelu_alpha_backward", dy)?);
-            activation::prelu_alpha_backward(xv, dyv, out, x.rows, x.cols);
-            Ok(())
-        })
-    }
-
-    fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
-        checks::elementwise("dropout_forward", x, y)?;
-        let step = self.counters.step;
-        self.with_out("dropout_forward", y, |s, out| {
-            dropout::dropout_forward(&spec, s.f32s("dropout_forward", x)?, out, step)
-        })
-    }
-
-    fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
-        checks::elementwise("dropout_backward", dy, dx)?;
-        let step = self.counters.step;
-        self.with_out("dropout_backward", dx, |s, out| {
-            dropout::dropout_backward(&spec, s.f32s("dropout_backward", dy)?, out, step)
-        })
-    }
-
-    fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
-        checks::batchnorm(&t, y, None)?;
-        let (rows, cols) = t.x.shape();
-        if !training {
-            return self.with_out("batchnorm_forward", y, |s, out| {
-                let op = "batchnorm_forward";
-                let (x, affine, running) = (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.running)?);
-                batchnorm::batchnorm_forward_eval(x, affine, out, running, cols, spec.eps);
-                Ok(())
-            });
-        }
-        let mut saved = self.take("batchnorm_forward", t.saved)?;
-        let mut running = self.take("batchnorm_forward", t.running)?;
-        let result = self.with_out("batchnorm_forward", y, |s, out| {
-            let (x, affine) = (s.f32s("batchnorm_forward", t.x)?, s.f32s("batchnorm_forward", t.affine)?);
-            batchnorm::batchnorm_forward(x, affine, out, &mut saved, &mut running, rows, cols, spec.eps, spec.momentum);
-            Ok(())
-        });
-        self.put(t.saved, saved);
-        self.put(t.running, running);
-        result
-    }
-
-    fn batchnorm_backward(
-        &mut self,
-        _spec: BatchNorm,
-        t: BatchNormTensors,
-        dy: Tensor,
-        dx: Tensor,
-        daffine: Tensor,
-    ) -> Result<()> {
-        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
-        let (rows, cols) = t.x.shape();
-        let mut da = self.take("batchnorm_backward", daffine)?;
-        let result = self.with_out("batchnorm_backward", dx, |s, out| {
-            let op = "batchnorm_backward";
-            let (x, affine, saved, dyv) =
-                (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.saved)?, s.f32s(op, dy)?);
-            batchnorm::batchnorm_backward(x, affine, saved, dyv, out, &mut da, rows, cols);
-            Ok(())
-        });
-        self.put(daffine, da);
-        result
-    }
-
-    fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {
-        checks::softmax(z, probs)?;
-        self.with_out("softmax", probs, |s, out| {
-            loss::softmax_forward(s.f32s("softmax", z)?, out, z.rows, z.cols);
-            Ok(())
-        })
-    }
-
-    fn loss(&mut self, kind: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()> {
-        checks::loss(kind, z, targets, dz, stats)?;
-        let mut st = self.take("loss", stats)?;
-        let result = self.with_out("loss", dz, |s, out| {
-            let zv = s.f32s("loss", z)?;
-            match kind {
-                Loss::SoftmaxCrossEntropy => {
-                    let labels = s.u32s("loss", targets)?;
-                    loss::softmax_cross_entropy_forward(zv, labels, out, &mut st, z.rows, z.cols, scale)
-                }
-                Loss::SigmoidBinaryCrossEntropy => {
-                    let t = s.f32s("loss", targets)?;
-                    loss::sigmoid_binary_cross_entropy_forward(zv, t, out, &mut st, z.rows, z.cols, scale)
-                }
-                Loss::MeanSquaredError => {
-                    let t = s.f32s("loss", targets)?;
-                    loss::mean_squared_error_forward(zv, t, out, &mut st, z.rows, z.cols, scale)
-                }
-            }
-            Ok(())
-        });
-        self.put(stats, st);
-        result
-    }
-
-    fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()> {
-        checks::column_sum(x, y)?;
-        self.with_out("column_sum", y, |s, out| {
-            reduce::column_sum(s.f32s("column_sum", x)?, out, x.rows, x.cols);
-            Ok(())
-        })
-    }
-
-    fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
-        checks::argmax_correct(x, labels, stats)?;
-        self.with_out("argmax_correct", stats, |s, out| {
-            let (xv, lv) = (s.f32s("argmax_correct", x)?, s.u32s("argmax_correct", labels)?);
-            reduce::argmax_correct(xv, lv, out, x.rows, x.cols);
-            Ok(())
-        })
-    }
-
-    fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()> {
-        checks::sum_squares(x, out)?;
-        self.with_out("sum_squares", out, |s, o| {
-            reduce::sum_squares(s.f32s("sum_squares", x)?, o, accumulate);
-            Ok(())
-        })
-    }
-
-    fn update(&mut self, rule: UpdateRule, t: UpdateTensors) -> Result<()> {
-        checks::update(rule, &t)?;
-        let h: crate::backend::Hyper =
-            bytemuck::pod_read_unaligned(bytemuck::cast_slice(&self.f32s("update", t.hyper)?[..16]));
-        let mut theta = self.take("update", t.param)?;
-        let mut s1 = t.state[0].filter(|_| rule.state_count() > 0).map(|s| self.take("update", s)).transpose()?;
-        let mut s2 = t.state[1].filter(|_| rule.state_count() > 1).map(|s| self.take("update", s)).transpose()?;
-        let result = (|| {
-            let (grad, norm) = (self.f32s("update", t.grad)?, self.f32_opt("update", t.grad_norm)?);
-            let missing = || Error::Device { op: "update", message: "state checked above".into() };
-            match rule {
-                UpdateRule::Sgd => optim::sgd_update(&mut theta, grad, &h, norm),
-                UpdateRule::Momentum | UpdateRule::Nesterov => {
-                    let v = s1.as_mut().ok_or_else(missing)?;
-                    optim::momentum_update(&mut theta, grad, &h, norm, v, rule == UpdateRule::Nesterov)
-                }
-                UpdateRule::Adagrad => {
-                    optim::adagrad_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
-                }
-                UpdateRule::Rmsprop => {
-                    optim::rmsprop_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
-                }
-                UpdateRule::Adam | UpdateRule::Nadam => {
-                    let (m, v) = (s1.as_mut().ok_or_else(missing)?, s2.as_mut().ok_or_else(missing)?);
-                    if rule == UpdateRule::Adam {
-                        optim::adam_update(&mut theta, grad, &h, norm, m, v)
-                    } else {
-                        optim::nadam_update(&mut theta, grad, &h, norm, m, v)
-                    }
-                }
-            }
-            Ok(())
-        })();
-        self.put(t.param, theta);
-        if let (Some(s), Some(v)) = (t.state[0], s1) {
-            self.put(s, v);
-        }
-        if let (Some(s), Some(v)) = (t.state[1], s2) {
-            self.put(s, v);
-        }
-        result
     }
 }

@@ -8,6 +8,7 @@ pub mod data;
 pub mod dropout;
 pub mod loss;
 pub mod matmul;
+mod op_set;
 pub mod optim;
 pub mod random;
 pub mod reduce;

@@ -3,51 +3,51 @@
 use std::sync::Arc;
 
 use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
-use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
-use crate::backend::{BatchNorm, BatchNormTensors, MatmulDims, StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{Backend, Matmul};
+use crate::backend::{MatmulDims, StepCounters};
 use crate::error::Result;
-use crate::ops::activation::{self as act_ops, ActivationBuffers, ActivationKernels};
-use crate::ops::batchnorm::{self as bn_ops, BatchNormBuffers, BatchNormKernels};
-use crate::ops::data::{self as data_ops, DataKernels};
-use crate::ops::dropout::{self as drop_ops, DropoutKernels};
-use crate::ops::loss::{self as loss_ops, LossKernels};
-use crate::ops::matmul::{matmul_forward, MatmulKernels, MatmulTiling};
-use crate::ops::optim::{self as optim_ops, OptimKernels, UpdateBuffers};
+use crate::ops::activation::ActivationKernels;
+use crate::ops::batchnorm::BatchNormKernels;
+use crate::ops::data::DataKernels;
+use crate::ops::dropout::DropoutKernels;
+use crate::ops::loss::LossKernels;
+use crate::ops::matmul::{MatmulKernels, MatmulTiling};
+use crate::ops::optim::OptimKernels;
 use crate::ops::random::{philox_blocks, RandomKernels};
-use crate::ops::reduce::{self as reduce_ops, ReduceKernels};
-use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, Arena, DType, Tensor};
+use crate::ops::reduce::ReduceKernels;
+use crate::tensor::{Arena, DType, Tensor};
 
 /// Every family's pipelines, built once per device (the context caches them).
-struct Kernels {
-    matmul: MatmulKernels,
-    activation: ActivationKernels,
-    dropout: DropoutKernels,
-    batchnorm: BatchNormKernels,
-    loss: LossKernels,
-    reduce: ReduceKernels,
-    optim: OptimKernels,
-    data: DataKernels,
-    random: RandomKernels,
+pub(super) struct Kernels {
+    pub(super) matmul: MatmulKernels,
+    pub(super) activation: ActivationKernels,
+    pub(super) dropout: DropoutKernels,
+    pub(super) batchnorm: BatchNormKernels,
+    pub(super) loss: LossKernels,
+    pub(super) reduce: ReduceKernels,
+    pub(super) optim: OptimKernels,
+    pub(super) data: DataKernels,
+    pub(super) random: RandomKernels,
 }
 
 /// The GPU backend: tensors in device buffers, ops recorded into one encoder until `submit`.
 pub struct GpuBackend {
-    ctx: Arc<GpuContext>,
-    rec: Recorder,
-    pool: BufferPool,
-    tensors: Arena<Arc<GpuBuffer>>,
+    pub(super) ctx: Arc<GpuContext>,
+    pub(super) rec: Recorder,
+    pub(super) pool: BufferPool,
+    pub(super) tensors: Arena<Arc<GpuBuffer>>,
     /// `StepCounters` on the device: [step, batch_offset, 0, 0].
-    counters: Arc<GpuBuffer>,
-    counters_host: StepCounters,
-    k: Kernels,
+    pub(super) counters: Arc<GpuBuffer>,
+    pub(super) counters_host: StepCounters,
+    pub(super) k: Kernels,
 }
 
 /// The buffer behind `t`.
-fn buf<'a>(tensors: &'a Arena<Arc<GpuBuffer>>, op: &'static str, t: Tensor) -> Result<&'a GpuBuffer> {
+pub(super) fn buf<'a>(tensors: &'a Arena<Arc<GpuBuffer>>, op: &'static str, t: Tensor) -> Result<&'a GpuBuffer> {
     tensors.get(op, t).map(Arc::as_ref)
 }
 
-fn buf_opt<'a>(
+pub(super) fn buf_opt<'a>(
     tensors: &'a Arena<Arc<GpuBuffer>>,
     op: &'static str,
     t: Option<Tensor>,
@@ -118,298 +118,5 @@ impl GpuBackend {
         self.free(input)?;
         self.free(out)?;
         Ok(words.chunks(4).take(inputs.len()).map(|w| [w[0], w[1], w[2], w[3]]).collect())
-    }
-}
-
-impl Backend for GpuBackend {
-    fn describe(&self) -> String {
-        format!("gpu: {}", self.ctx.adapter())
-    }
-
-    fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor> {
-        check_shape("alloc", rows, cols)?;
-        let buffer = self.pool.acquire(&self.ctx, "alloc", dtype.device_bytes(rows * cols))?;
-        self.rec.clear(&self.ctx, &buffer);
-        Ok(self.tensors.insert(rows, cols, dtype, buffer))
-    }
-
-    fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
-        check_dtype("write", t, DType::F32)?;
-        check_len("write", t, data.len())?;
-        let b = Arc::clone(self.tensors.get("write", t)?);
-        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(data))
-    }
-
-    fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()> {
-        check_dtype("write_u32", t, DType::U32)?;
-        check_len("write_u32", t, data.len())?;
-        let b = Arc::clone(self.tensors.get("write_u32", t)?);
-        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(data))
-    }
-
-    fn write_u8(&mut self, t: Tensor, data: &[u8]) -> Result<()> {
-        check_dtype("write_u8", t, DType::U8)?;
-        check_len("write_u8", t, data.len())?;
-        let b = Arc::clone(self.tensors.get("write_u8", t)?);
-        let mut padded = data.to_vec();
-        padded.resize(data.len().next_multiple_of(4), 0);
-        self.rec.write(&self.ctx, &b, &padded)
-    }
-
-    fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
-        check_dtype("read", t, DType::F32)?;
-        let b = Arc::clone(self.tensors.get("read", t)?);
-        let bytes = self.rec.read(&self.ctx, &b, t.len() as u64 * 4)?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
-    }
-
-    fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>> {
-        check_dtype("read_u32", t, DType::U32)?;
-        let b = Arc::clone(self.tensors.get("read_u32", t)?);
-        let bytes = self.rec.read(&self.ctx, &b, t.len() as u64 * 4)?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
-    }
-
-    fn free(&mut self, t: Tensor) -> Result<()> {
-        let b = self.tensors.remove("free", t)?;
-        self.pool.release(b);
-        Ok(())
-    }
-
-    fn begin_step(&mut self, counters: StepCounters) -> Result<()> {
-        self.counters_host = counters;
-        let words = [counters.step, counters.batch_offset, 0, 0];
-        let b = Arc::clone(&self.counters);
-        self.rec.write(&self.ctx, &b, bytemuck::cast_slice(&words))
-    }
-
-    fn submit(&mut self) -> Result<()> {
-        self.rec.submit(&self.ctx)
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.rec.submit(&self.ctx)?;
-        self.ctx.wait()
-    }
-
-    fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        check_same_len("copy", src, dst)?;
-        check_dtype("copy", dst, src.dtype)?;
-        let (s, d) = (buf(&self.tensors, "copy", src)?, buf(&self.tensors, "copy", dst)?);
-        self.rec.copy(&self.ctx, s, d);
-        Ok(())
-    }
-
-    fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {
-        check_dtype("fill", t, DType::F32)?;
-        let y = buf(&self.tensors, "fill", t)?;
-        data_ops::fill(&mut self.rec, &self.ctx, &self.k.data, y, t.len(), value)
-    }
-
-    fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()> {
-        let in_place = x == y;
-        if in_place {
-            check_dtype("scale", y, DType::F32)?;
-        } else {
-            checks::elementwise("scale", x, y)?;
-        }
-        let xb = if in_place { None } else { Some(buf(&self.tensors, "scale", x)?) };
-        let yb = buf(&self.tensors, "scale", y)?;
-        data_ops::scale(&mut self.rec, &self.ctx, &self.k.data, xb, yb, y.len(), value)
-    }
-
-    fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
-        checks::gather(src, index, dst, &spec, self.counters_host.batch_offset)?;
-        let t = &self.tensors;
-        let chunks = src.iter().map(|&c| buf(t, "gather_rows", c)).collect::<Result<Vec<_>>>()?;
-        let (i, d) = (buf(t, "gather_rows", index)?, buf(t, "gather_rows", dst)?);
-        let c = &self.counters;
-        let (rows, cols, chunk_rows) = (dst.rows, dst.cols, src[0].rows);
-        let (scale, shift) = (spec.scale, spec.shift);
-        let k = &self.k.data;
-        data_ops::gather_rows(
-            &mut self.rec,
-            &self.ctx,
-            k,
-            src[0].dtype,
-            &chunks,
-            chunk_rows,
-            i,
-            d,
-            c,
-            rows,
-            cols,
-            scale,
-            shift,
-        )
-    }
-
-    fn max_tensor_bytes(&self) -> u64 {
-        self.ctx.limits().max_storage_buffer_binding_size
-    }
-
-    fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
-        let dims = matmul_dims(a, b, c, &spec)?;
-        let t = &self.tensors;
-        let bias = buf_opt(t, "matmul", spec.bias)?;
-        let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
-        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, dims, &spec)
-    }
-
-    fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
-        checks::activation(act, x, y, &args)?;
-        let t = &self.tensors;
-        let op = "activation_forward";
-        let b = ActivationBuffers {
-            x: buf(t, op, x)?,
-            y: buf(t, op, y)?,
-            alpha: buf_opt(t, op, args.alpha)?,
-            counters: &self.counters,
-        };
-        act_ops::activation_forward(&mut self.rec, &self.ctx, &self.k.activation, act, b, args.noise, x.rows, x.cols)
-    }
-
-    fn activation_backward(
-        &mut self,
-        act: Activation,
-        x: Option<Tensor>,
-        y: Tensor,
-        dy: Tensor,
-        dx: Tensor,
-        args: ActivationArgs,
-    ) -> Result<()> {
-        checks::activation_backward(act, x, y, dy, dx, &args)?;
-        let t = &self.tensors;
-        let op = "activation_backward";
-        let x = x.unwrap_or(y);
-        let b = ActivationBuffers {
-            x: buf(t, op, x)?,
-            y: buf(t, op, y)?,
-            alpha: buf_opt(t, op, args.alpha)?,
-            counters: &self.counters,
-        };
-        let (dyb, dxb) = (buf(t, op, dy)?, buf(t, op, dx)?);
-        act_ops::activation_backward(
-            &mut self.rec,
-            &self.ctx,
-            &self.k.activation,
-            act,
-            b,
-            dyb,
-            dxb,
-            args.noise,
-            y.rows,
-            y.cols,
-        )
-    }
-
-    fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
-        checks::prelu_alpha_backward(x, dy, dalpha)?;
-        let t = &self.tensors;
-        let op = "prelu_alpha_backward";
-        let (xb, dyb, db) = (buf(t, op, x)?, buf(t, op, dy)?, buf(t, op, dalpha)?);
-        act_ops::prelu_alpha_backward(&mut self.rec, &self.ctx, &self.k.activation, xb, dyb, db, x.rows, x.cols)
-    }
-
-    fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
-        checks::elementwise("dropout_forward", x, y)?;
-        let (xb, yb) = (buf(&self.tensors, "dropout_forward", x)?, buf(&self.tensors, "dropout_forward", y)?);
-        drop_ops::dropout_forward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, xb, yb, &self.counters, x.len())
-    }
-
-    fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
-        checks::elementwise("dropout_backward", dy, dx)?;
-        let (dyb, dxb) = (buf(&self.tensors, "dropout_backward", dy)?, buf(&self.tensors, "dropout_backward", dx)?);
-        drop_ops::dropout_backward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, dyb, dxb, &self.counters, dy.len())
-    }
-
-    fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
-        checks::batchnorm(&t, y, None)?;
-        let (ts, op) = (&self.tensors, "batchnorm_forward");
-        let b = BatchNormBuffers {
-            x: buf(ts, op, t.x)?,
-            affine: buf(ts, op, t.affine)?,
-            y: buf(ts, op, y)?,
-            saved: buf(ts, op, t.saved)?,
-            running: buf(ts, op, t.running)?,
-        };
-        bn_ops::batchnorm_forward(&mut self.rec, &self.ctx, &self.k.batchnorm, &spec, b, t.x.rows, t.x.cols, training)
-    }
-
-    fn batchnorm_backward(
-        &mut self,
-        spec: BatchNorm,
-        t: BatchNormTensors,
-        dy: Tensor,
-        dx: Tensor,
-        daffine: Tensor,
-    ) -> Result<()> {
-        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
-        let (ts, op) = (&self.tensors, "batchnorm_backward");
-        let (x, affine, saved) = (buf(ts, op, t.x)?, buf(ts, op, t.affine)?, buf(ts, op, t.saved)?);
-        let (dyb, dxb, dab) = (buf(ts, op, dy)?, buf(ts, op, dx)?, buf(ts, op, daffine)?);
-        let (rows, cols) = t.x.shape();
-        bn_ops::batchnorm_backward(
-            &mut self.rec,
-            &self.ctx,
-            &self.k.batchnorm,
-            &spec,
-            x,
-            affine,
-            saved,
-            dyb,
-            dxb,
-            dab,
-            rows,
-            cols,
-        )
-    }
-
-    fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {
-        checks::softmax(z, probs)?;
-        let (zb, pb) = (buf(&self.tensors, "softmax", z)?, buf(&self.tensors, "softmax", probs)?);
-        loss_ops::softmax_forward(&mut self.rec, &self.ctx, &self.k.loss, zb, pb, z.rows, z.cols)
-    }
-
-    fn loss(&mut self, loss: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()> {
-        checks::loss(loss, z, targets, dz, stats)?;
-        let t = &self.tensors;
-        let (zb, tb, dzb, sb) =
-            (buf(t, "loss", z)?, buf(t, "loss", targets)?, buf(t, "loss", dz)?, buf(t, "loss", stats)?);
-        loss_ops::loss_forward(&mut self.rec, &self.ctx, &self.k.loss, loss, zb, tb, dzb, sb, z.rows, z.cols, scale)
-    }
-
-    fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()> {
-        checks::column_sum(x, y)?;
-        let (xb, yb) = (buf(&self.tensors, "column_sum", x)?, buf(&self.tensors, "column_sum", y)?);
-        reduce_ops::column_sum(&mut self.rec, &self.ctx, &self.k.reduce, xb, yb, x.rows, x.cols)
-    }
-
-    fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
-        checks::argmax_correct(x, labels, stats)?;
-        let t = &self.tensors;
-        let (xb, lb, sb) =
-            (buf(t, "argmax_correct", x)?, buf(t, "argmax_correct", labels)?, buf(t, "argmax_correct", stats)?);
-        reduce_ops::argmax_correct(&mut self.rec, &self.ctx, &self.k.reduce, xb, lb, sb, x.rows, x.cols)
-    }
-
-    fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()> {
-        checks::sum_squares(x, out)?;
-        let (xb, ob) = (buf(&self.tensors, "sum_squares", x)?, buf(&self.tensors, "sum_squares", out)?);
-        reduce_ops::sum_squares(&mut self.rec, &self.ctx, &self.k.reduce, xb, ob, x.len(), accumulate)
-    }
-
-    fn update(&mut self, rule: UpdateRule, u: UpdateTensors) -> Result<()> {
-        checks::update(rule, &u)?;
-        let t = &self.tensors;
-        let op = "update";
-        let b = UpdateBuffers {
-            param: buf(t, op, u.param)?,
-            grad: buf(t, op, u.grad)?,
-            state: [buf_opt(t, op, u.state[0])?, buf_opt(t, op, u.state[1])?],
-            hyper: buf(t, op, u.hyper)?,
-            grad_norm: buf_opt(t, op, u.grad_norm)?,
-        };
-        optim_ops::update(&mut self.rec, &self.ctx, &self.k.optim, rule, b, u.param.len())
     }
 }

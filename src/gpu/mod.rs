@@ -6,6 +6,7 @@ mod backend;
 mod buffer;
 mod context;
 mod kernel;
+mod op_set;
 mod recorder;
 
 pub use adapter::{list_adapters, AdapterRequest, AdapterSummary};
