@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{assert_close, gpu, uniform};
+use common::{assert_close, context, gpu, uniform};
+use wgtrain::ops::matmul::MatmulTiling;
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
 use wgtrain::{Activation, ActivationArgs, Backend, CpuBackend, Error, GpuBackend, Matmul, Noise, StepCounters};
@@ -223,7 +224,9 @@ fn fused_epilogue_equals_matmul_then_activation() {
     let (m, k, n) = (37, 64, 52);
     for act in Activation::ALL.into_iter().filter(Activation::fusable) {
         let mut results = Vec::new();
-        for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+        let register = GpuBackend::with_tiling(context(), MatmulTiling::register()).unwrap();
+        let tiled = GpuBackend::with_tiling(context(), MatmulTiling::tiled()).unwrap();
+        for b in [&mut CpuBackend::new() as &mut dyn Backend, &mut { register }, &mut { tiled }] {
             let a = b.upload(m, k, &uniform(1, m * k)).unwrap();
             let w = b.upload(k, n, &uniform(2, k * n)).unwrap();
             let bias = b.upload(1, n, &uniform(3, n)).unwrap();
@@ -237,8 +240,12 @@ fn fused_epilogue_equals_matmul_then_activation() {
             results.push(fused);
         }
         let (atol, rtol) = tolerance(act);
-        // GPU vs twin: the matmul's K = 64 rounding (see tests/matmul.rs) plus the activation's.
-        assert_close(act.name(), &results[0], &results[1], atol + 4.0 * 64.0 * f32::EPSILON, rtol + 1e-5);
+        // GPU (both tilings) vs twin: the matmul's K = 64 rounding (see tests/matmul.rs) plus
+        // the activation's.
+        for (gpu_result, tiling) in results[1..].iter().zip(["register", "tiled"]) {
+            let what = format!("{} ({tiling})", act.name());
+            assert_close(&what, gpu_result, &results[0], atol + 4.0 * 64.0 * f32::EPSILON, rtol + 1e-5);
+        }
     }
 }
 
