@@ -4,9 +4,9 @@
 mod common;
 
 use common::{assert_close, context, gpu, uniform};
-use wgtrain::ops::matmul::MatmulTiling;
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
+use wgtrain::ops::matmul::MatmulTiling;
 use wgtrain::{Activation, ActivationArgs, Backend, CpuBackend, Error, GpuBackend, Matmul, Noise, StepCounters};
 
 /// (rows, cols): sizes that are not multiples of the 256-wide workgroup.

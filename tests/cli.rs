@@ -158,6 +158,9 @@ fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
     refused(&["--batch-size", "0"], "batch size 0");
     refused(&["--batch-size", "100000"], "batch size 100000 is larger than the 1294 training samples");
     refused(&["--dataset", "cifar"], "unknown dataset \"cifar\"; valid: fashion-mnist, mnist, digits");
+    refused(&["--early-stopping", "3", "--validation-split", "0"], "early stopping watches the validation loss");
+    // A learning rate this large sends the loss to infinity within the first epoch.
+    refused(&["--lr", "1e6", "--activation", "relu"], "training diverged: the loss became");
 }
 
 #[test]

@@ -334,3 +334,21 @@ fn mc_dropout_predictions_vary_only_when_the_model_has_dropout() {
         }
     }
 }
+
+#[test]
+fn a_diverging_run_stops_at_the_first_non_finite_epoch() {
+    let data = blobs();
+    let mut g = gpu();
+    let mut r = setup(
+        &mut g,
+        &ModelSpec::mlp(20, &[32], 4, Activation::Relu),
+        &data,
+        TrainConfig { epochs: 10, batch_size: 16, ..TrainConfig::default() },
+    );
+    r.opt.config.lr = 1e6;
+    r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
+    assert!(r.trainer.state.diverged && r.trainer.state.stopped);
+    let epochs = r.trainer.history.epochs.len();
+    assert!(epochs < 10, "kept training after divergence ({epochs} epochs)");
+    assert!(!r.trainer.history.last().unwrap().loss.is_finite());
+}

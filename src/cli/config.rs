@@ -277,6 +277,9 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.validation_split) {
             bail!("validation_split {} is not in [0, 1)", self.validation_split);
         }
+        if self.early_stopping.is_some() && self.validation_split == 0.0 {
+            bail!("early stopping watches the validation loss: set validation_split above 0 (e.g. 0.1)");
+        }
         Ok(TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,

@@ -77,6 +77,15 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
     let start = Instant::now();
     trainer.fit(b, &mut model, &mut opt, &train_data, val_data.as_ref(), &mut callbacks)?;
     let wall = start.elapsed().as_secs_f64();
+    if trainer.state.diverged {
+        bail!(
+            "training diverged: the loss became {} in epoch {}; lower the learning rate (now {}) or clip gradients \
+             (--clip-norm 1); nothing was written",
+            trainer.history.last().map_or(f32::NAN, |r| r.loss),
+            trainer.state.epoch,
+            cfg.optimizer.lr.unwrap_or_default()
+        );
+    }
     let test_metrics = trainer.evaluate(b, &mut model, &test_data)?;
 
     let extra = BTreeMap::from([

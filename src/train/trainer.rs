@@ -62,11 +62,14 @@ pub struct TrainerState {
     pub best_epoch: usize,
     pub wait: usize,
     pub stopped: bool,
+    /// The training loss became NaN or infinite; training stopped at that epoch.
+    #[serde(default)]
+    pub diverged: bool,
 }
 
 impl Default for TrainerState {
     fn default() -> Self {
-        Self { epoch: 0, step: 0, best_val_loss: f32::MAX, best_epoch: 0, wait: 0, stopped: false }
+        Self { epoch: 0, step: 0, best_val_loss: f32::MAX, best_epoch: 0, wait: 0, stopped: false, diverged: false }
     }
 }
 
@@ -150,8 +153,8 @@ impl Trainer {
         Ok(())
     }
 
-    /// Train until `config.epochs` epochs are done (counting any already done) or early
-    /// stopping ends the run.
+    /// Train until `config.epochs` epochs are done (counting any already done), early
+    /// stopping ends the run, or the training loss stops being finite (`state.diverged`).
     pub fn fit(
         &mut self,
         b: &mut dyn Backend,
@@ -204,6 +207,11 @@ impl Trainer {
         b.sync()?;
         let seconds = start.elapsed().as_secs_f64();
         let train_metrics = metrics(&b.read(self.stats)?);
+        if !train_metrics.loss.is_finite() {
+            // Nothing more can be learned from NaN weights: stop, and say so in the state.
+            self.state.diverged = true;
+            self.state.stopped = true;
+        }
         let val_metrics = val.map(|v| self.evaluate(b, model, v)).transpose()?;
         if let Some(v) = val_metrics {
             opt.end_epoch(v.loss);
