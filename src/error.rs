@@ -57,9 +57,10 @@ pub enum Error {
     #[error("checkpoint {path}: {problem}")]
     Checkpoint { path: String, problem: String },
 
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// Reading or writing a file failed. The cause is part of the message rather than a
+    /// `source`, so error reports that print the chain do not repeat it.
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
 
     /// The device reported an error while running recorded work.
     #[error("GPU error during {op}: {message}")]
@@ -69,7 +70,7 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().display().to_string(), source }
+        Error::Io { path: path.as_ref().display().to_string(), cause: source }
     }
 
     /// A configuration error.

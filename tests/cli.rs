@@ -159,6 +159,7 @@ fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
     refused(&["--batch-size", "100000"], "batch size 100000 is larger than the 1294 training samples");
     refused(&["--dataset", "cifar"], "unknown dataset \"cifar\"; valid: fashion-mnist, mnist, digits");
     refused(&["--early-stopping", "3", "--validation-split", "0"], "early stopping watches the validation loss");
+    refused(&["--bias-init", "nan"], "bias_init NaN is not a finite number");
     // A learning rate this large sends the loss to infinity within the first epoch.
     refused(&["--lr", "1e6", "--activation", "relu"], "training diverged: the loss became");
 }
@@ -254,6 +255,29 @@ fn train_with_no_arguments_reaches_87_percent_on_fashion_mnist() {
         stdout.lines().filter(|l| l.starts_with("epoch")).collect::<Vec<_>>().join("\n")
     );
     assert!(accuracy >= 0.87, "default run test accuracy {accuracy}");
+}
+
+#[test]
+fn one_cycle_runs_for_a_single_epoch() {
+    // The schedule's length is known only once the data is: a one-epoch run must not be
+    // judged against a placeholder epoch length.
+    let out = tempdir("onecycle").join("run");
+    let d = data_dir();
+    let run = wgtrain(&[
+        "train",
+        "--dataset",
+        "digits",
+        "--data-dir",
+        &d,
+        "--schedule",
+        "1cycle",
+        "--epochs",
+        "1",
+        "--output",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", text(&run).1);
 }
 
 #[test]

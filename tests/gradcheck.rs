@@ -36,7 +36,7 @@ fn every_parameter_gradient_matches_central_differences_of_the_loss() {
     // A fixed step fixes the dropout mask, so the loss is a smooth function of the weights.
     b.begin_step(StepCounters { step: 5, batch_offset: 0 }).unwrap();
     let stats = b.zeros(1, 4).unwrap();
-    let mut loss = |b: &mut CpuBackend, model: &mut Sequential| -> f64 {
+    let loss = |b: &mut CpuBackend, model: &mut Sequential| -> f64 {
         let logits = model.forward(b, ws, Mode::Train).unwrap();
         b.fill(stats, 0.0).unwrap();
         b.loss(Loss::SoftmaxCrossEntropy, logits, labels, dlogits, stats, 1.0 / rows as f32).unwrap();

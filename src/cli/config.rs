@@ -200,6 +200,9 @@ impl RunConfig {
                 bail!("{name} rate {rate} is not in [0, 1): 0 turns it off, 0.5 drops half the units");
             }
         }
+        if !m.bias_init.is_finite() {
+            bail!("bias_init {} is not a finite number", m.bias_init);
+        }
         if m.dropout > 0.0 && m.alpha_dropout > 0.0 {
             bail!("choose dropout or alpha_dropout, not both");
         }

@@ -24,9 +24,10 @@ pub const INPUT_TRANSFORM_KEY: &str = "input_transform";
 
 pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     // Everything that can be checked without data is checked before anything is loaded.
+    // Epoch lengths are only known with the data: a nominal 1,000 steps stands in for them.
     let train_config = cfg.train_config()?;
     cfg.model_spec(1, 2)?;
-    cfg.optimizer(1)?;
+    cfg.optimizer(1_000)?;
     let splits = dataset::load(&cfg)?;
     let (train, test) = (&splits.train, &splits.test);
     if cfg.batch_size > train.rows {
