@@ -28,11 +28,6 @@ impl CpuBackend {
         Self { tensors: Arena::new(), counters: StepCounters::default() }
     }
 
-    /// Borrow an f32 tensor's values without copying.
-    pub fn view(&self, t: Tensor) -> Result<&[f32]> {
-        self.f32s("view", t)
-    }
-
     pub(super) fn f32s(&self, op: &'static str, t: Tensor) -> Result<&[f32]> {
         check_dtype(op, t, DType::F32)?;
         match self.tensors.get(op, t)? {

@@ -13,10 +13,7 @@ pub fn gather_rows_f32(
     scale: f32,
     shift: f32,
 ) {
-    for (i, d) in dst.iter_mut().enumerate() {
-        let row = index[offset + i / cols] as usize;
-        *d = src[row / chunk_rows][(row % chunk_rows) * cols + i % cols] * scale + shift;
-    }
+    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v * scale + shift);
 }
 
 /// As `gather_rows_f32` from bytes.
@@ -31,9 +28,21 @@ pub fn gather_rows_u8(
     scale: f32,
     shift: f32,
 ) {
+    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v as f32 * scale + shift);
+}
+
+fn gather_scaled<T: Copy>(
+    src: &[&[T]],
+    chunk_rows: usize,
+    index: &[u32],
+    dst: &mut [f32],
+    cols: usize,
+    offset: usize,
+    value: impl Fn(T) -> f32,
+) {
     for (i, d) in dst.iter_mut().enumerate() {
         let row = index[offset + i / cols] as usize;
-        *d = src[row / chunk_rows][(row % chunk_rows) * cols + i % cols] as f32 * scale + shift;
+        *d = value(src[row / chunk_rows][(row % chunk_rows) * cols + i % cols]);
     }
 }
 

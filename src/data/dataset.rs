@@ -130,8 +130,7 @@ impl Standardizer {
                     sq[i % cols] += (x as f64 - mean[i % cols]).powi(2);
                 }
                 // A constant feature (std 0) is centred and left unscaled.
-                let std =
-                    sq.iter().map(|s| ((s / rows).sqrt() as f32).max(1e-6)).map(|s| if s <= 1e-6 { 1.0 } else { s });
+                let std = sq.iter().map(|s| (s / rows).sqrt() as f32).map(|s| if s <= 1e-6 { 1.0 } else { s });
                 Standardizer::PerFeature { mean: mean.iter().map(|&m| m as f32).collect(), std: std.collect() }
             }
         }

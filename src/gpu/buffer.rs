@@ -15,16 +15,6 @@ pub struct GpuBuffer {
     pub(crate) bytes: u64,
 }
 
-impl GpuBuffer {
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-}
-
 /// Free buffers keyed by exact byte size.
 #[derive(Default)]
 pub struct BufferPool {
@@ -64,10 +54,5 @@ impl BufferPool {
     /// zeros fill it (see `Recorder::clear`).
     pub fn release(&mut self, buf: Arc<GpuBuffer>) {
         self.free.entry(buf.bytes).or_default().push(buf);
-    }
-
-    /// Drop every free buffer, returning their memory to the device.
-    pub fn trim(&mut self) {
-        self.free.clear();
     }
 }

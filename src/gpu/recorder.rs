@@ -203,11 +203,6 @@ impl Recorder {
         self.stats.readbacks += 1;
         result
     }
-
-    /// Forget cached bind groups that reference `buffer` (it is about to be destroyed).
-    pub fn forget_buffer(&mut self, buffer: u64) {
-        self.groups.retain(|k, _| !k.buffers.iter().any(|&(_, id)| id == buffer));
-    }
 }
 
 fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {

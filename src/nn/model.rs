@@ -75,7 +75,6 @@ pub struct Sequential {
     buffers: Vec<(String, Tensor)>,
     workspaces: Vec<Workspace>,
     seed: u64,
-    noise_seed: u32,
 }
 
 fn invalid(layer: usize, problem: String) -> Error {
@@ -127,7 +126,6 @@ impl Sequential {
             buffers: Vec::new(),
             workspaces: Vec::new(),
             seed,
-            noise_seed: (seed ^ (seed >> 32)) as u32,
         };
         let mut width = spec.inputs;
         for (i, l) in spec.layers.iter().enumerate() {
@@ -148,11 +146,11 @@ impl Sequential {
                 }
                 LayerSpec::Activation { activation } => model.push_activation(b, i, activation, width, stream)?,
                 LayerSpec::Dropout { rate } => model.push(
-                    Layer::Dropout { spec: Dropout::inverted(rate, Noise { seed: model.noise_seed, stream }) },
+                    Layer::Dropout { spec: Dropout::inverted(rate, Noise { seed: model.noise_seed(), stream }) },
                     width,
                 ),
                 LayerSpec::AlphaDropout { rate } => model.push(
-                    Layer::Dropout { spec: Dropout::alpha(rate, Noise { seed: model.noise_seed, stream }) },
+                    Layer::Dropout { spec: Dropout::alpha(rate, Noise { seed: model.noise_seed(), stream }) },
                     width,
                 ),
                 LayerSpec::BatchNorm { eps, momentum } => {
@@ -208,6 +206,11 @@ impl Sequential {
     /// The seed the weights were drawn from and the dropout/RReLU masks are keyed by.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The Philox seed of this model's dropout and RReLU masks (one stream per layer).
+    fn noise_seed(&self) -> u32 {
+        (self.seed ^ (self.seed >> 32)) as u32
     }
 
     pub fn spec(&self) -> &ModelSpec {
@@ -276,7 +279,7 @@ impl Sequential {
                 }
                 Layer::Activation { act, alpha, stream } => {
                     let training = mode == Mode::Train;
-                    let noise = training.then_some(Noise { seed: self.noise_seed, stream });
+                    let noise = training.then_some(Noise { seed: self.noise_seed(), stream });
                     let args = ActivationArgs { alpha: alpha.map(|a| self.params[a].value), noise };
                     b.activation_forward(act, x, buf.y, args)?;
                 }
@@ -320,7 +323,7 @@ impl Sequential {
                 Layer::Activation { act, alpha, stream } => {
                     let args = ActivationArgs {
                         alpha: alpha.map(|a| self.params[a].value),
-                        noise: Some(Noise { seed: self.noise_seed, stream }),
+                        noise: Some(Noise { seed: self.noise_seed(), stream }),
                     };
                     if let Some(a) = alpha {
                         b.prelu_alpha_backward(x, dy, self.params[a].grad)?;

@@ -43,6 +43,10 @@ impl DeviceData {
     /// Upload with features split every `chunk_rows` rows (at most four chunks).
     pub fn upload_chunked(b: &mut dyn Backend, data: &Dataset, chunk_rows: usize) -> Result<Self> {
         let cols = data.cols;
+        let chunks = data.rows.div_ceil(chunk_rows.max(1));
+        if chunks > MAX_CHUNKS {
+            return Err(Error::config("chunks", format!("{chunks} chunks; a gather reads at most {MAX_CHUNKS}")));
+        }
         let mut x = Vec::new();
         let gather = match &data.features {
             Features::U8 { scale, shift, .. } => Gather { scale: *scale, shift: *shift },
@@ -55,9 +59,6 @@ impl DeviceData {
                 Features::U8 { data: bytes, .. } => b.upload_u8(rows, cols, &bytes[range])?,
                 Features::F32(v) => b.upload(rows, cols, &v[range])?,
             });
-        }
-        if x.len() > MAX_CHUNKS {
-            return Err(Error::config("chunks", format!("{} chunks; a gather reads at most {MAX_CHUNKS}", x.len())));
         }
         let labels = b.upload_u32(data.rows, 1, &data.labels)?;
         let order = b.upload_u32(1, data.rows, &(0..data.rows as u32).collect::<Vec<_>>())?;
