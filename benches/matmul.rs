@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wgtrain::ops::matmul::MatmulTiling;
-use wgtrain::{Backend, CpuBackend, GpuBackend, GpuContext, Matmul};
+use wgtrain::gpu::MatmulTiling;
+use wgtrain::{Activation, Backend, CpuBackend, GpuBackend, GpuContext, Matmul};
 
 struct Case {
     id: &'static str,
@@ -26,7 +26,13 @@ const CASES: &[Case] = &[
     Case { id: "dense-x.w-128x784x300", m: 128, k: 784, n: 300, spec: Matmul::nn },
     Case { id: "dense-dy.wT-128x300x784", m: 128, k: 300, n: 784, spec: Matmul::nt },
     Case { id: "dense-xT.dy-784x128x300", m: 784, k: 128, n: 300, spec: Matmul::tn },
+    // The forward with a saturating activation fused into the epilogue.
+    Case { id: "dense-x.w-tanh-128x784x300", m: 128, k: 784, n: 300, spec: nn_tanh },
 ];
+
+fn nn_tanh() -> Matmul {
+    Matmul::nn().with_activation(Activation::Tanh)
+}
 
 fn operands(backend: &mut dyn Backend, case: &Case) -> (wgtrain::Tensor, wgtrain::Tensor, wgtrain::Tensor, Matmul) {
     let spec = (case.spec)();

@@ -1,7 +1,7 @@
 //! Whole training steps and inference passes of the Fashion-MNIST MLP (784-300-100-10,
 //! batch 128): gather, forward, loss, backward and update in one submission, against a
-//! forward-only evaluation pass; with and without dropout. `Throughput::Elements` = samples,
-//! so criterion's elem/s is samples/s. GPU samples wait for the queue before the clock stops.
+//! forward-only evaluation pass; with and without dropout, and with saturating activations.
+//! `Throughput::Elements` = samples, so criterion's elem/s is samples/s. GPU samples wait for the queue before the clock stops.
 //!
 //! Run: `cargo bench --bench train_step` (release).
 
@@ -16,8 +16,18 @@ use wgtrain::{Activation, Backend, CpuBackend, Gather, GpuBackend, StepCounters}
 
 const BATCH: usize = 128;
 
-fn spec(dropout: bool) -> ModelSpec {
-    let mut spec = ModelSpec::mlp(784, &[300, 100], 10, Activation::Relu);
+/// (name, hidden activation, dropout): ReLU plain and with dropout; the saturating
+/// activations, whose Dense layers keep their pre-activation for an accurate backward.
+const CASES: &[(&str, Activation, bool)] = &[
+    ("plain", Activation::Relu, false),
+    ("dropout", Activation::Relu, true),
+    ("elu", Activation::elu(), false),
+    ("tanh", Activation::Tanh, false),
+    ("gelu", Activation::Gelu, false),
+];
+
+fn spec(act: Activation, dropout: bool) -> ModelSpec {
+    let mut spec = ModelSpec::mlp(784, &[300, 100], 10, act);
     if dropout {
         spec.layers.insert(1, LayerSpec::Dropout { rate: 0.2 });
         spec.layers.insert(3, LayerSpec::Dropout { rate: 0.2 });
@@ -25,16 +35,22 @@ fn spec(dropout: bool) -> ModelSpec {
     spec
 }
 
-fn bench_backend(c: &mut Criterion, label: &str, b: &mut dyn Backend, samples: usize) {
+fn bench_backend(
+    c: &mut Criterion,
+    label: &str,
+    b: &mut dyn Backend,
+    samples: usize,
+    cases: &[(&str, Activation, bool)],
+) {
     // Synthetic images: the step's cost does not depend on the pixel values.
     let data = sources::blobs(samples / 10, 10, 784, 1.0, 1);
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     group.throughput(Throughput::Elements(BATCH as u64));
-    for dropout in [false, true] {
-        let name = if dropout { "dropout" } else { "plain" };
-        let mut model = Sequential::new(b, &spec(dropout), 1).unwrap();
-        let mut opt = Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.01)).unwrap();
+    for &(name, act, dropout) in cases {
+        let mut model = Sequential::new(b, &spec(act, dropout), 1).unwrap();
+        let mut opt =
+            Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.01).with_momentum(0.9)).unwrap();
         opt.attach(b, model.params_mut()).unwrap();
         let mut trainer = Trainer::new(b, TrainConfig { batch_size: BATCH, ..TrainConfig::default() }).unwrap();
         let train = DeviceData::upload(b, &data).unwrap();
@@ -71,8 +87,8 @@ fn bench_backend(c: &mut Criterion, label: &str, b: &mut dyn Backend, samples: u
 fn train_step(c: &mut Criterion) {
     let mut g = GpuBackend::from_env().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
     eprintln!("adapter: {}", g.context().adapter());
-    bench_backend(c, "gpu", &mut g, 12_800);
-    bench_backend(c, "cpu", &mut CpuBackend::new(), 1_280);
+    bench_backend(c, "gpu", &mut g, 12_800, CASES);
+    bench_backend(c, "cpu", &mut CpuBackend::new(), 1_280, &CASES[..2]);
 }
 
 criterion_group!(benches, train_step);

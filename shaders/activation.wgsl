@@ -23,20 +23,15 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> alpha: array<f32>;
 @group(0) @binding(3) var<storage, read> counters: array<u32>;
-// activation_forward writes y; activation_backward reads it (and may be handed y as x).
+// activation_forward writes y. activation_backward differentiates at x (which is y itself
+// for the ReLU family after a fused epilogue that kept no pre-activation).
 @group(0) @binding(4) var<storage, read_write> y_out: array<f32>;
-@group(0) @binding(4) var<storage, read> y_in: array<f32>;
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 // prelu_alpha_backward writes the slope gradient here.
 @group(0) @binding(4) var<storage, read_write> dalpha: array<f32>;
 
-override WG: u32 = 256u;
-
-// Element index on a 2-D grid (a 1-D grid stops at 65,535 workgroups).
-fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WG;
-}
+// WG and element(): lib/grid.wgsl.
 
 // The negative-side parameter of element i.
 fn param_at(i: u32) -> f32 {
@@ -64,7 +59,7 @@ fn activation_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     if i >= p.n {
         return;
     }
-    dx[i] = dy[i] * act_derivative(p.code, x[i], y_in[i], param_at(i));
+    dx[i] = dy[i] * act_derivative(p.code, x[i], param_at(i));
 }
 
 // dalpha[j] = Σ_rows dy[r, j]·min(x[r, j], 0): one invocation per feature.

@@ -33,11 +33,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst_words: array<u32>;
 
-override WG: u32 = 256u;
-
-fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WG;
-}
+// WG and element(): lib/grid.wgsl.
 
 // (chunk, flat position within the chunk) of the source of destination element i.
 fn source_of(i: u32) -> vec2<u32> {

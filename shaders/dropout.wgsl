@@ -29,11 +29,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> counters: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-override WG: u32 = 256u;
-
-fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WG;
-}
+// WG and element(): lib/grid.wgsl.
 
 fn kept(i: u32) -> bool {
     return philox_uniform(p.seed, p.stream, counters[0], i) >= p.p;

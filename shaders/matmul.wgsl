@@ -27,6 +27,10 @@ struct Params {
     alpha: f32,
     trans_a: u32,
     trans_b: u32,
+    keep_pre: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,6 +38,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// The pre-activation z = op(A)·op(B) + bias, stored when `p.keep_pre` is set (activations
+// whose derivative the output alone cannot give accurately); otherwise bound to c, unwritten.
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;
 // The same two operands seen as vec4 (only matmul_forward_vec4 uses these).
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
@@ -50,7 +57,7 @@ fn epilogue(v: f32, col: u32) -> f32 {
 // The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
 // invocation's block of C after it is stored. One flat loop, too long for the driver to
 // unroll, so the activation's code appears once: inlined into every store it bloated the
-// kernel and cut the vec4 matmul from 22 to 7 GFLOPS on lavapipe. Each invocation rereads
+// kernel and cut 512³ from 21.4 to 15.0 GFLOPS on lavapipe (README, matmul section). Each invocation rereads
 // only what it wrote itself.
 // The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
 fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
@@ -62,7 +69,11 @@ fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col
         let col = col0 + (e % cols) * col_step;
         if row < p.m && col < p.n {
             let i = row * p.n + col;
-            c[i] = act_forward(p.activation, c[i], p.alpha);
+            let z = c[i];
+            if p.keep_pre != 0u {
+                pre[i] = z;
+            }
+            c[i] = act_forward(p.activation, z, p.alpha);
         }
     }
 }

@@ -4,7 +4,7 @@
 //
 // The gradient each rule sees, in this order:
 //   g ← grad · min(1, clip_norm / (‖grad‖ + 1e-6))   when clip_norm > 0 (‖·‖ over all
-//                                                     parameters: sqrt(norm[1]) from sum_squares)
+//                                                     parameters: sqrt(norm[0]) from sum_squares)
 //   g ← g + l2·θ + l1·sign(θ)                        (penalties folded into the gradient)
 //   g ← clamp(g, −clip_value, clip_value)            when clip_value > 0
 // Rules (θ parameter, η = lr):
@@ -56,16 +56,12 @@ struct Hyper {
 @group(0) @binding(5) var<storage, read_write> s1: array<f32>;
 @group(0) @binding(6) var<storage, read_write> s2: array<f32>;
 
-override WG: u32 = 256u;
-
-fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WG;
-}
+// WG and element(): lib/grid.wgsl.
 
 fn effective_grad(i: u32) -> f32 {
     var g = grad[i];
     if h.clip_norm > 0.0 {
-        g *= min(1.0, h.clip_norm / (sqrt(norm[1]) + 1e-6));
+        g *= min(1.0, h.clip_norm / (sqrt(norm[0]) + 1e-6));
     }
     let w = theta[i];
     g += h.l2 * w + h.l1 * sign(w);

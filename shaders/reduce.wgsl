@@ -1,7 +1,7 @@
 // reduce.wgsl — reductions.
 //   column_sum:     y[j] = Σ_r x[r, j]            x: (rows, cols), y: (cols); bias gradients
 //   argmax_correct: stats[1] += #{r : first argmax of x_r = labels[r]}, stats[2] += rows
-//   sum_squares:    out = [Σx, Σx², Σ|x|] (added to out when accumulate = 1); norms, penalties
+//   sum_squares:    out[0] = Σx² (added to out[0] when accumulate = 1); global gradient norms
 // argmax_correct and sum_squares run as one workgroup reducing in workgroup memory, so their
 // sums are deterministic.
 
@@ -20,7 +20,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 
 const THREADS: u32 = 256u;
-var<workgroup> part: array<vec3<f32>, THREADS>;
+var<workgroup> part: array<f32, THREADS>;
 
 @compute @workgroup_size(THREADS)
 fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -58,28 +58,24 @@ fn argmax_correct(@builtin(local_invocation_index) t: u32) {
         }
         correct += select(0.0, 1.0, best == labels[r]);
     }
-    part[t] = vec3(correct, 0.0, 0.0);
+    part[t] = correct;
     reduce_parts(t);
     if t == 0u {
-        stats[1] += part[0].x;
+        stats[1] += part[0];
         stats[2] += f32(p.rows);
     }
 }
 
 @compute @workgroup_size(THREADS)
 fn sum_squares(@builtin(local_invocation_index) t: u32) {
-    var acc = vec3(0.0);
+    var acc = 0.0;
     for (var i = t; i < p.n; i += THREADS) {
         let v = x[i];
-        acc += vec3(v, v * v, abs(v));
+        acc += v * v;
     }
     part[t] = acc;
     reduce_parts(t);
     if t == 0u {
-        let prev = select(vec3(0.0), vec3(out[0], out[1], out[2]), p.accumulate != 0u);
-        let total = prev + part[0];
-        out[0] = total.x;
-        out[1] = total.y;
-        out[2] = total.z;
+        out[0] = select(0.0, out[0], p.accumulate != 0u) + part[0];
     }
 }

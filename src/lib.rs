@@ -1,16 +1,24 @@
 //! wgtrain — training and inference of feed-forward networks on wgpu.
 //!
-//! Layers, bottom to top: WGSL kernels (`shaders/`), the GPU plumbing (`gpu`, the only
-//! module that calls wgpu), the CPU twin (`cpu`, the reference), the op set both implement
-//! (`backend`), and op host code (`ops`). See DESIGN.md for the whole house.
+//! Layers, bottom to top (data flows down, no module imports one above it):
+//! - `shaders/`: the WGSL kernels;
+//! - `gpu` (the only module that calls wgpu: device plumbing and each kernel family's host
+//!   half) and `cpu` (the twin, the reference), side by side, one file per family in each;
+//! - `backend`: the op set both implement;
+//! - `nn`, `optim`: layers, models, optimizers, written once against the op set;
+//! - `train`, `infer`: the training loop and checkpoints; evaluation and prediction;
+//! - `data`: datasets, used by `train` and `infer`;
+//! - the `wgtrain` binary (`src/main.rs`, `src/cli/`), which only translates.
+//!
+//! `tests/layering.rs` checks the order over the `use` lines.
 
 pub mod backend;
 pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod infer;
 pub mod nn;
-pub mod ops;
 pub mod optim;
 pub mod shaders;
 pub mod tensor;

@@ -1,7 +1,7 @@
 //! The WGSL registry: every kernel source in `shaders/`, embedded at compile time.
 //!
-//! Shaders are plain WGSL; shared helpers in `shaders/lib/` (the Philox generator, the
-//! activation maths) are prepended with `concat!`, so each entry is a complete module that
+//! Shaders are plain WGSL; shared helpers in `shaders/lib/` (the element grid, the Philox
+//! generator, precise f32 building blocks, the activation maths) are prepended with `concat!`, so each entry is a complete module that
 //! naga validates on its own (see `tests/shaders.rs`).
 
 /// One embedded shader module.
@@ -18,11 +18,14 @@ pub struct Shader {
 }
 
 macro_rules! lib {
+    (grid) => {
+        include_str!("../shaders/lib/grid.wgsl")
+    };
     (philox) => {
         include_str!("../shaders/lib/philox.wgsl")
     };
     (activations) => {
-        include_str!("../shaders/lib/activations.wgsl")
+        concat!(include_str!("../shaders/lib/precise.wgsl"), include_str!("../shaders/lib/activations.wgsl"))
     };
 }
 
@@ -36,14 +39,14 @@ pub const MATMUL: Shader = Shader {
 /// Activations forward and backward, PReLU's slope gradient.
 pub const ACTIVATION: Shader = Shader {
     family: "activation",
-    source: concat!(lib!(philox), lib!(activations), include_str!("../shaders/activation.wgsl")),
+    source: concat!(lib!(grid), lib!(philox), lib!(activations), include_str!("../shaders/activation.wgsl")),
     guards_own_indices: false,
 };
 
 /// Inverted and alpha dropout.
 pub const DROPOUT: Shader = Shader {
     family: "dropout",
-    source: concat!(lib!(philox), include_str!("../shaders/dropout.wgsl")),
+    source: concat!(lib!(grid), lib!(philox), include_str!("../shaders/dropout.wgsl")),
     guards_own_indices: false,
 };
 
@@ -56,12 +59,18 @@ pub const REDUCE: Shader =
     Shader { family: "reduce", source: include_str!("../shaders/reduce.wgsl"), guards_own_indices: false };
 
 /// Optimizer updates.
-pub const OPTIM: Shader =
-    Shader { family: "optim", source: include_str!("../shaders/optim.wgsl"), guards_own_indices: false };
+pub const OPTIM: Shader = Shader {
+    family: "optim",
+    source: concat!(lib!(grid), include_str!("../shaders/optim.wgsl")),
+    guards_own_indices: false,
+};
 
 /// Gathers, fill, scale.
-pub const DATA: Shader =
-    Shader { family: "data", source: include_str!("../shaders/data.wgsl"), guards_own_indices: false };
+pub const DATA: Shader = Shader {
+    family: "data",
+    source: concat!(lib!(grid), include_str!("../shaders/data.wgsl")),
+    guards_own_indices: false,
+};
 
 /// Raw Philox blocks.
 pub const RANDOM: Shader = Shader {

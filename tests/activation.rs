@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{assert_close, context, gpu, uniform};
+use common::{assert_close, context, gpu, uniform, Both};
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
-use wgtrain::ops::matmul::MatmulTiling;
+use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Activation, ActivationArgs, Backend, CpuBackend, Error, GpuBackend, Matmul, Noise, StepCounters};
 
 /// (rows, cols): sizes that are not multiples of the 256-wide workgroup.
@@ -47,6 +47,9 @@ fn reference(act: Activation, x: f64, a: f64) -> f64 {
         Activation::Silu => x / (1.0 + (-x).exp()),
         Activation::Tanh => x.tanh(),
         Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Activation::GeluTanh => {
+            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+        }
     }
 }
 
@@ -60,15 +63,16 @@ fn twin_forward_and_backward_match_f64_maths_and_central_differences() {
         for &x in &xs {
             let y = act.apply(x, a);
             let want = reference(act, x as f64, a as f64);
-            // f32 evaluation of exp/erf-based maths: a few ulps, relative to max(1, |y|).
-            let value_tol = 4e-6 * want.abs().max(1.0);
+            // The twin rounds f64 maths once: half an ulp, relative (the tails are checked
+            // to 1e-5 relative over [−30, 30] in tests/activation_tails.rs).
+            let value_tol = 1e-7 * want.abs();
             assert!((y as f64 - want).abs() <= value_tol, "{} forward at {x}: {y} vs {want}", act.name());
 
             let fd = (reference(act, x as f64 + h, a as f64) - reference(act, x as f64 - h, a as f64)) / (2.0 * h);
-            let d = act.derivative(x, y, a) as f64;
-            // Central differences in f64 are exact to ~1e-10 here; the derivative is computed in
-            // f32 from f32 y (GELU's erf carries its 1.5e-7 approximation error).
-            let tol = 2e-6 + 2e-6 * fd.abs();
+            let d = act.derivative(x, a) as f64;
+            // Central differences in f64 with h = 1e-5 carry ~1e-10 truncation and rounding
+            // error; the twin's derivative is rounded once to f32 (6e-8 relative).
+            let tol = 1e-9 + 1e-7 * fd.abs();
             assert!((d - fd).abs() <= tol, "{} derivative at {x}: {d} vs central difference {fd}", act.name());
         }
     }
@@ -97,11 +101,11 @@ fn prelu_slope_gradient_matches_f64_central_differences() {
 
 #[test]
 fn prelu_slope_gradient_on_gpu_matches_the_twin_on_ragged_shapes() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     for &(rows, cols) in SHAPES {
         let (x, dy) = (uniform(40 + rows as u64, rows * cols), uniform(50 + cols as u64, rows * cols));
         let mut outs = Vec::new();
-        for b in [&mut g as &mut dyn Backend, &mut c] {
+        for b in both.each() {
             let (xt, dyt) = (b.upload(rows, cols, &x).unwrap(), b.upload(rows, cols, &dy).unwrap());
             let dalpha = b.zeros(1, cols).unwrap();
             b.prelu_alpha_backward(xt, dyt, dalpha).unwrap();
@@ -113,10 +117,18 @@ fn prelu_slope_gradient_on_gpu_matches_the_twin_on_ragged_shapes() {
 }
 
 #[test]
-fn selu_and_elu_known_values() {
+fn selu_elu_and_relu_known_values() {
     assert_eq!(Activation::Selu.apply(1.0, 0.0), SELU_LAMBDA);
     assert!((Activation::elu().apply(-1.0, 1.0) - (-0.632_120_56)).abs() < 1e-7);
-    assert_eq!(Activation::Relu.apply(-0.0, 0.0), 0.0);
+    // ReLU maps −0 to +0 on both paths (max(−0, 0) may return either zero; the kernels
+    // select instead). Compared as bits, since −0.0 == 0.0.
+    for b in Both::new().each() {
+        let x = b.upload(1, 2, &[-0.0, 0.0]).unwrap();
+        let y = b.zeros(1, 2).unwrap();
+        b.activation_forward(Activation::Relu, x, y, ActivationArgs::default()).unwrap();
+        let bits: Vec<u32> = b.read(y).unwrap().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, [0, 0], "relu(−0), relu(+0) on {}", b.describe());
+    }
 }
 
 /// Tolerances for the GPU against the twin: identical formulas, but exp/erf/tanh differ by a
@@ -132,21 +144,14 @@ fn tolerance(act: Activation) -> (f32, f32) {
     }
 }
 
-fn run_both(
-    act: Activation,
-    rows: usize,
-    cols: usize,
-    training: bool,
-    g: &mut GpuBackend,
-    c: &mut CpuBackend,
-) -> [(Vec<f32>, Vec<f32>); 2] {
+fn run_both(act: Activation, rows: usize, cols: usize, training: bool, both: &mut Both) -> [(Vec<f32>, Vec<f32>); 2] {
     let x = uniform(10 + rows as u64, rows * cols).iter().map(|v| 4.0 * v).collect::<Vec<_>>();
     let dy = uniform(20 + cols as u64, rows * cols);
     let slopes = uniform(30, cols);
     let noise = (training && matches!(act, Activation::Rrelu { .. })).then_some(Noise { seed: 9, stream: 4 });
     let counters = StepCounters { step: 12, batch_offset: 0 };
     let mut out = Vec::new();
-    for b in [g as &mut dyn Backend, c as &mut dyn Backend] {
+    for b in both.each() {
         b.begin_step(counters).unwrap();
         let xt = b.upload(rows, cols, &x).unwrap();
         let dyt = b.upload(rows, cols, &dy).unwrap();
@@ -165,11 +170,11 @@ fn run_both(
 
 #[test]
 fn every_activation_matches_the_twin_on_ragged_shapes() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     for act in Activation::ALL {
         for &(rows, cols) in SHAPES {
             for training in [false, true] {
-                let [(gy, gdx), (cy, cdx)] = run_both(act, rows, cols, training, &mut g, &mut c);
+                let [(gy, gdx), (cy, cdx)] = run_both(act, rows, cols, training, &mut both);
                 let (atol, rtol) = tolerance(act);
                 let what = format!("{} ({rows}, {cols}) training={training}", act.name());
                 assert_close(&format!("{what} y"), &gy, &cy, atol, rtol);
@@ -182,12 +187,12 @@ fn every_activation_matches_the_twin_on_ragged_shapes() {
 
 #[test]
 fn rrelu_training_slopes_are_bit_identical_and_within_bounds() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     let act = Activation::rrelu();
-    let [(gy, gdx), (cy, cdx)] = run_both(act, 129, 300, true, &mut g, &mut c);
+    let [(gy, gdx), (cy, cdx)] = run_both(act, 129, 300, true, &mut both);
     assert_eq!(gy, cy, "GPU and CPU RReLU outputs differ");
     assert_eq!(gdx, cdx, "GPU and CPU RReLU gradients differ");
-    let [(eval_y, _), _] = run_both(act, 129, 300, false, &mut g, &mut c);
+    let [(eval_y, _), _] = run_both(act, 129, 300, false, &mut both);
     // On negative inputs the slope is y/x: in [1/8, 1/3] in training, their mean in evaluation.
     let x: Vec<f32> = uniform(10 + 129, 129 * 300).iter().map(|v| 4.0 * v).collect();
     let slopes: Vec<f32> = x.iter().zip(&gy).filter(|(x, _)| **x < -0.1).map(|(x, y)| y / x).collect();
@@ -214,7 +219,7 @@ fn backward_from_the_output_alone_equals_backward_with_the_input() {
         g.activation_forward(act, x, y, args).unwrap();
         g.activation_backward(act, Some(x), y, dy, dx1, args).unwrap();
         g.activation_backward(act, None, y, dy, dx2, args).unwrap();
-        // ELU/SELU take their sign test from y instead of x: identical, since y and x share signs.
+        // The ReLU family takes its sign test from y instead of x: identical, since they share signs.
         assert_eq!(g.read(dx1).unwrap(), g.read(dx2).unwrap(), "{}", act.name());
     }
 }
@@ -251,7 +256,7 @@ fn fused_epilogue_equals_matmul_then_activation() {
 
 #[test]
 fn activation_misuse_is_a_clear_error() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let x = b.zeros(4, 3).unwrap();
         let y = b.zeros(4, 3).unwrap();
         let err = b.activation_forward(Activation::Prelu, x, y, ActivationArgs::default()).unwrap_err();
@@ -273,14 +278,23 @@ fn activation_misuse_is_a_clear_error() {
 
 #[test]
 fn cpu_twin_functions_and_backend_agree() {
-    // The free functions are what the backend runs; a direct call equals the backend's result.
+    // The free functions are what the CPU backend runs: a direct call equals its result.
     let (rows, cols) = (3, 4);
-    let x = uniform(1, rows * cols);
-    let mut y = vec![0.0; rows * cols];
-    activation_forward(Activation::Tanh, &x, &mut y, cols, None, None, 0);
-    let mut dx = vec![0.0; rows * cols];
-    activation_backward(Activation::Tanh, &x, &y, &vec![1.0; rows * cols], &mut dx, cols, None, None, 0);
-    for i in 0..x.len() {
-        assert_eq!(dx[i], 1.0 - y[i] * y[i]);
+    let (x, dy) = (uniform(1, rows * cols), uniform(2, rows * cols));
+    let mut c = CpuBackend::new();
+    for act in Activation::ALL.into_iter().filter(|a| *a != Activation::Prelu) {
+        let mut y = vec![0.0; rows * cols];
+        activation_forward(act, &x, &mut y, cols, None, None, 0);
+        let mut dx = vec![0.0; rows * cols];
+        activation_backward(act, &x, &dy, &mut dx, cols, None, None, 0);
+        let (xt, dyt) = (c.upload(rows, cols, &x).unwrap(), c.upload(rows, cols, &dy).unwrap());
+        let (yt, dxt) = (c.zeros(rows, cols).unwrap(), c.zeros(rows, cols).unwrap());
+        c.activation_forward(act, xt, yt, ActivationArgs::default()).unwrap();
+        c.activation_backward(act, Some(xt), yt, dyt, dxt, ActivationArgs::default()).unwrap();
+        assert_eq!(c.read(yt).unwrap(), y, "{} forward", act.name());
+        assert_eq!(c.read(dxt).unwrap(), dx, "{} backward", act.name());
+        for (i, (&xi, &dyi)) in x.iter().zip(&dy).enumerate() {
+            assert_eq!(dx[i], dyi * act.derivative(xi, act.param()), "{} element {i}", act.name());
+        }
     }
 }

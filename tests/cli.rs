@@ -154,9 +154,9 @@ fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
     refused(&["--momentum", "1"], "optimizer momentum: 1 must be in [0, 1)");
     refused(&["--lr", "0"], "optimizer learning rate: 0 must be > 0");
     refused(&["--lr=-0.5"], "optimizer learning rate: -0.5 must be > 0");
-    refused(&["--layers", "64,0"], "layer size 0 at position 2");
-    refused(&["--batch-size", "0"], "batch size 0");
-    refused(&["--batch-size", "100000"], "batch size 100000 is larger than the 1294 training samples");
+    refused(&["--layers", "64,0"], "layer 2 of 3: a Dense layer of 0 units");
+    refused(&["--batch-size", "0"], "batch size: 0; it must be at least 1");
+    refused(&["--batch-size", "100000"], "batch size: 100000 is larger than the 1294 training samples");
     refused(&["--dataset", "cifar"], "unknown dataset \"cifar\"; valid: fashion-mnist, mnist, digits");
     refused(&["--early-stopping", "3", "--validation-split", "0"], "early stopping watches the validation loss");
     refused(&["--bias-init", "nan"], "bias_init NaN is not a finite number");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{gpu, uniform};
+use common::{gpu, uniform, Both};
 use wgtrain::{Backend, CpuBackend, DType, Gather, StepCounters};
 
 fn permutation(n: usize) -> Vec<u32> {
@@ -19,7 +19,7 @@ fn gathers_match_the_twin_for_every_source_type() {
     let words: Vec<u32> = (0..src_rows * cols).map(|i| i as u32 * 3).collect();
     let spec = Gather { scale: 1.0 / 255.0, shift: -0.5 };
     let mut outs = Vec::new();
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         b.begin_step(StepCounters { step: 0, batch_offset: 700 }).unwrap();
         let idx = b.upload_u32(1, src_rows, &index).unwrap();
         let (s8, s32, sf) = (
@@ -46,7 +46,7 @@ fn gathers_match_the_twin_for_every_source_type() {
 
 #[test]
 fn a_gather_past_the_end_of_the_index_list_is_an_error() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let idx = b.upload_u32(1, 10, &permutation(10)).unwrap();
         let src = b.zeros(10, 3).unwrap();
         let dst = b.zeros(4, 3).unwrap();
@@ -73,7 +73,7 @@ fn fill_reaches_every_element_of_a_tensor_past_65535_workgroups() {
 
 #[test]
 fn scale_out_of_place_and_in_place() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let x = uniform(3, 777);
         let xt = b.upload(1, 777, &x).unwrap();
         let y = b.zeros(1, 777).unwrap();
@@ -88,7 +88,7 @@ fn scale_out_of_place_and_in_place() {
 
 #[test]
 fn copy_moves_every_dtype() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let s = b.upload_u32(2, 3, &[1, 2, 3, 4, 5, 6]).unwrap();
         let d = b.alloc(3, 2, DType::U32).unwrap();
         b.copy(s, d).unwrap();
@@ -107,7 +107,7 @@ fn gathers_read_sources_split_into_chunks() {
     let floats = uniform(9, src_rows * cols);
     let spec = Gather { scale: 0.5, shift: 1.0 };
     let mut outs = Vec::new();
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         b.begin_step(StepCounters { step: 0, batch_offset: 0 }).unwrap();
         let idx = b.upload_u32(1, src_rows, &index).unwrap();
         let chunks8: Vec<_> = (0..src_rows)
@@ -149,4 +149,20 @@ fn chunk_lists_that_do_not_tile_the_source_are_refused() {
     assert!(err.to_string().contains("chunk 1"), "{err}");
     let err = c.gather_rows(&[a, a, a, a, a], idx, dst, Gather::default()).unwrap_err();
     assert!(err.to_string().contains("at most 4"), "{err}");
+}
+
+#[test]
+fn freeing_device_data_releases_its_tensors_on_both_backends() {
+    let data = wgtrain::data::sources::blobs(20, 3, 5, 1.0, 2);
+    for b in Both::new().each() {
+        let device = wgtrain::data::DeviceData::upload(b, &data).unwrap();
+        let (x, labels) = (device.x[0], device.labels);
+        assert_eq!(b.read(x).unwrap().len(), 60 * 5);
+        device.free(b).unwrap();
+        // A freed handle is invalid: reading it is an error naming the op, not stale data.
+        for t in [x, labels] {
+            let err = b.read(t).unwrap_err();
+            assert!(err.to_string().contains("read"), "{err}");
+        }
+    }
 }

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::gpu;
+use common::{gpu, Both};
 use rand::{Rng, SeedableRng};
-use wgtrain::{Backend, CpuBackend, Dropout, Noise, StepCounters};
+use wgtrain::{Backend, Dropout, Noise, StepCounters};
 
 const NOISE: Noise = Noise { seed: 1234, stream: 2 };
 
@@ -38,12 +38,12 @@ fn run(b: &mut dyn Backend, spec: Dropout, x: &[f32], step: u32) -> (Vec<f32>, V
 
 #[test]
 fn masks_and_outputs_are_bit_identical_on_gpu_and_cpu() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     for n in [1, 3, 255, 257, 1000, 65_537] {
         let x = normal(n as u64, n);
         for spec in [Dropout::inverted(0.3, NOISE), Dropout::alpha(0.2, NOISE)] {
-            let gpu_out = run(&mut g, spec, &x, 5);
-            let cpu_out = run(&mut c, spec, &x, 5);
+            let gpu_out = run(&mut both.gpu, spec, &x, 5);
+            let cpu_out = run(&mut both.cpu, spec, &x, 5);
             assert_eq!(gpu_out.0, cpu_out.0, "{:?} forward, n = {n}", spec.kind);
             assert_eq!(gpu_out.1, cpu_out.1, "{:?} backward, n = {n}", spec.kind);
         }
@@ -69,7 +69,7 @@ fn keep_rate_is_within_five_standard_errors_of_one_minus_p() {
 
 #[test]
 fn p_zero_is_the_identity_and_p_one_drops_everything() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let x = normal(3, 999);
         for spec in [Dropout::inverted(0.0, NOISE), Dropout::alpha(0.0, NOISE)] {
             let (y, dx) = run(b, spec, &x, 2);
@@ -132,7 +132,7 @@ fn masks_change_with_step_and_stream_and_repeat_for_the_same_key() {
 
 #[test]
 fn a_drop_rate_outside_zero_one_is_rejected() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let x = b.zeros(1, 4).unwrap();
         let y = b.zeros(1, 4).unwrap();
         for p in [-0.1, 1.5, f32::NAN] {

@@ -56,7 +56,7 @@ fn train_and_test(
     }
     let epochs = &trainer.history.epochs;
     let mean_epoch = epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.len() as f64;
-    (trainer.evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
+    (trainer.inference.evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
 }
 
 #[test]

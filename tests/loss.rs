@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::{assert_close, gpu, uniform};
+use common::{assert_close, gpu, uniform, Both};
 use wgtrain::backend::stat;
 use wgtrain::cpu::loss::{
     mean_squared_error_forward, sigmoid_binary_cross_entropy_forward, softmax_cross_entropy_forward,
 };
-use wgtrain::{Backend, CpuBackend, Loss};
+use wgtrain::{Backend, Loss};
 
 /// (rows, cols): a single sample, odd sizes, more rows than the 256 invocations of a loss
 /// workgroup, and binary/one-column outputs.
@@ -87,13 +87,13 @@ fn twin_loss_and_gradient_match_f64_maths_and_central_differences() {
 
 #[test]
 fn every_loss_matches_the_twin_on_ragged_shapes() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     for loss in LOSSES {
         for &(rows, cols) in SHAPES {
             let z: Vec<f32> = uniform(rows as u64, rows * cols).iter().map(|v| 5.0 * v).collect();
             let targets: Vec<f32> = uniform(cols as u64, rows * cols).iter().map(|v| (v > &0.0) as u8 as f32).collect();
             let mut results = Vec::new();
-            for b in [&mut g as &mut dyn Backend, &mut c] {
+            for b in both.each() {
                 let zt = b.upload(rows, cols, &z).unwrap();
                 let tt = match loss {
                     Loss::SoftmaxCrossEntropy => b.upload_u32(rows, 1, &labels(rows, cols)).unwrap(),
@@ -138,7 +138,7 @@ fn stats_accumulate_across_calls_until_cleared() {
 
 #[test]
 fn correct_counts_use_the_first_maximum_like_argmax() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         // Row 0 ties classes 1 and 2 (first wins: label 1 correct); row 1 label 0 wrong.
         let z = b.upload(2, 3, &[0.0, 5.0, 5.0, 1.0, 2.0, 0.0]).unwrap();
         let labels = b.upload_u32(2, 1, &[1, 0]).unwrap();
@@ -153,12 +153,12 @@ fn correct_counts_use_the_first_maximum_like_argmax() {
 
 #[test]
 fn softmax_is_stable_and_rows_sum_to_one() {
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     let (rows, cols) = (257, 10);
     // Logits up to ±1000: a naive exp overflows to inf.
     let z: Vec<f32> = uniform(8, rows * cols).iter().map(|v| 1000.0 * v).collect();
     let mut outs = Vec::new();
-    for b in [&mut g as &mut dyn Backend, &mut c] {
+    for b in both.each() {
         let (zt, p) = (b.upload(rows, cols, &z).unwrap(), b.zeros(rows, cols).unwrap());
         b.softmax(zt, p).unwrap();
         outs.push(b.read(p).unwrap());
@@ -173,7 +173,7 @@ fn softmax_is_stable_and_rows_sum_to_one() {
 
 #[test]
 fn a_label_outside_the_classes_makes_the_loss_nan_not_a_wild_read() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let z = b.upload(2, 3, &[0.0; 6]).unwrap();
         let labels = b.upload_u32(2, 1, &[1, 7]).unwrap();
         let (dz, stats) = (b.zeros(2, 3).unwrap(), b.zeros(1, 4).unwrap());
@@ -184,7 +184,7 @@ fn a_label_outside_the_classes_makes_the_loss_nan_not_a_wild_read() {
 
 #[test]
 fn loss_argument_errors_name_the_problem() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let z = b.zeros(4, 3).unwrap();
         let dz = b.zeros(4, 3).unwrap();
         let stats = b.zeros(1, 4).unwrap();

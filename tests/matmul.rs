@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, context, gpu, max_abs_error, uniform};
 use wgtrain::cpu::matmul::matmul_forward;
-use wgtrain::ops::matmul::MatmulTiling;
+use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
 
 /// (M, K, N): 1×1×1, a single input through a 784→300 layer, small odd shapes, shapes

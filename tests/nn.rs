@@ -113,7 +113,7 @@ fn invalid_models_are_refused_with_the_layer_named() {
         loss: wgtrain::Loss::SoftmaxCrossEntropy,
     };
     let err = Sequential::new(&mut b, &zero, 1).err().unwrap();
-    assert!(err.to_string().contains("layer 0") && err.to_string().contains("0 units"), "{err}");
+    assert!(err.to_string().contains("layer 1 of 1") && err.to_string().contains("0 units"), "{err}");
     let rate = ModelSpec {
         inputs: 4,
         layers: vec![LayerSpec::Dropout { rate: 1.0 }],

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::gpu;
-use wgtrain::{Backend, CpuBackend, Hyper, Tensor, UpdateRule, UpdateTensors};
+use common::{gpu, Both};
+use wgtrain::{Backend, Hyper, Tensor, UpdateRule, UpdateTensors};
 
 /// f(θ) = ½ Σ a_i (θ_i − c_i)², so g_i = a_i (θ_i − c_i); 257 parameters, curvatures 0.5–6.5.
 const N: usize = 257;
@@ -159,7 +159,7 @@ fn on_backend(b: &mut dyn Backend, cfg: Config, steps: u32) -> [Vec<f32>; 3] {
 fn check(cfg: Config, what: &str) {
     let want = reference(cfg, 10);
     let mut runs: Vec<[Vec<f32>; 3]> = Vec::new();
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let [got, s1, s2] = on_backend(b, cfg, 10);
         // f32 state over 10 steps against f64: each step rounds θ, g and the state to ~1e-7
         // relative; the adaptive rules divide by √v, which can double that. Bound 2e-5.
@@ -256,7 +256,7 @@ fn momentum_near_one_overshoots_and_oscillates_where_point_nine_converges() {
 
 #[test]
 fn update_argument_errors_name_the_problem() {
-    for b in [&mut gpu() as &mut dyn Backend, &mut CpuBackend::new()] {
+    for b in Both::new().each() {
         let p = b.zeros(1, 5).unwrap();
         let g = b.zeros(1, 5).unwrap();
         let h = b.zeros(1, Hyper::LEN).unwrap();

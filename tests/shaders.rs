@@ -44,3 +44,29 @@ fn every_helper_in_shaders_lib_is_part_of_some_module() {
         );
     }
 }
+
+#[test]
+fn helpers_in_shaders_lib_are_defined_once() {
+    // A kernel file that redefines a lib function (say element()) would drift from it.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let names = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start().strip_prefix("fn "))
+            .map(|rest| rest.split('(').next().unwrap().trim().to_string())
+            .collect()
+    };
+    let mut lib = Vec::new();
+    for entry in std::fs::read_dir(format!("{root}/lib")).unwrap() {
+        lib.extend(names(&std::fs::read_to_string(entry.unwrap().path()).unwrap()));
+    }
+    let unique: BTreeSet<&String> = lib.iter().collect();
+    assert_eq!(unique.len(), lib.len(), "a function is defined twice in shaders/lib: {lib:?}");
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            for f in names(&std::fs::read_to_string(&path).unwrap()) {
+                assert!(!lib.contains(&f), "{} redefines {f} from shaders/lib", path.display());
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, context, gpu};
+use common::{assert_close, context, gpu, Both};
 use wgtrain::data::{sources, Dataset};
 use wgtrain::nn::{Initializer, LayerSpec, Mode, ModelSpec, Sequential};
 use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
@@ -58,10 +58,10 @@ fn read_params(b: &mut dyn Backend, model: &Sequential) -> Vec<Vec<f32>> {
 fn ten_training_steps_agree_on_gpu_and_cpu_twin() {
     let data = blobs();
     let config = TrainConfig { batch_size: 32, ..TrainConfig::default() };
-    let (mut g, mut c) = (gpu(), CpuBackend::new());
+    let mut both = Both::new();
     let mut losses = [Vec::new(), Vec::new()];
     let mut params = Vec::new();
-    for (k, b) in [&mut g as &mut dyn Backend, &mut c].into_iter().enumerate() {
+    for (k, b) in both.each().into_iter().enumerate() {
         let mut r = setup(b, &mlp_with_everything(), &data, config.clone());
         b.write_u32(r.data.order, &wgtrain::train::epoch_order(7, 0, data.rows)).unwrap();
         b.fill(r.trainer.running_metrics_tensor(), 0.0).unwrap();
@@ -170,14 +170,14 @@ fn a_checkpoint_round_trip_gives_identical_predictions() {
     r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
     let path = dir.join("model.safetensors");
     checkpoint::save(&path, &mut g, &r.model, Some(&r.opt), Some(&r.trainer)).unwrap();
-    let before = r.trainer.predict(&mut g, &mut r.model, &r.data, Mode::Eval, 0).unwrap();
+    let before = r.trainer.inference.predict(&mut g, &mut r.model, &r.data, Mode::Eval, 0).unwrap();
 
     let mut fresh = gpu();
     let loaded = checkpoint::load(&path).unwrap();
     let mut model = loaded.build_model(&mut fresh).unwrap();
     let mut trainer = loaded.restore_trainer(&mut fresh, &model).unwrap();
     let data2 = DeviceData::upload(&mut fresh, &data).unwrap();
-    let after = trainer.predict(&mut fresh, &mut model, &data2, Mode::Eval, 0).unwrap();
+    let after = trainer.inference.predict(&mut fresh, &mut model, &data2, Mode::Eval, 0).unwrap();
     assert_eq!(before, after, "predictions changed across save and load");
     assert_eq!(trainer.history.epochs.len(), 2);
 }
@@ -276,7 +276,7 @@ fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
         "stopped {epochs} epochs in, best at {}",
         r.trainer.state.best_epoch
     );
-    let restored = r.trainer.evaluate(&mut g, &mut r.model, &val).unwrap().loss;
+    let restored = r.trainer.inference.evaluate(&mut g, &mut r.model, &val).unwrap().loss;
     assert!((restored - best).abs() <= 1e-6 * best.max(1.0), "restored weights give {restored}, best was {best}");
 }
 
@@ -321,7 +321,7 @@ fn mc_dropout_predictions_vary_only_when_the_model_has_dropout() {
             TrainConfig { epochs: 2, batch_size: 32, eval_batch_size: 100, ..TrainConfig::default() },
         );
         r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
-        let (mean, std) = r.trainer.predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
+        let (mean, std) = r.trainer.inference.predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
         assert_eq!(mean.len(), data.rows * 4);
         for row in mean.chunks(4) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "mean probabilities sum to 1");

@@ -42,6 +42,9 @@ pub enum Activation {
     Tanh,
     /// σ(x) = 1/(1 + e⁻ˣ).
     Sigmoid,
+    /// ½x(1 + tanh(√(2/π)(x + 0.044715x³))): GELU's tanh approximation (PyTorch's
+    /// `approximate='tanh'`, GPT-2's `gelu_new`).
+    GeluTanh,
 }
 
 impl Activation {
@@ -60,7 +63,7 @@ impl Activation {
     }
 
     /// Every variant with its default parameters (tests loop over this).
-    pub const ALL: [Activation; 11] = [
+    pub const ALL: [Activation; 12] = [
         Self::Identity,
         Self::Relu,
         Self::leaky_relu(),
@@ -72,6 +75,7 @@ impl Activation {
         Self::Silu,
         Self::Tanh,
         Self::Sigmoid,
+        Self::GeluTanh,
     ];
 
     /// The code `shaders/lib/activations.wgsl` switches on.
@@ -88,6 +92,7 @@ impl Activation {
             Self::Silu => 8,
             Self::Tanh => 9,
             Self::Sigmoid => 10,
+            Self::GeluTanh => 11,
         }
     }
 
@@ -113,17 +118,31 @@ impl Activation {
             Self::Silu => "silu",
             Self::Tanh => "tanh",
             Self::Sigmoid => "sigmoid",
+            Self::GeluTanh => "gelu_tanh",
         }
     }
 
-    /// Whether the derivative can be computed from the output alone, so a fused
-    /// matmul epilogue (which keeps only y) can be differentiated.
+    /// The variant named `name` (as `name()` spells it), with its default parameters.
+    pub fn from_name(name: &str) -> crate::error::Result<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+            let valid: Vec<&str> = Self::ALL.iter().map(Self::name).collect();
+            crate::error::Error::config(
+                "activation",
+                format!("unknown activation {name:?}; valid: {}", valid.join(", ")),
+            )
+        })
+    }
+
+    /// Whether the derivative can be computed from the output alone, so a fused matmul
+    /// epilogue need keep only y. True for the piecewise-linear variants, whose derivative is
+    /// a sign test. The saturating ones are not: 1 − y², y(1 − y) and y + α round to 0 (or
+    /// lose all digits) where the true derivative is small but not 0 — the vanishing-gradient
+    /// regime — so a Dense layer keeps their pre-activation, one more (B, OUT) buffer.
     pub fn output_suffices(&self) -> bool {
         match *self {
-            Self::Identity | Self::Relu | Self::Selu | Self::Tanh | Self::Sigmoid => true,
+            Self::Identity | Self::Relu => true,
             Self::LeakyRelu { alpha } => alpha > 0.0,
-            Self::Elu { alpha } => alpha > 0.0,
-            Self::Prelu | Self::Rrelu { .. } | Self::Gelu | Self::Silu => false,
+            _ => false,
         }
     }
 

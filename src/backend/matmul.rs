@@ -15,11 +15,14 @@ pub struct Matmul {
     pub bias: Option<Tensor>,
     /// Applied to each output after the bias (the fused epilogue); `Activation::fusable` only.
     pub activation: Activation,
+    /// Where to keep the pre-activation `z = op(A)·op(B) + bias`, `(M, N)`, for activations
+    /// whose derivative needs it (`!Activation::output_suffices`).
+    pub pre: Option<Tensor>,
 }
 
 impl Default for Matmul {
     fn default() -> Self {
-        Self { trans_a: false, trans_b: false, bias: None, activation: Activation::Identity }
+        Self { trans_a: false, trans_b: false, bias: None, activation: Activation::Identity, pre: None }
     }
 }
 
@@ -46,6 +49,11 @@ impl Matmul {
     /// Fuse `activation` as the epilogue (must be `Activation::fusable`).
     pub fn with_activation(self, activation: Activation) -> Self {
         Self { activation, ..self }
+    }
+
+    /// Also store the pre-activation in `pre` (needs a non-identity activation).
+    pub fn with_pre_activation(self, pre: Tensor) -> Self {
+        Self { pre: Some(pre), ..self }
     }
 }
 
@@ -79,13 +87,27 @@ pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<Mat
     if c == a || c == b || Some(c) == spec.bias {
         return Err(mismatch("C distinct from its inputs".into(), "C aliases an input".into()));
     }
+    if let Some(pre) = spec.pre {
+        if pre.shape() != (m, n) {
+            return Err(mismatch(format!("a pre-activation of ({m}, {n})"), format!("({}, {})", pre.rows, pre.cols)));
+        }
+        if [Some(a), Some(b), Some(c), spec.bias].contains(&Some(pre)) {
+            return Err(mismatch("a pre-activation distinct from A, B, C and the bias".into(), "an alias".into()));
+        }
+        if spec.activation == Activation::Identity {
+            return Err(mismatch(
+                "an activation epilogue when keeping the pre-activation".into(),
+                "identity (C is the pre-activation already)".into(),
+            ));
+        }
+    }
     if !spec.activation.fusable() {
         return Err(mismatch(
             "an epilogue activation that needs no tensor or noise".into(),
             format!("{} (apply it with activation_forward)", spec.activation.name()),
         ));
     }
-    for t in [a, b, c].into_iter().chain(spec.bias) {
+    for t in [a, b, c].into_iter().chain(spec.bias).chain(spec.pre) {
         check_dtype("matmul", t, DType::F32)?;
     }
     Ok(MatmulDims { m, n, k })

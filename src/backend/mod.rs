@@ -116,15 +116,9 @@ pub trait Backend {
     /// statistics otherwise.
     fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()>;
 
-    /// dx and daffine = [dγ; dβ] from dy, using the statistics saved by the training forward.
-    fn batchnorm_backward(
-        &mut self,
-        spec: BatchNorm,
-        t: BatchNormTensors,
-        dy: Tensor,
-        dx: Tensor,
-        daffine: Tensor,
-    ) -> Result<()>;
+    /// dx and daffine = [dγ; dβ] from dy, using the statistics saved by the training forward
+    /// (which hold all that ε contributed).
+    fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()>;
 
     // ---- outputs and losses ----
 
@@ -144,7 +138,7 @@ pub trait Backend {
     /// the row count to `stats[ACCURACY_COUNT]`.
     fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()>;
 
-    /// `out[0..3] = [Σx, Σx², Σ|x|]`, or added to `out` when `accumulate`.
+    /// `out[0] = Σx²` (for the global gradient norm), or added to `out[0]` when `accumulate`.
     fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()>;
 
     // ---- optimizers ----

@@ -153,15 +153,8 @@ impl Default for EarlyStoppingSection {
     }
 }
 
-/// The activation names `train` accepts.
-pub const ACTIVATIONS: &[&str] =
-    &["identity", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid"];
-
 pub fn activation(name: &str) -> Result<Activation> {
-    Activation::ALL
-        .into_iter()
-        .find(|a| a.name() == name)
-        .with_context(|| format!("unknown activation {name:?}; valid: {}", ACTIVATIONS.join(", ")))
+    Ok(Activation::from_name(name)?)
 }
 
 pub fn initializer(name: &str) -> Result<Initializer> {
@@ -195,19 +188,11 @@ impl RunConfig {
         let m = &self.model;
         let act = activation(&m.activation)?;
         let init = initializer(&m.init)?;
-        for (name, rate) in [("dropout", m.dropout), ("alpha_dropout", m.alpha_dropout)] {
-            if !(0.0..1.0).contains(&rate) {
-                bail!("{name} rate {rate} is not in [0, 1): 0 turns it off, 0.5 drops half the units");
-            }
-        }
         if !m.bias_init.is_finite() {
             bail!("bias_init {} is not a finite number", m.bias_init);
         }
         if m.dropout > 0.0 && m.alpha_dropout > 0.0 {
             bail!("choose dropout or alpha_dropout, not both");
-        }
-        if let Some(i) = m.layers.iter().position(|&u| u == 0) {
-            bail!("layer size 0 at position {} of layers {:?}; every layer needs at least 1 unit", i + 1, m.layers);
         }
         let mut layers = Vec::new();
         for &units in &m.layers {
@@ -215,10 +200,12 @@ impl RunConfig {
             if m.batch_norm {
                 layers.push(LayerSpec::batch_norm());
             }
-            if m.dropout > 0.0 {
+            // Any rate but 0 makes a layer, so the model's own check judges it (a negative
+            // rate is refused there, not silently dropped here).
+            if m.dropout != 0.0 {
                 layers.push(LayerSpec::Dropout { rate: m.dropout });
             }
-            if m.alpha_dropout > 0.0 {
+            if m.alpha_dropout != 0.0 {
                 layers.push(LayerSpec::AlphaDropout { rate: m.alpha_dropout });
             }
         }
@@ -229,7 +216,9 @@ impl RunConfig {
             init: out_init,
             bias: m.bias_init,
         });
-        Ok(ModelSpec { inputs, layers, loss: Loss::SoftmaxCrossEntropy })
+        let spec = ModelSpec { inputs, layers, loss: Loss::SoftmaxCrossEntropy };
+        wgtrain::nn::validate(&spec)?;
+        Ok(spec)
     }
 
     /// The optimizer, with `steps_per_epoch` to turn epoch-based settings into steps.
@@ -274,16 +263,13 @@ impl RunConfig {
         if self.epochs == 0 {
             bail!("epochs is 0; train for at least 1");
         }
-        if self.batch_size == 0 {
-            bail!("batch size 0; it must be at least 1");
-        }
         if !(0.0..1.0).contains(&self.validation_split) {
             bail!("validation_split {} is not in [0, 1)", self.validation_split);
         }
         if self.early_stopping.is_some() && self.validation_split == 0.0 {
             bail!("early stopping watches the validation loss: set validation_split above 0 (e.g. 0.1)");
         }
-        Ok(TrainConfig {
+        let config = TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
             seed: self.seed,
@@ -292,8 +278,10 @@ impl RunConfig {
                 min_delta: e.min_delta,
                 restore_best: e.restore_best,
             }),
-            eval_batch_size: 1000,
+            eval_batch_size: wgtrain::infer::DEFAULT_BATCH,
             log_every: 20,
-        })
+        };
+        config.validate()?;
+        Ok(config)
     }
 }

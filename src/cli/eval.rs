@@ -8,8 +8,9 @@ use serde_json::json;
 use super::config::RunConfig;
 use super::dataset;
 use super::train::RUN_CONFIG_KEY;
+use wgtrain::infer::{self, Inference};
 use wgtrain::nn::Mode;
-use wgtrain::train::{checkpoint, DeviceData, TrainConfig, Trainer};
+use wgtrain::train::{checkpoint, DeviceData};
 use wgtrain::Backend;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,10 +62,10 @@ pub fn run(
         bail!("{} has {} classes but the model has {classes} outputs", cfg.dataset, data.classes);
     }
     let mut model = loaded.build_model(b)?;
-    let mut trainer = Trainer::new(b, TrainConfig { eval_batch_size: 1000, ..TrainConfig::default() })?;
+    let mut inference = Inference::new(b, infer::DEFAULT_BATCH)?;
     let device_data = DeviceData::upload(b, &data)?;
-    let metrics = trainer.evaluate(b, &mut model, &device_data)?;
-    let probs = trainer.predict(b, &mut model, &device_data, Mode::Eval, 0)?;
+    let metrics = inference.evaluate(b, &mut model, &device_data)?;
+    let probs = inference.predict(b, &mut model, &device_data, Mode::Eval, 0)?;
     let mut confusion = vec![vec![0u64; classes]; classes];
     for (row, &label) in probs.chunks(classes).zip(&data.labels) {
         let predicted = (0..classes).fold(0, |best, c| if row[c] > row[best] { c } else { best });

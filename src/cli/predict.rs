@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 use super::dataset::{prediction_inputs, InputTransform};
 use super::train::INPUT_TRANSFORM_KEY;
 use wgtrain::data::{Dataset, Features};
+use wgtrain::infer::{self, Inference};
 use wgtrain::nn::Mode;
-use wgtrain::train::{checkpoint, DeviceData, TrainConfig, Trainer};
+use wgtrain::train::{checkpoint, DeviceData};
 use wgtrain::Backend;
 
 pub struct PredictArgs<'a> {
@@ -37,14 +38,14 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     let mut model = loaded.build_model(b)?;
     let data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
     let device_data = DeviceData::upload(b, &data)?;
-    let mut trainer = Trainer::new(b, TrainConfig { eval_batch_size: 1000, ..TrainConfig::default() })?;
+    let mut inference = Inference::new(b, infer::DEFAULT_BATCH)?;
     let classes = loaded.meta.model.outputs();
     let (probs, std) = match a.mc_dropout {
         Some(n) => {
-            let (mean, std) = trainer.predict_mc(b, &mut model, &device_data, n)?;
+            let (mean, std) = inference.predict_mc(b, &mut model, &device_data, n)?;
             (mean, Some(std))
         }
-        None => (trainer.predict(b, &mut model, &device_data, Mode::Eval, 0)?, None),
+        None => (inference.predict(b, &mut model, &device_data, Mode::Eval, 0)?, None),
     };
     let mut csv = String::from("row,class");
     (0..classes).for_each(|c| csv += &format!(",p{c}"));

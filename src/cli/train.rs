@@ -30,14 +30,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
     cfg.optimizer(1_000)?;
     let splits = dataset::load(&cfg)?;
     let (train, test) = (&splits.train, &splits.test);
-    if cfg.batch_size > train.rows {
-        bail!(
-            "batch size {} is larger than the {} training samples; use at most {}",
-            cfg.batch_size,
-            train.rows,
-            train.rows
-        );
-    }
+    train_config.check_rows(train.rows)?;
     let classes = train.classes.max(test.classes);
     let spec = cfg.model_spec(train.cols, classes)?;
     let opt_config = cfg.optimizer(train.rows.div_ceil(cfg.batch_size))?;
@@ -87,7 +80,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
             cfg.optimizer.lr.unwrap_or_default()
         );
     }
-    let test_metrics = trainer.evaluate(b, &mut model, &test_data)?;
+    let test_metrics = trainer.inference.evaluate(b, &mut model, &test_data)?;
 
     let extra = BTreeMap::from([
         (RUN_CONFIG_KEY.to_string(), cfg.to_toml()),

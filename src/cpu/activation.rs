@@ -1,32 +1,53 @@
 //! CPU twin of `shaders/activation.wgsl` and `shaders/lib/activations.wgsl`.
+//!
+//! The smooth variants are evaluated in f64 and rounded once to f32, so the twin is within
+//! about an ulp of the exact value everywhere, tails included: it is the yardstick the GPU's
+//! f32 formulas are held to. The piecewise-linear ones are computed in f32 exactly as the
+//! GPU does (a product of two f32 is exact in f64, so rounding it once is the f32 product).
 
 use super::random::philox_uniform;
-use crate::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use crate::backend::{Activation, Noise};
 
-/// erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), as the GPU computes it.
-pub fn erf(x: f32) -> f32 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * z);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
-    x.signum() * (1.0 - poly * (-z * z).exp())
+/// SELU's λ and α with the paper's digits (Klambauer et al. 2017).
+const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_2;
+/// GELU-tanh: √(2/π) and the cubic coefficient.
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+const GELU_TANH_CUBIC: f64 = 0.044_715;
+
+/// σ(x), from e^(−|x|) so neither side cancels.
+fn sigmoid(x: f64) -> f64 {
+    let t = (-x.abs()).exp();
+    if x >= 0.0 {
+        1.0 / (1.0 + t)
+    } else {
+        t / (1.0 + t)
+    }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+/// Φ(x), the standard normal CDF, from erfc (no cancellation for x < 0).
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// φ(x), the standard normal density.
+fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
 impl Activation {
     /// `act(x)`, `a` being the negative-side parameter of this element.
     pub fn apply(&self, x: f32, a: f32) -> f32 {
+        let (xd, ad) = (x as f64, a as f64);
         match self {
             Self::Identity => x,
-            Self::Relu => x.max(0.0),
+            Self::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
             Self::LeakyRelu { .. } | Self::Prelu | Self::Rrelu { .. } => {
                 if x > 0.0 {
                     x
@@ -34,23 +55,23 @@ impl Activation {
                     a * x
                 }
             }
-            Self::Elu { .. } => {
-                if x > 0.0 {
-                    x
-                } else {
-                    a * x.exp_m1()
-                }
+            Self::Elu { .. } => (if x > 0.0 { xd } else { ad * xd.exp_m1() }) as f32,
+            Self::Selu => (SELU_LAMBDA * if x > 0.0 { xd } else { SELU_ALPHA * xd.exp_m1() }) as f32,
+            Self::Gelu => (xd * normal_cdf(xd)) as f32,
+            Self::Silu => (xd * sigmoid(xd)) as f32,
+            Self::Tanh => xd.tanh() as f32,
+            Self::Sigmoid => sigmoid(xd) as f32,
+            Self::GeluTanh => {
+                let u = SQRT_2_OVER_PI * (xd + GELU_TANH_CUBIC * xd * xd * xd);
+                // ½x(1 + tanh u) = x·σ(2u), which does not cancel for x < 0.
+                (xd * sigmoid(2.0 * u)) as f32
             }
-            Self::Selu => SELU_LAMBDA * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() },
-            Self::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
-            Self::Silu => x * sigmoid(x),
-            Self::Tanh => x.tanh(),
-            Self::Sigmoid => sigmoid(x),
         }
     }
 
-    /// `act'(x)` given `y = act(x)`.
-    pub fn derivative(&self, x: f32, y: f32, a: f32) -> f32 {
+    /// `act'(x)`, `a` being the negative-side parameter of this element.
+    pub fn derivative(&self, x: f32, a: f32) -> f32 {
+        let (xd, ad) = (x as f64, a as f64);
         match self {
             Self::Identity => 1.0,
             Self::Relu => (x > 0.0) as u8 as f32,
@@ -61,30 +82,20 @@ impl Activation {
                     a
                 }
             }
-            Self::Elu { .. } => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    y + a
-                }
+            Self::Elu { .. } => (if x > 0.0 { 1.0 } else { ad * xd.exp() }) as f32,
+            Self::Selu => (SELU_LAMBDA * if x > 0.0 { 1.0 } else { SELU_ALPHA * xd.exp() }) as f32,
+            Self::Gelu => (normal_cdf(xd) + xd * normal_pdf(xd)) as f32,
+            Self::Silu => (sigmoid(xd) * (1.0 + xd * sigmoid(-xd))) as f32,
+            Self::Tanh => {
+                let t = (-2.0 * xd.abs()).exp();
+                (4.0 * t / ((1.0 + t) * (1.0 + t))) as f32
             }
-            Self::Selu => {
-                if x > 0.0 {
-                    SELU_LAMBDA
-                } else {
-                    y + SELU_LAMBDA * SELU_ALPHA
-                }
+            Self::Sigmoid => (sigmoid(xd) * sigmoid(-xd)) as f32,
+            Self::GeluTanh => {
+                let u = SQRT_2_OVER_PI * (xd + GELU_TANH_CUBIC * xd * xd * xd);
+                let du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_CUBIC * xd * xd);
+                (sigmoid(2.0 * u) * (1.0 + 2.0 * xd * du * sigmoid(-2.0 * u))) as f32
             }
-            Self::Gelu => {
-                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f32::consts::PI).sqrt();
-                0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)) + x * pdf
-            }
-            Self::Silu => {
-                let s = sigmoid(x);
-                s * (1.0 + x * (1.0 - s))
-            }
-            Self::Tanh => 1.0 - y * y,
-            Self::Sigmoid => y * (1.0 - y),
         }
     }
 }
@@ -120,7 +131,6 @@ pub fn activation_forward(
 pub fn activation_backward(
     act: Activation,
     x: &[f32],
-    y: &[f32],
     dy: &[f32],
     dx: &mut [f32],
     cols: usize,
@@ -129,7 +139,7 @@ pub fn activation_backward(
     step: u32,
 ) {
     for i in 0..x.len() {
-        dx[i] = dy[i] * act.derivative(x[i], y[i], param_at(act, i, cols, alpha, noise, step));
+        dx[i] = dy[i] * act.derivative(x[i], param_at(act, i, cols, alpha, noise, step));
     }
 }
 

@@ -136,10 +136,19 @@ impl Backend for CpuBackend {
             let bias = s.f32_opt("matmul", spec.bias)?;
             let (a, b) = (s.f32s("matmul", a)?, s.f32s("matmul", b)?);
             matmul::matmul_forward(a, b, bias, out, d.m, d.n, d.k, spec.trans_a, spec.trans_b);
-            let act = spec.activation;
-            out.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
             Ok(())
-        })
+        })?;
+        if let Some(pre) = spec.pre {
+            self.copy(c, pre)?;
+        }
+        let act = spec.activation;
+        if act != Activation::Identity {
+            self.with_out("matmul", c, |_, out| {
+                out.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
@@ -167,8 +176,8 @@ impl Backend for CpuBackend {
         self.with_out("activation_backward", dx, |s, out| {
             let op = "activation_backward";
             let alpha = s.f32_opt(op, args.alpha)?;
-            let (xv, yv, dyv) = (s.f32s(op, x)?, s.f32s(op, y)?, s.f32s(op, dy)?);
-            activation::activation_backward(act, xv, yv, dyv, out, x.cols, alpha, args.noise, step);
+            let (xv, dyv) = (s.f32s(op, x)?, s.f32s(op, dy)?);
+            activation::activation_backward(act, xv, dyv, out, x.cols, alpha, args.noise, step);
             Ok(())
         })
     }
@@ -221,14 +230,7 @@ impl Backend for CpuBackend {
         result
     }
 
-    fn batchnorm_backward(
-        &mut self,
-        _spec: BatchNorm,
-        t: BatchNormTensors,
-        dy: Tensor,
-        dx: Tensor,
-        daffine: Tensor,
-    ) -> Result<()> {
+    fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
         checks::batchnorm(&t, dy, Some((dx, daffine)))?;
         let (rows, cols) = t.x.shape();
         let mut da = self.take("batchnorm_backward", daffine)?;

@@ -1,5 +1,5 @@
 //! CPU twin of `shaders/optim.wgsl`: each rule element by element, formulas as documented
-//! there. `norm` is the `sum_squares` output (Σg² in `norm[1]`), used only when clipping by norm.
+//! there. `norm` is the `sum_squares` output (Σg² in `norm[0]`), used only when clipping by norm.
 
 use crate::backend::Hyper;
 
@@ -7,7 +7,7 @@ use crate::backend::Hyper;
 pub fn effective_grad(g: f32, w: f32, h: &Hyper, norm: Option<&[f32]>) -> f32 {
     let mut g = g;
     if h.clip_norm > 0.0 {
-        let total = norm.map_or(0.0, |n| n[1].sqrt());
+        let total = norm.map_or(0.0, |n| n[0].sqrt());
         g *= (h.clip_norm / (total + 1e-6)).min(1.0);
     }
     g += h.l2 * w + h.l1 * sign(w);

@@ -26,19 +26,10 @@ pub fn argmax_correct(x: &[f32], labels: &[u32], stats: &mut [f32], rows: usize,
     stats[stat::ACCURACY_COUNT] += rows as f32;
 }
 
-/// `out[0..3] = [Σx, Σx², Σ|x|]`, added to `out` when `accumulate`. Sums in f64 and rounds
+/// `out[0] = Σx²`, added to `out[0]` when `accumulate`. Sums in f64 and rounds
 /// once: these sums run over whole parameter tensors, where a sequential f32 sum drifts.
 pub fn sum_squares(x: &[f32], out: &mut [f32], accumulate: bool) {
-    let (mut s, mut sq, mut abs) = (0.0f64, 0.0f64, 0.0f64);
-    for &v in x {
-        let v = v as f64;
-        s += v;
-        sq += v * v;
-        abs += v.abs();
-    }
-    let prev = |i: usize| if accumulate { out[i] as f64 } else { 0.0 };
-    let total = [prev(0) + s, prev(1) + sq, prev(2) + abs];
-    for i in 0..3 {
-        out[i] = total[i] as f32;
-    }
+    let sq: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+    let prev = if accumulate { out[0] as f64 } else { 0.0 };
+    out[0] = (prev + sq) as f32;
 }

@@ -2,19 +2,19 @@
 
 use std::sync::Arc;
 
+use super::activation::ActivationKernels;
+use super::batchnorm::BatchNormKernels;
+use super::data::DataKernels;
+use super::dropout::DropoutKernels;
+use super::loss::LossKernels;
+use super::matmul::{MatmulKernels, MatmulTiling};
+use super::optim::OptimKernels;
+use super::random::{philox_blocks, RandomKernels};
+use super::reduce::ReduceKernels;
 use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
 use crate::backend::{Backend, Matmul};
 use crate::backend::{MatmulDims, StepCounters};
 use crate::error::Result;
-use crate::ops::activation::ActivationKernels;
-use crate::ops::batchnorm::BatchNormKernels;
-use crate::ops::data::DataKernels;
-use crate::ops::dropout::DropoutKernels;
-use crate::ops::loss::LossKernels;
-use crate::ops::matmul::{MatmulKernels, MatmulTiling};
-use crate::ops::optim::OptimKernels;
-use crate::ops::random::{philox_blocks, RandomKernels};
-use crate::ops::reduce::ReduceKernels;
 use crate::tensor::{Arena, DType, Tensor};
 
 /// Every family's pipelines, built once per device (the context caches them).

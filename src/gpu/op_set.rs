@@ -1,18 +1,18 @@
 //! The op set on the GPU: `Backend` for `GpuBackend`, each op resolving its tensors to
-//! buffers and recording the family's kernel (see `src/ops/`).
+//! buffers and recording the family's kernel (the family files beside this one).
 
+use super::activation::{self as act_ops, ActivationBuffers};
 use super::backend::{buf, buf_opt, GpuBackend};
+use super::batchnorm::{self as bn_ops, BatchNormBuffers};
+use super::data::{self as data_ops};
+use super::dropout::{self as drop_ops};
+use super::loss::{self as loss_ops};
+use super::matmul::matmul_forward;
+use super::optim::{self as optim_ops, UpdateBuffers};
+use super::reduce::{self as reduce_ops};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
-use crate::ops::activation::{self as act_ops, ActivationBuffers};
-use crate::ops::batchnorm::{self as bn_ops, BatchNormBuffers};
-use crate::ops::data::{self as data_ops};
-use crate::ops::dropout::{self as drop_ops};
-use crate::ops::loss::{self as loss_ops};
-use crate::ops::matmul::matmul_forward;
-use crate::ops::optim::{self as optim_ops, UpdateBuffers};
-use crate::ops::reduce::{self as reduce_ops};
 use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
 use std::sync::Arc;
 
@@ -147,8 +147,9 @@ impl Backend for GpuBackend {
         let dims = matmul_dims(a, b, c, &spec)?;
         let t = &self.tensors;
         let bias = buf_opt(t, "matmul", spec.bias)?;
+        let pre = buf_opt(t, "matmul", spec.pre)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
-        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, dims, &spec)
+        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, pre, dims, &spec)
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
@@ -231,14 +232,7 @@ impl Backend for GpuBackend {
         bn_ops::batchnorm_forward(&mut self.rec, &self.ctx, &self.k.batchnorm, &spec, b, t.x.rows, t.x.cols, training)
     }
 
-    fn batchnorm_backward(
-        &mut self,
-        spec: BatchNorm,
-        t: BatchNormTensors,
-        dy: Tensor,
-        dx: Tensor,
-        daffine: Tensor,
-    ) -> Result<()> {
+    fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
         checks::batchnorm(&t, dy, Some((dx, daffine)))?;
         let (ts, op) = (&self.tensors, "batchnorm_backward");
         let (x, affine, saved) = (buf(ts, op, t.x)?, buf(ts, op, t.affine)?, buf(ts, op, t.saved)?);
@@ -248,7 +242,6 @@ impl Backend for GpuBackend {
             &mut self.rec,
             &self.ctx,
             &self.k.batchnorm,
-            &spec,
             x,
             affine,
             saved,

@@ -37,10 +37,27 @@ pub enum Mode {
 
 #[derive(Debug, Clone, Copy)]
 enum Layer {
-    Dense { w: usize, b: usize, act: Activation },
-    Activation { act: Activation, alpha: Option<usize>, stream: u32 },
-    Dropout { spec: Dropout },
-    BatchNorm { affine: usize, running: Tensor, spec: BatchNorm },
+    /// `keep_pre`: the epilogue also stores the pre-activation, for activations whose
+    /// derivative needs x (`!Activation::output_suffices`).
+    Dense {
+        w: usize,
+        b: usize,
+        act: Activation,
+        keep_pre: bool,
+    },
+    Activation {
+        act: Activation,
+        alpha: Option<usize>,
+        stream: u32,
+    },
+    Dropout {
+        spec: Dropout,
+    },
+    BatchNorm {
+        affine: usize,
+        running: Tensor,
+        spec: BatchNorm,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +66,8 @@ struct LayerBuffers {
     dx: Tensor,
     /// Dense: dz before the fused activation; BatchNorm: the saved batch statistics.
     scratch: Option<Tensor>,
+    /// Dense with `keep_pre`: the pre-activation z, (rows, out).
+    pre: Option<Tensor>,
 }
 
 /// The activations and gradients of one batch size.
@@ -77,8 +96,9 @@ pub struct Sequential {
     seed: u64,
 }
 
-fn invalid(layer: usize, problem: String) -> Error {
-    Error::config(format!("layer {layer}"), problem)
+/// An error about layer `index` (0-based) of `spec`, numbered from 1 for people.
+fn invalid(spec: &ModelSpec, index: usize, problem: String) -> Error {
+    Error::config(format!("layer {} of {}", index + 1, spec.layers.len()), problem)
 }
 
 /// Reject specs that cannot build a model, naming the layer and the value.
@@ -88,14 +108,21 @@ pub fn validate(spec: &ModelSpec) -> Result<()> {
     }
     for (i, l) in spec.layers.iter().enumerate() {
         match *l {
-            LayerSpec::Dense { units: 0, .. } => return Err(invalid(i, "a Dense layer of 0 units".into())),
+            LayerSpec::Dense { units: 0, .. } => {
+                return Err(invalid(spec, i, "a Dense layer of 0 units; every layer needs at least 1".into()))
+            }
             LayerSpec::Dropout { rate } | LayerSpec::AlphaDropout { rate } if !(0.0..1.0).contains(&rate) => {
-                return Err(invalid(i, format!("dropout rate {rate} is not in [0, 1)")))
+                return Err(invalid(
+                    spec,
+                    i,
+                    format!("dropout rate {rate} is not in [0, 1): 0 turns it off, 0.5 drops half the units"),
+                ))
             }
             LayerSpec::BatchNorm { eps, momentum }
                 if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) =>
             {
                 return Err(invalid(
+                    spec,
                     i,
                     format!("batch norm needs eps > 0 and momentum in [0, 1], got {eps}, {momentum}"),
                 ))
@@ -104,7 +131,7 @@ pub fn validate(spec: &ModelSpec) -> Result<()> {
             | LayerSpec::Activation { activation: Activation::Rrelu { lower, upper } }
                 if lower.is_nan() || upper.is_nan() || lower > upper =>
             {
-                return Err(invalid(i, format!("RReLU needs lower ≤ upper, got {lower} and {upper}")))
+                return Err(invalid(spec, i, format!("RReLU needs lower ≤ upper, got {lower} and {upper}")))
             }
             _ => {}
         }
@@ -135,10 +162,12 @@ impl Sequential {
                     let w = init.sample(width, units, &mut rng);
                     let wi = model.add_param(b, format!("layers.{i}.w"), width, units, &w, true)?;
                     let bi = model.add_param(b, format!("layers.{i}.b"), 1, units, &vec![bias; units], false)?;
-                    // Fuse the activation when backward can run from the output alone.
-                    let fused = activation.fusable() && activation.output_suffices();
+                    // Fuse the activation into the matmul when it needs no tensor or noise;
+                    // keep the pre-activation when its derivative needs it.
+                    let fused = activation.fusable();
                     let act = if fused { activation } else { Activation::Identity };
-                    model.push(Layer::Dense { w: wi, b: bi, act }, units);
+                    let keep_pre = fused && !activation.output_suffices();
+                    model.push(Layer::Dense { w: wi, b: bi, act, keep_pre }, units);
                     if !fused {
                         model.push_activation(b, i, activation, units, stream)?;
                     }
@@ -250,7 +279,11 @@ impl Sequential {
                 Layer::BatchNorm { .. } => Some(b.zeros(2, out_w)?),
                 _ => None,
             };
-            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, scratch });
+            let pre = match layer {
+                Layer::Dense { keep_pre: true, .. } => Some(b.zeros(rows, out_w)?),
+                _ => None,
+            };
+            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, scratch, pre });
         }
         self.workspaces.push(Workspace {
             rows,
@@ -273,8 +306,9 @@ impl Sequential {
         for (i, layer) in self.layers.iter().enumerate() {
             let buf = &w.layers[i];
             match *layer {
-                Layer::Dense { w: wi, b: bi, act } => {
-                    let spec = Matmul::nn().with_bias(self.params[bi].value).with_activation(act);
+                Layer::Dense { w: wi, b: bi, act, .. } => {
+                    let mut spec = Matmul::nn().with_bias(self.params[bi].value).with_activation(act);
+                    spec.pre = buf.pre;
                     b.matmul(x, self.params[wi].value, buf.y, spec)?;
                 }
                 Layer::Activation { act, alpha, stream } => {
@@ -306,10 +340,10 @@ impl Sequential {
             let x = if i == 0 { w.input } else { w.layers[i - 1].y };
             let buf = &w.layers[i];
             match self.layers[i] {
-                Layer::Dense { w: wi, b: bi, act } => {
+                Layer::Dense { w: wi, b: bi, act, .. } => {
                     let dz = match buf.scratch {
                         Some(dz) => {
-                            b.activation_backward(act, None, buf.y, dy, dz, ActivationArgs::default())?;
+                            b.activation_backward(act, buf.pre, buf.y, dy, dz, ActivationArgs::default())?;
                             dz
                         }
                         None => dy,
@@ -337,10 +371,10 @@ impl Sequential {
                         b.dropout_backward(spec, dy, buf.dx)?;
                     }
                 }
-                Layer::BatchNorm { affine, running, spec } => {
+                Layer::BatchNorm { affine, running, .. } => {
                     let saved = buf.scratch.expect("batch norm workspaces have saved statistics");
                     let t = BatchNormTensors { x, affine: self.params[affine].value, saved, running };
-                    b.batchnorm_backward(spec, t, dy, buf.dx, self.params[affine].grad)?;
+                    b.batchnorm_backward(t, dy, buf.dx, self.params[affine].grad)?;
                 }
             }
             dy = buf.dx;

@@ -165,7 +165,7 @@ impl Optimizer {
             state: OptimizerState::default(),
             hyper_penalized: b.zeros(1, Hyper::LEN)?,
             hyper_plain: b.zeros(1, Hyper::LEN)?,
-            norm: b.zeros(1, 4)?,
+            norm: b.zeros(1, 1)?,
         })
     }
 

@@ -1,10 +1,10 @@
 //! Training: the device-resident dataset, the loop, metrics history, checkpoints.
 
 pub mod checkpoint;
-mod data;
 mod history;
 mod trainer;
 
-pub use data::DeviceData;
+pub use crate::data::DeviceData;
+pub use crate::infer::Metrics;
 pub use history::{EpochRecord, History};
-pub use trainer::{epoch_order, Callback, EarlyStopping, Metrics, TrainConfig, Trainer, TrainerState};
+pub use trainer::{epoch_order, Callback, EarlyStopping, TrainConfig, Trainer, TrainerState};

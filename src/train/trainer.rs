@@ -9,10 +9,11 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::data::DeviceData;
 use super::history::{EpochRecord, History};
-use crate::backend::{stat, Backend, Gather, Loss, StepCounters};
+use crate::backend::{Backend, Gather, Loss, StepCounters};
+use crate::data::DeviceData;
 use crate::error::{Error, Result};
+use crate::infer::{Inference, Metrics};
 use crate::nn::{Mode, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -44,9 +45,40 @@ pub struct TrainConfig {
     pub log_every: usize,
 }
 
+impl TrainConfig {
+    /// Reject settings no run can use, naming the value and the fix.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::config("batch size", "0; it must be at least 1"));
+        }
+        if self.eval_batch_size == 0 {
+            return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Check the batch size against a training set of `rows` samples.
+    pub fn check_rows(&self, rows: usize) -> Result<()> {
+        if self.batch_size > rows {
+            return Err(Error::config(
+                "batch size",
+                format!("{} is larger than the {rows} training samples; use at most {rows}", self.batch_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch_size: 32, seed: 42, early_stopping: None, eval_batch_size: 1000, log_every: 0 }
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            seed: 42,
+            early_stopping: None,
+            eval_batch_size: crate::infer::DEFAULT_BATCH,
+            log_every: 0,
+        }
     }
 }
 
@@ -73,12 +105,6 @@ impl Default for TrainerState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Metrics {
-    pub loss: f32,
-    pub accuracy: f32,
-}
-
 /// Hooks for progress display; every method has a do-nothing default.
 pub trait Callback {
     fn on_epoch_start(&mut self, _epoch: usize, _batches: usize) {}
@@ -93,7 +119,8 @@ pub struct Trainer {
     pub state: TrainerState,
     pub history: History,
     stats: Tensor,
-    eval_stats: Tensor,
+    /// Validation runs through this (`config.eval_batch_size` rows a batch).
+    pub inference: Inference,
     /// (live tensor, best-epoch copy) for early stopping's restore.
     best: Vec<(Tensor, Tensor)>,
 }
@@ -106,24 +133,15 @@ pub fn epoch_order(seed: u64, epoch: usize, rows: usize) -> Vec<u32> {
     order
 }
 
-fn metrics(s: &[f32]) -> Metrics {
-    Metrics { loss: s[stat::LOSS_SUM] / s[stat::SAMPLES], accuracy: s[stat::CORRECT] / s[stat::ACCURACY_COUNT] }
-}
-
 impl Trainer {
     pub fn new(b: &mut dyn Backend, config: TrainConfig) -> Result<Self> {
-        if config.batch_size == 0 {
-            return Err(Error::config("batch size", "0; it must be at least 1"));
-        }
-        if config.eval_batch_size == 0 {
-            return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
-        }
+        config.validate()?;
         Ok(Self {
+            inference: Inference::new(b, config.eval_batch_size)?,
             config,
             state: TrainerState::default(),
             history: History::default(),
             stats: b.zeros(1, 4)?,
-            eval_stats: b.zeros(1, 4)?,
             best: Vec::new(),
         })
     }
@@ -132,12 +150,7 @@ impl Trainer {
         if model.spec().loss != Loss::SoftmaxCrossEntropy {
             return Err(Error::config("loss", "the trainer fits labelled classes with softmax_cross_entropy"));
         }
-        if self.config.batch_size > train.rows {
-            return Err(Error::config(
-                "batch size",
-                format!("{} is larger than the {} training samples", self.config.batch_size, train.rows),
-            ));
-        }
+        self.config.check_rows(train.rows)?;
         if train.cols != model.spec().inputs {
             return Err(Error::config(
                 "data",
@@ -206,13 +219,13 @@ impl Trainer {
         }
         b.sync()?;
         let seconds = start.elapsed().as_secs_f64();
-        let train_metrics = metrics(&b.read(self.stats)?);
+        let train_metrics = Metrics::from_stats(&b.read(self.stats)?);
         if !train_metrics.loss.is_finite() {
             // Nothing more can be learned from NaN weights: stop, and say so in the state.
             self.state.diverged = true;
             self.state.stopped = true;
         }
-        let val_metrics = val.map(|v| self.evaluate(b, model, v)).transpose()?;
+        let val_metrics = val.map(|v| self.inference.evaluate(b, model, v)).transpose()?;
         if let Some(v) = val_metrics {
             opt.end_epoch(v.loss);
             self.early_stopping(b, model, v.loss)?;
@@ -266,7 +279,7 @@ impl Trainer {
 
     /// The training loss and accuracy accumulated since the epoch began (reads the device).
     pub fn running_metrics(&self, b: &mut dyn Backend) -> Result<Metrics> {
-        Ok(metrics(&b.read(self.stats)?))
+        Ok(Metrics::from_stats(&b.read(self.stats)?))
     }
 
     /// The best-epoch copies kept for early stopping's restore, as (live, copy) pairs.
@@ -303,92 +316,6 @@ impl Trainer {
         } else {
             self.state.wait += 1;
             self.state.stopped = self.state.wait >= es.patience;
-        }
-        Ok(())
-    }
-
-    /// Loss and accuracy over `data` in evaluation mode (dropout off, running statistics).
-    pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
-        b.fill(self.eval_stats, 0.0)?;
-        self.batches(b, model, data, Mode::Eval, 0, |b, model, ws, logits, trainer| {
-            let w = model.ws(ws);
-            b.loss(model.spec().loss, logits, w.labels, w.dlogits, trainer.eval_stats, 1.0)
-        })?;
-        Ok(metrics(&b.read(self.eval_stats)?))
-    }
-
-    /// Class probabilities (rows × outputs, in data order) in `mode`; `pass` keys the dropout
-    /// masks for `Mode::McDropout`.
-    pub fn predict(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        data: &DeviceData,
-        mode: Mode,
-        pass: u32,
-    ) -> Result<Vec<f32>> {
-        b.write_u32(data.order, &(0..data.rows as u32).collect::<Vec<_>>())?;
-        let mut out = Vec::with_capacity(data.rows * model.spec().outputs());
-        self.batches(b, model, data, mode, pass, |b, model, ws, logits, _| {
-            let probs = model.ws(ws).dlogits;
-            b.softmax(logits, probs)?;
-            out.extend(b.read(probs)?);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    /// Monte Carlo dropout: the mean and standard deviation of `passes` stochastic predictions.
-    pub fn predict_mc(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        data: &DeviceData,
-        passes: u32,
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
-        if passes == 0 {
-            return Err(Error::config("MC dropout passes", "0; it must be at least 1"));
-        }
-        let mut mean: Vec<f64> = Vec::new();
-        let mut sq: Vec<f64> = Vec::new();
-        for pass in 0..passes {
-            let p = self.predict(b, model, data, Mode::McDropout, pass)?;
-            if mean.is_empty() {
-                mean = vec![0.0; p.len()];
-                sq = vec![0.0; p.len()];
-            }
-            for (i, &v) in p.iter().enumerate() {
-                mean[i] += v as f64;
-                sq[i] += (v as f64).powi(2);
-            }
-        }
-        let n = passes as f64;
-        let std = mean.iter().zip(&sq).map(|(m, s)| ((s / n - (m / n).powi(2)).max(0.0)).sqrt() as f32).collect();
-        Ok((mean.iter().map(|m| (m / n) as f32).collect(), std))
-    }
-
-    /// Run the forward pass in `mode` over `data` in evaluation-size batches, calling `each`
-    /// after each batch's forward (before its submit).
-    fn batches(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        data: &DeviceData,
-        mode: Mode,
-        pass: u32,
-        mut each: impl FnMut(&mut dyn Backend, &mut Sequential, usize, Tensor, &mut Self) -> Result<()>,
-    ) -> Result<()> {
-        let batch = self.config.eval_batch_size.min(data.rows);
-        for offset in (0..data.rows).step_by(batch) {
-            let rows = batch.min(data.rows - offset);
-            let ws = model.workspace(b, rows)?;
-            let (input, labels) = (model.ws(ws).input, model.ws(ws).labels);
-            b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
-            b.gather_rows(&data.x, data.order, input, data.gather)?;
-            b.gather_rows(&[data.labels], data.order, labels, Gather::default())?;
-            let logits = model.forward(b, ws, mode)?;
-            each(b, model, ws, logits, self)?;
-            b.submit()?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use rand::{Rng, SeedableRng};
-use wgtrain::{GpuBackend, GpuContext};
+use wgtrain::{Backend, CpuBackend, GpuBackend, GpuContext};
 
 /// The test device, opened once per test binary. With no adapter the tests fail (never
 /// skip) and the message says how to get one.
@@ -64,4 +64,26 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
 /// Largest |got − want| (for reporting how much of a tolerance a test used).
 pub fn max_abs_error(got: &[f32], want: &[f32]) -> f32 {
     got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max)
+}
+
+/// The GPU backend and the CPU twin, so one test body runs on both.
+pub struct Both {
+    pub gpu: GpuBackend,
+    pub cpu: CpuBackend,
+}
+
+impl Both {
+    pub fn new() -> Self {
+        Self { gpu: gpu(), cpu: CpuBackend::new() }
+    }
+
+    /// Both backends, GPU first.
+    pub fn each(&mut self) -> [&mut dyn Backend; 2] {
+        [&mut self.gpu, &mut self.cpu]
+    }
+
+    /// Both backends with their names ("gpu", "cpu"), GPU first.
+    pub fn named(&mut self) -> [(&'static str, &mut dyn Backend); 2] {
+        [("gpu", &mut self.gpu), ("cpu", &mut self.cpu)]
+    }
 }

@@ -8,14 +8,14 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    scale: f32,
-    _pad0: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        rows: u32,
+        cols: u32,
+        scale: f32,
+        _pad0: u32,
+    }
 }
 
 /// Invocations per workgroup of the loss kernels (WGSL `THREADS`).

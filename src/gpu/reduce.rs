@@ -7,14 +7,15 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    n: u32,
-    accumulate: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    #[derive(Default)]
+    struct Params {
+        rows: u32,
+        cols: u32,
+        n: u32,
+        accumulate: u32,
+    }
 }
 
 const THREADS: u32 = 256;

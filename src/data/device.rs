@@ -2,9 +2,9 @@
 //! and the index list a batch gathers through. Features larger than the backend's largest
 //! tensor (the GPU's storage-binding limit) are split by rows into up to four chunks.
 
+use super::{Dataset, Features};
 use crate::backend::checks::MAX_CHUNKS;
 use crate::backend::{Backend, Gather};
-use crate::data::{Dataset, Features};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 

@@ -8,14 +8,14 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    nesterov: u32,
-    _pad0: u32,
-    _pad1: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        n: u32,
+        nesterov: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 pub struct OptimKernels {

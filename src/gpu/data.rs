@@ -8,21 +8,23 @@ use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 use crate::tensor::DType;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    cols: u32,
-    value: f32,
-    shift: f32,
-    chunk_rows: u32,
-    _pad: [u32; 3],
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        n: u32,
+        cols: u32,
+        value: f32,
+        shift: f32,
+        chunk_rows: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 impl Params {
     fn new(n: u32, cols: u32, value: f32, shift: f32) -> Self {
-        Self { n, cols, value, shift, chunk_rows: u32::MAX, _pad: [0; 3] }
+        Self { n, cols, value, shift, chunk_rows: u32::MAX, _pad0: 0, _pad1: 0, _pad2: 0 }
     }
 }
 

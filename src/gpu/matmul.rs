@@ -25,7 +25,7 @@ pub enum MatmulTiling {
 }
 
 impl MatmulTiling {
-    /// Register blocks on CPU-backed drivers (on lavapipe, vec4 loads into 8×8 blocks beat
+    /// Register blocks on CPU-backed drivers (on lavapipe, 8×16 blocks read with vec4 loads beat
     /// workgroup tiles several-fold), workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|tiled`
     /// overrides.
     pub fn for_device(kind: DeviceKind) -> Result<Self> {
@@ -76,22 +76,26 @@ impl std::fmt::Display for MatmulTiling {
     }
 }
 
-/// Mirror of the WGSL `Params` struct.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_rs: u32,
-    a_ks: u32,
-    b_ks: u32,
-    b_cs: u32,
-    has_bias: u32,
-    activation: u32,
-    alpha: f32,
-    trans_a: u32,
-    trans_b: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        a_rs: u32,
+        a_ks: u32,
+        b_ks: u32,
+        b_cs: u32,
+        has_bias: u32,
+        activation: u32,
+        alpha: f32,
+        trans_a: u32,
+        trans_b: u32,
+        keep_pre: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// The matmul pipelines for one tiling on one device: a kernel for any shape and, for
@@ -142,7 +146,8 @@ impl MatmulKernels {
     }
 }
 
-/// Record `C = op(A)·op(B) (+ bias)`. a: (M, K) or (K, M); b: (K, N) or (N, K); c: (M, N).
+/// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given.
+/// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre: (M, N).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward(
     rec: &mut Recorder,
@@ -152,6 +157,7 @@ pub fn matmul_forward(
     b: &GpuBuffer,
     bias: Option<&GpuBuffer>,
     c: &GpuBuffer,
+    pre: Option<&GpuBuffer>,
     d: MatmulDims,
     spec: &Matmul,
 ) -> Result<()> {
@@ -171,11 +177,16 @@ pub fn matmul_forward(
         alpha: spec.activation.param(),
         trans_a: spec.trans_a as u32,
         trans_b: spec.trans_b as u32,
+        keep_pre: pre.is_some() as u32,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     };
     let (kernel, block) = kernels.pick(d, spec);
     let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile(block);
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.
     let bias = bias.unwrap_or(a);
-    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&params), &[(1, a), (2, b), (3, bias), (4, c)], groups)
+    let pre = pre.unwrap_or(c);
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&params), &[(1, a), (2, b), (3, bias), (4, c), (5, pre)], groups)
 }

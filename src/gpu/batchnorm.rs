@@ -8,14 +8,14 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    eps: f32,
-    momentum: f32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        rows: u32,
+        cols: u32,
+        eps: f32,
+        momentum: f32,
+    }
 }
 
 /// Invocations per workgroup (WGSL `WG`).
@@ -86,7 +86,6 @@ pub fn batchnorm_backward(
     rec: &mut Recorder,
     ctx: &GpuContext,
     k: &BatchNormKernels,
-    spec: &BatchNorm,
     x: &GpuBuffer,
     affine: &GpuBuffer,
     saved: &GpuBuffer,
@@ -96,7 +95,8 @@ pub fn batchnorm_backward(
     rows: usize,
     cols: usize,
 ) -> Result<()> {
-    let p = params(spec, rows, cols)?;
+    // ε and the momentum only matter forward; the saved statistics carry ε.
+    let p = params(&BatchNorm { eps: 0.0, momentum: 0.0 }, rows, cols)?;
     let bind = [(1, x), (2, affine), (3, dy), (4, saved), (5, dx), (6, daffine)];
     rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &bind, [p.cols.div_ceil(WG), 1, 1])
 }

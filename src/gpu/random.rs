@@ -7,11 +7,14 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        n: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 pub struct RandomKernels {
@@ -33,6 +36,6 @@ pub fn philox_blocks(
     out: &GpuBuffer,
     n: usize,
 ) -> Result<()> {
-    let p = Params { n: to_u32("philox_blocks", "block count", n)?, _pad: [0; 3] };
+    let p = Params { n: to_u32("philox_blocks", "block count", n)?, _pad0: 0, _pad1: 0, _pad2: 0 };
     rec.dispatch(ctx, &k.blocks, bytemuck::bytes_of(&p), &[(1, input), (2, out)], [p.n.div_ceil(64), 1, 1])
 }

@@ -24,7 +24,8 @@ pub struct BufferPool {
 }
 
 impl BufferPool {
-    /// A zero-filled storage buffer of `bytes` (≥ 4), recycled if one of that size is free.
+    /// A storage buffer of `bytes` (≥ 4), recycled if one of that size is free. Its contents
+    /// are whatever it last held: callers that need zeros record a clear (`alloc` does).
     pub fn acquire(&mut self, ctx: &GpuContext, op: &'static str, bytes: u64) -> Result<Arc<GpuBuffer>> {
         let bytes = bytes.max(4).next_multiple_of(4);
         let limits = ctx.limits();

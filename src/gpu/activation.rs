@@ -8,22 +8,22 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    cols: u32,
-    code: u32,
-    a: f32,
-    lower: f32,
-    upper: f32,
-    seed: u32,
-    stream: u32,
-    training: u32,
-    rows: u32,
-    _pad0: u32,
-    _pad1: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        n: u32,
+        cols: u32,
+        code: u32,
+        a: f32,
+        lower: f32,
+        upper: f32,
+        seed: u32,
+        stream: u32,
+        training: u32,
+        rows: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 pub struct ActivationKernels {
@@ -108,7 +108,7 @@ pub fn activation_backward(
 ) -> Result<()> {
     let p = params(act, noise, rows, cols)?;
     let alpha = b.alpha.unwrap_or(b.x);
-    let bind = [(1, b.x), (2, alpha), (3, b.counters), (4, b.y), (5, dy), (6, dx)];
+    let bind = [(1, b.x), (2, alpha), (3, b.counters), (5, dy), (6, dx)];
     rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
 }
 

@@ -8,22 +8,22 @@ use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
 use crate::shaders;
 
-/// Mirror of the WGSL `Params`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    seed: u32,
-    stream: u32,
-    alpha_mode: u32,
-    p: f32,
-    keep_scale: f32,
-    a: f32,
-    b: f32,
-    dropped: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+params_struct! {
+    /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
+    struct Params {
+        n: u32,
+        seed: u32,
+        stream: u32,
+        alpha_mode: u32,
+        p: f32,
+        keep_scale: f32,
+        a: f32,
+        b: f32,
+        dropped: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 pub struct DropoutKernels {

@@ -1,0 +1,133 @@
+//! Inference: evaluation (loss and accuracy), prediction, and Monte Carlo dropout
+//! (Gal & Ghahramani 2016) over a device-resident dataset, in batches of a fixed size.
+//! Needs no optimizer and no training configuration; the trainer holds one for validation.
+
+use crate::backend::{stat, Backend, Gather, StepCounters};
+use crate::data::DeviceData;
+use crate::error::{Error, Result};
+use crate::nn::{Mode, Sequential};
+use crate::tensor::Tensor;
+
+/// Loss and accuracy over a dataset (or the running values of a training epoch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+impl Metrics {
+    /// From the `stat::*` accumulators the loss kernels add to.
+    pub fn from_stats(s: &[f32]) -> Self {
+        Self { loss: s[stat::LOSS_SUM] / s[stat::SAMPLES], accuracy: s[stat::CORRECT] / s[stat::ACCURACY_COUNT] }
+    }
+}
+
+/// The default evaluation batch size (`TrainConfig::eval_batch_size`).
+pub const DEFAULT_BATCH: usize = 1000;
+
+/// Runs a model forward over datasets, `batch_size` rows at a time.
+pub struct Inference {
+    batch_size: usize,
+    /// The loss and accuracy accumulators of `evaluate`.
+    stats: Tensor,
+}
+
+impl Inference {
+    pub fn new(b: &mut dyn Backend, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
+        }
+        Ok(Self { batch_size, stats: b.zeros(1, 4)? })
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Loss and accuracy over `data` in evaluation mode (dropout off, running statistics).
+    pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
+        b.fill(self.stats, 0.0)?;
+        let stats = self.stats;
+        self.batches(b, model, data, Mode::Eval, 0, |b, model, ws, logits| {
+            let w = model.ws(ws);
+            b.loss(model.spec().loss, logits, w.labels, w.dlogits, stats, 1.0)
+        })?;
+        Ok(Metrics::from_stats(&b.read(self.stats)?))
+    }
+
+    /// Class probabilities (rows × outputs, in data order) in `mode`; `pass` keys the dropout
+    /// masks for `Mode::McDropout`.
+    pub fn predict(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        mode: Mode,
+        pass: u32,
+    ) -> Result<Vec<f32>> {
+        b.write_u32(data.order, &(0..data.rows as u32).collect::<Vec<_>>())?;
+        let mut out = Vec::with_capacity(data.rows * model.spec().outputs());
+        self.batches(b, model, data, mode, pass, |b, model, ws, logits| {
+            let probs = model.ws(ws).dlogits;
+            b.softmax(logits, probs)?;
+            out.extend(b.read(probs)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Monte Carlo dropout: the mean and standard deviation of `passes` stochastic predictions.
+    pub fn predict_mc(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        passes: u32,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        if passes == 0 {
+            return Err(Error::config("MC dropout passes", "0; it must be at least 1"));
+        }
+        let mut mean: Vec<f64> = Vec::new();
+        let mut sq: Vec<f64> = Vec::new();
+        for pass in 0..passes {
+            let p = self.predict(b, model, data, Mode::McDropout, pass)?;
+            if mean.is_empty() {
+                mean = vec![0.0; p.len()];
+                sq = vec![0.0; p.len()];
+            }
+            for (i, &v) in p.iter().enumerate() {
+                mean[i] += v as f64;
+                sq[i] += (v as f64).powi(2);
+            }
+        }
+        let n = passes as f64;
+        let std = mean.iter().zip(&sq).map(|(m, s)| ((s / n - (m / n).powi(2)).max(0.0)).sqrt() as f32).collect();
+        Ok((mean.iter().map(|m| (m / n) as f32).collect(), std))
+    }
+
+    /// Run the forward pass in `mode` over `data` in batches, calling `each` after each
+    /// batch's forward (before its submit).
+    fn batches(
+        &self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        mode: Mode,
+        pass: u32,
+        mut each: impl FnMut(&mut dyn Backend, &mut Sequential, usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        let batch = self.batch_size.min(data.rows);
+        for offset in (0..data.rows).step_by(batch) {
+            let rows = batch.min(data.rows - offset);
+            let ws = model.workspace(b, rows)?;
+            let (input, labels) = (model.ws(ws).input, model.ws(ws).labels);
+            b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
+            b.gather_rows(&data.x, data.order, input, data.gather)?;
+            b.gather_rows(&[data.labels], data.order, labels, Gather::default())?;
+            let logits = model.forward(b, ws, mode)?;
+            each(b, model, ws, logits)?;
+            b.submit()?;
+        }
+        Ok(())
+    }
+}
