@@ -23,10 +23,10 @@ struct Params {
     b_ks: u32,
     b_cs: u32,
     has_bias: u32,
-    activation: u32,
     alpha: f32,
     trans_a: u32,
     trans_b: u32,
+    activation: u32,
     keep_pre: u32,
     _pad0: u32,
     _pad1: u32,
@@ -54,6 +54,13 @@ fn epilogue(v: f32, col: u32) -> f32 {
     return r;
 }
 
+// Whether this pipeline has the activation epilogue at all: the plain products (every
+// backward matmul, and outputs without activation) are built without its code, which cost
+// them 5-25% on lavapipe when present but unused. Which activation runs is `p.activation`,
+// a uniform: specialized too, each of the 12 × 3 pipelines took seconds to compile on
+// lavapipe (with a small constant body, the loop below becomes a candidate for unrolling).
+override EPILOGUE: bool = false;
+
 // The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
 // invocation's block of C after it is stored. One flat loop, too long for the driver to
 // unroll, so the activation's code appears once: inlined into every store it bloated the
@@ -61,7 +68,7 @@ fn epilogue(v: f32, col: u32) -> f32 {
 // only what it wrote itself.
 // The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
 fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
-    if p.activation == ACT_IDENTITY {
+    if !EPILOGUE || p.activation == ACT_IDENTITY {
         return;
     }
     for (var e = 0u; e < rows * cols; e++) {

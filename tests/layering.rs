@@ -83,3 +83,16 @@ fn the_import_scan_finds_paths() {
     let found = imports("use crate::backend::{Backend};\nlet x = crate::gpu::grid(3);");
     assert_eq!(found, BTreeSet::from(["backend".to_string(), "gpu".to_string()]));
 }
+
+#[test]
+fn only_the_gpu_module_names_wgpu() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let outside: Vec<_> = files
+        .iter()
+        .filter(|f| !f.starts_with(src.join("gpu")))
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("wgpu::"))
+        .collect();
+    assert!(outside.is_empty(), "wgpu used outside src/gpu: {outside:?}");
+}

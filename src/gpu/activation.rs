@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{grid, to_u32};
 use crate::backend::{Activation, Noise};
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder, Specialized};
 use crate::shaders;
 
 params_struct! {
@@ -13,7 +13,6 @@ params_struct! {
     struct Params {
         n: u32,
         cols: u32,
-        code: u32,
         a: f32,
         lower: f32,
         upper: f32,
@@ -23,20 +22,22 @@ params_struct! {
         rows: u32,
         _pad0: u32,
         _pad1: u32,
+        _pad2: u32,
     }
 }
 
 pub struct ActivationKernels {
-    forward: Arc<Kernel>,
-    backward: Arc<Kernel>,
+    /// One pipeline per activation (the WGSL override `ACT` = `Activation::code`).
+    forward: Specialized<{ Activation::ALL.len() }>,
+    backward: Specialized<{ Activation::ALL.len() }>,
     prelu_alpha: Arc<Kernel>,
 }
 
 impl ActivationKernels {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
         Ok(Self {
-            forward: ctx.kernel(shaders::ACTIVATION, "activation_forward", &[])?,
-            backward: ctx.kernel(shaders::ACTIVATION, "activation_backward", &[])?,
+            forward: Specialized::new(shaders::ACTIVATION, "activation_forward", &[], "ACT"),
+            backward: Specialized::new(shaders::ACTIVATION, "activation_backward", &[], "ACT"),
             prelu_alpha: ctx.kernel(shaders::ACTIVATION, "prelu_alpha_backward", &[])?,
         })
     }
@@ -52,7 +53,6 @@ fn params(act: Activation, noise: Option<Noise>, rows: usize, cols: usize) -> Re
     Ok(Params {
         n: to_u32("activation", "element count", rows * cols)?,
         cols: to_u32("activation", "columns", cols)?,
-        code: act.code(),
         a: act.param(),
         lower,
         upper,
@@ -62,6 +62,7 @@ fn params(act: Activation, noise: Option<Noise>, rows: usize, cols: usize) -> Re
         rows: to_u32("activation", "rows", rows)?,
         _pad0: 0,
         _pad1: 0,
+        _pad2: 0,
     })
 }
 
@@ -89,7 +90,7 @@ pub fn activation_forward(
     // Unused bindings still need a buffer; x is never read through `alpha`.
     let alpha = b.alpha.unwrap_or(b.x);
     let bind = [(1, b.x), (2, alpha), (3, b.counters), (4, b.y)];
-    rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
+    rec.dispatch(ctx, k.forward.get(ctx, act.code() as usize)?, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
 }
 
 /// Record `dx = dy·act'(x)` (x may be y itself when the activation allows).
@@ -109,7 +110,7 @@ pub fn activation_backward(
     let p = params(act, noise, rows, cols)?;
     let alpha = b.alpha.unwrap_or(b.x);
     let bind = [(1, b.x), (2, alpha), (3, b.counters), (5, dy), (6, dx)];
-    rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
+    rec.dispatch(ctx, k.backward.get(ctx, act.code() as usize)?, bytemuck::bytes_of(&p), &bind, grid(rows * cols))
 }
 
 /// Record `dalpha[j] = Σ_r dy[r, j]·min(x[r, j], 0)`.

@@ -96,7 +96,7 @@ impl GpuBackend {
     }
 
     /// The label of the matmul kernel these sizes dispatch (for tests and benchmark reports).
-    pub fn matmul_kernel(&self, dims: MatmulDims, spec: &Matmul) -> &str {
+    pub fn matmul_kernel(&self, dims: MatmulDims, spec: &Matmul) -> String {
         self.k.matmul.kernel_for(dims, spec)
     }
 

@@ -1,11 +1,9 @@
 //! Host side of `shaders/matmul.wgsl`: tiling choice, params, and the dispatch.
 
-use std::sync::Arc;
-
 use super::to_u32;
-use crate::backend::{Matmul, MatmulDims};
+use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceKind, GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{DeviceKind, GpuBuffer, GpuContext, Recorder, Specialized};
 use crate::shaders;
 
 /// Outputs per invocation of `matmul_forward` (rows, columns).
@@ -87,10 +85,10 @@ params_struct! {
         b_ks: u32,
         b_cs: u32,
         has_bias: u32,
-        activation: u32,
         alpha: f32,
         trans_a: u32,
         trans_b: u32,
+        activation: u32,
         keep_pre: u32,
         _pad0: u32,
         _pad1: u32,
@@ -102,30 +100,40 @@ params_struct! {
 /// register tiling, the vec4 kernel for aligned shapes.
 pub struct MatmulKernels {
     tiling: MatmulTiling,
-    general: Arc<Kernel>,
-    vec4: Option<Arc<Kernel>>,
+    /// Each built without (`EPILOGUE` = 0) and with (1) the activation epilogue.
+    general: Specialized<2>,
+    vec4: Option<Specialized<2>>,
 }
 
 impl MatmulKernels {
     pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
-        Ok(match tiling {
+        let kernels = match tiling {
             MatmulTiling::Register { wg } => {
                 let wg = [("WG_X", wg.0 as f64), ("WG_Y", wg.1 as f64)];
                 Self {
                     tiling,
-                    general: ctx.kernel(shaders::MATMUL, "matmul_forward", &wg)?,
-                    vec4: Some(ctx.kernel(shaders::MATMUL, "matmul_forward_vec4", &wg)?),
+                    general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "EPILOGUE"),
+                    vec4: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "EPILOGUE")),
                 }
             }
             MatmulTiling::Tiled { wg, tile_k } => {
                 let constants = [("TW_X", wg.0 as f64), ("TW_Y", wg.1 as f64), ("TILE_K", tile_k as f64)];
-                Self { tiling, general: ctx.kernel(shaders::MATMUL, "matmul_forward_tiled", &constants)?, vec4: None }
+                Self {
+                    tiling,
+                    general: Specialized::new(shaders::MATMUL, "matmul_forward_tiled", &constants, "EPILOGUE"),
+                    vec4: None,
+                }
             }
-        })
+        };
+        // Build the plain products now, so a kernel the driver rejects fails at startup.
+        for k in std::iter::once(&kernels.general).chain(&kernels.vec4) {
+            k.get(ctx, 0)?;
+        }
+        Ok(kernels)
     }
 
-    /// The kernel `matmul_forward` will dispatch for these sizes, and its outputs per invocation.
-    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Kernel, (u32, u32)) {
+    /// The kernels `matmul_forward` will dispatch for these sizes, and its outputs per invocation.
+    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Specialized<2>, (u32, u32)) {
         let aligned = d.k.is_multiple_of(4)
             && (!spec.trans_a || d.m.is_multiple_of(4))
             && (spec.trans_b || d.n.is_multiple_of(4));
@@ -136,9 +144,10 @@ impl MatmulKernels {
         }
     }
 
-    /// Name of the kernel used for these sizes (for benchmark reports).
-    pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> &str {
-        self.pick(d, spec).0.label()
+    /// The entry point used for these sizes, as `matmul::<entry>[<tiling>]` (for tests and
+    /// benchmark reports).
+    pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> String {
+        format!("matmul::{}[{}]", self.pick(d, spec).0.entry(), self.tiling)
     }
 
     pub fn tiling(&self) -> MatmulTiling {
@@ -173,16 +182,17 @@ pub fn matmul_forward(
         b_ks,
         b_cs,
         has_bias: bias.is_some() as u32,
-        activation: spec.activation.code(),
         alpha: spec.activation.param(),
         trans_a: spec.trans_a as u32,
         trans_b: spec.trans_b as u32,
+        activation: spec.activation.code(),
         keep_pre: pre.is_some() as u32,
         _pad0: 0,
         _pad1: 0,
         _pad2: 0,
     };
-    let (kernel, block) = kernels.pick(d, spec);
+    let (kernels_for_shape, block) = kernels.pick(d, spec);
+    let kernel = kernels_for_shape.get(ctx, (spec.activation != Activation::Identity) as usize)?;
     let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile(block);
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.

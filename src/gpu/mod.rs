@@ -47,7 +47,7 @@ pub use device::recorder::{GpuStats, MAX_BINDINGS, MAX_PARAMS};
 pub use matmul::MatmulTiling;
 
 pub(crate) use device::buffer::BufferPool;
-pub(crate) use device::kernel::Kernel;
+pub(crate) use device::kernel::{Kernel, Specialized};
 pub(crate) use device::recorder::Recorder;
 
 use crate::error::{Error, Result};

@@ -1,4 +1,7 @@
-//! A compute pipeline built from a registry shader, inside a validation error scope.
+//! A compute pipeline built from a registry shader, inside a validation error scope, and
+//! `Specialized`: one entry point built lazily per value of one override constant.
+
+use std::sync::{Arc, OnceLock};
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};
@@ -74,5 +77,38 @@ impl Kernel {
     /// `family::entry[constants]`, as used in pipeline labels and errors.
     pub fn label(&self) -> &str {
         &self.label
+    }
+}
+
+/// An entry point built as up to `N` pipelines that differ in one override constant
+/// (`name` = 0, 1, …, N − 1), each built on first use and kept.
+pub struct Specialized<const N: usize> {
+    shader: Shader,
+    entry: &'static str,
+    constants: Vec<(&'static str, f64)>,
+    name: &'static str,
+    slots: [OnceLock<Arc<Kernel>>; N],
+}
+
+impl<const N: usize> Specialized<N> {
+    pub fn new(shader: Shader, entry: &'static str, constants: &[(&'static str, f64)], name: &'static str) -> Self {
+        let slots = std::array::from_fn(|_| OnceLock::new());
+        Self { shader, entry, constants: constants.to_vec(), name, slots }
+    }
+
+    /// The pipeline with `name` = `value`, built (once) on its first use.
+    pub fn get(&self, ctx: &GpuContext, value: usize) -> Result<&Kernel> {
+        let slot = &self.slots[value];
+        if let Some(kernel) = slot.get() {
+            return Ok(kernel);
+        }
+        let mut constants = self.constants.clone();
+        constants.push((self.name, value as f64));
+        let kernel = ctx.kernel(self.shader, self.entry, &constants)?;
+        Ok(slot.get_or_init(|| kernel))
+    }
+
+    pub fn entry(&self) -> &'static str {
+        self.entry
     }
 }
