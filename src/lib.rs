@@ -13,6 +13,7 @@
 //! `tests/layering.rs` checks the order over the `use` lines.
 
 pub mod backend;
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod error;
@@ -25,8 +26,8 @@ pub mod tensor;
 pub mod train;
 
 pub use backend::{
-    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout, Gather, Hyper, Loss, Matmul, MatmulDims,
-    Noise, StepCounters, UpdateRule, UpdateTensors,
+    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Dropout, Gather, Hyper, Loss, Matmul,
+    MatmulDims, Noise, StepCounters, UpdateRule, UpdateTensors,
 };
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};

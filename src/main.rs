@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
-use wgtrain::{Backend, CpuBackend};
+use wgtrain::nn::Initializer;
+use wgtrain::optim::OptimizerKind;
+use wgtrain::{Activation, Backend, CpuBackend};
 
 use cli::config::RunConfig;
 
@@ -24,12 +26,12 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Where the maths runs: the GPU (any wgpu adapter, Mesa's lavapipe included) or the CPU
-    /// reference twin.
-    #[arg(long, global = true, value_enum, default_value_t = Device::Gpu)]
-    device: Device,
+    /// reference twin. `bench` takes a list (gpu,cpu); the other commands one.
+    #[arg(long, global = true, value_enum, value_delimiter = ',', default_value = "gpu")]
+    device: Vec<Device>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Device {
     Gpu,
     Cpu,
@@ -98,6 +100,18 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         label_column: Option<isize>,
     },
+    /// Measure training and inference speed: samples/s over batch sizes for standard models,
+    /// per-step time split into host encoding and device time, dispatches, submits, bytes read
+    /// back, GFLOP/s and first-step latency.
+    ///
+    /// Examples:
+    ///   wgtrain bench
+    ///   wgtrain bench --models mlp --batch 128 --profile
+    ///   wgtrain bench --device gpu,cpu --models mlp --batch 1,128 -o ours.json
+    ///   wgtrain bench --layers 784,512,10 --dropout 0.2 --chart speed.svg
+    ///   wgtrain bench --models mlp --compare torch.json
+    #[command(verbatim_doc_comment)]
+    Bench(Box<cli::bench::BenchArgs>),
 }
 
 /// Flags of `train`; each overrides the same setting of the config file.
@@ -114,11 +128,11 @@ struct TrainArgs {
     /// Hidden layer sizes, e.g. 300,100
     #[arg(long, value_delimiter = ',')]
     layers: Option<Vec<usize>>,
-    /// identity relu leaky_relu prelu rrelu elu selu gelu silu tanh sigmoid
-    #[arg(long)]
+    /// The hidden layers' activation.
+    #[arg(long, value_parser = names(Activation::ALL.map(|a| a.name())))]
     activation: Option<String>,
-    /// he_normal he_uniform glorot_normal glorot_uniform lecun_normal lecun_uniform zeros same_value
-    #[arg(long)]
+    /// The weight initializer.
+    #[arg(long, value_parser = names(Initializer::NAMES.iter().map(|(n, _)| *n)))]
     init: Option<String>,
     #[arg(long)]
     bias_init: Option<f32>,
@@ -128,8 +142,8 @@ struct TrainArgs {
     alpha_dropout: Option<f32>,
     #[arg(long)]
     batch_norm: bool,
-    /// sgd momentum nesterov adagrad rmsprop adam adamw nadam
-    #[arg(long)]
+    /// The update rule.
+    #[arg(long, value_parser = names(OptimizerKind::NAMES.iter().map(|(n, _)| *n)))]
     optimizer: Option<String>,
     #[arg(long)]
     lr: Option<f32>,
@@ -170,6 +184,11 @@ struct TrainArgs {
     output: Option<String>,
 }
 
+/// A flag's accepted values, taken from the library's own list of names.
+fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(values)
+}
+
 impl TrainArgs {
     fn resolve(self) -> Result<RunConfig> {
         let mut c = match &self.config {
@@ -197,24 +216,54 @@ impl TrainArgs {
     }
 }
 
-fn backend(device: Device) -> Result<Box<dyn Backend>> {
-    Ok(match device {
-        Device::Gpu => Box::new(GpuBackend::from_env()?),
-        Device::Cpu => Box::new(CpuBackend::new()),
+fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
+    Ok(match devices {
+        [Device::Gpu] => Box::new(GpuBackend::from_env()?),
+        [Device::Cpu] => Box::new(CpuBackend::new()),
+        _ => anyhow::bail!("--device takes one of gpu, cpu here (only bench takes a list), got {devices:?}"),
     })
 }
 
+/// `bench`: one backend per listed device, and where it was measured.
+fn bench(args: cli::bench::BenchArgs, devices: &[Device], models_given: bool, json: bool) -> Result<()> {
+    let mut machine = wgtrain::bench::Machine::host(format!("wgtrain {}", env!("CARGO_PKG_VERSION")));
+    machine.wgpu = Some(cli::bench::WGPU_VERSION.into());
+    let mut backends: Vec<(String, Box<dyn Backend>)> = Vec::new();
+    for d in devices {
+        match d {
+            Device::Gpu => {
+                let g = GpuBackend::from_env()?;
+                let a = g.context().adapter();
+                machine.adapter = Some(a.name.clone());
+                machine.backend = Some(a.backend.clone());
+                machine.driver = Some(format!("{} {}", a.driver, a.driver_info).trim().to_string());
+                backends.push(("gpu".into(), Box::new(g)));
+            }
+            Device::Cpu => backends.push(("cpu".into(), Box::new(CpuBackend::new()))),
+        }
+    }
+    cli::bench::run(args, models_given, backends, machine, json)
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let models_given = matches
+        .subcommand_matches("bench")
+        .is_some_and(|m| m.value_source("models") == Some(clap::parser::ValueSource::CommandLine));
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let outcome = match cli.command {
+        Command::Bench(args) => bench(*args, &cli.device, models_given, cli.json),
         Command::Info => info(cli.json),
         Command::Train(args) => {
-            args.resolve().and_then(|cfg| cli::train::run(cfg, backend(cli.device)?.as_mut(), cli.json))
+            args.resolve().and_then(|cfg| cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json))
         }
-        Command::Eval { checkpoint, dataset, data_dir, split } => backend(cli.device)
+        Command::Eval { checkpoint, dataset, data_dir, split } => backend(&cli.device)
             .and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json)),
         Command::Predict { checkpoint, input, output, mc_dropout, label_column } => {
-            backend(cli.device).and_then(|mut b| {
+            backend(&cli.device).and_then(|mut b| {
                 let args = cli::predict::PredictArgs {
                     checkpoint: &checkpoint,
                     input: &input,

@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("data", &["backend", "error", "tensor"]),
     ("infer", &["backend", "error", "tensor", "nn", "data"]),
     ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer"]),
+    ("bench", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -21,6 +21,17 @@ pub use specs::{
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
+/// Work a backend has done, counted as it records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub dispatches: u64,
+    pub submits: u64,
+    pub readbacks: u64,
+    pub readback_bytes: u64,
+    pub buffers_created: u64,
+    pub bind_groups_created: u64,
+}
+
 /// What a model may ask of a device.
 pub trait Backend {
     /// A one-line description: the device and, for the GPU, the adapter.
@@ -145,6 +156,24 @@ pub trait Backend {
 
     /// One update of `t.param` by `rule` (see `shaders/optim.wgsl` for the formulas).
     fn update(&mut self, rule: UpdateRule, t: UpdateTensors) -> Result<()>;
+
+    // ---- measurement (provided: a backend that keeps no counters reports none) ----
+
+    /// Work counters since the backend was made, where the backend keeps them.
+    fn counters(&self) -> Option<Counters> {
+        None
+    }
+
+    /// Start (or stop) timing each op on its own: on the GPU each dispatch then runs in its own
+    /// submission and is waited for. Returns whether this backend can.
+    fn set_profiling(&mut self, _on: bool) -> bool {
+        false
+    }
+
+    /// The (kernel, seconds) pairs timed since profiling began, in order; clears them.
+    fn take_profile(&mut self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 
     // ---- provided ----
 

@@ -1,5 +1,6 @@
-//! The `wgtrain` command line: train, eval, predict, info.
+//! The `wgtrain` command line: train, eval, predict, bench, info.
 
+pub mod bench;
 pub mod config;
 pub mod dataset;
 pub mod eval;

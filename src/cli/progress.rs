@@ -1,4 +1,9 @@
 //! A progress bar per epoch (indicatif) with live loss, accuracy and samples/s.
+//!
+//! The rate counts completed work only: steps are submitted faster than the device runs
+//! them, so samples over time at submission overstates it (77,733 samples/s on a run that
+//! trained at 15,000). Each `on_progress` comes right after a readback that waited for the
+//! device, so the samples submitted by then are done.
 
 use std::time::Instant;
 
@@ -9,20 +14,26 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     start: Instant,
+    /// Samples submitted this epoch.
     samples: usize,
+    /// (samples, seconds since the epoch began) at the last point all submitted work was done.
+    done: Option<(usize, f64)>,
     metrics: Option<Metrics>,
 }
 
 impl Progress {
     pub fn new(epochs: usize) -> Self {
-        Self { bar: None, epochs, start: Instant::now(), samples: 0, metrics: None }
+        Self { bar: None, epochs, start: Instant::now(), samples: 0, done: None, metrics: None }
     }
 
     fn message(&self) -> String {
-        let rate = self.samples as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        let rate = match self.done {
+            Some((samples, seconds)) if seconds > 0.0 => format!("{:.0} samples/s", samples as f64 / seconds),
+            _ => "… samples/s".into(),
+        };
         match self.metrics {
-            Some(m) => format!("loss {:.4} acc {:.4} · {rate:.0} samples/s", m.loss, m.accuracy),
-            None => format!("{rate:.0} samples/s"),
+            Some(m) => format!("loss {:.4} acc {:.4} · {rate}", m.loss, m.accuracy),
+            None => rate,
         }
     }
 }
@@ -36,7 +47,7 @@ impl Callback for Progress {
                 .progress_chars("=> "),
         );
         bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
-        (self.start, self.samples, self.metrics) = (Instant::now(), 0, None);
+        (self.start, self.samples, self.done, self.metrics) = (Instant::now(), 0, None, None);
         self.bar = Some(bar);
     }
 
@@ -50,6 +61,7 @@ impl Callback for Progress {
 
     fn on_progress(&mut self, metrics: Metrics) {
         self.metrics = Some(metrics);
+        self.done = Some((self.samples, self.start.elapsed().as_secs_f64()));
     }
 
     fn on_epoch_end(&mut self, r: &EpochRecord) {

@@ -93,7 +93,8 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
     std::fs::write(staging.path("config.toml"), cfg.to_toml())?;
     plot::history(h, &staging.path("loss.svg"), &staging.path("accuracy.svg"))?;
     let epochs = h.epochs.len();
-    let samples_per_second = h.epochs.iter().map(|r| r.samples_per_second).sum::<f64>() / epochs.max(1) as f64;
+    let throughput = h.throughput();
+    let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
     let summary = json!({
         "device": b.describe(),
         "dataset": cfg.dataset,
@@ -103,7 +104,8 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
         "test_accuracy": test_metrics.accuracy,
         "final": h.last(),
         "wall_seconds": wall,
-        "mean_samples_per_second": samples_per_second,
+        "samples_per_second": samples_per_second,
+        "throughput": throughput,
         "parameters": model.parameter_count(),
         "output": cfg.output,
     });
@@ -113,10 +115,17 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "\ntest: loss {:.4} accuracy {:.2}% · {epochs} epochs in {wall:.1}s ({samples_per_second:.0} samples/s)",
+            "\ntest: loss {:.4} accuracy {:.2}% · {epochs} epochs in {wall:.1}s",
             test_metrics.loss,
             100.0 * test_metrics.accuracy
         );
+        if let Some(t) = throughput {
+            let after = t.after_first_epoch_samples_per_second.map_or(String::new(), |r| format!(", {r:.0} after it"));
+            println!(
+                "training: {:.0} samples/s ({} samples in {:.1}s; first epoch {:.0} samples/s{after})",
+                t.samples_per_second, t.samples, t.seconds, t.first_epoch_samples_per_second
+            );
+        }
         println!("wrote {}/{{model.safetensors, history.csv, history.json, loss.svg, accuracy.svg, config.toml, metrics.json}}", out.display());
     }
     Ok(())

@@ -17,6 +17,27 @@ use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, 
 use std::sync::Arc;
 
 impl Backend for GpuBackend {
+    fn counters(&self) -> Option<crate::backend::Counters> {
+        let s = self.stats();
+        Some(crate::backend::Counters {
+            dispatches: s.dispatches,
+            submits: s.submits,
+            readbacks: s.readbacks,
+            readback_bytes: s.readback_bytes,
+            buffers_created: s.buffers_created,
+            bind_groups_created: s.bind_groups_created,
+        })
+    }
+
+    fn set_profiling(&mut self, on: bool) -> bool {
+        self.rec.profile = on.then(Vec::new);
+        true
+    }
+
+    fn take_profile(&mut self) -> Vec<(String, f64)> {
+        self.rec.profile.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     fn describe(&self) -> String {
         format!("gpu: {}", self.ctx.adapter())
     }

@@ -15,6 +15,22 @@ pub struct EpochRecord {
     /// Wall time of the epoch's training steps (validation excluded).
     pub seconds: f64,
     pub samples_per_second: f64,
+    /// Training samples processed in the epoch.
+    #[serde(default)]
+    pub samples: usize,
+}
+
+/// Training throughput over a whole run, from completed epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub samples: usize,
+    pub seconds: f64,
+    /// Total samples ÷ total training time (not a mean of per-epoch rates).
+    pub samples_per_second: f64,
+    /// The first epoch alone: it pays for pipeline compilation and first-use allocations.
+    pub first_epoch_samples_per_second: f64,
+    /// Every epoch after the first, where there is one.
+    pub after_first_epoch_samples_per_second: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +56,23 @@ impl History {
             );
         }
         out
+    }
+
+    /// Samples per second over the run, warm-up epoch reported apart; `None` before any epoch.
+    pub fn throughput(&self) -> Option<Throughput> {
+        let first = self.epochs.first()?;
+        let samples: usize = self.epochs.iter().map(|r| r.samples).sum();
+        let seconds: f64 = self.epochs.iter().map(|r| r.seconds).sum();
+        let rest_seconds = seconds - first.seconds;
+        let after =
+            (self.epochs.len() > 1 && rest_seconds > 0.0).then(|| (samples - first.samples) as f64 / rest_seconds);
+        Some(Throughput {
+            samples,
+            seconds,
+            samples_per_second: samples as f64 / seconds.max(1e-12),
+            first_epoch_samples_per_second: first.samples as f64 / first.seconds.max(1e-12),
+            after_first_epoch_samples_per_second: after,
+        })
     }
 
     pub fn last(&self) -> Option<&EpochRecord> {

@@ -6,5 +6,5 @@ mod trainer;
 
 pub use crate::data::DeviceData;
 pub use crate::infer::Metrics;
-pub use history::{EpochRecord, History};
+pub use history::{EpochRecord, History, Throughput};
 pub use trainer::{epoch_order, Callback, EarlyStopping, TrainConfig, Trainer, TrainerState};

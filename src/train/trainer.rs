@@ -240,6 +240,7 @@ impl Trainer {
             lr: opt.lr(),
             seconds,
             samples_per_second: rows as f64 / seconds,
+            samples: rows,
         };
         callbacks.iter_mut().for_each(|c| c.on_epoch_end(&record));
         self.history.epochs.push(record.clone());

@@ -38,6 +38,8 @@ pub struct GpuStats {
     pub bind_groups_created: u64,
     /// Device-to-host copies (each one waits for the queue).
     pub readbacks: u64,
+    /// Bytes copied back to the host.
+    pub readback_bytes: u64,
     pub submits: u64,
     pub dispatches: u64,
 }
@@ -49,6 +51,9 @@ pub struct Recorder {
     pass: Option<wgpu::ComputePass<'static>>,
     groups: HashMap<BindKey, Cached>,
     staging: Option<wgpu::Buffer>,
+    /// When profiling: each dispatch runs in its own submission and is timed (kernel label,
+    /// seconds from submit to completion, the submission's own cost included).
+    pub(crate) profile: Option<Vec<(String, f64)>>,
 }
 
 impl Default for Recorder {
@@ -59,7 +64,14 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        Self { stats: GpuStats::default(), encoder: None, pass: None, groups: HashMap::new(), staging: None }
+        Self {
+            stats: GpuStats::default(),
+            encoder: None,
+            pass: None,
+            groups: HashMap::new(),
+            staging: None,
+            profile: None,
+        }
     }
 
     fn encoder(&mut self, ctx: &GpuContext) -> &mut wgpu::CommandEncoder {
@@ -90,6 +102,12 @@ impl Recorder {
             });
         }
         assert!(buffers.len() <= MAX_BINDINGS && params.len() <= MAX_PARAMS, "op wiring error in {}", kernel.label);
+        if self.profile.is_some() {
+            // Earlier work must not be timed with this kernel.
+            self.submit(ctx)?;
+            ctx.wait()?;
+        }
+        let start = std::time::Instant::now();
         let mut key = BindKey { kernel: kernel.id, buffers: [(0, 0); MAX_BINDINGS], params: [0; MAX_PARAMS] };
         for (slot, (binding, b)) in key.buffers.iter_mut().zip(buffers) {
             *slot = (*binding, b.id);
@@ -112,6 +130,12 @@ impl Recorder {
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         self.stats.dispatches += 1;
+        if self.profile.is_some() {
+            self.submit(ctx)?;
+            ctx.wait()?;
+            let seconds = start.elapsed().as_secs_f64();
+            self.profile.as_mut().expect("profiling").push((kernel.label.clone(), seconds));
+        }
         Ok(())
     }
 
@@ -201,6 +225,7 @@ impl Recorder {
         let result = self.submit(ctx).and_then(|()| map_read(ctx, &staging, bytes));
         self.staging = Some(staging);
         self.stats.readbacks += 1;
+        self.stats.readback_bytes += bytes;
         result
     }
 }

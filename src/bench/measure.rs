@@ -1,0 +1,263 @@
+//! Measuring one (model, backend, batch size). A training step is the trainer's own step
+//! (gather, forward, loss, backward, update: one submission); an inference batch is the
+//! input gather and the forward pass in evaluation mode, one submission, logits left on the
+//! device. Warm-up is excluded from the rates and reported as first-step latency. Each repeat
+//! runs enough steps to last about a quarter of a second, then waits for the device.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::report::{Rate, Row};
+use super::BenchModel;
+use crate::backend::{Backend, Counters, StepCounters};
+use crate::data::{sources, DeviceData};
+use crate::error::{Error, Result};
+use crate::nn::{Mode, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::{TrainConfig, Trainer};
+
+/// Batches of distinct data a run cycles through.
+const DISTINCT_BATCHES: usize = 4;
+/// Target length of one repeat.
+const REPEAT_SECONDS: f64 = 0.25;
+/// Isolated steps timed for the encode/device split.
+const ISOLATED_STEPS: usize = 5;
+
+/// A model, its optimizer and trainer, and synthetic data on one backend.
+struct Setup {
+    model: Sequential,
+    opt: Optimizer,
+    trainer: Trainer,
+    data: DeviceData,
+    batch: usize,
+}
+
+impl Setup {
+    fn new(b: &mut dyn Backend, m: &BenchModel, batch: usize) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::config("bench batch size", "0; it must be at least 1"));
+        }
+        let (inputs, classes) = (m.layers[0], *m.layers.last().expect("validated widths"));
+        // The step's cost does not depend on the values: Gaussian blobs, one per class.
+        let per_class = (DISTINCT_BATCHES * batch).div_ceil(classes);
+        let data = sources::blobs(per_class, classes, inputs, 1.0, 1);
+        let mut model = Sequential::new(b, &m.spec(), 1)?;
+        let opt = Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.01).with_momentum(0.9))?;
+        opt.attach(b, model.params_mut())?;
+        let config = TrainConfig { batch_size: batch, eval_batch_size: batch, ..TrainConfig::default() };
+        let trainer = Trainer::new(b, config)?;
+        let data = DeviceData::upload(b, &data)?;
+        Ok(Self { model, opt, trainer, data, batch })
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        (i % (self.data.rows / self.batch)) * self.batch
+    }
+
+    fn train_step(&mut self, b: &mut dyn Backend, i: usize) -> Result<()> {
+        let offset = self.offset(i);
+        self.trainer.step(b, &mut self.model, &mut self.opt, &self.data, offset, self.batch)
+    }
+
+    fn infer_batch(&mut self, b: &mut dyn Backend, i: usize) -> Result<()> {
+        let ws = self.model.workspace(b, self.batch)?;
+        let input = self.model.ws(ws).input;
+        b.begin_step(StepCounters { step: 0, batch_offset: self.offset(i) as u32 })?;
+        b.gather_rows(&self.data.x, self.data.order, input, self.data.gather)?;
+        self.model.forward(b, ws, Mode::Eval)?;
+        b.submit()
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    Rate::of(v).median
+}
+
+/// Steps per repeat so one repeat lasts about `REPEAT_SECONDS`, given one step's time.
+fn steps_for(seconds_per_step: f64) -> usize {
+    ((REPEAT_SECONDS / seconds_per_step.max(1e-6)).ceil() as usize).clamp(2, 2000)
+}
+
+fn per_step(before: Option<Counters>, after: Option<Counters>, steps: usize) -> [Option<f64>; 3] {
+    match (before, after) {
+        (Some(a), Some(z)) => {
+            let n = steps as f64;
+            [
+                Some((z.dispatches - a.dispatches) as f64 / n),
+                Some((z.submits - a.submits) as f64 / n),
+                Some((z.readback_bytes - a.readback_bytes) as f64 / n),
+            ]
+        }
+        _ => [None; 3],
+    }
+}
+
+/// Run `body` `repeats` times, each `steps` calls then a sync; samples/s of each repeat.
+fn repeats(
+    b: &mut dyn Backend,
+    s: &mut Setup,
+    repeats: usize,
+    steps: usize,
+    mut body: impl FnMut(&mut dyn Backend, &mut Setup, usize) -> Result<()>,
+) -> Result<Vec<f64>> {
+    let mut rates = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        for i in 0..steps {
+            body(b, s, i)?;
+        }
+        b.sync()?;
+        rates.push((s.batch * steps) as f64 / start.elapsed().as_secs_f64());
+    }
+    Ok(rates)
+}
+
+/// Measure `model` at `batch` on `b` over `repeat_count` repeats; `path` names the backend in
+/// the report ("gpu", "cpu").
+pub fn measure(b: &mut dyn Backend, path: &str, model: &BenchModel, batch: usize, repeat_count: usize) -> Result<Row> {
+    if repeat_count == 0 {
+        return Err(Error::config("bench repeats", "0; it must be at least 1"));
+    }
+    let mut s = Setup::new(b, model, batch)?;
+
+    // First step: workspace allocation, pipeline compilation, first bind groups.
+    let start = Instant::now();
+    s.train_step(b, 0)?;
+    b.sync()?;
+    let first_step_ms = start.elapsed().as_secs_f64() * 1e3;
+    for i in 1..3 {
+        s.train_step(b, i)?;
+    }
+    b.sync()?;
+
+    // Isolated steps: host encoding (record + submit), then the device (submit → done).
+    let (mut encode, mut device) = (Vec::new(), Vec::new());
+    for i in 0..ISOLATED_STEPS {
+        let t0 = Instant::now();
+        s.train_step(b, i)?;
+        let t1 = Instant::now();
+        b.sync()?;
+        encode.push((t1 - t0).as_secs_f64());
+        device.push(t1.elapsed().as_secs_f64());
+    }
+    let (encode, device) = (median(&mut encode), median(&mut device));
+
+    let steps = steps_for(encode + device);
+    let before = b.counters();
+    let train = repeats(b, &mut s, repeat_count, steps, |b, s, i| s.train_step(b, i))?;
+    let [dispatches, submits, readback] = per_step(before, b.counters(), repeat_count * steps);
+
+    // Inference: warm the evaluation pipelines, time one batch, then the repeats.
+    s.infer_batch(b, 0)?;
+    b.sync()?;
+    let t0 = Instant::now();
+    s.infer_batch(b, 1)?;
+    b.sync()?;
+    let infer_steps = steps_for(t0.elapsed().as_secs_f64());
+    let before = b.counters();
+    let infer = repeats(b, &mut s, repeat_count, infer_steps, |b, s, i| s.infer_batch(b, i))?;
+    let [infer_dispatches, _, _] = per_step(before, b.counters(), repeat_count * infer_steps);
+
+    let (train, infer) = (Rate::of(&train), Rate::of(&infer));
+    Ok(Row {
+        model: model.name.clone(),
+        layers: model.layers.clone(),
+        dropout: model.dropout,
+        path: path.into(),
+        batch,
+        train,
+        infer,
+        first_step_ms: Some(first_step_ms),
+        step_ms: batch as f64 / train.median * 1e3,
+        encode_ms: Some(encode * 1e3),
+        device_ms: Some(device * 1e3),
+        dispatches_per_step: dispatches,
+        submits_per_step: submits,
+        readback_bytes_per_step: readback,
+        infer_dispatches,
+        train_gflops: train.median * model.train_flops() / 1e9,
+        infer_gflops: infer.median * model.forward_flops() / 1e9,
+    })
+}
+
+/// One kernel's time in a profiled step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KernelShare {
+    pub kernel: String,
+    pub calls: usize,
+    pub ms: f64,
+    /// Of the profiled step's summed kernel time.
+    pub share: f64,
+}
+
+/// Device time per kernel of one training step and one inference batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Profile {
+    /// How the times were taken.
+    pub method: String,
+    pub train: Vec<KernelShare>,
+    pub infer: Vec<KernelShare>,
+}
+
+/// Per-kernel totals of `timed`, averaged over `steps` steps.
+fn shares(timed: Vec<(String, f64)>, steps: usize) -> Vec<KernelShare> {
+    let total: f64 = timed.iter().map(|(_, s)| s).sum();
+    let mut out: Vec<KernelShare> = Vec::new();
+    for (kernel, seconds) in timed {
+        match out.iter_mut().find(|k| k.kernel == kernel) {
+            Some(k) => {
+                k.calls += 1;
+                k.ms += seconds * 1e3;
+            }
+            None => out.push(KernelShare { kernel, calls: 1, ms: seconds * 1e3, share: 0.0 }),
+        }
+    }
+    for k in &mut out {
+        k.share = k.ms / (total * 1e3).max(1e-12);
+        k.ms /= steps as f64;
+        k.calls /= steps;
+    }
+    out.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    out
+}
+
+/// Time each kernel of a training step and an inference batch of `model` at `batch`, each
+/// kernel in its own submission (the submission's cost is included in its time), averaged
+/// over `steps` steps.
+pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usize) -> Result<Profile> {
+    if steps == 0 {
+        return Err(Error::config("bench repeats", "0; it must be at least 1"));
+    }
+    let mut s = Setup::new(b, model, batch)?;
+    for i in 0..3 {
+        s.train_step(b, i)?;
+        s.infer_batch(b, i)?;
+    }
+    b.sync()?;
+    if !b.set_profiling(true) {
+        return Err(Error::config("bench --profile", format!("{} cannot time single kernels", b.describe())));
+    }
+    let result = (|| {
+        for i in 0..steps {
+            s.train_step(b, i)?;
+        }
+        b.sync()?;
+        let train = shares(b.take_profile(), steps);
+        for i in 0..steps {
+            s.infer_batch(b, i)?;
+        }
+        b.sync()?;
+        let infer = shares(b.take_profile(), steps);
+        Ok(Profile {
+            method: format!(
+                "each kernel in its own submission, waited for (wall time: includes one submit and wait); \
+                 mean of {steps} steps"
+            ),
+            train,
+            infer,
+        })
+    })();
+    b.set_profiling(false);
+    result
+}

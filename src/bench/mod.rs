@@ -1,0 +1,116 @@
+//! The `bench` suite: training and inference speed of standard models over batch sizes, on
+//! any backend, with the figures engines are compared by (samples/s with their spread, time
+//! per step split into host encoding and device time, dispatches, submits and bytes read back
+//! per step, achieved GFLOP/s, and first-step latency). `report` holds the JSON schema that
+//! `bench --compare` and `scripts/bench-pytorch.py` share.
+
+mod measure;
+pub mod report;
+
+pub use measure::{measure, profile, KernelShare, Profile};
+pub use report::{Machine, Rate, Report, Row, SCHEMA};
+
+use crate::backend::Activation;
+use crate::error::{Error, Result};
+use crate::nn::{LayerSpec, ModelSpec};
+
+/// A model of the suite: layer widths (inputs first, classes last), the hidden activation,
+/// and the dropout rate after each hidden layer (0: none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchModel {
+    pub name: String,
+    pub layers: Vec<usize>,
+    pub activation: Activation,
+    pub dropout: f32,
+}
+
+/// The named models: `mlp` (the Fashion-MNIST MLP), `wide`, and `deep` (the textbook's
+/// 20 hidden layers of 100 ELU units).
+pub const MODEL_NAMES: [&str; 3] = ["mlp", "wide", "deep"];
+
+impl BenchModel {
+    /// One of `MODEL_NAMES`.
+    pub fn named(name: &str) -> Result<Self> {
+        let (layers, activation) = match name {
+            "mlp" => (vec![784, 300, 100, 10], Activation::Relu),
+            "wide" => (vec![784, 2048, 2048, 10], Activation::Relu),
+            "deep" => ([784].into_iter().chain([100; 20]).chain([10]).collect(), Activation::elu()),
+            _ => {
+                return Err(Error::config(
+                    "bench model",
+                    format!("unknown model {name:?}; valid: {} (or give --layers)", MODEL_NAMES.join(", ")),
+                ))
+            }
+        };
+        Ok(Self { name: name.into(), layers, activation, dropout: 0.0 })
+    }
+
+    /// A model from a width list such as 784,300,100,10 (ReLU hidden layers).
+    pub fn custom(layers: &[usize]) -> Result<Self> {
+        if layers.len() < 2 {
+            return Err(Error::config(
+                "bench layers",
+                format!("{layers:?} has fewer than two widths; give inputs, any hidden widths, and classes"),
+            ));
+        }
+        if let Some(i) = layers.iter().position(|&w| w == 0) {
+            return Err(Error::config("bench layers", format!("width 0 at position {} of {layers:?}", i + 1)));
+        }
+        let name = layers.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
+        Ok(Self { name, layers: layers.to_vec(), activation: Activation::Relu, dropout: 0.0 })
+    }
+
+    pub fn with_dropout(self, dropout: f32) -> Result<Self> {
+        if !(0.0..1.0).contains(&dropout) {
+            return Err(Error::config("bench dropout", format!("{dropout} is not in [0, 1)")));
+        }
+        Ok(Self { dropout, ..self })
+    }
+
+    pub fn spec(&self) -> ModelSpec {
+        let (inputs, classes) = (self.layers[0], *self.layers.last().expect("two widths at least"));
+        let hidden = &self.layers[1..self.layers.len() - 1];
+        let mut spec = ModelSpec::mlp(inputs, hidden, classes, self.activation);
+        if self.dropout > 0.0 {
+            // After each hidden Dense layer: positions 1, 3, 5, … once inserted in order.
+            for k in 0..hidden.len() {
+                spec.layers.insert(2 * k + 1, LayerSpec::Dropout { rate: self.dropout });
+            }
+        }
+        spec
+    }
+
+    /// Multiply-adds ×2 of one sample's forward pass: Σ 2·in·out over the Dense layers.
+    pub fn forward_flops(&self) -> f64 {
+        self.layers.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum()
+    }
+
+    /// One sample's training step: forward, weight gradients, and input gradients of every
+    /// layer but the first (the model does not compute the gradient of its inputs).
+    pub fn train_flops(&self) -> f64 {
+        let first = 2.0 * (self.layers[0] * self.layers[1]) as f64;
+        3.0 * self.forward_flops() - first
+    }
+
+    /// Dispatches one training step should record: per Dense layer the fused forward, the
+    /// activation backward (hidden layers), the weight gradient, the bias-gradient column sum
+    /// and the input gradient (all but the first); dropout forward and backward; the gathers of
+    /// inputs and labels; the loss (which also counts correct answers); one update per
+    /// parameter tensor.
+    pub fn train_dispatches(&self) -> u64 {
+        let dense = (self.layers.len() - 1) as u64;
+        let hidden = dense - 1;
+        let dropout = if self.dropout > 0.0 { hidden } else { 0 };
+        let forward = dense + dropout;
+        let backward = hidden + 2 * dense + (dense - 1) + dropout;
+        let data_and_loss = 2 + 1;
+        let update = 2 * dense;
+        forward + backward + data_and_loss + update
+    }
+
+    /// Dispatches of one inference batch: the input gather and the forward pass (dropout is
+    /// the identity in evaluation and records nothing).
+    pub fn infer_dispatches(&self) -> u64 {
+        1 + (self.layers.len() - 1) as u64
+    }
+}

@@ -1,0 +1,325 @@
+//! `wgtrain bench`: the suite as a table, JSON, an SVG chart, a per-kernel profile, and
+//! ratios against figures measured elsewhere. The measuring is `wgtrain::bench`'s.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use plotters::prelude::*;
+use wgtrain::bench::report::{compare, Comparison};
+use wgtrain::bench::{self, BenchModel, Machine, Profile, Report, Row, MODEL_NAMES};
+use wgtrain::Backend;
+
+/// The wgpu release this binary is built with (checked against Cargo.lock by a test).
+pub const WGPU_VERSION: &str = "30.0.2";
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Models: mlp (784-300-100-10), wide (784-2048-2048-10), deep (784, 20×100 ELU, 10).
+    #[arg(long, value_delimiter = ',', default_values_t = MODEL_NAMES.map(String::from))]
+    models: Vec<String>,
+    /// Benchmark this width list too (inputs, hidden…, classes), e.g. 784,512,10; alone
+    /// unless --models is also given.
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// Dropout after each hidden layer.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// Batch sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 128, 1024])]
+    batch: Vec<usize>,
+    /// Repeats per measurement (rates are the median and 10th–90th percentiles over them).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Write the report as JSON here (the schema in README: "Bench JSON").
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Draw samples/s against batch size (log axes) as SVG here.
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// Time each kernel of a training step and an inference batch instead (mean over
+    /// --repeats steps). Each kernel runs in its own submission: the adapter's timestamp
+    /// queries are not used yet, so each time includes one submit and wait.
+    #[arg(long)]
+    profile: bool,
+    /// Print our rates divided by those in these reports (same schema), per model and batch.
+    #[arg(long, num_args = 1..)]
+    compare: Vec<PathBuf>,
+}
+
+impl BenchArgs {
+    fn models(&self, models_given: bool) -> Result<Vec<BenchModel>> {
+        let mut out = Vec::new();
+        if self.layers.is_none() || models_given {
+            for name in &self.models {
+                out.push(BenchModel::named(name)?);
+            }
+        }
+        if let Some(layers) = &self.layers {
+            out.push(BenchModel::custom(layers)?);
+        }
+        out.into_iter().map(|m| Ok(m.with_dropout(self.dropout)?)).collect()
+    }
+}
+
+/// Everything checked before anything runs or is written.
+fn check(args: &BenchArgs, models: &[BenchModel], backends: &[(String, Box<dyn Backend>)]) -> Result<()> {
+    if args.repeats == 0 {
+        bail!("--repeats 0: measure at least once (the default is 5)");
+    }
+    if args.batch.is_empty() || args.batch.contains(&0) {
+        bail!("--batch {:?}: every batch size must be at least 1", args.batch);
+    }
+    for (path, b) in backends {
+        for m in models {
+            let widest = *m.layers.iter().max().expect("two widths at least");
+            for &batch in &args.batch {
+                let bytes = (batch * widest * 4) as u64;
+                if bytes > b.max_tensor_bytes() {
+                    bail!(
+                        "--batch {batch} is too large for model {} on {path}: a ({batch}, {widest}) tensor is {bytes} bytes \
+                         and the adapter's largest is {}; use a batch of at most {}",
+                        m.name,
+                        b.max_tensor_bytes(),
+                        b.max_tensor_bytes() / (widest as u64 * 4)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run(
+    args: BenchArgs,
+    models_given: bool,
+    backends: Vec<(String, Box<dyn Backend>)>,
+    machine: Machine,
+    json: bool,
+) -> Result<()> {
+    let models = args.models(models_given)?;
+    let mut backends = backends;
+    check(&args, &models, &backends)?;
+    let others: Vec<Report> = args
+        .compare
+        .iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("cannot read compare file {}", p.display()))?;
+            Ok(Report::from_json(&text, &p.display().to_string())?)
+        })
+        .collect::<Result<_>>()?;
+
+    if args.profile {
+        return profile(&args, &models, &mut backends, &machine, json);
+    }
+    if !json {
+        println!("{}", header(&machine));
+    }
+    let mut rows = Vec::new();
+    for m in &models {
+        for (path, b) in backends.iter_mut() {
+            for &batch in &args.batch {
+                let row = bench::measure(b.as_mut(), path, m, batch, args.repeats)
+                    .with_context(|| format!("benchmarking {} at batch {batch} on {path}", m.name))?;
+                if !json {
+                    println!("{}", table_line(&row));
+                }
+                rows.push(row);
+            }
+        }
+    }
+    let report = Report::new(machine, rows);
+    let comparisons: Vec<Comparison> = others.iter().flat_map(|o| compare(&report, o)).collect();
+    if json {
+        let mut value = serde_json::to_value(&report)?;
+        if !comparisons.is_empty() {
+            value["comparisons"] = serde_json::to_value(&comparisons)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if !args.compare.is_empty() {
+        print_comparisons(&comparisons);
+    }
+    if let Some(path) = &args.output {
+        write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    if let Some(path) = &args.chart {
+        chart(&report, path)?;
+    }
+    Ok(())
+}
+
+fn header(m: &Machine) -> String {
+    let adapter = match (&m.adapter, &m.backend, &m.driver) {
+        (Some(a), Some(b), Some(d)) => format!("{a} ({b}, {d})"),
+        _ => "no GPU adapter".into(),
+    };
+    format!(
+        "# {} · {adapter} · wgpu {} · {} ({} cores)\n# rates: samples/s, median [p10–p90] over repeats; step = wall per training step; \
+         encode/device = host recording vs submit→done of an isolated step\n\
+         {:<14} {:>4} {:>5} {:>26} {:>26} {:>8} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7} {:>7} {:>9}",
+        m.engine,
+        m.wgpu.as_deref().unwrap_or("-"),
+        m.cpu,
+        m.cores,
+        "model",
+        "path",
+        "batch",
+        "train samples/s",
+        "infer samples/s",
+        "step ms",
+        "enc ms",
+        "dev ms",
+        "disp",
+        "subm",
+        "readback",
+        "tr GF/s",
+        "in GF/s",
+        "first ms"
+    )
+}
+
+fn table_line(r: &Row) -> String {
+    let rate = |x: &bench::Rate| format!("{:.0} [{:.0}–{:.0}]", x.median, x.p10, x.p90);
+    let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+    format!(
+        "{:<14} {:>4} {:>5} {:>26} {:>26} {:>8.2} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7.2} {:>7.2} {:>9}",
+        r.model,
+        r.path,
+        r.batch,
+        rate(&r.train),
+        rate(&r.infer),
+        r.step_ms,
+        opt(r.encode_ms, 2),
+        opt(r.device_ms, 2),
+        opt(r.dispatches_per_step, 0),
+        opt(r.submits_per_step, 0),
+        opt(r.readback_bytes_per_step, 0),
+        r.train_gflops,
+        r.infer_gflops,
+        opt(r.first_step_ms, 0)
+    )
+}
+
+fn print_comparisons(c: &[Comparison]) {
+    if c.is_empty() {
+        println!("\nno row of the compare files has the same layers and batch as a row measured here");
+        return;
+    }
+    println!("\n{:<14} {:>5} {:<22} {:<22} {:>11} {:>11}", "model", "batch", "ours", "theirs", "train ×", "infer ×");
+    for x in c {
+        println!(
+            "{:<14} {:>5} {:<22} {:<22} {:>11.2} {:>11.2}",
+            x.model, x.batch, x.ours, x.theirs, x.train_ratio, x.infer_ratio
+        );
+    }
+}
+
+fn profile(
+    args: &BenchArgs,
+    models: &[BenchModel],
+    backends: &mut [(String, Box<dyn Backend>)],
+    machine: &Machine,
+    json: bool,
+) -> Result<()> {
+    let mut all = Vec::new();
+    for m in models {
+        for (path, b) in backends.iter_mut() {
+            for &batch in &args.batch {
+                let p = bench::profile(b.as_mut(), m, batch, args.repeats)?;
+                if !json {
+                    print_profile(&format!("{} · {path} · batch {batch}", m.name), &p);
+                }
+                all.push(serde_json::json!({"model": m.name, "path": path, "batch": batch, "profile": p}));
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "profiles": all}))?);
+    }
+    Ok(())
+}
+
+fn print_profile(title: &str, p: &Profile) {
+    println!("# {title}\n# timing: {}", p.method);
+    for (what, kernels) in [("training step", &p.train), ("inference batch", &p.infer)] {
+        let total: f64 = kernels.iter().map(|k| k.ms).sum();
+        println!("{what}: {total:.3} ms in {} dispatches", kernels.iter().map(|k| k.calls).sum::<usize>());
+        for k in kernels {
+            println!("  {:>6.1}%  {:>9.3} ms  {:>3}×  {}", 100.0 * k.share, k.ms, k.calls, k.kernel);
+        }
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Samples/s against batch size, log axes, one line per (model, path, train|infer), in the
+/// Okabe–Ito palette with a marker shape per phase.
+fn chart(report: &Report, path: &Path) -> Result<()> {
+    const OKABE_ITO: [RGBColor; 7] = [
+        RGBColor(0, 114, 178),
+        RGBColor(230, 159, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(204, 121, 167),
+        RGBColor(86, 180, 233),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 0, 0),
+    ];
+    let rows = &report.rows;
+    if rows.is_empty() {
+        bail!("no rows to chart");
+    }
+    let (bmin, bmax) = rows.iter().fold((usize::MAX, 0), |(lo, hi), r| (lo.min(r.batch), hi.max(r.batch)));
+    let rates = rows.iter().flat_map(|r| [r.train.median, r.infer.median]).filter(|v| v.is_finite() && *v > 0.0);
+    let (rmin, rmax) = rates.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut c = ChartBuilder::on(&root)
+            .caption("wgtrain bench: samples/s against batch size", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                ((bmin as f64) * 0.8..(bmax as f64) * 1.25).log_scale(),
+                (rmin * 0.5..rmax * 2.0).log_scale(),
+            )?;
+        c.configure_mesh().x_desc("batch size (samples)").y_desc("samples per second").draw()?;
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for r in rows {
+            let k = (r.model.clone(), r.path.clone());
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        for (i, (model, path)) in keys.iter().enumerate() {
+            let color = OKABE_ITO[i % OKABE_ITO.len()];
+            let series: Vec<&Row> = rows.iter().filter(|r| &r.model == model && &r.path == path).collect();
+            let train: Vec<(f64, f64)> = series.iter().map(|r| (r.batch as f64, r.train.median)).collect();
+            let infer: Vec<(f64, f64)> = series.iter().map(|r| (r.batch as f64, r.infer.median)).collect();
+            c.draw_series(LineSeries::new(train.clone(), color.stroke_width(2)))?
+                .label(format!("{model} {path} train"))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            c.draw_series(train.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            c.draw_series(LineSeries::new(infer.clone(), color.stroke_width(1)))?
+                .label(format!("{model} {path} infer"))
+                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, color.filled()));
+            c.draw_series(infer.iter().map(|&p| TriangleMarker::new(p, 5, color.filled())))?;
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+        root.present()?;
+    }
+    write_atomic(path, svg.as_bytes())
+}

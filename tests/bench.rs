@@ -1,0 +1,176 @@
+//! `wgtrain bench`: every field of every row in the JSON, dispatch and submit counts that
+//! follow from the model's layers, compare files that round-trip and bad ones refused, and
+//! bad arguments refused with nothing written. Speed itself is not asserted: it lives in
+//! the benchmark's output.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::gpu;
+use wgtrain::bench::report::compare;
+use wgtrain::bench::{self, BenchModel, Machine, Report};
+
+fn wgtrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wgtrain")).args(args).output().expect("the wgtrain binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgtrain-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small, fast suite: one custom model, two batch sizes, one repeat.
+const SMALL: &[&str] = &["bench", "--layers", "20,16,3", "--batch", "1,8", "--repeats", "1"];
+
+const ROW_FIELDS: &[&str] = &[
+    "model",
+    "layers",
+    "dropout",
+    "path",
+    "batch",
+    "train",
+    "infer",
+    "first_step_ms",
+    "step_ms",
+    "encode_ms",
+    "device_ms",
+    "dispatches_per_step",
+    "submits_per_step",
+    "readback_bytes_per_step",
+    "infer_dispatches",
+    "train_gflops",
+    "infer_gflops",
+];
+
+#[test]
+fn the_json_report_has_every_field_of_every_row_and_names_the_machine() {
+    let dir = tempdir("json");
+    let (out_file, chart) = (dir.join("ours.json"), dir.join("speed.svg"));
+    let args = [SMALL, &["--json", "-o", out_file.to_str().unwrap(), "--chart", chart.to_str().unwrap()]].concat();
+    let run = wgtrain(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(printed["rows"], written["rows"]);
+    assert_eq!(printed["schema"], bench::SCHEMA);
+    let machine = &printed["machine"];
+    for field in ["engine", "adapter", "backend", "driver", "wgpu", "cpu", "cores"] {
+        assert!(!machine[field].is_null(), "machine.{field} missing: {machine}");
+    }
+    let rows = printed["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "one row per batch size");
+    for row in rows {
+        for field in ROW_FIELDS {
+            assert!(!row[field].is_null(), "{field} missing in {row}");
+        }
+        for rate in ["train", "infer"] {
+            let r = &row[rate];
+            let (p10, median, p90) =
+                (r["p10"].as_f64().unwrap(), r["median"].as_f64().unwrap(), r["p90"].as_f64().unwrap());
+            assert!(0.0 < p10 && p10 <= median && median <= p90, "{rate}: {r}");
+        }
+    }
+    // The chart draws one marker per point: 2 rows × (train, infer).
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.contains("samples per second") && svg.contains("batch size"), "axes are labelled");
+    assert!(svg.matches("<circle").count() >= 2 && svg.matches("<polygon").count() >= 2, "points drawn");
+}
+
+#[test]
+fn dispatch_and_submit_counts_follow_from_the_layers() {
+    let mut g = gpu();
+    for model in [
+        BenchModel::custom(&[20, 16, 3]).unwrap(),
+        BenchModel::custom(&[12, 9, 7, 5, 4]).unwrap().with_dropout(0.3).unwrap(),
+        BenchModel::named("deep").unwrap(),
+    ] {
+        let row = bench::measure(&mut g, "gpu", &model, 4, 1).unwrap();
+        let what = &model.name;
+        assert_eq!(row.dispatches_per_step, Some(model.train_dispatches() as f64), "{what}: dispatches per step");
+        assert_eq!(row.submits_per_step, Some(1.0), "{what}: one submit per training step");
+        assert_eq!(row.readback_bytes_per_step, Some(0.0), "{what}: nothing read back in the step loop");
+        assert_eq!(row.infer_dispatches, Some(model.infer_dispatches() as f64), "{what}: inference dispatches");
+    }
+    // The formula itself, for the MLP: 3 Dense layers → 3 forward, 2 activation backward,
+    // 3 weight and 3 bias gradients, 2 input gradients, 2 gathers, 1 loss, 6 updates.
+    assert_eq!(BenchModel::named("mlp").unwrap().train_dispatches(), 22);
+}
+
+#[test]
+fn a_compare_file_round_trips_and_yields_ratios() {
+    let dir = tempdir("compare");
+    let ours = dir.join("ours.json");
+    let run = wgtrain(&[SMALL, &["-o", ours.to_str().unwrap()]].concat());
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = std::fs::read_to_string(&ours).unwrap();
+    let report = Report::from_json(&text, "ours.json").unwrap();
+    let again = Report::from_json(&serde_json::to_string(&report).unwrap(), "again").unwrap();
+    assert_eq!(report, again, "a report survives a write and a read");
+    // Against itself every ratio is 1.
+    for c in compare(&report, &report) {
+        assert_eq!((c.train_ratio, c.infer_ratio), (1.0, 1.0), "{c:?}");
+    }
+    // Through the command line: a ratio per (model, batch) present on both sides.
+    let run = wgtrain(&[SMALL, &["--compare", ours.to_str().unwrap()]].concat());
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout.contains("train ×") && stdout.matches("wgtrain 0.1.0 gpu").count() >= 4, "{stdout}");
+}
+
+#[test]
+fn bad_compare_files_and_arguments_are_refused_and_nothing_is_written() {
+    let dir = tempdir("bad");
+    let out = dir.join("never.json");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let not_json = write("a.json", "speed: fast");
+    let other_schema = write("b.json", r#"{"schema": "someone-else/3", "rows": []}"#);
+    let no_rows = write("c.json", r#"{"schema": "wgtrain-bench/1", "machine": {}}"#);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--compare", &not_json], "not JSON"),
+        (vec!["--compare", &other_schema], "schema \"someone-else/3\", expected \"wgtrain-bench/1\""),
+        (vec!["--compare", &no_rows], "does not fit wgtrain-bench/1"),
+        (vec!["--compare", "/no/such/file.json"], "cannot read compare file /no/such/file.json"),
+        (vec!["--models", "huge"], "unknown model \"huge\"; valid: mlp, wide, deep"),
+        (vec!["--layers", "784"], "fewer than two widths"),
+        (vec!["--layers", "784,0,10"], "width 0 at position 2"),
+        (vec!["--batch", "0"], "every batch size must be at least 1"),
+        (vec!["--batch", "100000000"], "is too large for model"),
+        (vec!["--repeats", "0"], "--repeats 0"),
+        (vec!["--dropout", "1.5"], "1.5 is not in [0, 1)"),
+    ];
+    for (extra, message) in cases {
+        let args = [&["bench", "--models", "mlp", "--batch", "1", "-o", out.to_str().unwrap()][..], &extra].concat();
+        let run = wgtrain(&args);
+        assert!(!run.status.success(), "{extra:?} was accepted");
+        assert!(stderr(&run).contains(message), "{extra:?}: expected {message:?} in:\n{}", stderr(&run));
+        assert!(!out.exists(), "{extra:?} wrote the output file");
+    }
+}
+
+#[test]
+fn the_reported_wgpu_version_is_the_one_in_cargo_lock() {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+    let at = lock.find("name = \"wgpu\"\nversion = \"").expect("wgpu in Cargo.lock");
+    let version = lock[at..].lines().nth(1).unwrap().trim_start_matches("version = ").trim_matches('"');
+    let run = wgtrain(&[SMALL, &["--json"]].concat());
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["machine"]["wgpu"], version);
+}
+
+#[test]
+fn the_host_description_names_a_cpu_and_its_cores() {
+    let m = Machine::host("test");
+    assert!(!m.cpu.is_empty() && m.cores >= 1, "{m:?}");
+}
