@@ -174,3 +174,21 @@ fn the_host_description_names_a_cpu_and_its_cores() {
     let m = Machine::host("test");
     assert!(!m.cpu.is_empty() && m.cores >= 1, "{m:?}");
 }
+
+#[test]
+fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
+    let mut g = gpu();
+    let model = BenchModel::custom(&[20, 16, 8, 3]).unwrap();
+    let p = bench::profile(&mut g, &model, 4, 2).unwrap();
+    let calls = |k: &[bench::KernelShare]| k.iter().map(|k| k.calls).sum::<usize>() as u64;
+    assert_eq!(calls(&p.train), model.train_dispatches(), "{p:?}");
+    assert_eq!(calls(&p.infer), model.infer_dispatches(), "{p:?}");
+    for kernels in [&p.train, &p.infer] {
+        let total: f64 = kernels.iter().map(|k| k.share).sum();
+        assert!((total - 1.0).abs() < 1e-9 && kernels.iter().all(|k| k.ms >= 0.0), "{kernels:?}");
+    }
+    assert!(p.method.contains("timestamp") || p.method.contains("own submission"), "{}", p.method);
+    // Profiling ends with the profile: steps are one submission again.
+    let row = bench::measure(&mut g, "gpu", &model, 4, 1).unwrap();
+    assert_eq!(row.submits_per_step, Some(1.0));
+}

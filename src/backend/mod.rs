@@ -165,9 +165,10 @@ pub trait Backend {
     }
 
     /// Start (or stop) timing each op on its own: on the GPU each dispatch then runs in its own
-    /// submission and is waited for. Returns whether this backend can.
-    fn set_profiling(&mut self, _on: bool) -> bool {
-        false
+    /// submission and is waited for. Returns how the times are taken, or `None` where this
+    /// backend cannot time ops.
+    fn set_profiling(&mut self, _on: bool) -> Option<String> {
+        None
     }
 
     /// The (kernel, seconds) pairs timed since profiling began, in order; clears them.

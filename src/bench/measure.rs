@@ -235,9 +235,9 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         s.infer_batch(b, i)?;
     }
     b.sync()?;
-    if !b.set_profiling(true) {
+    let Some(method) = b.set_profiling(true) else {
         return Err(Error::config("bench --profile", format!("{} cannot time single kernels", b.describe())));
-    }
+    };
     let result = (|| {
         for i in 0..steps {
             s.train_step(b, i)?;
@@ -250,10 +250,7 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         b.sync()?;
         let infer = shares(b.take_profile(), steps);
         Ok(Profile {
-            method: format!(
-                "each kernel in its own submission, waited for (wall time: includes one submit and wait); \
-                 mean of {steps} steps"
-            ),
+            method: format!("{method}; mean of {steps} steps"),
             train,
             infer,
         })

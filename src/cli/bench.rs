@@ -38,8 +38,8 @@ pub struct BenchArgs {
     #[arg(long)]
     chart: Option<PathBuf>,
     /// Time each kernel of a training step and an inference batch instead (mean over
-    /// --repeats steps). Each kernel runs in its own submission: the adapter's timestamp
-    /// queries are not used yet, so each time includes one submit and wait.
+    /// --repeats steps), from timestamp queries where the adapter has them, else each kernel
+    /// in its own submission timed on the host (the output says which).
     #[arg(long)]
     profile: bool,
     /// Print our rates divided by those in these reports (same schema), per model and batch.

@@ -29,9 +29,19 @@ impl Backend for GpuBackend {
         })
     }
 
-    fn set_profiling(&mut self, on: bool) -> bool {
+    fn set_profiling(&mut self, on: bool) -> Option<String> {
         self.rec.profile = on.then(Vec::new);
-        true
+        if on && self.rec.timestamps.is_none() {
+            self.rec.timestamps = crate::gpu::device::timestamps::Timestamps::new(&self.ctx);
+        }
+        Some(match self.rec.timestamps {
+            Some(_) => "device time from timestamp queries at the beginning and end of a compute pass \
+                        holding only that dispatch"
+                .into(),
+            None => "this adapter has no timestamp queries: each dispatch runs in its own submission, \
+                     timed from submit to completion on the host (one submit and wait included)"
+                .into(),
+        })
     }
 
     fn take_profile(&mut self) -> Vec<(String, f64)> {

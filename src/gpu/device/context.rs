@@ -59,7 +59,8 @@ impl GpuContext {
         let summary = summarize(&adapter);
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgtrain"),
-            required_features: wgpu::Features::empty(),
+            // Timestamp queries only serve `bench --profile`; taken where the adapter has them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         };

@@ -6,3 +6,4 @@ pub(crate) mod buffer;
 pub(crate) mod context;
 pub(crate) mod kernel;
 pub(crate) mod recorder;
+pub(crate) mod timestamps;

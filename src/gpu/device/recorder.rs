@@ -52,8 +52,10 @@ pub struct Recorder {
     groups: HashMap<BindKey, Cached>,
     staging: Option<wgpu::Buffer>,
     /// When profiling: each dispatch runs in its own submission and is timed (kernel label,
-    /// seconds from submit to completion, the submission's own cost included).
+    /// seconds): by timestamp queries where the device has them (`timestamps`), else from
+    /// submit to completion, the submission's own cost included.
     pub(crate) profile: Option<Vec<(String, f64)>>,
+    pub(crate) timestamps: Option<super::timestamps::Timestamps>,
 }
 
 impl Default for Recorder {
@@ -71,6 +73,7 @@ impl Recorder {
             groups: HashMap::new(),
             staging: None,
             profile: None,
+            timestamps: None,
         }
     }
 
@@ -118,9 +121,11 @@ impl Recorder {
             self.groups.insert(key.clone(), cached);
         }
         if self.pass.is_none() {
-            let encoder = self.encoder(ctx);
-            let pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes: None });
+            let timestamp_writes = self.profile.as_ref().and(self.timestamps.as_ref()).map(|t| t.writes());
+            let encoder = self.encoder.get_or_insert_with(|| {
+                ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgtrain step") })
+            });
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes });
             self.pass = Some(pass.forget_lifetime());
         }
         let pass = self.pass.as_mut().expect("pass opened above");
@@ -131,9 +136,16 @@ impl Recorder {
         }
         self.stats.dispatches += 1;
         if self.profile.is_some() {
+            self.pass = None;
+            if let (Some(t), Some(encoder)) = (&self.timestamps, self.encoder.as_mut()) {
+                t.resolve(encoder);
+            }
             self.submit(ctx)?;
             ctx.wait()?;
-            let seconds = start.elapsed().as_secs_f64();
+            let seconds = match &self.timestamps {
+                Some(t) => t.seconds(ctx)?,
+                None => start.elapsed().as_secs_f64(),
+            };
             self.profile.as_mut().expect("profiling").push((kernel.label.clone(), seconds));
         }
         Ok(())
@@ -230,7 +242,7 @@ impl Recorder {
     }
 }
 
-fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+pub(crate) fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
     let (tx, rx) = std::sync::mpsc::channel();
     staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
         let _ = tx.send(r);
