@@ -249,11 +249,7 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         }
         b.sync()?;
         let infer = shares(b.take_profile(), steps);
-        Ok(Profile {
-            method: format!("{method}; mean of {steps} steps"),
-            train,
-            infer,
-        })
+        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer })
     })();
     b.set_profiling(false);
     result

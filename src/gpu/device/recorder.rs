@@ -125,7 +125,8 @@ impl Recorder {
             let encoder = self.encoder.get_or_insert_with(|| {
                 ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgtrain step") })
             });
-            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes });
+            let pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgtrain"), timestamp_writes });
             self.pass = Some(pass.forget_lifetime());
         }
         let pass = self.pass.as_mut().expect("pass opened above");

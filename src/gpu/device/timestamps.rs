@@ -24,7 +24,9 @@ impl Timestamps {
             ty: wgpu::QueryType::Timestamp,
             count: 2,
         });
-        let buffer = |label, usage| d.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: 16, usage, mapped_at_creation: false });
+        let buffer = |label, usage| {
+            d.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: 16, usage, mapped_at_creation: false })
+        };
         let resolve = buffer("profile resolve", wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let readback = buffer("profile readback", wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         Some(Self { set, resolve, readback })
