@@ -192,3 +192,28 @@ fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
     let row = bench::measure(&mut g, "gpu", &model, 4, 1).unwrap();
     assert_eq!(row.submits_per_step, Some(1.0));
 }
+
+#[test]
+fn the_pytorch_script_writes_a_report_bench_can_compare_against() {
+    // PyTorch is not installed here: a stand-in module (tests/fixtures/fake_torch) answers
+    // the script's few torch calls, so this checks the script's plumbing and schema, not speed.
+    let dir = tempdir("torch");
+    let out = dir.join("torch.json");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = Command::new("python3")
+        .args([&format!("{root}/scripts/bench-pytorch.py"), "--models", "mlp", "--batch", "1,8", "--repeats", "2"])
+        .args(["-o", out.to_str().unwrap()])
+        .env("PYTHONPATH", format!("{root}/tests/fixtures/fake_torch"))
+        .output()
+        .expect("python3 runs");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report = Report::from_json(&std::fs::read_to_string(&out).unwrap(), "torch.json").unwrap();
+    assert_eq!(report.machine.engine, "pytorch 0.0-stub");
+    let keys: Vec<(String, usize)> = report.rows.iter().map(|r| (r.path.clone(), r.batch)).collect();
+    assert_eq!(keys, [("torch-cpu".to_string(), 1), ("torch-cpu".to_string(), 8)]);
+    let run =
+        wgtrain(&["bench", "--models", "mlp", "--batch", "1,8", "--repeats", "1", "--compare", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(stdout.matches("pytorch 0.0-stub torch-cpu").count(), 2, "{stdout}");
+}
