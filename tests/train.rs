@@ -367,15 +367,15 @@ fn throughput_is_total_samples_over_total_time_with_the_first_epoch_apart() {
         samples_per_second: samples as f64 / seconds,
         samples,
     };
-    // A slow first epoch (pipeline compilation), then epochs of unequal length, so the mean of
-    // the per-epoch rates (1033) and the true rate (3100 samples / 3 s) differ.
-    let h = History { epochs: vec![epoch(1, 100, 1.0), epoch(2, 1000, 1.0), epoch(3, 2000, 1.0)] };
+    // A slow first epoch (pipeline compilation), then epochs of unequal length and time, so
+    // the mean of the per-epoch rates (2033) and the true rate (3100 samples / 2 s) differ.
+    let h = History { epochs: vec![epoch(1, 100, 1.0), epoch(2, 1000, 0.5), epoch(3, 2000, 0.5)] };
     let t = h.throughput().unwrap();
-    assert_eq!((t.samples, t.seconds), (3100, 3.0));
-    assert!((t.samples_per_second - 3100.0 / 3.0).abs() < 1e-9, "{t:?}");
+    assert_eq!((t.samples, t.seconds), (3100, 2.0));
+    assert!((t.samples_per_second - 1550.0).abs() < 1e-9, "{t:?}");
     assert!((t.first_epoch_samples_per_second - 100.0).abs() < 1e-9);
-    assert!((t.after_first_epoch_samples_per_second.unwrap() - 1500.0).abs() < 1e-9);
-    let mean_of_rates = (100.0 + 1000.0 + 2000.0) / 3.0;
+    assert!((t.after_first_epoch_samples_per_second.unwrap() - 3000.0).abs() < 1e-9);
+    let mean_of_rates = (100.0 + 2000.0 + 4000.0) / 3.0;
     assert!((t.samples_per_second - mean_of_rates).abs() > 1.0, "not the mean of per-epoch rates");
     assert!(History::default().throughput().is_none());
 }

@@ -308,7 +308,8 @@ impl Sequential {
             match *layer {
                 Layer::Dense { w: wi, b: bi, act, .. } => {
                     let mut spec = Matmul::nn().with_bias(self.params[bi].value).with_activation(act);
-                    spec.pre = buf.pre;
+                    // Only backward reads the pre-activation: inference skips the extra store.
+                    spec.pre = if mode == Mode::Train { buf.pre } else { None };
                     b.matmul(x, self.params[wi].value, buf.y, spec)?;
                 }
                 Layer::Activation { act, alpha, stream } => {
