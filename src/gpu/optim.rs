@@ -79,5 +79,6 @@ pub fn update(
     for (i, s) in b.state.iter().take(rule.state_count()).enumerate() {
         bind.push((5 + i as u32, s.expect("state presence checked by checks::update")));
     }
-    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n))
+    // Four parameters per invocation (vec4).
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n.div_ceil(4)))
 }

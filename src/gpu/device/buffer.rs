@@ -27,7 +27,8 @@ impl BufferPool {
     /// A storage buffer of `bytes` (≥ 4), recycled if one of that size is free. Its contents
     /// are whatever it last held: callers that need zeros record a clear (`alloc` does).
     pub fn acquire(&mut self, ctx: &GpuContext, op: &'static str, bytes: u64) -> Result<Arc<GpuBuffer>> {
-        let bytes = bytes.max(4).next_multiple_of(4);
+        // Multiples of 16 bytes, so any buffer may also be bound as an array of vec4.
+        let bytes = bytes.max(16).next_multiple_of(16);
         let limits = ctx.limits();
         if bytes > limits.max_storage_buffer_binding_size {
             return Err(Error::LimitExceeded {
