@@ -76,7 +76,7 @@ def measure(torch, device, name, layers, activation, dropout, batch, repeats):
     def infer_batch(i):
         k = (i % distinct) * batch
         with torch.no_grad():
-            model(x[k:k + batch])
+            return model(x[k:k + batch])
 
     def repeat(body, steps):
         rates = []
@@ -109,6 +109,13 @@ def measure(torch, device, name, layers, activation, dropout, batch, repeats):
     sync()
     steps = min(2000, max(2, math.ceil(REPEAT_SECONDS / max(time.perf_counter() - start, 1e-6))))
     infer = rate(repeat(infer_batch, steps))
+    latency = []
+    for i in range(min(200, max(20, steps))):
+        start = time.perf_counter()
+        infer_batch(i).cpu()
+        latency.append((time.perf_counter() - start) * 1e3)
+    latency.sort()
+    nearest = lambda q: latency[min(len(latency), max(1, math.ceil(q * len(latency)))) - 1]
     forward, train_flops = flops(layers)
     return {
         "model": name, "layers": layers, "dropout": dropout, "path": f"torch-{device}", "batch": batch,
@@ -116,6 +123,7 @@ def measure(torch, device, name, layers, activation, dropout, batch, repeats):
         "step_ms": batch / train["median"] * 1e3,
         "encode_ms": None, "device_ms": None, "dispatches_per_step": None, "submits_per_step": None,
         "readback_bytes_per_step": None, "infer_dispatches": None,
+        "latency_p50_ms": nearest(0.5), "latency_p99_ms": nearest(0.99),
         "train_gflops": train["median"] * train_flops / 1e9,
         "infer_gflops": infer["median"] * forward / 1e9,
     }

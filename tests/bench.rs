@@ -46,6 +46,8 @@ const ROW_FIELDS: &[&str] = &[
     "submits_per_step",
     "readback_bytes_per_step",
     "infer_dispatches",
+    "latency_p50_ms",
+    "latency_p99_ms",
     "train_gflops",
     "infer_gflops",
 ];
@@ -71,6 +73,8 @@ fn the_json_report_has_every_field_of_every_row_and_names_the_machine() {
         for field in ROW_FIELDS {
             assert!(!row[field].is_null(), "{field} missing in {row}");
         }
+        let (p50, p99) = (row["latency_p50_ms"].as_f64().unwrap(), row["latency_p99_ms"].as_f64().unwrap());
+        assert!(0.0 < p50 && p50 <= p99, "latency percentiles: {p50} {p99}");
         for rate in ["train", "infer"] {
             let r = &row[rate];
             let (p10, median, p90) =

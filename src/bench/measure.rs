@@ -23,6 +23,8 @@ const DISTINCT_BATCHES: usize = 4;
 const REPEAT_SECONDS: f64 = 0.25;
 /// Isolated steps timed for the encode/device split.
 const ISOLATED_STEPS: usize = 5;
+/// Inference calls timed for latency percentiles (at least, at most).
+const LATENCY_CALLS: (usize, usize) = (20, 200);
 
 /// A model, its optimizer and trainer, and synthetic data on one backend.
 struct Setup {
@@ -60,13 +62,15 @@ impl Setup {
         self.trainer.step(b, &mut self.model, &mut self.opt, &self.data, offset, self.batch)
     }
 
-    fn infer_batch(&mut self, b: &mut dyn Backend, i: usize) -> Result<()> {
+    /// Record and submit one inference batch; returns the logits tensor.
+    fn infer_batch(&mut self, b: &mut dyn Backend, i: usize) -> Result<crate::tensor::Tensor> {
         let ws = self.model.workspace(b, self.batch)?;
         let input = self.model.ws(ws).input;
         b.begin_step(StepCounters { step: 0, batch_offset: self.offset(i) as u32 })?;
         b.gather_rows(&self.data.x, self.data.order, input, self.data.gather)?;
-        self.model.forward(b, ws, Mode::Eval)?;
-        b.submit()
+        let logits = self.model.forward(b, ws, Mode::Eval)?;
+        b.submit()?;
+        Ok(logits)
     }
 }
 
@@ -154,10 +158,23 @@ pub fn measure(b: &mut dyn Backend, path: &str, model: &BenchModel, batch: usize
     let t0 = Instant::now();
     s.infer_batch(b, 1)?;
     b.sync()?;
-    let infer_steps = steps_for(t0.elapsed().as_secs_f64());
+    let one_batch = t0.elapsed().as_secs_f64();
+    let infer_steps = steps_for(one_batch);
     let before = b.counters();
-    let infer = repeats(b, &mut s, repeat_count, infer_steps, |b, s, i| s.infer_batch(b, i))?;
+    let infer = repeats(b, &mut s, repeat_count, infer_steps, |b, s, i| s.infer_batch(b, i).map(drop))?;
     let [infer_dispatches, _, _] = per_step(before, b.counters(), repeat_count * infer_steps);
+
+    // Latency: one batch from submit to its logits on the host, call after call.
+    let calls = steps_for(one_batch).clamp(LATENCY_CALLS.0, LATENCY_CALLS.1);
+    let mut latency = Vec::with_capacity(calls);
+    for i in 0..calls {
+        let start = Instant::now();
+        let logits = s.infer_batch(b, i)?;
+        b.read(logits)?;
+        latency.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    latency.sort_by(f64::total_cmp);
+    let quantile = |q: f64| latency[((q * calls as f64).ceil() as usize).clamp(1, calls) - 1];
 
     let (train, infer) = (Rate::of(&train), Rate::of(&infer));
     Ok(Row {
@@ -176,6 +193,8 @@ pub fn measure(b: &mut dyn Backend, path: &str, model: &BenchModel, batch: usize
         submits_per_step: submits,
         readback_bytes_per_step: readback,
         infer_dispatches,
+        latency_p50_ms: Some(quantile(0.5)),
+        latency_p99_ms: Some(quantile(0.99)),
         train_gflops: train.median * model.train_flops() / 1e9,
         infer_gflops: infer.median * model.forward_flops() / 1e9,
     })

@@ -90,6 +90,12 @@ pub struct Row {
     pub submits_per_step: Option<f64>,
     pub readback_bytes_per_step: Option<f64>,
     pub infer_dispatches: Option<f64>,
+    /// One inference batch from submit to its logits on the host, ms: median and 99th
+    /// percentile over consecutive calls (nearest rank).
+    #[serde(default)]
+    pub latency_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub latency_p99_ms: Option<f64>,
     /// Achieved GFLOP/s of the Dense layers' matmuls (median rate × FLOPs per sample).
     pub train_gflops: f64,
     pub infer_gflops: f64,

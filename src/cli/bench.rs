@@ -156,8 +156,8 @@ fn header(m: &Machine) -> String {
     };
     format!(
         "# {} · {adapter} · wgpu {} · {} ({} cores)\n# rates: samples/s, median [p10–p90] over repeats; step = wall per training step; \
-         encode/device = host recording vs submit→done of an isolated step\n\
-         {:<14} {:>4} {:>5} {:>26} {:>26} {:>8} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7} {:>7} {:>9}",
+         encode/device = host recording vs submit→done of an isolated step; lat = one inference batch, submit → logits on the host\n\
+         {:<14} {:>4} {:>5} {:>26} {:>26} {:>8} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7} {:>7} {:>9} {:>15}",
         m.engine,
         m.wgpu.as_deref().unwrap_or("-"),
         m.cpu,
@@ -175,7 +175,8 @@ fn header(m: &Machine) -> String {
         "readback",
         "tr GF/s",
         "in GF/s",
-        "first ms"
+        "first ms",
+        "lat p50/p99 ms"
     )
 }
 
@@ -183,7 +184,7 @@ fn table_line(r: &Row) -> String {
     let rate = |x: &bench::Rate| format!("{:.0} [{:.0}–{:.0}]", x.median, x.p10, x.p90);
     let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     format!(
-        "{:<14} {:>4} {:>5} {:>26} {:>26} {:>8.2} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7.2} {:>7.2} {:>9}",
+        "{:<14} {:>4} {:>5} {:>26} {:>26} {:>8.2} {:>7} {:>8} {:>6} {:>6} {:>9} {:>7.2} {:>7.2} {:>9} {:>15}",
         r.model,
         r.path,
         r.batch,
@@ -197,7 +198,8 @@ fn table_line(r: &Row) -> String {
         opt(r.readback_bytes_per_step, 0),
         r.train_gflops,
         r.infer_gflops,
-        opt(r.first_step_ms, 0)
+        opt(r.first_step_ms, 0),
+        format!("{}/{}", opt(r.latency_p50_ms, 2), opt(r.latency_p99_ms, 2))
     )
 }
 
