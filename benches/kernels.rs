@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wgtrain::{
-    Backend, BatchNorm, BatchNormTensors, CpuBackend, Dropout, GpuBackend, Hyper, Loss, Noise, Tensor, UpdateRule,
-    UpdateTensors,
+    Backend, BatchNorm, BatchNormTensors, CpuBackend, Dropout, Gather, GpuBackend, Hyper, Loss, Noise, Tensor,
+    UpdateRule, UpdateTensors,
 };
 
 type Op = Box<dyn FnMut(&mut dyn Backend)>;
@@ -78,6 +78,30 @@ fn batchnorm(b: &mut dyn Backend) -> Op {
     })
 }
 
+/// A batch of 128 Fashion-MNIST-sized rows gathered from 4,096 packed u8 or f32 rows.
+fn gather(b: &mut dyn Backend, u8_source: bool) -> Op {
+    let (rows, cols, batch) = (4096, 784, 128);
+    let src = if u8_source {
+        b.upload_u8(rows, cols, &(0..rows * cols).map(|i| (i * 131 % 256) as u8).collect::<Vec<_>>()).unwrap()
+    } else {
+        upload(b, rows, cols)
+    };
+    let index = b
+        .upload_u32(1, rows, &(0..rows as u32).map(|i| (i * 2_654_435_761) % rows as u32).collect::<Vec<_>>())
+        .unwrap();
+    let dst = b.zeros(batch, cols).unwrap();
+    let spec = Gather { scale: 1.0 / 255.0, shift: 0.0 };
+    Box::new(move |b| b.gather_rows(&[src], index, dst, spec).unwrap())
+}
+
+fn gather_u8(b: &mut dyn Backend) -> Op {
+    gather(b, true)
+}
+
+fn gather_f32(b: &mut dyn Backend) -> Op {
+    gather(b, false)
+}
+
 fn column_sum(b: &mut dyn Backend) -> Op {
     let x = upload(b, 1024, 1024);
     let y = b.zeros(1, 1024).unwrap();
@@ -97,6 +121,9 @@ const CASES: &[Case] = &[
     // forward: x read twice (statistics, normalize), y written; backward: x, dy read twice, dx written.
     Case { family: "batchnorm", name: "train-fwd-bwd-1024x256", bytes: 1024 * 256 * 4 * 8, setup: batchnorm },
     Case { family: "reduce", name: "column-sum-1024x1024", bytes: 4 * MB, setup: column_sum },
+    // source rows read (1 or 4 bytes a value), f32 batch written.
+    Case { family: "data", name: "gather-u8-128x784", bytes: 128 * 784 * 5, setup: gather_u8 },
+    Case { family: "data", name: "gather-f32-128x784", bytes: 128 * 784 * 8, setup: gather_f32 },
 ];
 
 fn bench_on(c: &mut Criterion, path: &str, b: &mut dyn Backend) {

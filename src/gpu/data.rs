@@ -31,6 +31,9 @@ impl Params {
 pub struct DataKernels {
     gather_f32: Arc<Kernel>,
     gather_u8: Arc<Kernel>,
+    /// Four columns per invocation, for widths that are multiples of 4.
+    gather_f32_4: Arc<Kernel>,
+    gather_u8_4: Arc<Kernel>,
     gather_u32: Arc<Kernel>,
     fill: Arc<Kernel>,
     scale: Arc<Kernel>,
@@ -43,6 +46,8 @@ impl DataKernels {
         Ok(Self {
             gather_f32: k("gather_rows_f32")?,
             gather_u8: k("gather_rows_u8")?,
+            gather_f32_4: k("gather_rows_f32_4")?,
+            gather_u8_4: k("gather_rows_u8_4")?,
             gather_u32: k("gather_rows_u32")?,
             fill: k("fill")?,
             scale: k("scale")?,
@@ -73,15 +78,19 @@ pub fn gather_rows(
     let mut p =
         Params::new(to_u32("gather_rows", "element count", n)?, to_u32("gather_rows", "columns", cols)?, scale, shift);
     p.chunk_rows = to_u32("gather_rows", "rows per chunk", chunk_rows)?;
-    let kernel = match src_dtype {
-        DType::F32 => &k.gather_f32,
-        DType::U8 => &k.gather_u8,
-        DType::U32 => &k.gather_u32,
+    let by4 = cols.is_multiple_of(4);
+    let kernel = match (src_dtype, by4) {
+        (DType::F32, true) => &k.gather_f32_4,
+        (DType::U8, true) => &k.gather_u8_4,
+        (DType::F32, false) => &k.gather_f32,
+        (DType::U8, false) => &k.gather_u8,
+        (DType::U32, _) => &k.gather_u32,
     };
+    let invocations = if by4 && src_dtype != DType::U32 { n / 4 } else { n };
     // Unused chunk slots repeat the first chunk: read-only bindings may share a buffer.
     let chunk = |c: usize| *src.get(c).unwrap_or(&src[0]);
     let bind = [(1, chunk(0)), (2, index), (3, counters), (4, dst), (5, chunk(1)), (6, chunk(2)), (7, chunk(3))];
-    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(n))
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(invocations))
 }
 
 /// Record `y[i] = value`.
