@@ -48,6 +48,13 @@ fn philox_unit(bits: u32) -> f32 {
     return f32(bits >> 8u) * (1.0 / 16777216.0);
 }
 
+// The uniform draws of elements 4·block … 4·block + 3 at `step` under (seed, stream): one
+// Philox block serves four elements.
+fn philox_uniforms4(seed: u32, stream: u32, step: u32, block: u32) -> vec4<f32> {
+    let w = philox4x32_10(vec4(block, step, 0u, 0u), vec2(seed, stream));
+    return vec4(philox_unit(w.x), philox_unit(w.y), philox_unit(w.z), philox_unit(w.w));
+}
+
 // The uniform draw for `element` at `step` under (seed, stream).
 fn philox_uniform(seed: u32, stream: u32, step: u32, element: u32) -> f32 {
     let words = philox4x32_10(vec4(element / 4u, step, 0u, 0u), vec2(seed, stream));

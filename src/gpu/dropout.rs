@@ -71,7 +71,8 @@ pub fn dropout_forward(
     n: usize,
 ) -> Result<()> {
     let p = params(spec, n)?;
-    rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &[(1, x), (2, counters), (3, y)], grid(n))
+    // One invocation per Philox block of four elements.
+    rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &[(1, x), (2, counters), (3, y)], grid(n.div_ceil(4)))
 }
 
 /// Record `dx = mask'(dy)`; dy, dx: (n).
@@ -87,5 +88,5 @@ pub fn dropout_backward(
     n: usize,
 ) -> Result<()> {
     let p = params(spec, n)?;
-    rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &[(1, dy), (2, counters), (3, dx)], grid(n))
+    rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &[(1, dy), (2, counters), (3, dx)], grid(n.div_ceil(4)))
 }
