@@ -96,18 +96,18 @@ def measure(torch, device, name, layers, activation, dropout, batch, repeats):
     for i in range(1, 3):
         train_step(i)
     sync()
-    start = time.perf_counter()
-    train_step(3)
-    sync()
-    steps = min(2000, max(2, math.ceil(REPEAT_SECONDS / max(time.perf_counter() - start, 1e-6))))
-    train = rate(repeat(train_step, steps))
+    def steps_for(body, i):
+        # Steps per repeat so one repeat lasts about REPEAT_SECONDS, from one timed call.
+        start = time.perf_counter()
+        body(i)
+        sync()
+        return min(2000, max(2, math.ceil(REPEAT_SECONDS / max(time.perf_counter() - start, 1e-6))))
+
+    train = rate(repeat(train_step, steps_for(train_step, 3)))
     model.eval()
     infer_batch(0)
     sync()
-    start = time.perf_counter()
-    infer_batch(1)
-    sync()
-    steps = min(2000, max(2, math.ceil(REPEAT_SECONDS / max(time.perf_counter() - start, 1e-6))))
+    steps = steps_for(infer_batch, 1)
     infer = rate(repeat(infer_batch, steps))
     latency = []
     for i in range(min(200, max(20, steps))):

@@ -225,7 +225,7 @@ fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
 }
 
 /// `bench`: one backend per listed device, and where it was measured.
-fn bench(args: cli::bench::BenchArgs, devices: &[Device], models_given: bool, json: bool) -> Result<()> {
+fn bench(args: cli::bench::BenchArgs, devices: &[Device], json: bool) -> Result<()> {
     let mut machine = wgtrain::bench::Machine::host(format!("wgtrain {}", env!("CARGO_PKG_VERSION")));
     machine.wgpu = Some(cli::bench::WGPU_VERSION.into());
     let mut backends: Vec<(String, Box<dyn Backend>)> = Vec::new();
@@ -242,20 +242,13 @@ fn bench(args: cli::bench::BenchArgs, devices: &[Device], models_given: bool, js
             Device::Cpu => backends.push(("cpu".into(), Box::new(CpuBackend::new()))),
         }
     }
-    cli::bench::run(args, models_given, backends, machine, json)
+    cli::bench::run(args, backends, machine, json)
 }
 
 fn main() {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
-    let models_given = matches
-        .subcommand_matches("bench")
-        .is_some_and(|m| m.value_source("models") == Some(clap::parser::ValueSource::CommandLine));
-    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
+    let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Bench(args) => bench(*args, &cli.device, models_given, cli.json),
+        Command::Bench(args) => bench(*args, &cli.device, cli.json),
         Command::Info => info(cli.json),
         Command::Train(args) => {
             args.resolve().and_then(|cfg| cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json))

@@ -26,8 +26,11 @@ use crate::tensor::{DType, Tensor};
 pub struct Counters {
     pub dispatches: u64,
     pub submits: u64,
+    /// Device-to-host copies (each one waits for the queue).
     pub readbacks: u64,
+    /// Bytes copied back to the host.
     pub readback_bytes: u64,
+    /// Storage, uniform and staging buffers created.
     pub buffers_created: u64,
     pub bind_groups_created: u64,
 }

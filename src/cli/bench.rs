@@ -15,9 +15,10 @@ pub const WGPU_VERSION: &str = "30.0.2";
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Models: mlp (784-300-100-10), wide (784-2048-2048-10), deep (784, 20×100 ELU, 10).
-    #[arg(long, value_delimiter = ',', default_values_t = MODEL_NAMES.map(String::from))]
-    models: Vec<String>,
+    /// Models: mlp (784-300-100-10), wide (784-2048-2048-10), deep (784, 20×100 ELU, 10)
+    /// [default: mlp,wide,deep, or none when --layers is given]
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
     /// Benchmark this width list too (inputs, hidden…, classes), e.g. 784,512,10; alone
     /// unless --models is also given.
     #[arg(long, value_delimiter = ',')]
@@ -48,12 +49,14 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    fn models(&self, models_given: bool) -> Result<Vec<BenchModel>> {
+    fn models(&self) -> Result<Vec<BenchModel>> {
+        let default: Vec<String> = match self.layers {
+            None => MODEL_NAMES.map(String::from).to_vec(),
+            Some(_) => Vec::new(),
+        };
         let mut out = Vec::new();
-        if self.layers.is_none() || models_given {
-            for name in &self.models {
-                out.push(BenchModel::named(name)?);
-            }
+        for name in self.models.as_ref().unwrap_or(&default) {
+            out.push(BenchModel::named(name)?);
         }
         if let Some(layers) = &self.layers {
             out.push(BenchModel::custom(layers)?);
@@ -90,14 +93,8 @@ fn check(args: &BenchArgs, models: &[BenchModel], backends: &[(String, Box<dyn B
     Ok(())
 }
 
-pub fn run(
-    args: BenchArgs,
-    models_given: bool,
-    backends: Vec<(String, Box<dyn Backend>)>,
-    machine: Machine,
-    json: bool,
-) -> Result<()> {
-    let models = args.models(models_given)?;
+pub fn run(args: BenchArgs, backends: Vec<(String, Box<dyn Backend>)>, machine: Machine, json: bool) -> Result<()> {
+    let models = args.models()?;
     let mut backends = backends;
     check(&args, &models, &backends)?;
     let others: Vec<Report> = args

@@ -18,15 +18,7 @@ use std::sync::Arc;
 
 impl Backend for GpuBackend {
     fn counters(&self) -> Option<crate::backend::Counters> {
-        let s = self.stats();
-        Some(crate::backend::Counters {
-            dispatches: s.dispatches,
-            submits: s.submits,
-            readbacks: s.readbacks,
-            readback_bytes: s.readback_bytes,
-            buffers_created: s.buffers_created,
-            bind_groups_created: s.bind_groups_created,
-        })
+        Some(self.stats())
     }
 
     fn set_profiling(&mut self, on: bool) -> Option<String> {

@@ -29,20 +29,9 @@ struct Cached {
     _params: wgpu::Buffer,
 }
 
-/// Counts of the costly things one backend's GPU layer has done; a warm training step
-/// should change only `submits` and `dispatches`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GpuStats {
-    /// Storage, uniform and staging buffers created.
-    pub buffers_created: u64,
-    pub bind_groups_created: u64,
-    /// Device-to-host copies (each one waits for the queue).
-    pub readbacks: u64,
-    /// Bytes copied back to the host.
-    pub readback_bytes: u64,
-    pub submits: u64,
-    pub dispatches: u64,
-}
+/// Counts of the costly things one backend's GPU layer has done (the op set's `Counters`);
+/// a warm training step should change only `submits` and `dispatches`.
+pub type GpuStats = crate::backend::Counters;
 
 /// The open command encoder of one backend, plus what it reuses between steps.
 pub struct Recorder {
@@ -110,7 +99,7 @@ impl Recorder {
             self.submit(ctx)?;
             ctx.wait()?;
         }
-        let start = std::time::Instant::now();
+        let start = self.profile.is_some().then(std::time::Instant::now);
         let mut key = BindKey { kernel: kernel.id, buffers: [(0, 0); MAX_BINDINGS], params: [0; MAX_PARAMS] };
         for (slot, (binding, b)) in key.buffers.iter_mut().zip(buffers) {
             *slot = (*binding, b.id);
@@ -145,7 +134,7 @@ impl Recorder {
             ctx.wait()?;
             let seconds = match &self.timestamps {
                 Some(t) => t.seconds(ctx)?,
-                None => start.elapsed().as_secs_f64(),
+                None => start.expect("set when profiling").elapsed().as_secs_f64(),
             };
             self.profile.as_mut().expect("profiling").push((kernel.label.clone(), seconds));
         }
