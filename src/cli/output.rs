@@ -1,29 +1,164 @@
-//! Outputs are written to a staging directory beside the output directory and moved into it
-//! only when the run succeeds, so a failed run leaves an existing output directory untouched.
+//! A run's output directory, replaced all or nothing.
+//!
+//! Outputs are written to a staging directory beside the destination (same parent, so the same
+//! filesystem) and put in place by one atomic exchange of the two directories (Linux
+//! `renameat2(RENAME_EXCHANGE)`; elsewhere two renames, undone by the next run if a crash falls
+//! between them). A crash or a kill at any point leaves the old or the new directory whole.
+//!
+//! An advisory lock beside the destination (`.NAME.lock`) refuses a second run on the same
+//! output; whoever holds it removes the staging directories that dead runs left behind.
+//! Everything that can make the commit fail is checked before training starts.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+/// The files `train` writes into a run directory: a directory holding anything else is not
+/// replaced (it is not a run directory, or holds the user's own files).
+pub const RUN_FILES: &[&str] = &[
+    "model.safetensors",
+    "history.csv",
+    "history.json",
+    "config.toml",
+    "loss.svg",
+    "accuracy.svg",
+    "metrics.json",
+];
 
 pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
+    /// Held until the run ends (dropping the file releases the lock).
+    _lock: File,
+}
+
+/// `target` with a symlink in its last component followed, so the swap replaces the directory
+/// the link points to, not the link.
+fn resolve(target: &Path) -> Result<PathBuf> {
+    if target.as_os_str().is_empty() {
+        bail!("--output is empty: give a directory for the run's outputs, e.g. --output runs/latest");
+    }
+    match std::fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(target)
+            .with_context(|| format!("--output {} is a symlink to a path that does not resolve", target.display())),
+        _ => Ok(target.to_path_buf()),
+    }
+}
+
+fn parent_of(target: &Path) -> PathBuf {
+    target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+}
+
+fn hidden_name(target: &Path, kind: &str, tag: &str) -> PathBuf {
+    let name = target.file_name().map_or("output".into(), |n| n.to_string_lossy().into_owned());
+    parent_of(target).join(format!(".{name}.{kind}{tag}"))
+}
+
+/// Refuse a destination the commit could not replace whole, before any work is done.
+fn check_target(target: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(target) else { return Ok(()) };
+    if !meta.is_dir() {
+        bail!("--output {} exists and is not a directory; choose a directory path", target.display());
+    }
+    if target.file_name().is_none() || target.parent().is_none() {
+        bail!(
+            "--output {} cannot be replaced as a whole (it is the current, parent or root directory); \
+             give a directory for this run, e.g. {}",
+            target.display(),
+            target.join("run").display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let parent = std::fs::metadata(parent_of(target))?;
+        if parent.dev() != meta.dev() {
+            bail!(
+                "--output {} is a mount point; the run directory is replaced as a whole, which cannot be \
+                 done to a mount point: give a directory inside it, e.g. {}",
+                target.display(),
+                target.join("run").display()
+            );
+        }
+    }
+    let mut foreign = Vec::new();
+    for entry in std::fs::read_dir(target).with_context(|| format!("cannot read {}", target.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !RUN_FILES.contains(&name.as_str()) {
+            foreign.push(name);
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        foreign.truncate(5);
+        bail!(
+            "--output {} holds files wgtrain did not write ({}); a run replaces its output directory \
+             as a whole, so choose another --output or move those files",
+            target.display(),
+            foreign.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Remove what dead runs on the same output left behind, and finish a swap a crash
+/// interrupted between its two renames (platforms without an atomic exchange).
+fn clean_up_after_dead_runs(target: &Path) -> Result<()> {
+    let parent = parent_of(target);
+    let prefix = |kind: &str| hidden_name(target, kind, "").file_name().unwrap().to_string_lossy().into_owned();
+    let (staging, old) = (prefix("staging."), prefix("old."));
+    for entry in std::fs::read_dir(&parent).with_context(|| format!("cannot read {}", parent.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&old) && !target.exists() {
+            // The old directory was moved aside and the new one never arrived: put it back.
+            std::fs::rename(entry.path(), target)
+                .with_context(|| format!("cannot restore {} from {}", target.display(), entry.path().display()))?;
+        } else if name.starts_with(&staging) || name.starts_with(&old) {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("cannot remove {}, left by an earlier run", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 impl Staging {
-    /// Check `target` can be an output directory and make an empty staging directory for it.
+    /// Lock `target` for this run, check it can be replaced, and make an empty staging
+    /// directory beside it.
     pub fn new(target: &Path) -> Result<Self> {
-        if target.exists() && !target.is_dir() {
-            bail!("output {} exists and is not a directory", target.display());
+        let target = resolve(target)?;
+        let parent = parent_of(&target);
+        std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        let lock_path = hidden_name(&target, "lock", "");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another wgtrain run is writing to {} (it holds {}); wait for it, or choose another --output",
+                target.display(),
+                lock_path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+            }
         }
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = target.file_name().map_or("output".into(), |n| n.to_string_lossy().into_owned());
-        let dir = parent.join(format!(".{name}.staging.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        clean_up_after_dead_runs(&target)?;
+        check_target(&target)?;
+        let dir = hidden_name(&target, "staging.", &std::process::id().to_string());
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Self { target: target.to_path_buf(), dir, committed: false })
+        Ok(Self { target, dir, committed: false, _lock: lock })
+    }
+
+    /// The destination (symlinks followed).
+    pub fn target(&self) -> &Path {
+        &self.target
     }
 
     /// Where to write `name` before commit.
@@ -31,17 +166,67 @@ impl Staging {
         self.dir.join(name)
     }
 
-    /// Move every staged file into the output directory (each move is a rename).
+    /// Write one output file, with an error that names the output, not the staging path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<()> {
+        std::fs::write(self.path(name), bytes).with_context(|| {
+            format!("cannot write {}; {} was left as it was", self.target.join(name).display(), self.target.display())
+        })
+    }
+
+    /// Put the staged directory in place of the destination, in one step.
     pub fn commit(mut self) -> Result<PathBuf> {
-        std::fs::create_dir_all(&self.target).with_context(|| format!("cannot create {}", self.target.display()))?;
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let to = self.target.join(entry.file_name());
-            std::fs::rename(entry.path(), &to).with_context(|| format!("cannot move output into {}", to.display()))?;
+        let fail = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!("cannot put the outputs in {}; it was left as it was", self.target.display()))
+        };
+        sync_dir(&self.dir);
+        if self.target.exists() {
+            swap(&self.dir, &self.target, &hidden_name(&self.target, "old.", &std::process::id().to_string()))
+                .map_err(fail)?;
+            // `dir` now holds the old outputs.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            std::fs::rename(&self.dir, &self.target).map_err(fail)?;
         }
-        std::fs::remove_dir(&self.dir)?;
+        sync_dir(&parent_of(&self.target));
         self.committed = true;
         Ok(self.target.clone())
+    }
+}
+
+/// Exchange directories `new` and `target` atomically where the platform can; else move
+/// `target` to `aside`, `new` to `target`, and `aside` to `new`.
+fn swap(new: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+        let (from, to) = (c(new)?, c(target)?);
+        // SAFETY: both are valid NUL-terminated paths; renameat2 reads them and nothing else.
+        let rc = unsafe {
+            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        // Filesystems without the exchange (some network and FUSE mounts) take the fallback.
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(e);
+        }
+    }
+    std::fs::rename(target, aside)?;
+    if let Err(e) = std::fs::rename(new, target) {
+        let _ = std::fs::rename(aside, target);
+        return Err(e);
+    }
+    std::fs::rename(aside, new)
+}
+
+/// Make renames in `dir` durable; best effort (not every platform can open a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

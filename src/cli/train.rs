@@ -88,9 +88,9 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
     ]);
     checkpoint::save_with(&staging.path("model.safetensors"), b, &model, Some(&opt), Some(&trainer), extra)?;
     let h = &trainer.history;
-    std::fs::write(staging.path("history.csv"), h.to_csv())?;
-    std::fs::write(staging.path("history.json"), serde_json::to_string_pretty(h)?)?;
-    std::fs::write(staging.path("config.toml"), cfg.to_toml())?;
+    staging.write("history.csv", h.to_csv())?;
+    staging.write("history.json", serde_json::to_string_pretty(h)?)?;
+    staging.write("config.toml", cfg.to_toml())?;
     plot::history(h, &staging.path("loss.svg"), &staging.path("accuracy.svg"))?;
     let epochs = h.epochs.len();
     let throughput = h.throughput();
@@ -109,7 +109,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
         "parameters": model.parameter_count(),
         "output": cfg.output,
     });
-    std::fs::write(staging.path("metrics.json"), serde_json::to_string_pretty(&summary)?)?;
+    staging.write("metrics.json", serde_json::to_string_pretty(&summary)?)?;
     let out = staging.commit()?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -2,6 +2,8 @@
 //! GPU-vs-reference comparison.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::sync::{Arc, OnceLock};
 
 use rand::{Rng, SeedableRng};
