@@ -37,6 +37,10 @@ pub enum Error {
     #[error("{op}: {what} is {needed} but the adapter's {limit_name} is {limit}; use smaller batches or layers")]
     LimitExceeded { op: &'static str, what: String, needed: u64, limit_name: &'static str, limit: u64 },
 
+    /// A size from outside (flags, data, a checkpoint) is above what wgtrain accepts.
+    #[error("{what} is {value}, above the limit of {limit}; {fix}")]
+    TooLarge { what: String, value: String, limit: String, fix: String },
+
     /// A tensor handle that this backend did not create, or that was freed.
     #[error("{op}: tensor #{id} is not live on this backend (freed, or created by another backend)")]
     UnknownTensor { op: &'static str, id: u32 },

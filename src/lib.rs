@@ -19,6 +19,7 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod infer;
+pub mod limits;
 pub mod nn;
 pub mod optim;
 pub mod shaders;

@@ -38,9 +38,10 @@ fn fetch_hint(dir: &Path) -> String {
     )
 }
 
-/// Load the named dataset and split it: the published test set where there is one, else 20%
-/// held out by seed; then `validation_split` of the rest for validation.
-pub fn load(cfg: &RunConfig) -> Result<Splits> {
+/// The named dataset split as `load` splits it, before any standardization: the published
+/// test set where there is one, else 20% held out by seed; then `validation_split` of the
+/// rest for validation.
+pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> {
     let data_dir = PathBuf::from(&cfg.data_dir);
     let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { Ok(all.split(0.2, cfg.seed ^ 0x5EED)?) };
     let (train, test) = match cfg.dataset.as_str() {
@@ -67,13 +68,37 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
             _ => bail!("unknown dataset {other:?}; valid: {DATASETS}"),
         },
     };
-    let (mut train, mut val) = if cfg.validation_split > 0.0 {
-        let (t, v) = train.split(cfg.validation_split, cfg.seed ^ 0x7A11)?;
-        (t, Some(v))
-    } else {
-        (train, None)
-    };
-    let mut test = test;
+    if test.cols != train.cols {
+        bail!(
+            "{}: the test set has {} features per sample but the training set has {}; they must match",
+            cfg.dataset,
+            test.cols,
+            train.cols
+        );
+    }
+    if !(0.0..1.0).contains(&cfg.validation_split) {
+        bail!("--validation-split {} is not in [0, 1): 0 turns validation off, 0.1 holds out a tenth", cfg.validation_split);
+    }
+    if cfg.validation_split == 0.0 {
+        return Ok((train, None, test));
+    }
+    let held = (train.rows as f64 * cfg.validation_split).round() as usize;
+    if held == 0 || held == train.rows {
+        bail!(
+            "--validation-split {} of {} training samples holds out {held}; give a fraction that leaves at least \
+             one sample on each side (e.g. 0.1), or 0 for no validation",
+            cfg.validation_split,
+            train.rows
+        );
+    }
+    let (t, v) = train.split(cfg.validation_split, cfg.seed ^ 0x7A11)?;
+    Ok((t, Some(v), test))
+}
+
+/// Load the named dataset, split it (`load_raw`), and standardize as configured, fitting on
+/// the training split.
+pub fn load(cfg: &RunConfig) -> Result<Splits> {
+    let (mut train, mut val, mut test) = load_raw(cfg)?;
     let mut transform = match &train.features {
         Features::U8 { scale, shift, .. } => InputTransform { scale: *scale, shift: *shift, mean: None, std: None },
         Features::F32(_) => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
@@ -98,6 +123,35 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
     Ok(Splits { train, val, test, transform, standardized })
 }
 
+impl InputTransform {
+    /// The transform of checkpoints that stored none (written through the library).
+    pub fn identity() -> Self {
+        InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None }
+    }
+
+    /// Prepare raw `data` exactly as training prepared its inputs.
+    pub fn apply(&self, data: &mut Dataset) -> Result<()> {
+        match &mut data.features {
+            Features::U8 { scale, shift, .. } => (*scale, *shift) = (self.scale, self.shift),
+            Features::F32(v) => {
+                if let (Some(mean), Some(std)) = (&self.mean, &self.std) {
+                    if mean.len() != data.cols || std.len() != data.cols {
+                        bail!(
+                            "the checkpoint standardizes {} features but {} has {}",
+                            mean.len(),
+                            data.name,
+                            data.cols
+                        );
+                    }
+                    let cols = data.cols;
+                    v.iter_mut().enumerate().for_each(|(i, x)| *x = (*x - mean[i % cols]) / std[i % cols]);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Rows to predict from a file: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every column a
 /// feature, unless `label_column` names one to drop), as the model's inputs.
 pub fn prediction_inputs(
@@ -115,47 +169,32 @@ pub fn prediction_inputs(
         let values = idx.data.iter().map(|&b| b as f32 * transform.scale + transform.shift).collect();
         return Ok((idx.dims[0], cols, values));
     }
-    let text = if name.ends_with(".gz") {
-        let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
-            .with_context(|| format!("{}: damaged gzip", path.display()))?;
-        out
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
+    let text = wgtrain::data::csv::read_text(path)?;
+    let parsed = wgtrain::data::csv::rows(&text).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))?;
     let mut rows = 0;
     let mut cols = None;
     let mut values = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let parsed: std::result::Result<Vec<f32>, _> = line.split(',').map(|f| f.trim().parse::<f32>()).collect();
-        let mut row = match parsed {
-            Ok(v) => v,
-            Err(_) if n == 0 => continue,
-            Err(_) => bail!("{} line {}: a field is not a number", path.display(), n + 1),
-        };
+    for (line, mut row) in parsed {
         if let Some(c) = label_column {
             let at = if c < 0 { row.len() as isize + c } else { c };
             if at < 0 || at as usize >= row.len() {
-                bail!("{} line {}: no column {c} to drop", path.display(), n + 1);
+                bail!("{} line {line}: no column {c} to drop", path.display());
             }
             row.remove(at as usize);
         }
         match cols {
             None => cols = Some(row.len()),
             Some(c) if c != row.len() => {
-                bail!("{} line {}: {} fields where earlier lines have {c}", path.display(), n + 1, row.len())
+                bail!("{} line {line}: {} fields where earlier lines have {c}", path.display(), row.len())
             }
             _ => {}
-        }
-        if let (Some(mean), Some(std)) = (&transform.mean, &transform.std) {
-            if mean.len() == row.len() {
-                row.iter_mut().enumerate().for_each(|(i, v)| *v = (*v - mean[i]) / std[i]);
-            }
         }
         values.extend(row);
         rows += 1;
     }
     let cols = cols.with_context(|| format!("{}: no rows to predict", path.display()))?;
+    let mut data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
+    transform.apply(&mut data)?;
+    let Features::F32(values) = data.features else { unreachable!("built from f32 rows") };
     Ok((rows, cols, values))
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::config::RunConfig;
 use super::dataset;
-use super::train::RUN_CONFIG_KEY;
+use super::dataset::InputTransform;
+use super::train::{INPUT_TRANSFORM_KEY, RUN_CONFIG_KEY};
 use wgtrain::infer::{self, Inference};
 use wgtrain::nn::Mode;
 use wgtrain::train::{checkpoint, DeviceData};
@@ -46,12 +47,22 @@ pub fn run(
     json_out: bool,
 ) -> Result<()> {
     let loaded = checkpoint::load(path)?;
+    // A dataset named inside the checkpoint is a path someone else may have chosen: it is
+    // used only when the user names none, and the output says where it came from.
+    let source = if dataset_name.is_some() { "--dataset" } else { "the checkpoint's run config" };
     let cfg = run_config(&loaded, dataset_name, data_dir)?;
-    let splits = dataset::load(&cfg)?;
-    let data = match split {
-        Split::Train => splits.train,
-        Split::Test => splits.test,
-        Split::Validation => splits.val.context("the run had no validation split")?,
+    let (train, val, test) =
+        dataset::load_raw(&cfg).with_context(|| format!("dataset {} (named by {source})", cfg.dataset))?;
+    let mut data = match split {
+        Split::Train => train,
+        Split::Test => test,
+        Split::Validation => val.context("the run had no validation split")?,
+    };
+    // Inputs are prepared as training prepared them: the transform stored in the checkpoint,
+    // never one refitted on the data being evaluated.
+    let transform: InputTransform = match loaded.meta.extra.get(INPUT_TRANSFORM_KEY) {
+        Some(t) => serde_json::from_str(t).context("the checkpoint's input transform does not parse")?,
+        None => InputTransform::identity(),
     };
     let spec = &loaded.meta.model;
     if data.cols != spec.inputs {
@@ -61,6 +72,7 @@ pub fn run(
     if data.classes > classes {
         bail!("{} has {} classes but the model has {classes} outputs", cfg.dataset, data.classes);
     }
+    transform.apply(&mut data)?;
     let mut model = loaded.build_model(b)?;
     let mut inference = Inference::new(b, infer::DEFAULT_BATCH)?;
     let device_data = DeviceData::upload(b, &data)?;
@@ -77,6 +89,7 @@ pub fn run(
         let out = json!({
             "checkpoint": path.display().to_string(),
             "dataset": cfg.dataset,
+            "dataset_from": source,
             "split": format!("{split:?}").to_lowercase(),
             "samples": data.rows,
             "loss": metrics.loss,
@@ -87,7 +100,14 @@ pub fn run(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{} on {} ({:?} split, {} samples, {})", path.display(), cfg.dataset, split, data.rows, b.describe());
+    println!(
+        "{} on {} (from {source}; {:?} split, {} samples, {})",
+        path.display(),
+        cfg.dataset,
+        split,
+        data.rows,
+        b.describe()
+    );
     println!("loss {:.4}  accuracy {:.2}%\n", metrics.loss, 100.0 * metrics.accuracy);
     println!("per-class accuracy:");
     for (c, a) in per_class.iter().enumerate() {

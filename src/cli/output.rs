@@ -132,10 +132,11 @@ impl Staging {
         let parent = parent_of(&target);
         std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
         let lock_path = hidden_name(&target, "lock", "");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = File::options();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let lock = options
             .open(&lock_path)
             .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
         match lock.try_lock() {

@@ -22,18 +22,25 @@ pub struct PredictArgs<'a> {
 }
 
 pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+    if let Some(n) = a.mc_dropout {
+        wgtrain::limits::check_mc_passes(n)?;
+    }
+    if let Some(out) = a.output {
+        for (what, path) in [("checkpoint", a.checkpoint), ("input", a.input)] {
+            if same_file(out, path) {
+                bail!("-o {} is the {what} itself; write the predictions to another file", out.display());
+            }
+        }
+    }
     let loaded = checkpoint::load(a.checkpoint)?;
     let transform: InputTransform = match loaded.meta.extra.get(INPUT_TRANSFORM_KEY) {
         Some(t) => serde_json::from_str(t).context("the checkpoint's input transform does not parse")?,
-        None => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
+        None => InputTransform::identity(),
     };
     let (rows, cols, values) = prediction_inputs(a.input, a.label_column, &transform)?;
     let inputs = loaded.meta.model.inputs;
     if cols != inputs {
         bail!("{} has {cols} features per row but the model takes {inputs}", a.input.display());
-    }
-    if a.mc_dropout == Some(0) {
-        bail!("--mc-dropout 0: give the number of stochastic passes (e.g. 30)");
     }
     let mut model = loaded.build_model(b)?;
     let data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
@@ -76,4 +83,12 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
         None => print!("{csv}"),
     }
     Ok(())
+}
+
+/// Whether `a` and `b` name the same existing file (through links and relative paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }

@@ -2,7 +2,6 @@
 //! bytes, a type code (0x08 = u8), the number of dimensions — then each dimension as a u32,
 //! then the payload. Files may be gzip-compressed (detected by the gzip magic bytes).
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -29,11 +28,7 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
         _ => Error::io(path, e),
     })?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| corrupt(path, format!("gzip stream is damaged ({e})")))?;
-        out
+        crate::limits::read_decompressed(flate2::read::GzDecoder::new(&raw[..]), path)?
     } else {
         raw
     };
@@ -59,10 +54,14 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     let dims: Vec<usize> = (0..ndims)
         .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize)
         .collect();
-    let want: usize = dims.iter().product();
+    let dims_text = || dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+    let want = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let Some(want) = want else {
+        return Err(format!("dimensions {} multiply past any file size (a damaged header)", dims_text()));
+    };
     let got = bytes.len() - header;
     if got != want {
-        let dims_text = dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+        let dims_text = dims_text();
         let how = if got < want { "truncated" } else { "too long" };
         return Err(format!("payload {how}: dimensions {dims_text} need {want} bytes, found {got}"));
     }

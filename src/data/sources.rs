@@ -1,7 +1,6 @@
 //! Where datasets come from: IDX pairs (MNIST, Fashion-MNIST), CSV files, the UCI digits,
 //! and synthetic sets for tests.
 
-use std::io::Read;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -51,34 +50,28 @@ pub fn idx_dir(name: &str, dir: &Path, train: bool) -> Result<Dataset> {
 }
 
 /// A CSV file of numbers with one label column (an index; negative counts from the end).
-/// A first line that does not parse as numbers is taken as a header.
+/// A first line with no numbers in it is taken as a header.
 pub fn csv(path: &Path, label_column: isize) -> Result<Dataset> {
-    let text = read_text(path)?;
+    let text = super::csv::read_text(path)?;
     let corrupt = |problem: String| Error::DataCorrupt { path: path.display().to_string(), problem };
     let mut features = Vec::new();
     let mut labels = Vec::new();
     let mut cols = None;
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: std::result::Result<Vec<f32>, _> = fields.iter().map(|f| f.parse::<f32>()).collect();
-        let values = match parsed {
-            Ok(v) => v,
-            Err(_) if n == 0 => continue,
-            Err(_) => return Err(corrupt(format!("line {}: a field is not a number: {line:?}", n + 1))),
-        };
+    for (line, values) in super::csv::rows(&text).map_err(corrupt)? {
         let width = values.len();
         let label_at = if label_column < 0 { width as isize + label_column } else { label_column };
         if label_at < 0 || label_at as usize >= width {
-            return Err(corrupt(format!("line {}: no column {label_column} in {width} fields", n + 1)));
+            return Err(corrupt(format!("line {line}: no column {label_column} in {width} fields")));
         }
         let label = values[label_at as usize];
         if label < 0.0 || label.fract() != 0.0 {
-            return Err(corrupt(format!("line {}: label {label} is not a class number (0, 1, 2, …)", n + 1)));
+            return Err(corrupt(format!("line {line}: label {label} is not a class number (0, 1, 2, …)")));
         }
+        crate::limits::check_class(label as u64, || format!("line {line} of {}", path.display()))?;
         match cols {
             None => cols = Some(width - 1),
             Some(c) if c != width - 1 => {
-                return Err(corrupt(format!("line {}: {width} fields where earlier lines have {}", n + 1, c + 1)))
+                return Err(corrupt(format!("line {line}: {width} fields where earlier lines have {}", c + 1)))
             }
             _ => {}
         }
@@ -95,29 +88,6 @@ pub fn digits(path: &Path) -> Result<Dataset> {
     let mut data = csv(path, -1)?;
     data.name = "digits".into();
     Ok(data)
-}
-
-fn read_text(path: &Path) -> Result<String> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::DataMissing {
-            what: "data file".into(),
-            path: path.display().to_string(),
-            hint: "Check the path, or run scripts/fetch-data.sh for the bundled datasets.".into(),
-        },
-        _ => Error::io(path, e),
-    })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| Error::DataCorrupt {
-            path: path.display().to_string(),
-            problem: format!("gzip stream is damaged ({e})"),
-        })?;
-        out
-    } else {
-        raw
-    };
-    String::from_utf8(bytes)
-        .map_err(|_| Error::DataCorrupt { path: path.display().to_string(), problem: "not UTF-8 text".into() })
 }
 
 /// Two interleaved spirals (Lang & Witbrock), `n` points per class, with Gaussian noise.

@@ -144,6 +144,7 @@ impl Sequential {
     /// keyed by the same seed, with one stream per layer.
     pub fn new(b: &mut dyn Backend, spec: &ModelSpec, seed: u64) -> Result<Self> {
         validate(spec)?;
+        crate::limits::check_model(spec, b.max_tensor_bytes(), crate::limits::available_host_bytes())?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut model = Self {
             spec: spec.clone(),

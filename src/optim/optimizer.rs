@@ -208,6 +208,15 @@ impl Optimizer {
     /// Write the next update's scalars to the device. Call at the start of a step, before
     /// recording anything (a write submits pending work first).
     pub fn prepare(&mut self, b: &mut dyn Backend) -> Result<()> {
+        let lr = self.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            // Not divergence: the schedule itself ran out of range (an exponential rate above
+            // 1 over many steps overflows).
+            return Err(Error::config(
+                "schedule",
+                format!("it gave the learning rate {lr} at step {}; check its rate and values", self.state.step),
+            ));
+        }
         let (h, _) = self.hyper();
         b.write(self.hyper_plain, h.as_slice())?;
         b.write(self.hyper_penalized, h.with_penalties(self.config.l1, self.config.l2).as_slice())

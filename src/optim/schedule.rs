@@ -61,6 +61,11 @@ fn cos_anneal(start: f64, end: f64, pct: f64) -> f64 {
     end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
 }
 
+/// Finite and above zero: what a learning rate must be.
+fn positive(v: f32) -> bool {
+    v.is_finite() && v > 0.0
+}
+
 impl Schedule {
     /// PyTorch's OneCycleLR defaults around `max_lr`.
     pub fn one_cycle(max_lr: f32, total_steps: u32) -> Self {
@@ -79,7 +84,7 @@ impl Schedule {
     pub fn validate(&self) -> Result<()> {
         let bad = |problem: String| Err(Error::config("schedule", problem));
         match self {
-            Self::Exponential { rate, decay_steps } if rate.is_nan() || *rate <= 0.0 || *decay_steps == 0 => {
+            Self::Exponential { rate, decay_steps } if !positive(*rate) || *decay_steps == 0 => {
                 bad(format!("exponential needs rate > 0 and decay_steps ≥ 1, got {rate} and {decay_steps}"))
             }
             Self::Piecewise { boundaries, values } if values.len() != boundaries.len() + 1 => bad(format!(
@@ -90,8 +95,29 @@ impl Schedule {
             Self::Piecewise { boundaries, .. } if boundaries.windows(2).any(|w| w[0] >= w[1]) => {
                 bad("piecewise boundaries must increase".into())
             }
+            Self::Piecewise { values, .. } if values.iter().any(|v| !positive(*v)) => bad(format!(
+                "piecewise values are learning rates and must each be finite and > 0, got {values:?}"
+            )),
             Self::ReduceOnPlateau { factor, .. } if !(*factor > 0.0 && *factor < 1.0) => {
                 bad(format!("reduce-on-plateau factor {factor} is not in (0, 1)"))
+            }
+            Self::ReduceOnPlateau { min_delta, min_lr, .. }
+                if !(min_delta.is_finite() && *min_delta >= 0.0 && min_lr.is_finite() && *min_lr >= 0.0) =>
+            {
+                bad(format!("reduce-on-plateau needs min_delta ≥ 0 and min_lr ≥ 0, got {min_delta} and {min_lr}"))
+            }
+            Self::OneCycle { max_lr, div_factor, final_div_factor, .. }
+                if !(positive(*max_lr) && positive(*div_factor) && positive(*final_div_factor)) =>
+            {
+                bad(format!(
+                    "1cycle needs max_lr, div_factor and final_div_factor finite and > 0, got {max_lr}, {div_factor} \
+                     and {final_div_factor}"
+                ))
+            }
+            Self::OneCycle { base_momentum, max_momentum, .. }
+                if !((0.0..1.0).contains(base_momentum) && (0.0..1.0).contains(max_momentum)) =>
+            {
+                bad(format!("1cycle momenta must be in [0, 1), got {base_momentum} and {max_momentum}"))
             }
             Self::OneCycle { total_steps, pct_start, .. }
                 if *total_steps < 2 || !(*pct_start > 0.0 && *pct_start < 1.0) =>

@@ -1,11 +1,13 @@
 //! Checkpoints: a model's tensors, the optimizer's state tensors and the loop position in one
 //! safetensors file, the architecture and configs as JSON in its metadata. Written atomically
 //! (a temporary file in the same directory, synced, then renamed), so a crash or a full disk
-//! never leaves a half-written checkpoint where a good one was.
+//! never leaves a half-written checkpoint where a good one was. The metadata also holds a
+//! SHA-256 of the metadata text and of every tensor's bytes, checked on load, so a damaged file
+//! is refused rather than giving wrong predictions.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
@@ -17,9 +19,24 @@ use crate::error::{Error, Result};
 use crate::nn::{ModelSpec, Sequential};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
 
-/// Version of the metadata layout.
-pub const FORMAT: u32 = 1;
+/// Version of the metadata layout (2: with checksums).
+pub const FORMAT: u32 = 2;
 const META_KEY: &str = "wgtrain";
+const SHA256_KEY: &str = "wgtrain.sha256";
+
+/// The checksums stored beside the metadata.
+#[derive(Debug, Serialize, Deserialize)]
+struct Checksums {
+    /// Of the metadata text stored under `META_KEY`.
+    meta: String,
+    /// Of each tensor's little-endian bytes, by name.
+    tensors: std::collections::BTreeMap<String, String>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// What a checkpoint says besides its tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,31 +126,35 @@ pub fn save_with(
             (name.clone(), view)
         })
         .collect();
-    let metadata = Some(HashMap::from([(META_KEY.to_string(), json)]));
+    let sums = Checksums {
+        meta: sha256_hex(json.as_bytes()),
+        tensors: named.iter().zip(&bytes).map(|((name, _, _), data)| (name.clone(), sha256_hex(data))).collect(),
+    };
+    let sums = serde_json::to_string(&sums).map_err(|e| problem(path, format!("checksums do not serialize: {e}")))?;
+    let metadata = Some(HashMap::from([(META_KEY.to_string(), json), (SHA256_KEY.to_string(), sums)]));
     let serialized = safetensors::serialize(views, metadata).map_err(|e| problem(path, e.to_string()))?;
     write_atomically(path, &serialized)
 }
 
 /// Write `bytes` to `path` through a synced temporary file in the same directory and a rename.
+/// The temporary file has a random name and is created exclusively, so nothing planted at a
+/// predictable name (a symlink to another file) is ever followed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| problem(path, "is not a file path"))?;
-    let tmp: PathBuf = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        // Make the rename durable; not every platform can open a directory, so best effort.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // Make the rename durable; not every platform can open a directory, so best effort.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    result
+    Ok(())
 }
 
 /// Read and check a checkpoint.
@@ -145,11 +166,16 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let parsed = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| problem(path, format!("not a readable safetensors file (corrupt or truncated?): {e}")))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| problem(path, e.to_string()))?;
-    let json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| problem(path, "has no wgtrain metadata (not written by wgtrain)"))?;
+    let stored = header.metadata().as_ref();
+    let json = stored.and_then(|m| m.get(META_KEY)).ok_or_else(|| problem(path, "has no wgtrain metadata (not written by wgtrain)"))?;
+    let sums = stored.and_then(|m| m.get(SHA256_KEY)).ok_or_else(|| {
+        problem(path, "has no checksums: written by an older wgtrain (format 1) or altered; retrain to get a checked file")
+    })?;
+    let sums: Checksums =
+        serde_json::from_str(sums).map_err(|e| problem(path, format!("checksums do not parse: {e}")))?;
+    if sha256_hex(json.as_bytes()) != sums.meta {
+        return Err(problem(path, "the metadata does not match its checksum: the file is damaged or was edited"));
+    }
     let meta: CheckpointMeta =
         serde_json::from_str(json).map_err(|e| problem(path, format!("metadata does not parse: {e}")))?;
     if meta.format != FORMAT {
@@ -160,9 +186,47 @@ pub fn load(path: &Path) -> Result<Loaded> {
         if view.dtype() != Dtype::F32 {
             return Err(problem(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
         }
-        tensors.insert(name.to_string(), (view.shape().to_vec(), bytemuck::pod_collect_to_vec(view.data())));
+        match sums.tensors.get(name) {
+            Some(sum) if *sum == sha256_hex(view.data()) => {}
+            Some(_) => {
+                return Err(problem(path, format!("tensor {name} does not match its checksum: the file is damaged")))
+            }
+            None => return Err(problem(path, format!("tensor {name} has no checksum: the file was altered"))),
+        }
+        let values: Vec<f32> = bytemuck::pod_collect_to_vec(view.data());
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(problem(
+                path,
+                format!("tensor {name} holds {} at index {i}; a model with non-finite weights cannot be used", values[i]),
+            ));
+        }
+        tensors.insert(name.to_string(), (view.shape().to_vec(), values));
     }
+    if let Some(missing) = sums.tensors.keys().find(|n| !tensors.contains_key(*n)) {
+        return Err(problem(path, format!("tensor {missing} is missing: the file was altered")));
+    }
+    check_dense_shapes(&meta.model, &tensors).map_err(|p| problem(path, p))?;
     Ok(Loaded { meta, tensors, path: path.display().to_string() })
+}
+
+/// Every Dense layer of `spec` has its weights and bias in the file with the shapes the spec
+/// says, checked before a model is built, so sizes in the metadata never drive an allocation
+/// the file's own tensors do not back.
+fn check_dense_shapes(spec: &ModelSpec, tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>) -> std::result::Result<(), String> {
+    let mut width = spec.inputs;
+    for (i, l) in spec.layers.iter().enumerate() {
+        if let crate::nn::LayerSpec::Dense { units, .. } = *l {
+            for (name, shape) in [(format!("model.layers.{i}.w"), [width, units]), (format!("model.layers.{i}.b"), [1, units])] {
+                match tensors.get(&name) {
+                    Some((s, _)) if s[..] == shape[..] => {}
+                    Some((s, _)) => return Err(format!("tensor {name} is {s:?} but the metadata says {shape:?}")),
+                    None => return Err(format!("has no tensor {name} for layer {} of the metadata", i + 1)),
+                }
+            }
+            width = units;
+        }
+    }
+    Ok(())
 }
 
 impl Loaded {
