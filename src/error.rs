@@ -41,6 +41,10 @@ pub enum Error {
     #[error("{what} is {value}, above the limit of {limit}; {fix}")]
     TooLarge { what: String, value: String, limit: String, fix: String },
 
+    /// Training was asked to stop (a signal, or a callback) part-way through an epoch.
+    #[error("interrupted in epoch {epoch} after step {step} of {steps}")]
+    Interrupted { epoch: usize, step: usize, steps: usize },
+
     /// A tensor handle that this backend did not create, or that was freed.
     #[error("{op}: tensor #{id} is not live on this backend (freed, or created by another backend)")]
     UnknownTensor { op: &'static str, id: u32 },

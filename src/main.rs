@@ -182,6 +182,15 @@ struct TrainArgs {
     seed: Option<u64>,
     #[arg(short, long)]
     output: Option<String>,
+    /// When the training loss becomes NaN or infinite: stop (keeping the last good epoch's
+    /// model in the output) or go back to the last good epoch with halved learning rates.
+    #[arg(long, value_enum)]
+    on_divergence: Option<cli::config::OnDivergence>,
+    /// Continue an interrupted run from its resume directory (OUTPUT.resume, named in the
+    /// interrupt message), or train a finished run further (its directory or checkpoint).
+    /// Only --epochs, --output, --data-dir and --on-divergence may change.
+    #[arg(long, value_name = "DIR|CHECKPOINT")]
+    resume: Option<PathBuf>,
 }
 
 /// A flag's accepted values, taken from the library's own list of names.
@@ -191,9 +200,11 @@ fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::Possi
 
 impl TrainArgs {
     fn resolve(self) -> Result<RunConfig> {
-        let mut c = match &self.config {
-            Some(path) => RunConfig::from_file(path)?,
-            None => RunConfig::default(),
+        let mut c = match (&self.config, &self.resume) {
+            (Some(_), Some(_)) => anyhow::bail!("--resume continues the saved run's config; drop --config"),
+            (Some(path), None) => RunConfig::from_file(path)?,
+            (None, Some(path)) => self.resumed_config(path)?,
+            (None, None) => RunConfig::default(),
         };
         macro_rules! set {
             ($($flag:ident => $field:expr),* $(,)?) => { $( if let Some(v) = self.$flag.clone() { $field = v.into(); } )* };
@@ -205,6 +216,9 @@ impl TrainArgs {
              schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, l1 => c.optimizer.l1, l2 => c.optimizer.l2,
              clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
              batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
+        if let Some(d) = self.on_divergence {
+            c.on_divergence = d;
+        }
         c.model.batch_norm |= self.batch_norm;
         if self.standardize.is_some() {
             c.standardize = self.standardize;
@@ -213,6 +227,50 @@ impl TrainArgs {
             c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
         }
         Ok(c)
+    }
+}
+
+impl TrainArgs {
+    /// The run config saved in the checkpoint `--resume` names, refusing flags that would
+    /// make the continued run a different one.
+    fn resumed_config(&self, path: &std::path::Path) -> Result<RunConfig> {
+        let changed = [
+            ("--dataset", self.dataset.is_some()),
+            ("--layers", self.layers.is_some()),
+            ("--activation", self.activation.is_some()),
+            ("--init", self.init.is_some()),
+            ("--bias-init", self.bias_init.is_some()),
+            ("--dropout", self.dropout.is_some()),
+            ("--alpha-dropout", self.alpha_dropout.is_some()),
+            ("--batch-norm", self.batch_norm),
+            ("--optimizer", self.optimizer.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--momentum", self.momentum.is_some()),
+            ("--beta2", self.beta2.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--schedule", self.schedule.is_some()),
+            ("--max-lr", self.max_lr.is_some()),
+            ("--l1", self.l1.is_some()),
+            ("--l2", self.l2.is_some()),
+            ("--clip-value", self.clip_value.is_some()),
+            ("--clip-norm", self.clip_norm.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--validation-split", self.validation_split.is_some()),
+            ("--standardize", self.standardize.is_some()),
+            ("--early-stopping", self.early_stopping.is_some()),
+            ("--seed", self.seed.is_some()),
+        ];
+        let changed: Vec<&str> = changed.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
+        if !changed.is_empty() {
+            anyhow::bail!(
+                "--resume continues the saved run exactly; {} would change it (only --epochs, --output, --data-dir \
+                 and --on-divergence may be given)",
+                changed.join(", ")
+            );
+        }
+        let file = cli::resume::checkpoint_in(path)?;
+        let loaded = wgtrain::train::checkpoint::load(&file)?;
+        cli::eval::run_config(&loaded, None, None)
     }
 }
 
@@ -251,7 +309,12 @@ fn main() {
         Command::Bench(args) => bench(*args, &cli.device, cli.json),
         Command::Info => info(cli.json),
         Command::Train(args) => {
-            args.resolve().and_then(|cfg| cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json))
+            let resume = args.resume.clone();
+            args.resolve().and_then(|cfg| {
+                let file = resume.as_deref().map(cli::resume::checkpoint_in).transpose()?;
+                let resume = file.as_deref().map(|checkpoint| cli::train::Resume { checkpoint });
+                cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json, resume)
+            })
         }
         Command::Eval { checkpoint, dataset, data_dir, split } => backend(&cli.device)
             .and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json)),

@@ -73,6 +73,8 @@ fn a_run_killed_at_any_point_leaves_the_old_or_the_new_directory_whole() {
         std::thread::sleep(full.mul_f64(0.3 + 0.05 * i as f64));
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
+        // A run killed after its first epoch leaves it resumable; start over instead.
+        let _ = std::fs::remove_dir_all(root.join("run.resume"));
         let s = whole_run_seed(&out);
         assert!([2, 3, 4].contains(&s), "seed {s}");
         seen.insert(s);
@@ -82,6 +84,19 @@ fn a_run_killed_at_any_point_leaves_the_old_or_the_new_directory_whole() {
     assert!(run(&spirals(&out, "5", "1")).status.success());
     assert_eq!(whole_run_seed(&out), 5);
     assert_eq!(leftovers(&root, "run"), Vec::<String>::new());
+}
+
+#[test]
+fn a_fresh_run_does_not_overwrite_an_interrupted_one() {
+    let root = tempdir("pending");
+    let out = root.join("run");
+    let pending = root.join("run.resume");
+    std::fs::create_dir_all(&pending).unwrap();
+    std::fs::write(pending.join("checkpoint.safetensors"), "saved state").unwrap();
+    let refused = run(&spirals(&out, "1", "1"));
+    assert!(!refused.status.success());
+    assert!(text(&refused).1.contains("holds an interrupted run on this output"), "{}", text(&refused).1);
+    assert_eq!(std::fs::read_to_string(pending.join("checkpoint.safetensors")).unwrap(), "saved state");
 }
 
 #[test]
@@ -169,4 +184,32 @@ fn outputs_on_another_filesystem_are_written_or_refused_before_training() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e);
     }
+}
+
+#[test]
+fn a_diverging_run_keeps_its_last_good_epoch_or_halves_the_rate_and_carries_on() {
+    let root = tempdir("diverge");
+    let out = root.join("run");
+    let args = |lr: &str, policy: &str| -> Vec<String> {
+        let mut a = spirals(&out, "42", "4");
+        a.extend(["--lr".into(), lr.into(), "--on-divergence".into(), policy.into()]);
+        a
+    };
+    // Learning rate 5 blows up in the first epoch: the initial model is what is kept.
+    let stopped = run(&args("5", "stop"));
+    let (_, stderr) = text(&stopped);
+    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in epoch 1; the initial model (the last good one) is in"), "{stderr}");
+    assert_eq!(whole_run_seed(&out), 42);
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["diverged_in_epoch"], 1);
+    // At 3, halving twice brings it back: the run finishes, and says what it did.
+    let recovered = run(&args("3", "reduce-lr"));
+    assert!(recovered.status.success(), "{}", text(&recovered).1);
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let reductions = metrics["lr_reductions"].as_array().unwrap();
+    assert!(!reductions.is_empty() && reductions.len() <= 3, "{metrics}");
+    assert_eq!(metrics["epochs"], 4);
+    assert!(metrics["test_loss"].as_f64().unwrap().is_finite());
+    assert!(!root.join("run.resume").exists());
 }

@@ -31,6 +31,19 @@ pub struct RunConfig {
     pub model: ModelConfig,
     pub optimizer: OptimizerSection,
     pub early_stopping: Option<EarlyStoppingSection>,
+    /// What to do when the training loss stops being finite.
+    pub on_divergence: OnDivergence,
+}
+
+/// What a run does when its training loss becomes NaN or infinite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDivergence {
+    /// Stop, and write the model of the last good epoch to the output.
+    Stop,
+    /// Go back to the last good epoch, halve every learning rate and carry on (at most three
+    /// times, then stop).
+    ReduceLr,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +116,7 @@ impl Default for RunConfig {
             model: ModelConfig::default(),
             optimizer: OptimizerSection::default(),
             early_stopping: None,
+            on_divergence: OnDivergence::Stop,
         }
     }
 }

@@ -8,4 +8,5 @@ pub mod output;
 pub mod plot;
 pub mod predict;
 pub mod progress;
+pub mod resume;
 pub mod train;

@@ -1,5 +1,6 @@
 //! `wgtrain train`: resolve the config, load the data, train, evaluate on the test set, and
-//! write the checkpoint, history, curves and the exact config — all or nothing.
+//! write the checkpoint, history, curves and the exact config — all or nothing. The last
+//! complete epoch is kept beside the output so an interrupted run can be resumed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,11 +9,12 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use super::config::RunConfig;
+use super::config::{OnDivergence, RunConfig};
 use super::dataset;
 use super::output::Staging;
 use super::plot;
 use super::progress::Progress;
+use super::resume::{ResumeDir, Signals};
 use wgtrain::nn::Sequential;
 use wgtrain::optim::Optimizer;
 use wgtrain::train::{checkpoint, Callback, DeviceData, Trainer};
@@ -22,12 +24,30 @@ use wgtrain::Backend;
 pub const RUN_CONFIG_KEY: &str = "run_config";
 pub const INPUT_TRANSFORM_KEY: &str = "input_transform";
 
-pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+/// Times `--on-divergence reduce-lr` halves the rates before it gives up.
+const MAX_LR_REDUCTIONS: usize = 3;
+
+/// A run to continue: the checkpoint and the loop it holds.
+pub struct Resume<'a> {
+    pub checkpoint: &'a Path,
+}
+
+pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Option<Resume>) -> Result<()> {
     // Everything that can be checked without data is checked before anything is loaded.
     // Epoch lengths are only known with the data: a nominal 1,000 steps stands in for them.
     let train_config = cfg.train_config()?;
     cfg.model_spec(1, 2)?;
     cfg.optimizer(1_000)?;
+    let staging = Staging::new(Path::new(&cfg.output))?;
+    let resume_dir = ResumeDir::beside(staging.target());
+    if resume.is_none() && resume_dir.checkpoint().exists() {
+        bail!(
+            "{} holds an interrupted run on this output; continue it with: wgtrain train --resume {} \
+             (or remove that directory to start over)",
+            resume_dir.dir.display(),
+            resume_dir.dir.display()
+        );
+    }
     let splits = dataset::load(&cfg)?;
     let (train, test) = (&splits.train, &splits.test);
     train_config.check_rows(train.rows)?;
@@ -45,7 +65,6 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
         Some(opt_config.eps),
         Some(opt_config.weight_decay),
     );
-    let staging = Staging::new(Path::new(&cfg.output))?;
     if !json_out {
         println!("# wgtrain train on {}\n{}", b.describe(), cfg.to_toml());
         println!(
@@ -56,36 +75,95 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
             train.cols
         );
     }
-
-    let mut model = Sequential::new(b, &spec, cfg.seed)?;
+    let (mut model, mut opt, mut trainer) = match &resume {
+        None => {
+            let model = Sequential::new(b, &spec, cfg.seed)?;
+            let opt = Optimizer::new(b, opt_config)?;
+            (model, opt, Trainer::new(b, train_config)?)
+        }
+        Some(r) => {
+            let loaded = checkpoint::load(r.checkpoint)?;
+            if loaded.meta.model != spec {
+                bail!("--resume {}: its model does not match the run config's", r.checkpoint.display());
+            }
+            let mut model = loaded.build_model(b)?;
+            let opt = loaded.restore_optimizer(b, &mut model)?;
+            let mut trainer = loaded.restore_trainer(b, &model)?;
+            trainer.config.epochs = train_config.epochs;
+            if !json_out {
+                println!("# resuming after epoch {} of {}", trainer.state.epoch, train_config.epochs);
+            }
+            (model, opt, trainer)
+        }
+    };
     if !json_out {
         println!("# model: {} parameters\n", model.parameter_count());
     }
-    let mut opt = Optimizer::new(b, opt_config)?;
-    let mut trainer = Trainer::new(b, train_config)?;
     let train_data = DeviceData::upload(b, train)?;
     let val_data = splits.val.as_ref().map(|v| DeviceData::upload(b, v)).transpose()?;
     let test_data = DeviceData::upload(b, test)?;
-    let mut progress = Progress::new(cfg.epochs);
-    let mut callbacks: Vec<&mut dyn Callback> = if json_out { Vec::new() } else { vec![&mut progress] };
-    let start = Instant::now();
-    trainer.fit(b, &mut model, &mut opt, &train_data, val_data.as_ref(), &mut callbacks)?;
-    let wall = start.elapsed().as_secs_f64();
-    if trainer.state.diverged {
-        bail!(
-            "training diverged: the loss became {} in epoch {}; lower the learning rate (now {}) or clip gradients \
-             (--clip-norm 1); nothing was written",
-            trainer.history.last().map_or(f32::NAN, |r| r.loss),
-            trainer.state.epoch,
-            cfg.optimizer.lr.unwrap_or_default()
-        );
-    }
-    let test_metrics = trainer.inference.evaluate(b, &mut model, &test_data)?;
-
     let extra = BTreeMap::from([
         (RUN_CONFIG_KEY.to_string(), cfg.to_toml()),
         (INPUT_TRANSFORM_KEY.to_string(), serde_json::to_string(&splits.transform)?),
     ]);
+    let mut progress = Progress::new(cfg.epochs);
+    let mut signals = Signals::install()?;
+    let mut callbacks: Vec<&mut dyn Callback> =
+        if json_out { vec![&mut signals] } else { vec![&mut progress, &mut signals] };
+    let start = Instant::now();
+    trainer.begin(b, &mut model, &mut opt, &train_data)?;
+    // The last good state is on disk before the first step, and after every epoch.
+    resume_dir.save(b, &model, &opt, &trainer, extra.clone())?;
+    let mut reductions = Vec::new();
+    // Halvings since the last good checkpoint, which holds the rates from before them.
+    let mut retries_from_here = 0;
+    let mut diverged_in = None;
+    while !trainer.done() {
+        match trainer.run_epoch(b, &mut model, &mut opt, &train_data, val_data.as_ref(), &mut callbacks) {
+            Err(wgtrain::Error::Interrupted { epoch, step, steps }) => bail!(
+                "interrupted in epoch {epoch} (step {step} of {steps}); the run up to the end of epoch {} is saved \
+                 in {}; continue it with: wgtrain train --resume {}",
+                epoch - 1,
+                resume_dir.dir.display(),
+                resume_dir.dir.display()
+            ),
+            result => result?,
+        };
+        if !trainer.state.diverged {
+            resume_dir.save(b, &model, &opt, &trainer, extra.clone())?;
+            retries_from_here = 0;
+            continue;
+        }
+        // Back to the last good epoch, then carry on with smaller steps or stop there.
+        let epoch = trainer.state.epoch;
+        let loss = trainer.history.last().map_or(f32::NAN, |r| if r.loss.is_finite() { r.val_loss.unwrap_or(r.loss) } else { r.loss });
+        let good = checkpoint::load(&resume_dir.checkpoint())?;
+        good.restore_model(b, &mut model)?;
+        let diverged = trainer.history.last().cloned();
+        opt = good.restore_optimizer(b, &mut model)?;
+        trainer = good.restore_trainer(b, &model)?;
+        trainer.config.epochs = cfg.epochs;
+        if cfg.on_divergence == OnDivergence::ReduceLr && reductions.len() < MAX_LR_REDUCTIONS {
+            retries_from_here += 1;
+            opt.scale_lr(0.5f32.powi(retries_from_here));
+            trainer.begin(b, &mut model, &mut opt, &train_data)?;
+            reductions.push(json!({ "epoch": epoch, "loss": loss, "lr_after": opt.config.lr }));
+            if !json_out {
+                println!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates halved", epoch - 1);
+            }
+            continue;
+        }
+        // The record of the epoch that diverged stays in the history; the weights, optimizer
+        // and loop are those of the epoch before it.
+        trainer.history.epochs.extend(diverged);
+        (trainer.state.diverged, trainer.state.stopped) = (true, true);
+        diverged_in = Some((epoch, loss));
+        break;
+    }
+    trainer.finish(b)?;
+    let wall = start.elapsed().as_secs_f64();
+    let test_metrics = trainer.inference.evaluate(b, &mut model, &test_data)?;
+
     checkpoint::save_with(&staging.path("model.safetensors"), b, &model, Some(&opt), Some(&trainer), extra)?;
     let h = &trainer.history;
     staging.write("history.csv", h.to_csv())?;
@@ -99,7 +177,9 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
         "device": b.describe(),
         "dataset": cfg.dataset,
         "epochs": epochs,
-        "stopped_early": trainer.state.stopped,
+        "stopped_early": trainer.state.stopped && diverged_in.is_none(),
+        "diverged_in_epoch": diverged_in.map(|(e, _)| e),
+        "lr_reductions": reductions,
         "test_loss": test_metrics.loss,
         "test_accuracy": test_metrics.accuracy,
         "final": h.last(),
@@ -111,6 +191,16 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool) -> Result<()
     });
     staging.write("metrics.json", serde_json::to_string_pretty(&summary)?)?;
     let out = staging.commit()?;
+    resume_dir.remove();
+    if let Some((epoch, loss)) = diverged_in {
+        let kept = if epoch == 1 { "the initial model".to_string() } else { format!("the model of epoch {}", epoch - 1) };
+        bail!(
+            "training diverged: the loss reached {loss:.4e} in epoch {epoch}; {kept} (the last good one) is in {}. \
+             Lower the learning rate (now {}), clip gradients (--clip-norm 1), or pass --on-divergence reduce-lr",
+            out.display(),
+            cfg.optimizer.lr.unwrap_or_default()
+        );
+    }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -183,6 +183,18 @@ impl Optimizer {
     }
 
     /// The learning rate the next update uses.
+    /// Multiply every learning rate the optimizer can use by `factor`: the base rate and the
+    /// schedule's own rates (piecewise values, 1cycle's peak, plateau's floor).
+    pub fn scale_lr(&mut self, factor: f32) {
+        self.config.lr *= factor;
+        match &mut self.config.schedule {
+            Schedule::Piecewise { values, .. } => values.iter_mut().for_each(|v| *v *= factor),
+            Schedule::OneCycle { max_lr, .. } => *max_lr *= factor,
+            Schedule::ReduceOnPlateau { min_lr, .. } => *min_lr *= factor,
+            Schedule::Constant | Schedule::Exponential { .. } => {}
+        }
+    }
+
     pub fn lr(&self) -> f32 {
         self.config.schedule.lr(self.config.lr, self.state.step, &self.state.plateau)
     }

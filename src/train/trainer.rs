@@ -94,7 +94,8 @@ pub struct TrainerState {
     pub best_epoch: usize,
     pub wait: usize,
     pub stopped: bool,
-    /// The training loss became NaN or infinite; training stopped at that epoch.
+    /// The training or validation loss became NaN, infinite, or over a thousand times the
+    /// loss of guessing (1000·ln classes); training stopped at that epoch.
     #[serde(default)]
     pub diverged: bool,
 }
@@ -112,6 +113,12 @@ pub trait Callback {
     /// The running training metrics, every `TrainConfig::log_every` steps.
     fn on_progress(&mut self, _metrics: Metrics) {}
     fn on_epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Asked after every step: true ends the epoch there with `Error::Interrupted` (the
+    /// model and optimizer are then part-way through the epoch; resume from the last
+    /// checkpoint taken at an epoch end).
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 pub struct Trainer {
@@ -177,11 +184,28 @@ impl Trainer {
         val: Option<&DeviceData>,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<()> {
-        self.check_fit(model, train)?;
-        opt.attach(b, model.params_mut())?;
-        while self.state.epoch < self.config.epochs && !self.state.stopped {
+        self.begin(b, model, opt, train)?;
+        while !self.done() {
             self.run_epoch(b, model, opt, train, val, callbacks)?;
         }
+        self.finish(b)
+    }
+
+    /// Check the model fits the data and attach the optimizer: what `fit` does before its
+    /// first epoch, for loops that call `run_epoch` themselves.
+    pub fn begin(&mut self, b: &mut dyn Backend, model: &mut Sequential, opt: &mut Optimizer, train: &DeviceData) -> Result<()> {
+        self.check_fit(model, train)?;
+        opt.attach(b, model.params_mut())
+    }
+
+    /// Whether the loop is over: every epoch run, or stopped (early, or on divergence).
+    pub fn done(&self) -> bool {
+        self.state.epoch >= self.config.epochs || self.state.stopped
+    }
+
+    /// What `fit` does after its last epoch: put back the best epoch's weights when early
+    /// stopping asks for it.
+    pub fn finish(&mut self, b: &mut dyn Backend) -> Result<()> {
         if self.config.early_stopping.as_ref().is_some_and(|e| e.restore_best) {
             for &(live, best) in &self.best {
                 b.copy(best, live)?;
@@ -212,6 +236,10 @@ impl Trainer {
             let n = batch.min(rows - offset);
             self.step(b, model, opt, train, offset, n)?;
             callbacks.iter_mut().for_each(|c| c.on_batch_end(k + 1, n));
+            if callbacks.iter().any(|c| c.stop_requested()) {
+                b.sync()?;
+                return Err(Error::Interrupted { epoch: self.state.epoch + 1, step: k + 1, steps: batches });
+            }
             if self.config.log_every > 0 && (k + 1) % self.config.log_every == 0 && !callbacks.is_empty() {
                 let m = self.running_metrics(b)?;
                 callbacks.iter_mut().for_each(|c| c.on_progress(m));
@@ -220,13 +248,19 @@ impl Trainer {
         b.sync()?;
         let seconds = start.elapsed().as_secs_f64();
         let train_metrics = Metrics::from_stats(&b.read(self.stats)?);
-        if !train_metrics.loss.is_finite() {
-            // Nothing more can be learned from NaN weights: stop, and say so in the state.
+        let val_metrics = val.map(|v| self.inference.evaluate(b, model, v)).transpose()?;
+        // Cross-entropy starts near ln(classes); a thousand times that means the model puts
+        // e^-1000 on the right class, which no healthy run does.
+        let limit = 1000.0 * (model.spec().outputs() as f32).ln().max(1.0);
+        let exploded = |loss: f32| !loss.is_finite() || loss > limit;
+        if exploded(train_metrics.loss) || val_metrics.is_some_and(|v| exploded(v.loss)) {
+            // Nothing more can be learned from weights that overflow: stop, and say so in the
+            // state. (A finite training loss with a NaN validation loss means the weights
+            // overflowed during the epoch's last steps.)
             self.state.diverged = true;
             self.state.stopped = true;
         }
-        let val_metrics = val.map(|v| self.inference.evaluate(b, model, v)).transpose()?;
-        if let Some(v) = val_metrics {
+        if let Some(v) = val_metrics.filter(|_| !self.state.diverged) {
             opt.end_epoch(v.loss);
             self.early_stopping(b, model, v.loss)?;
         }
