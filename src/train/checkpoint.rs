@@ -142,9 +142,13 @@ pub fn save_with(
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| problem(path, "is not a file path"))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".tmp")
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // As a plain create would make it (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
@@ -163,9 +167,14 @@ pub fn load(path: &Path) -> Result<Loaded> {
         std::io::ErrorKind::NotFound => problem(path, "not found"),
         _ => Error::io(path, e),
     })?;
-    let parsed = safetensors::SafeTensors::deserialize(&bytes)
+    parse(&bytes, path)
+}
+
+/// Check and decode checkpoint bytes; `path` names them in errors.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
+    let parsed = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| problem(path, format!("not a readable safetensors file (corrupt or truncated?): {e}")))?;
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| problem(path, e.to_string()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| problem(path, e.to_string()))?;
     let stored = header.metadata().as_ref();
     let json = stored.and_then(|m| m.get(META_KEY)).ok_or_else(|| problem(path, "has no wgtrain metadata (not written by wgtrain)"))?;
     let sums = stored.and_then(|m| m.get(SHA256_KEY)).ok_or_else(|| {
