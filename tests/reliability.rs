@@ -135,11 +135,15 @@ fn directories_that_are_not_run_directories_are_never_replaced() {
     assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep me");
 }
 
-/// Whether `path` is a mount point we made (root only).
+/// Mount a tmpfs of `size` at `path` (root only).
 fn mount_tmpfs(path: &Path) -> Result<(), String> {
+    mount_tmpfs_sized(path, "64m")
+}
+
+fn mount_tmpfs_sized(path: &Path, size: &str) -> Result<(), String> {
     std::fs::create_dir_all(path).unwrap();
     let out = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(path)
         .output()
         .map_err(|e| format!("mount did not run: {e}"))?;
@@ -212,4 +216,34 @@ fn a_diverging_run_keeps_its_last_good_epoch_or_halves_the_rate_and_carries_on()
     assert_eq!(metrics["epochs"], 4);
     assert!(metrics["test_loss"].as_f64().unwrap().is_finite());
     assert!(!root.join("run.resume").exists());
+}
+
+#[test]
+fn a_full_disk_names_the_output_and_keeps_the_trained_run() {
+    let root = tempdir("enospc");
+    let mnt = root.join("full");
+    if let Err(why) = mount_tmpfs_sized(&mnt, "40k") {
+        eprintln!("SKIPPED: the full-disk test needs to mount a tmpfs (run as root): {why}");
+        return;
+    }
+    let outcome = std::panic::catch_unwind(|| {
+        let out = mnt.join("run");
+        let failed = run(&spirals(&out, "1", "2"));
+        let (_, stderr) = text(&failed);
+        assert_eq!(failed.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("cannot write {}/", out.display())), "{stderr}");
+        assert!(stderr.contains("No space left on device") && !stderr.contains("staging"), "{stderr}");
+        assert!(stderr.contains("writes the outputs without training again"), "{stderr}");
+        assert!(!out.exists());
+        // Room made, the kept run writes its outputs.
+        let grown = std::process::Command::new("mount").args(["-o", "remount,size=8m"]).arg(&mnt).status().unwrap();
+        assert!(grown.success());
+        let resumed = wgtrain(&["train", "--resume", mnt.join("run.resume").to_str().unwrap()]);
+        assert!(resumed.status.success(), "{}", text(&resumed).1);
+        assert_eq!(whole_run_seed(&out), 1);
+    });
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -169,8 +169,20 @@ impl Staging {
 
     /// Write one output file, with an error that names the output, not the staging path.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<()> {
-        std::fs::write(self.path(name), bytes).with_context(|| {
-            format!("cannot write {}; {} was left as it was", self.target.join(name).display(), self.target.display())
+        self.writing(name, |path| Ok(std::fs::write(path, bytes)?))
+    }
+
+    /// Run `write` on the staging path of `name`; its error names the output, not the staging
+    /// directory, and says the output was not changed.
+    pub fn writing(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        write(&self.path(name)).map_err(|e| {
+            let cause = e.root_cause().to_string();
+            anyhow::anyhow!(
+                "cannot write {}: {}; {} was left as it was",
+                self.target.join(name).display(),
+                cause.rsplit(": ").next().unwrap_or(&cause),
+                self.target.display()
+            )
         })
     }
 

@@ -42,8 +42,14 @@ impl ResumeDir {
         extra: BTreeMap<String, String>,
     ) -> Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-        checkpoint::save_with(&self.dir.join(CHECKPOINT), b, model, Some(opt), Some(trainer), extra)?;
-        Ok(())
+        checkpoint::save_with(&self.checkpoint(), b, model, Some(opt), Some(trainer), extra).map_err(|e| {
+            let cause = e.to_string();
+            anyhow::anyhow!(
+                "cannot save the epoch checkpoint {}: {}",
+                self.checkpoint().display(),
+                cause.rsplit(": ").next().unwrap_or(&cause)
+            )
+        })
     }
 
     pub fn checkpoint(&self) -> PathBuf {

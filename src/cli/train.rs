@@ -164,33 +164,46 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
     let wall = start.elapsed().as_secs_f64();
     let test_metrics = trainer.inference.evaluate(b, &mut model, &test_data)?;
 
-    checkpoint::save_with(&staging.path("model.safetensors"), b, &model, Some(&opt), Some(&trainer), extra)?;
+    // The trained loop is in the resume directory until the outputs are in place: if writing
+    // them fails (a full disk), resuming writes them without training again.
     let h = &trainer.history;
-    staging.write("history.csv", h.to_csv())?;
-    staging.write("history.json", serde_json::to_string_pretty(h)?)?;
-    staging.write("config.toml", cfg.to_toml())?;
-    plot::history(h, &staging.path("loss.svg"), &staging.path("accuracy.svg"))?;
     let epochs = h.epochs.len();
     let throughput = h.throughput();
-    let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
-    let summary = json!({
-        "device": b.describe(),
-        "dataset": cfg.dataset,
-        "epochs": epochs,
-        "stopped_early": trainer.state.stopped && diverged_in.is_none(),
-        "diverged_in_epoch": diverged_in.map(|(e, _)| e),
-        "lr_reductions": reductions,
-        "test_loss": test_metrics.loss,
-        "test_accuracy": test_metrics.accuracy,
-        "final": h.last(),
-        "wall_seconds": wall,
-        "samples_per_second": samples_per_second,
-        "throughput": throughput,
-        "parameters": model.parameter_count(),
-        "output": cfg.output,
-    });
-    staging.write("metrics.json", serde_json::to_string_pretty(&summary)?)?;
-    let out = staging.commit()?;
+    let written = (|| -> Result<(std::path::PathBuf, serde_json::Value)> {
+        staging.writing("model.safetensors", |path| {
+            Ok(checkpoint::save_with(path, b, &model, Some(&opt), Some(&trainer), extra)?)
+        })?;
+        staging.write("history.csv", h.to_csv())?;
+        staging.write("history.json", serde_json::to_string_pretty(h)?)?;
+        staging.write("config.toml", cfg.to_toml())?;
+        staging.writing("loss.svg", |loss| plot::history(h, loss, &staging.path("accuracy.svg")))?;
+        let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
+        let summary = json!({
+            "device": b.describe(),
+            "dataset": cfg.dataset,
+            "epochs": epochs,
+            "stopped_early": trainer.state.stopped && diverged_in.is_none(),
+            "diverged_in_epoch": diverged_in.map(|(e, _)| e),
+            "lr_reductions": reductions,
+            "test_loss": test_metrics.loss,
+            "test_accuracy": test_metrics.accuracy,
+            "final": h.last(),
+            "wall_seconds": wall,
+            "samples_per_second": samples_per_second,
+            "throughput": throughput,
+            "parameters": model.parameter_count(),
+            "output": cfg.output,
+        });
+        staging.write("metrics.json", serde_json::to_string_pretty(&summary)?)?;
+        Ok((staging.commit()?, summary))
+    })();
+    let (out, summary) = written.map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\n(the trained run is kept in {dir}: once that is fixed, `wgtrain train --resume {dir}` writes \
+             the outputs without training again)",
+            dir = resume_dir.dir.display()
+        )
+    })?;
     resume_dir.remove();
     if let Some((epoch, loss)) = diverged_in {
         let kept = if epoch == 1 { "the initial model".to_string() } else { format!("the model of epoch {}", epoch - 1) };
