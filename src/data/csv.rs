@@ -8,19 +8,8 @@ use crate::error::{Error, Result};
 
 /// The text of `path`, gunzipped when it starts with the gzip magic bytes.
 pub fn read_text(path: &Path) -> Result<String> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::DataMissing {
-            what: "data file".into(),
-            path: path.display().to_string(),
-            hint: "Check the path, or run scripts/fetch-data.sh for the bundled datasets.".into(),
-        },
-        _ => Error::io(path, e),
-    })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        crate::limits::read_decompressed(flate2::read::GzDecoder::new(&raw[..]), path)?
-    } else {
-        raw
-    };
+    let bytes =
+        super::read_file(path, "data file", "Check the path, or run scripts/fetch-data.sh for the bundled datasets.")?;
     String::from_utf8(bytes)
         .map_err(|_| Error::DataCorrupt { path: path.display().to_string(), problem: "not UTF-8 text".into() })
 }

@@ -19,19 +19,7 @@ fn corrupt(path: &Path, problem: impl Into<String>) -> Error {
 
 /// Read a u8 IDX file, raw or gzip-compressed.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::DataMissing {
-            what: "IDX file".into(),
-            path: path.display().to_string(),
-            hint: "Run scripts/fetch-data.sh to fetch the datasets.".into(),
-        },
-        _ => Error::io(path, e),
-    })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        crate::limits::read_decompressed(flate2::read::GzDecoder::new(&raw[..]), path)?
-    } else {
-        raw
-    };
+    let bytes = super::read_file(path, "IDX file", "Run scripts/fetch-data.sh to fetch the datasets.")?;
     parse_idx(&bytes).map_err(|problem| corrupt(path, problem))
 }
 
