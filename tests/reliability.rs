@@ -199,16 +199,24 @@ fn a_diverging_run_keeps_its_last_good_epoch_or_halves_the_rate_and_carries_on()
         a.extend(["--lr".into(), lr.into(), "--on-divergence".into(), policy.into()]);
         a
     };
-    // Learning rate 5 blows up in the first epoch: the initial model is what is kept.
-    let stopped = run(&args("5", "stop"));
+    // Learning rate 5 blows up in the first epoch: nothing of this run is worth keeping.
+    let first = run(&args("5", "stop"));
+    let (_, stderr) = text(&first);
+    assert_eq!(first.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in epoch 1, before any epoch completed; nothing was written"), "{stderr}");
+    assert!(!out.exists());
+    // At 1.5 the first epoch is good and the second blows up: the first is what is kept.
+    let stopped = run(&args("1.5", "stop"));
     let (_, stderr) = text(&stopped);
     assert_eq!(stopped.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("in epoch 1; the initial model (the last good one) is in"), "{stderr}");
+    assert!(stderr.contains("in epoch 2; the model of epoch 1 (the last good one) is in"), "{stderr}");
     assert_eq!(whole_run_seed(&out), 42);
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
-    assert_eq!(metrics["diverged_in_epoch"], 1);
-    // At 3, halving twice brings it back: the run finishes, and says what it did.
-    let recovered = run(&args("3", "reduce-lr"));
+    assert_eq!(metrics["diverged_in_epoch"], 2);
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 2, "the diverged epoch stays in the history:\n{history}");
+    // Halving the rates brings it back: the run finishes, and says what it did.
+    let recovered = run(&args("1.5", "reduce-lr"));
     assert!(recovered.status.success(), "{}", text(&recovered).1);
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     let reductions = metrics["lr_reductions"].as_array().unwrap();

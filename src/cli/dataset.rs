@@ -152,13 +152,10 @@ impl InputTransform {
     }
 }
 
-/// Rows to predict from a file: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every column a
-/// feature, unless `label_column` names one to drop), as the model's inputs.
-pub fn prediction_inputs(
-    path: &Path,
-    label_column: Option<isize>,
-    transform: &InputTransform,
-) -> Result<(usize, usize, Vec<f32>)> {
+/// Rows to predict from a file, as read: IDX images (`*-ubyte[.gz]`, `*.idx`) or CSV (every
+/// column a feature, unless `label_column` names one to drop). Prepare them with the
+/// checkpoint's `InputTransform::apply` once their width is checked.
+pub fn prediction_inputs(path: &Path, label_column: Option<isize>) -> Result<Dataset> {
     let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
     if name.contains("-ubyte") || name.ends_with(".idx") {
         let idx = wgtrain::data::idx::read_idx(path)?;
@@ -166,8 +163,8 @@ pub fn prediction_inputs(
             bail!("{}: an IDX file of {} dimension(s) is not a set of images", path.display(), idx.dims.len());
         }
         let cols: usize = idx.dims[1..].iter().product();
-        let values = idx.data.iter().map(|&b| b as f32 * transform.scale + transform.shift).collect();
-        return Ok((idx.dims[0], cols, values));
+        let labels = vec![0; idx.dims[0]];
+        return Ok(Dataset::new("input", Features::U8 { data: idx.data, scale: 1.0, shift: 0.0 }, labels, cols)?);
     }
     let text = wgtrain::data::csv::read_text(path)?;
     let parsed = wgtrain::data::csv::rows(&text).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))?;
@@ -193,8 +190,5 @@ pub fn prediction_inputs(
         rows += 1;
     }
     let cols = cols.with_context(|| format!("{}: no rows to predict", path.display()))?;
-    let mut data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
-    transform.apply(&mut data)?;
-    let Features::F32(values) = data.features else { unreachable!("built from f32 rows") };
-    Ok((rows, cols, values))
+    Ok(Dataset::new("input", Features::F32(values), vec![0; rows], cols)?)
 }

@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 
 use super::dataset::{prediction_inputs, InputTransform};
 use super::train::INPUT_TRANSFORM_KEY;
-use wgtrain::data::{Dataset, Features};
 use wgtrain::infer::{self, Inference};
 use wgtrain::nn::Mode;
 use wgtrain::train::{checkpoint, DeviceData};
@@ -37,13 +36,14 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
         Some(t) => serde_json::from_str(t).context("the checkpoint's input transform does not parse")?,
         None => InputTransform::identity(),
     };
-    let (rows, cols, values) = prediction_inputs(a.input, a.label_column, &transform)?;
+    let mut data = prediction_inputs(a.input, a.label_column)?;
+    let (rows, cols) = (data.rows, data.cols);
     let inputs = loaded.meta.model.inputs;
     if cols != inputs {
         bail!("{} has {cols} features per row but the model takes {inputs}", a.input.display());
     }
     let mut model = loaded.build_model(b)?;
-    let data = Dataset::new("input", Features::F32(values), vec![0; rows], cols)?;
+    transform.apply(&mut data)?;
     let device_data = DeviceData::upload(b, &data)?;
     let mut inference = Inference::new(b, infer::DEFAULT_BATCH)?;
     let classes = loaded.meta.model.outputs();

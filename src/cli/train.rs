@@ -160,6 +160,16 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
         diverged_in = Some((epoch, loss));
         break;
     }
+    let advice = format!(
+        "Lower the learning rate (now {}), clip gradients (--clip-norm 1), or pass --on-divergence reduce-lr",
+        cfg.optimizer.lr.unwrap_or_default()
+    );
+    if let Some((epoch, loss)) = diverged_in.filter(|_| trainer.state.epoch == 0) {
+        // No epoch of this run ever completed: there is nothing better than the initial
+        // weights to keep, so an existing output stays as it is.
+        resume_dir.remove();
+        bail!("training diverged: the loss became {loss:.4e} in epoch {epoch}, before any epoch completed; nothing was written. {advice}");
+    }
     trainer.finish(b)?;
     let wall = start.elapsed().as_secs_f64();
     let test_metrics = trainer.inference.evaluate(b, &mut model, &test_data)?;
@@ -206,12 +216,11 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
     })?;
     resume_dir.remove();
     if let Some((epoch, loss)) = diverged_in {
-        let kept = if epoch == 1 { "the initial model".to_string() } else { format!("the model of epoch {}", epoch - 1) };
         bail!(
-            "training diverged: the loss reached {loss:.4e} in epoch {epoch}; {kept} (the last good one) is in {}. \
-             Lower the learning rate (now {}), clip gradients (--clip-norm 1), or pass --on-divergence reduce-lr",
-            out.display(),
-            cfg.optimizer.lr.unwrap_or_default()
+            "training diverged: the loss became {loss:.4e} in epoch {epoch}; the model of epoch {} (the last good \
+             one) is in {}. {advice}",
+            trainer.state.epoch,
+            out.display()
         );
     }
     if json_out {
