@@ -6,6 +6,7 @@
 //     chunk_rows rows (src0..src3); source row r lives in chunk r / chunk_rows.
 //   fill:  y[i] = value
 //   scale: y[i] = value·x[i]  (scale_in_place: y[i] = value·y[i])
+//   apply_mask: y[i] = 0 where src[i] (the mask) is 0, else unchanged
 // src: (source rows, cols); index: the epoch's order of source rows; dst: (rows, cols).
 
 struct Params {
@@ -160,4 +161,14 @@ fn scale_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         return;
     }
     dst[i] *= p.value;
+}
+
+@compute @workgroup_size(WG)
+fn apply_mask(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= p.n {
+        return;
+    }
+    // A select, not a product: 0·(−x) would store −0, and 0·NaN a NaN.
+    dst[i] = select(dst[i], 0.0, src[i] == 0.0);
 }

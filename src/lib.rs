@@ -23,6 +23,7 @@ pub mod limits;
 pub mod nn;
 pub mod optim;
 pub mod shaders;
+pub mod sparse;
 pub mod tensor;
 pub mod train;
 

@@ -3,7 +3,6 @@
 //! anything is allocated, with an error that names the value, the limit and the fix.
 
 use crate::error::{Error, Result};
-use crate::nn::{LayerSpec, ModelSpec};
 
 /// Class numbers are below this (a label of 1,000,000,000 would make a billion-wide output).
 pub const MAX_CLASSES: usize = 1 << 16;
@@ -27,27 +26,28 @@ pub fn available_host_bytes() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// Check that `spec` can be built where one tensor may hold at most `max_tensor_bytes` and the
-/// host has `host_bytes` available: every weight matrix fits a tensor, and the parameters with
-/// their gradients and optimizer state fit the host.
-pub fn check_model(spec: &ModelSpec, max_tensor_bytes: u64, host_bytes: Option<u64>) -> Result<()> {
-    let mut width = spec.inputs as u64;
+/// Check that a model whose layers have weight matrices `(layer number, inputs, units)` can be
+/// built where one tensor may hold at most `max_tensor_bytes` and the host has `host_bytes`
+/// available: every weight matrix fits a tensor, and the parameters with their gradients and
+/// optimizer state fit the host.
+pub fn check_model(
+    matrices: impl IntoIterator<Item = (usize, usize, usize)>,
+    max_tensor_bytes: u64,
+    host_bytes: Option<u64>,
+) -> Result<()> {
     let mut total: u64 = 0;
-    for (i, l) in spec.layers.iter().enumerate() {
-        if let LayerSpec::Dense { units, .. } = *l {
-            let units = units as u64;
-            let bytes = width.checked_mul(units).and_then(|n| n.checked_mul(4)).unwrap_or(u64::MAX);
-            if bytes > max_tensor_bytes {
-                return Err(too_large(
-                    format!("layer {} ({width}→{units}) weight matrix", i + 1),
-                    format!("{bytes} bytes"),
-                    format!("{max_tensor_bytes} bytes per tensor on this device"),
-                    "use narrower layers",
-                ));
-            }
-            total = total.saturating_add(bytes).saturating_add(units * 4);
-            width = units;
+    for (layer, inputs, units) in matrices {
+        let (width, units) = (inputs as u64, units as u64);
+        let bytes = width.checked_mul(units).and_then(|n| n.checked_mul(4)).unwrap_or(u64::MAX);
+        if bytes > max_tensor_bytes {
+            return Err(too_large(
+                format!("layer {layer} ({width}→{units}) weight matrix"),
+                format!("{bytes} bytes"),
+                format!("{max_tensor_bytes} bytes per tensor on this device"),
+                "use narrower layers",
+            ));
         }
+        total = total.saturating_add(bytes).saturating_add(units * 4);
     }
     let needed = total.saturating_mul(COPIES_PER_PARAMETER);
     if let Some(host) = host_bytes {

@@ -183,7 +183,7 @@ struct TrainArgs {
     #[arg(short, long)]
     output: Option<String>,
     /// When the training loss becomes NaN or infinite: stop (keeping the last good epoch's
-    /// model in the output) or go back to the last good epoch with halved learning rates.
+    /// model in the output) or go back to the last good epoch with learning rates ÷10.
     #[arg(long, value_enum)]
     on_divergence: Option<cli::config::OnDivergence>,
     /// Continue an interrupted run from its resume directory (OUTPUT.resume, named in the

@@ -105,7 +105,7 @@ fn csv_files_take_a_header_and_a_label_column_and_report_bad_lines() {
     std::fs::write(&path, "1,2,0\n3,1\n").unwrap();
     assert!(sources::csv(&path, -1).unwrap_err().to_string().contains("line 2: 2 fields where earlier lines have 3"));
     std::fs::write(&path, "1,2,0\n3,x,1\n").unwrap();
-    assert!(sources::csv(&path, -1).unwrap_err().to_string().contains("line 2: a field is not a number"));
+    assert!(sources::csv(&path, -1).unwrap_err().to_string().contains("line 2, field 2: \"x\" is not a number"));
     std::fs::write(&path, "label\n").unwrap();
     assert!(sources::csv(&path, -1).unwrap_err().to_string().contains("no data rows"));
 }

@@ -8,17 +8,19 @@ use std::path::Path;
 /// What each module may import (besides itself).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
+    ("limits", &["error"]),
     ("tensor", &["error"]),
     ("shaders", &[]),
     ("backend", &["error", "tensor"]),
     // The two implementations of the op set, side by side: neither knows the other.
     ("cpu", &["backend", "error", "tensor"]),
     ("gpu", &["backend", "error", "tensor", "shaders"]),
-    ("nn", &["backend", "error", "tensor"]),
+    ("nn", &["backend", "error", "tensor", "limits"]),
     ("optim", &["backend", "error", "tensor", "nn"]),
-    ("data", &["backend", "error", "tensor"]),
+    ("data", &["backend", "error", "tensor", "limits"]),
+    ("sparse", &["backend", "error", "tensor", "nn", "optim"]),
     ("infer", &["backend", "error", "tensor", "nn", "data"]),
-    ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer"]),
+    ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "sparse", "limits"]),
     ("bench", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train"]),
 ];
 

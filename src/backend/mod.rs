@@ -83,6 +83,10 @@ pub trait Backend {
     /// `y ← value·x` (`y` may be `x`).
     fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()>;
 
+    /// `y[i] ← 0` where `mask[i]` is 0, else unchanged (exactly +0, whatever `y[i]` was: the
+    /// pruning masks, which keep pruned weights exactly zero).
+    fn apply_mask(&mut self, mask: Tensor, y: Tensor) -> Result<()>;
+
     /// `dst[r] ← src[index[offset + r]]·scale + shift` for each row r of `dst`, where offset is
     /// the step's `batch_offset`. `src` is f32 or u8 (normalized) or u32 (copied; `dst` u32),
     /// given as 1 to 4 chunks of equal row count (the last may be shorter) when it is larger

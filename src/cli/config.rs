@@ -41,7 +41,7 @@ pub struct RunConfig {
 pub enum OnDivergence {
     /// Stop, and write the model of the last good epoch to the output.
     Stop,
-    /// Go back to the last good epoch, halve every learning rate and carry on (at most three
+    /// Go back to the last good epoch, divide every learning rate by 10 and carry on (at most three
     /// times, then stop).
     ReduceLr,
 }

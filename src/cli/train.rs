@@ -24,8 +24,10 @@ use wgtrain::Backend;
 pub const RUN_CONFIG_KEY: &str = "run_config";
 pub const INPUT_TRANSFORM_KEY: &str = "input_transform";
 
-/// Times `--on-divergence reduce-lr` halves the rates before it gives up.
+/// Times `--on-divergence reduce-lr` cuts the rates before it gives up.
 const MAX_LR_REDUCTIONS: usize = 3;
+/// Each cut: a decade (halving rarely rescues a run whose last finite epoch already overshot).
+const LR_CUT: f32 = 0.1;
 
 /// A run to continue: the checkpoint and the loop it holds.
 pub struct Resume<'a> {
@@ -145,11 +147,11 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
         trainer.config.epochs = cfg.epochs;
         if cfg.on_divergence == OnDivergence::ReduceLr && reductions.len() < MAX_LR_REDUCTIONS {
             retries_from_here += 1;
-            opt.scale_lr(0.5f32.powi(retries_from_here));
+            opt.scale_lr(LR_CUT.powi(retries_from_here));
             trainer.begin(b, &mut model, &mut opt, &train_data)?;
             reductions.push(json!({ "epoch": epoch, "loss": loss, "lr_after": opt.config.lr }));
             if !json_out {
-                println!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates halved", epoch - 1);
+                println!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates ÷10", epoch - 1);
             }
             continue;
         }

@@ -58,6 +58,15 @@ pub fn fill(y: &mut [f32], value: f32) {
     y.fill(value);
 }
 
+/// `y[i] = 0` where `mask[i]` is 0.
+pub fn apply_mask(mask: &[f32], y: &mut [f32]) {
+    for (y, &m) in y.iter_mut().zip(mask) {
+        if m == 0.0 {
+            *y = 0.0;
+        }
+    }
+}
+
 /// `y[i] = value·x[i]`.
 pub fn scale(x: &[f32], y: &mut [f32], value: f32) {
     for (y, x) in y.iter_mut().zip(x) {

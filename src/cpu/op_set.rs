@@ -103,6 +103,14 @@ impl Backend for CpuBackend {
         })
     }
 
+    fn apply_mask(&mut self, mask: Tensor, y: Tensor) -> Result<()> {
+        checks::elementwise("apply_mask", mask, y)?;
+        self.with_out("apply_mask", y, |s, y| {
+            data::apply_mask(s.f32s("apply_mask", mask)?, y);
+            Ok(())
+        })
+    }
+
     fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
         let offset = self.counters.batch_offset;
         checks::gather(src, index, dst, &spec, offset)?;

@@ -12,14 +12,14 @@ pub use device::DeviceData;
 
 /// The bytes of a data file, gunzipped when they start with the gzip magic bytes (at most
 /// `limits::MAX_DECOMPRESSED_BYTES`). A missing file is `DataMissing` with `hint`.
-fn read_file(path: &std::path::Path, what: &str, hint: &str) -> crate::Result<Vec<u8>> {
+fn read_file(path: &std::path::Path, what: &str, hint: &str) -> crate::error::Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => crate::Error::DataMissing {
+        std::io::ErrorKind::NotFound => crate::error::Error::DataMissing {
             what: what.into(),
             path: path.display().to_string(),
             hint: hint.into(),
         },
-        _ => crate::Error::io(path, e),
+        _ => crate::error::Error::io(path, e),
     })?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         crate::limits::read_decompressed(flate2::read::GzDecoder::new(&raw[..]), path)

@@ -38,6 +38,7 @@ pub struct DataKernels {
     fill: Arc<Kernel>,
     scale: Arc<Kernel>,
     scale_in_place: Arc<Kernel>,
+    apply_mask: Arc<Kernel>,
 }
 
 impl DataKernels {
@@ -52,6 +53,7 @@ impl DataKernels {
             fill: k("fill")?,
             scale: k("scale")?,
             scale_in_place: k("scale_in_place")?,
+            apply_mask: k("apply_mask")?,
         })
     }
 }
@@ -115,4 +117,10 @@ pub fn scale(
         Some(x) => rec.dispatch(ctx, &k.scale, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n)),
         None => rec.dispatch(ctx, &k.scale_in_place, bytemuck::bytes_of(&p), &[(4, y)], grid(n)),
     }
+}
+
+/// Record `y[i] = 0` where `mask[i]` is 0.
+pub fn apply_mask(rec: &mut Recorder, ctx: &GpuContext, k: &DataKernels, mask: &GpuBuffer, y: &GpuBuffer, n: usize) -> Result<()> {
+    let p = Params::new(to_u32("apply_mask", "element count", n)?, 1, 0.0, 0.0);
+    rec.dispatch(ctx, &k.apply_mask, bytemuck::bytes_of(&p), &[(1, mask), (4, y)], grid(n))
 }

@@ -136,6 +136,12 @@ impl Backend for GpuBackend {
         data_ops::scale(&mut self.rec, &self.ctx, &self.k.data, xb, yb, y.len(), value)
     }
 
+    fn apply_mask(&mut self, mask: Tensor, y: Tensor) -> Result<()> {
+        checks::elementwise("apply_mask", mask, y)?;
+        let (m, yb) = (buf(&self.tensors, "apply_mask", mask)?, buf(&self.tensors, "apply_mask", y)?);
+        data_ops::apply_mask(&mut self.rec, &self.ctx, &self.k.data, m, yb, y.len())
+    }
+
     fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
         checks::gather(src, index, dst, &spec, self.counters_host.batch_offset)?;
         let t = &self.tensors;

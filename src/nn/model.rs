@@ -41,7 +41,8 @@ enum Layer {
     /// derivative needs x (`!Activation::output_suffices`).
     Dense {
         w: usize,
-        b: usize,
+        /// None for a Linear layer.
+        b: Option<usize>,
         act: Activation,
         keep_pre: bool,
     },
@@ -108,7 +109,7 @@ pub fn validate(spec: &ModelSpec) -> Result<()> {
     }
     for (i, l) in spec.layers.iter().enumerate() {
         match *l {
-            LayerSpec::Dense { units: 0, .. } => {
+            LayerSpec::Dense { units: 0, .. } | LayerSpec::Linear { units: 0, .. } => {
                 return Err(invalid(spec, i, "a Dense layer of 0 units; every layer needs at least 1".into()))
             }
             LayerSpec::Dropout { rate } | LayerSpec::AlphaDropout { rate } if !(0.0..1.0).contains(&rate) => {
@@ -144,7 +145,7 @@ impl Sequential {
     /// keyed by the same seed, with one stream per layer.
     pub fn new(b: &mut dyn Backend, spec: &ModelSpec, seed: u64) -> Result<Self> {
         validate(spec)?;
-        crate::limits::check_model(spec, b.max_tensor_bytes(), crate::limits::available_host_bytes())?;
+        crate::limits::check_model(spec.weight_shapes(), b.max_tensor_bytes(), crate::limits::available_host_bytes())?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut model = Self {
             spec: spec.clone(),
@@ -168,10 +169,16 @@ impl Sequential {
                     let fused = activation.fusable();
                     let act = if fused { activation } else { Activation::Identity };
                     let keep_pre = fused && !activation.output_suffices();
-                    model.push(Layer::Dense { w: wi, b: bi, act, keep_pre }, units);
+                    model.push(Layer::Dense { w: wi, b: Some(bi), act, keep_pre }, units);
                     if !fused {
                         model.push_activation(b, i, activation, units, stream)?;
                     }
+                    width = units;
+                }
+                LayerSpec::Linear { units, init } => {
+                    let w = init.sample(width, units, &mut rng);
+                    let wi = model.add_param(b, format!("layers.{i}.w"), width, units, &w, true)?;
+                    model.push(Layer::Dense { w: wi, b: None, act: Activation::Identity, keep_pre: false }, units);
                     width = units;
                 }
                 LayerSpec::Activation { activation } => model.push_activation(b, i, activation, width, stream)?,
@@ -308,7 +315,8 @@ impl Sequential {
             let buf = &w.layers[i];
             match *layer {
                 Layer::Dense { w: wi, b: bi, act, .. } => {
-                    let mut spec = Matmul::nn().with_bias(self.params[bi].value).with_activation(act);
+                    let mut spec = Matmul::nn().with_activation(act);
+                    spec.bias = bi.map(|bi| self.params[bi].value);
                     // Only backward reads the pre-activation: inference skips the extra store.
                     spec.pre = if mode == Mode::Train { buf.pre } else { None };
                     b.matmul(x, self.params[wi].value, buf.y, spec)?;
@@ -351,7 +359,9 @@ impl Sequential {
                         None => dy,
                     };
                     b.matmul(x, dz, self.params[wi].grad, Matmul::tn())?;
-                    b.column_sum(dz, self.params[bi].grad)?;
+                    if let Some(bi) = bi {
+                        b.column_sum(dz, self.params[bi].grad)?;
+                    }
                     if i > 0 {
                         b.matmul(dz, self.params[wi].value, buf.dx, Matmul::nt())?;
                     }

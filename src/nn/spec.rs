@@ -17,6 +17,12 @@ pub enum LayerSpec {
         init: Initializer,
         bias: f32,
     },
+    /// `y = x·w`, w: (IN, units): no bias, no activation. The first factor of a low-rank
+    /// Dense layer (`sparse::factorize`).
+    Linear {
+        units: usize,
+        init: Initializer,
+    },
     /// A standalone activation (PReLU's slopes start at 0.25, as in PyTorch).
     Activation {
         activation: Activation,
@@ -39,6 +45,16 @@ impl LayerSpec {
     /// A Dense layer with He-normal weights and zero bias.
     pub fn dense(units: usize, activation: Activation) -> Self {
         Self::Dense { units, activation, init: Initializer::HE_NORMAL, bias: 0.0 }
+    }
+
+    /// The layer's weight matrix width and whether it has a bias, for the layers that have
+    /// weights (Dense and Linear).
+    pub fn weights(&self) -> Option<(usize, bool)> {
+        match *self {
+            Self::Dense { units, .. } => Some((units, true)),
+            Self::Linear { units, .. } => Some((units, false)),
+            _ => None,
+        }
     }
 
     pub fn batch_norm() -> Self {
@@ -69,10 +85,23 @@ impl ModelSpec {
         Self { inputs, layers, loss: Loss::SoftmaxCrossEntropy }
     }
 
+    /// (layer number from 1, inputs, units) of every weight matrix, in order.
+    pub fn weight_shapes(&self) -> Vec<(usize, usize, usize)> {
+        let mut width = self.inputs;
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Some((units, _)) = l.weights() {
+                out.push((i + 1, width, units));
+                width = units;
+            }
+        }
+        out
+    }
+
     /// Width of the model's output (the logits).
     pub fn outputs(&self) -> usize {
         self.layers.iter().fold(self.inputs, |width, l| match l {
-            LayerSpec::Dense { units, .. } => *units,
+            LayerSpec::Dense { units, .. } | LayerSpec::Linear { units, .. } => *units,
             _ => width,
         })
     }

@@ -155,6 +155,9 @@ pub struct Optimizer {
     hyper_plain: Tensor,
     /// Σg² over all gradients, for clipping by global norm.
     norm: Tensor,
+    /// Pruning masks by parameter name (1 keeps, 0 prunes), applied right after each update
+    /// in the same submission, so pruned weights stay exactly 0 while the rest train.
+    masks: Vec<(String, Tensor)>,
 }
 
 impl Optimizer {
@@ -166,7 +169,27 @@ impl Optimizer {
             hyper_penalized: b.zeros(1, Hyper::LEN)?,
             hyper_plain: b.zeros(1, Hyper::LEN)?,
             norm: b.zeros(1, 1)?,
+            masks: Vec::new(),
         })
+    }
+
+    /// Keep the entries of `param` where `mask` is 0 at exactly 0 from now on (and zero them
+    /// now). Replaces an earlier mask of the same parameter.
+    pub fn set_mask(&mut self, b: &mut dyn Backend, param: &Param, mask: &[f32]) -> Result<()> {
+        match self.masks.iter().find(|(n, _)| *n == param.name) {
+            Some(&(_, t)) => b.write(t, mask)?,
+            None => {
+                let t = b.upload(param.value.rows, param.value.cols, mask)?;
+                self.masks.push((param.name.clone(), t));
+            }
+        }
+        let t = self.masks.iter().find(|(n, _)| *n == param.name).expect("just set").1;
+        b.apply_mask(t, param.value)
+    }
+
+    /// The pruning masks, by parameter name.
+    pub fn masks(&self) -> &[(String, Tensor)] {
+        &self.masks
     }
 
     /// Give each parameter the zeroed state tensors the rule keeps (once, before training).
@@ -182,7 +205,6 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The learning rate the next update uses.
     /// Multiply every learning rate the optimizer can use by `factor`: the base rate and the
     /// schedule's own rates (piecewise values, 1cycle's peak, plateau's floor).
     pub fn scale_lr(&mut self, factor: f32) {
@@ -195,6 +217,7 @@ impl Optimizer {
         }
     }
 
+    /// The learning rate the next update uses.
     pub fn lr(&self) -> f32 {
         self.config.schedule.lr(self.config.lr, self.state.step, &self.state.plateau)
     }
@@ -247,6 +270,11 @@ impl Optimizer {
             let hyper = if p.penalized { self.hyper_penalized } else { self.hyper_plain };
             let grad_norm = clip_norm.then_some(self.norm);
             b.update(rule, UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm })?;
+        }
+        for (name, mask) in &self.masks {
+            if let Some(p) = params.iter().find(|p| p.name == *name) {
+                b.apply_mask(*mask, p.value)?;
+            }
         }
         let (_, mu_product) = self.hyper();
         self.state.mu_product = mu_product;

@@ -90,7 +90,10 @@ pub fn save_with(
     for (name, t) in model.named_tensors() {
         named.push((format!("model.{name}"), vec![t.rows, t.cols], b.read(t)?));
     }
-    if opt.is_some() {
+    if let Some(opt) = opt {
+        for (name, mask) in opt.masks() {
+            named.push((format!("mask.{name}"), vec![mask.rows, mask.cols], b.read(*mask)?));
+        }
         for p in model.params() {
             for (slot, s) in p.state.iter().enumerate() {
                 if let Some(s) = s {
@@ -224,8 +227,12 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
 fn check_dense_shapes(spec: &ModelSpec, tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>) -> std::result::Result<(), String> {
     let mut width = spec.inputs;
     for (i, l) in spec.layers.iter().enumerate() {
-        if let crate::nn::LayerSpec::Dense { units, .. } = *l {
-            for (name, shape) in [(format!("model.layers.{i}.w"), [width, units]), (format!("model.layers.{i}.b"), [1, units])] {
+        if let Some((units, bias)) = l.weights() {
+            let mut expected = vec![(format!("model.layers.{i}.w"), [width, units])];
+            if bias {
+                expected.push((format!("model.layers.{i}.b"), [1, units]));
+            }
+            for (name, shape) in expected {
                 match tensors.get(&name) {
                     Some((s, _)) if s[..] == shape[..] => {}
                     Some((s, _)) => return Err(format!("tensor {name} is {s:?} but the metadata says {shape:?}")),
@@ -275,6 +282,10 @@ impl Loaded {
         opt.state = self.meta.optimizer_state.unwrap_or_default();
         opt.attach(b, model.params_mut())?;
         for p in model.params() {
+            if self.tensors.contains_key(&format!("mask.{}", p.name)) {
+                let mask = self.get(&format!("mask.{}", p.name), p.value.shape())?.to_vec();
+                opt.set_mask(b, p, &mask)?;
+            }
             for (slot, s) in p.state.iter().enumerate() {
                 if let Some(s) = s {
                     b.write(*s, self.get(&format!("optim.{}.{slot}", p.name), s.shape())?)?;

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: usize,
+    /// NaN when the epoch diverged (JSON has no NaN: it is written as null and read back).
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f32,
     pub accuracy: f32,
     pub val_loss: Option<f32>,
@@ -78,4 +80,9 @@ impl History {
     pub fn last(&self) -> Option<&EpochRecord> {
         self.epochs.last()
     }
+}
+
+/// An f32 that JSON may hold as null (how serde_json writes NaN and infinities).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
 }
