@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
+use wgtrain::gpu::GpuBackend;
 use wgtrain::nn::Initializer;
 use wgtrain::optim::OptimizerKind;
 use wgtrain::{Activation, Backend, CpuBackend};
@@ -44,8 +44,17 @@ enum Command {
     /// The choice follows wgpu's variables: WGPU_BACKEND (vulkan, metal, dx12, gl),
     /// WGPU_ADAPTER_NAME (part of a name) and WGPU_POWER_PREF (low, high, none).
     ///
-    /// Example: WGPU_ADAPTER_NAME=llvmpipe wgtrain info
-    Info,
+    /// Given a checkpoint: its model summary, like Keras' model.summary(): per layer its
+    /// kind, output width, parameters, zero weights and rank.
+    ///
+    /// Examples:
+    ///   WGPU_ADAPTER_NAME=llvmpipe wgtrain info
+    ///   wgtrain info runs/latest/model.safetensors
+    #[command(verbatim_doc_comment)]
+    Info {
+        /// A checkpoint to summarize instead.
+        checkpoint: Option<PathBuf>,
+    },
     /// Train a model. With no arguments: Fashion-MNIST, 784-300-100-10, ELU, He init,
     /// momentum 0.9, 10 epochs, outputs in runs/latest.
     ///
@@ -112,6 +121,44 @@ enum Command {
     ///   wgtrain bench --models mlp --compare torch.json
     #[command(verbatim_doc_comment)]
     Bench(Box<cli::bench::BenchArgs>),
+    /// Prune a trained model by weight magnitude, optionally fine-tune with the pruned
+    /// weights held at zero, and write it as a new run directory with a summary: parameters,
+    /// zeros, test accuracy and inference speed before and after.
+    ///
+    /// Examples:
+    ///   wgtrain prune runs/latest/model.safetensors --sparsity 0.9 --fine-tune-epochs 2
+    ///   wgtrain prune runs/latest/model.safetensors --sparsity 0.5 --per-layer -o runs/half
+    #[command(verbatim_doc_comment)]
+    Prune {
+        #[command(flatten)]
+        args: cli::compress::CompressArgs,
+        /// Fraction of the weights to set to zero, in [0, 1).
+        #[arg(long)]
+        sparsity: f64,
+        /// Prune the same fraction of every layer instead of one threshold over all of them.
+        #[arg(long)]
+        per_layer: bool,
+    },
+    /// Replace Dense layers by low-rank factors from a truncated SVD (IN→r→OUT), optionally
+    /// fine-tune, and write it as a new run directory with a summary as for `prune`.
+    ///
+    /// Examples:
+    ///   wgtrain factorize runs/latest/model.safetensors --rank 32 --fine-tune-epochs 2
+    ///   wgtrain factorize runs/latest/model.safetensors --energy 0.95 --layers 1
+    #[command(verbatim_doc_comment)]
+    Factorize {
+        #[command(flatten)]
+        args: cli::compress::CompressArgs,
+        /// The rank of every factorized layer, from 1 to min(IN, OUT).
+        #[arg(long, required_unless_present = "energy", conflicts_with = "energy")]
+        rank: Option<usize>,
+        /// Choose each layer's rank to keep this fraction of Σσ², in (0, 1].
+        #[arg(long)]
+        energy: Option<f64>,
+        /// The Dense layers to factorize, by number from 1 [default: all but the output].
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<usize>,
+    },
 }
 
 /// Flags of `train`; each overrides the same setting of the config file.
@@ -191,6 +238,25 @@ struct TrainArgs {
     /// Only --epochs, --output, --data-dir and --on-divergence may change.
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     resume: Option<PathBuf>,
+    /// Prune during training to this fraction of zero weights (magnitude pruning, masks kept
+    /// through the rest of the run), e.g. 0.9.
+    #[arg(long, value_name = "SPARSITY")]
+    prune_to: Option<f64>,
+    /// How --prune-to gets there: along Zhu & Gupta's cubic ramp, or all at once.
+    #[arg(long, value_enum)]
+    prune_schedule: Option<cli::config::PruneSchedule>,
+    /// First epoch (from 1) that starts pruned [default: 1].
+    #[arg(long, value_name = "EPOCH")]
+    prune_start: Option<usize>,
+    /// Epoch from which the target holds (cubic) [default: the last].
+    #[arg(long, value_name = "EPOCH")]
+    prune_end: Option<usize>,
+    /// Prune the same fraction of every layer instead of one threshold over all of them.
+    #[arg(long)]
+    prune_per_layer: bool,
+    /// The history's sparsity column counts weights with |w| below this [default: 0.001].
+    #[arg(long, value_name = "THRESHOLD")]
+    sparsity_threshold: Option<f32>,
 }
 
 /// A flag's accepted values, taken from the library's own list of names.
@@ -218,6 +284,27 @@ impl TrainArgs {
              batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
         if let Some(d) = self.on_divergence {
             c.on_divergence = d;
+        }
+        if let Some(t) = self.sparsity_threshold {
+            c.sparsity_threshold = t;
+        }
+        if let Some(target) = self.prune_to {
+            c.prune.get_or_insert_with(Default::default).target = target;
+        }
+        let prune_flags = self.prune_schedule.is_some() || self.prune_start.is_some() || self.prune_end.is_some();
+        match c.prune.as_mut() {
+            Some(p) => {
+                p.schedule = self.prune_schedule.unwrap_or(p.schedule);
+                p.start = self.prune_start.unwrap_or(p.start);
+                p.end = self.prune_end.or(p.end);
+                if self.prune_per_layer {
+                    p.scope = wgtrain::sparse::Scope::PerLayer;
+                }
+            }
+            None if prune_flags || self.prune_per_layer => {
+                anyhow::bail!("--prune-schedule, --prune-start, --prune-end and --prune-per-layer need --prune-to")
+            }
+            None => {}
         }
         c.model.batch_norm |= self.batch_norm;
         if self.standardize.is_some() {
@@ -259,6 +346,12 @@ impl TrainArgs {
             ("--standardize", self.standardize.is_some()),
             ("--early-stopping", self.early_stopping.is_some()),
             ("--seed", self.seed.is_some()),
+            ("--prune-to", self.prune_to.is_some()),
+            ("--prune-schedule", self.prune_schedule.is_some()),
+            ("--prune-start", self.prune_start.is_some()),
+            ("--prune-end", self.prune_end.is_some()),
+            ("--prune-per-layer", self.prune_per_layer),
+            ("--sparsity-threshold", self.sparsity_threshold.is_some()),
         ];
         let changed: Vec<&str> = changed.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
         if !changed.is_empty() {
@@ -307,7 +400,19 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Bench(args) => bench(*args, &cli.device, cli.json),
-        Command::Info => info(cli.json),
+        Command::Prune { args, sparsity, per_layer } => backend(&cli.device).and_then(|mut b| {
+            let scope = if per_layer { wgtrain::sparse::Scope::PerLayer } else { wgtrain::sparse::Scope::Global };
+            cli::compress::run(args, cli::compress::Change::Prune { sparsity, scope }, b.as_mut(), cli.json)
+        }),
+        Command::Factorize { args, rank, energy, layers } => backend(&cli.device).and_then(|mut b| {
+            let rank = match (rank, energy) {
+                (Some(r), _) => wgtrain::sparse::Rank::Fixed(r),
+                (None, Some(e)) => wgtrain::sparse::Rank::Energy(e),
+                (None, None) => unreachable!("clap requires one of --rank and --energy"),
+            };
+            cli::compress::run(args, cli::compress::Change::Factorize { rank, layers }, b.as_mut(), cli.json)
+        }),
+        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();
             args.resolve().and_then(|cfg| {
@@ -335,49 +440,4 @@ fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
-}
-
-fn info(json: bool) -> Result<()> {
-    let request = AdapterRequest::from_env();
-    let adapters = list_adapters(&request)?;
-    let ctx = GpuContext::new(&request)?;
-    let backend = GpuBackend::new(ctx.clone())?;
-    let l = ctx.limits();
-    if json {
-        let out = serde_json::json!({
-            "adapters": adapters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            "chosen": ctx.adapter().to_string(),
-            "device_kind": format!("{:?}", ctx.kind()),
-            "matmul_tiling": backend.matmul_tiling().to_string(),
-            "limits": {
-                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
-                "max_buffer_size": l.max_buffer_size,
-                "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
-                "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
-                "max_compute_invocations_per_workgroup": l.max_compute_invocations_per_workgroup,
-                "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
-            },
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    println!("adapters ({}):", adapters.len());
-    for a in &adapters {
-        println!("  {a}");
-    }
-    println!("chosen: {}", ctx.adapter());
-    println!("device kind: {:?}", ctx.kind());
-    println!("matmul tiling: {}", backend.matmul_tiling());
-    println!("limits:");
-    println!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
-    println!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);
-    println!("  max_storage_buffers_per_shader_stage {:>13}", l.max_storage_buffers_per_shader_stage);
-    println!("  max_compute_workgroup_storage_size  {:>14} bytes", l.max_compute_workgroup_storage_size);
-    println!("  max_compute_invocations_per_workgroup {:>12}", l.max_compute_invocations_per_workgroup);
-    println!(
-        "  max_compute_workgroup_size (x, y)   {:>14}",
-        format!("({}, {})", l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y)
-    );
-    println!("  max_compute_workgroups_per_dimension {:>13}", l.max_compute_workgroups_per_dimension);
-    Ok(())
 }

@@ -366,6 +366,7 @@ fn throughput_is_total_samples_over_total_time_with_the_first_epoch_apart() {
         seconds,
         samples_per_second: samples as f64 / seconds,
         samples,
+        sparsity: None,
     };
     // A slow first epoch (pipeline compilation), then epochs of unequal length and time, so
     // the mean of the per-epoch rates (2033) and the true rate (3100 samples / 2 s) differ.

@@ -33,6 +33,67 @@ pub struct RunConfig {
     pub early_stopping: Option<EarlyStoppingSection>,
     /// What to do when the training loss stops being finite.
     pub on_divergence: OnDivergence,
+    /// The history's sparsity column counts weights with |w| below this.
+    pub sparsity_threshold: f32,
+    /// Magnitude pruning during training (present = on).
+    pub prune: Option<PruneSection>,
+}
+
+/// `[prune]`: prune to `target` by magnitude, once at `start` or along Zhu & Gupta's cubic
+/// ramp over epochs `start..=end`; pruned weights stay zero to the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PruneSection {
+    /// Fraction of weights set to zero, in [0, 1).
+    pub target: f64,
+    pub schedule: PruneSchedule,
+    /// First epoch (from 1) that starts pruned.
+    pub start: usize,
+    /// Epoch from which the target holds (cubic); unset: the run's last epoch.
+    pub end: Option<usize>,
+    pub scope: wgtrain::sparse::Scope,
+}
+
+impl Default for PruneSection {
+    fn default() -> Self {
+        Self { target: 0.9, schedule: PruneSchedule::Cubic, start: 1, end: None, scope: wgtrain::sparse::Scope::Global }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PruneSchedule {
+    /// Zhu & Gupta's cubic ramp: fast at first, gentle near the target.
+    Cubic,
+    /// All at once at the start epoch.
+    OneShot,
+}
+
+impl PruneSection {
+    /// Check against a run of `epochs` epochs.
+    pub fn check(&self, epochs: usize) -> Result<()> {
+        wgtrain::sparse::prune::check_sparsity(self.target)?;
+        let end = self.end.unwrap_or(epochs);
+        if self.start == 0 || self.start > end || end > epochs {
+            bail!(
+                "prune epochs: start {} and end {end} must satisfy 1 ≤ start ≤ end ≤ epochs ({epochs})",
+                self.start
+            );
+        }
+        Ok(())
+    }
+
+    /// The sparsity epoch `epoch` (from 1) starts with; None where it does not prune.
+    pub fn target_at(&self, epoch: usize, epochs: usize) -> Option<f64> {
+        let end = self.end.unwrap_or(epochs);
+        match self.schedule {
+            PruneSchedule::OneShot => (epoch == self.start).then_some(self.target),
+            PruneSchedule::Cubic => (self.start..=end).contains(&epoch).then(|| {
+                // The ramp reaches the target at the start of `end`.
+                wgtrain::sparse::cubic(self.target, self.start, end, epoch)
+            }),
+        }
+    }
 }
 
 /// What a run does when its training loss becomes NaN or infinite.
@@ -117,6 +178,8 @@ impl Default for RunConfig {
             optimizer: OptimizerSection::default(),
             early_stopping: None,
             on_divergence: OnDivergence::Stop,
+            sparsity_threshold: 1e-3,
+            prune: None,
         }
     }
 }
@@ -294,7 +357,14 @@ impl RunConfig {
             }),
             eval_batch_size: wgtrain::infer::DEFAULT_BATCH,
             log_every: 20,
+            sparsity_threshold: Some(self.sparsity_threshold),
         };
+        if !(self.sparsity_threshold >= 0.0 && self.sparsity_threshold.is_finite()) {
+            bail!("sparsity_threshold {} must be a finite number ≥ 0", self.sparsity_threshold);
+        }
+        if let Some(p) = &self.prune {
+            p.check(self.epochs)?;
+        }
         config.validate()?;
         Ok(config)
     }

@@ -96,6 +96,7 @@ pub fn run(
             "accuracy": metrics.accuracy,
             "per_class_accuracy": per_class,
             "confusion_matrix": confusion,
+            "model": super::summary::Summary::of(&loaded),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -109,6 +110,7 @@ pub fn run(
         b.describe()
     );
     println!("loss {:.4}  accuracy {:.2}%\n", metrics.loss, 100.0 * metrics.accuracy);
+    println!("{}", super::summary::Summary::of(&loaded));
     println!("per-class accuracy:");
     for (c, a) in per_class.iter().enumerate() {
         println!("  class {c:>2}: {:6.2}%", 100.0 * a);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// The files `train` writes into a run directory: a directory holding anything else is not
+/// The files `train`, `prune` and `factorize` write into a run directory: a directory holding anything else is not
 /// replaced (it is not a run directory, or holds the user's own files).
 pub const RUN_FILES: &[&str] = &[
     "model.safetensors",
@@ -24,6 +24,7 @@ pub const RUN_FILES: &[&str] = &[
     "loss.svg",
     "accuracy.svg",
     "metrics.json",
+    "summary.json",
 ];
 
 pub struct Staging {

@@ -84,9 +84,18 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
             (model, opt, Trainer::new(b, train_config)?)
         }
         Some(r) => {
+            // The checkpoint's architecture is the truth (a pruned or factorized model differs
+            // from the layers its run config names); it must still fit the data.
             let loaded = checkpoint::load(r.checkpoint)?;
-            if loaded.meta.model != spec {
-                bail!("--resume {}: its model does not match the run config's", r.checkpoint.display());
+            let saved = &loaded.meta.model;
+            if saved.inputs != spec.inputs || saved.outputs() < classes {
+                bail!(
+                    "--resume {}: the model takes {} features to {} classes but the data has {} and {classes}",
+                    r.checkpoint.display(),
+                    saved.inputs,
+                    saved.outputs(),
+                    spec.inputs
+                );
             }
             let mut model = loaded.build_model(b)?;
             let opt = loaded.restore_optimizer(b, &mut model)?;
@@ -121,6 +130,16 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
     let mut retries_from_here = 0;
     let mut diverged_in = None;
     while !trainer.done() {
+        if let Some(p) = &cfg.prune {
+            let epoch = trainer.state.epoch + 1;
+            if let Some(s) = p.target_at(epoch, cfg.epochs).filter(|s| *s > 0.0) {
+                let layers = wgtrain::sparse::prune(b, &model, &mut opt, s, p.scope)?;
+                if !json_out {
+                    let zeros = wgtrain::sparse::prune::total_zero_fraction(&layers);
+                    println!("# epoch {epoch} starts pruned to {:.1}% zero weights (target {:.1}%)", 100.0 * zeros, 100.0 * s);
+                }
+            }
+        }
         match trainer.run_epoch(b, &mut model, &mut opt, &train_data, val_data.as_ref(), &mut callbacks) {
             Err(wgtrain::Error::Interrupted { epoch, step, steps }) => bail!(
                 "interrupted in epoch {epoch} (step {step} of {steps}); the run up to the end of epoch {} is saved \

@@ -246,6 +246,11 @@ fn check_dense_shapes(spec: &ModelSpec, tensors: &HashMap<String, (Vec<usize>, V
 }
 
 impl Loaded {
+    /// A stored tensor's shape and values, by name (`model.layers.0.w`, `mask.layers.0.w`, …).
+    pub fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.tensors.get(name).map(|(s, v)| (s.as_slice(), v.as_slice()))
+    }
+
     fn get(&self, name: &str, shape: (usize, usize)) -> Result<&[f32]> {
         let err = |p: String| Error::Checkpoint { path: self.path.clone(), problem: p };
         let (s, v) =

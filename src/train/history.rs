@@ -20,6 +20,18 @@ pub struct EpochRecord {
     /// Training samples processed in the epoch.
     #[serde(default)]
     pub samples: usize,
+    /// Weights near zero at the epoch's end, when the run tracks it
+    /// (`TrainConfig::sparsity_threshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<Sparsity>,
+}
+
+/// The fraction of weights with |w| below a threshold: over all weight matrices and per matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sparsity {
+    pub threshold: f32,
+    pub total: f32,
+    pub layers: Vec<f32>,
 }
 
 /// Training throughput over a whole run, from completed epochs.
@@ -43,10 +55,17 @@ pub struct History {
 impl History {
     pub fn to_csv(&self) -> String {
         let opt = |v: Option<f32>| v.map_or(String::new(), |v| v.to_string());
-        let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,samples_per_second\n");
+        let tracked = self.epochs.iter().any(|r| r.sparsity.is_some());
+        let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,samples_per_second");
+        out += if tracked { ",sparsity\n" } else { "\n" };
         for r in &self.epochs {
+            let sparsity = match (&r.sparsity, tracked) {
+                (Some(s), _) => format!(",{}", s.total),
+                (None, true) => ",".into(),
+                (None, false) => String::new(),
+            };
             out += &format!(
-                "{},{},{},{},{},{},{:.3},{:.1}\n",
+                "{},{},{},{},{},{},{:.3},{:.1}{sparsity}\n",
                 r.epoch,
                 r.loss,
                 r.accuracy,

@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::history::{EpochRecord, History};
+use super::history::{EpochRecord, History, Sparsity};
 use crate::backend::{Backend, Gather, Loss, StepCounters};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};
@@ -43,6 +43,10 @@ pub struct TrainConfig {
     /// (0: only at the end of each epoch). Each read waits for the device.
     #[serde(default)]
     pub log_every: usize,
+    /// Record in the history, each epoch, the fraction of weights with |w| below this (reads
+    /// the weights back once per epoch); `None` records nothing.
+    #[serde(default)]
+    pub sparsity_threshold: Option<f32>,
 }
 
 impl TrainConfig {
@@ -78,6 +82,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             eval_batch_size: crate::infer::DEFAULT_BATCH,
             log_every: 0,
+            sparsity_threshold: None,
         }
     }
 }
@@ -262,6 +267,18 @@ impl Trainer {
             self.early_stopping(b, model, v.loss)?;
         }
         self.state.epoch += 1;
+        let sparsity = match self.config.sparsity_threshold {
+            Some(threshold) => {
+                let layers = crate::sparse::measure(b, model, threshold)?;
+                let (below, weights) = layers.iter().fold((0, 0), |(z, n), l| (z + l.below, n + l.weights));
+                Some(Sparsity {
+                    threshold,
+                    total: below as f32 / weights.max(1) as f32,
+                    layers: layers.iter().map(|l| l.below_fraction() as f32).collect(),
+                })
+            }
+            None => None,
+        };
         let record = EpochRecord {
             epoch: self.state.epoch,
             loss: train_metrics.loss,
@@ -272,6 +289,7 @@ impl Trainer {
             seconds,
             samples_per_second: rows as f64 / seconds,
             samples: rows,
+            sparsity,
         };
         callbacks.iter_mut().for_each(|c| c.on_epoch_end(&record));
         self.history.epochs.push(record.clone());

@@ -1,0 +1,69 @@
+//! `wgtrain info`: the adapters wgpu sees and the limits wgtrain will use; or, given a
+//! checkpoint, its model summary (per layer: kind, width, parameters, zeros, rank).
+
+use std::path::Path;
+
+use anyhow::Result;
+use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
+use wgtrain::train::checkpoint;
+
+pub fn run(checkpoint: Option<&Path>, json: bool) -> Result<()> {
+    match checkpoint {
+        Some(path) => {
+            let loaded = checkpoint::load(path)?;
+            let summary = super::summary::Summary::of(&loaded);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!("{}\n{summary}", path.display());
+            }
+            Ok(())
+        }
+        None => adapters(json),
+    }
+}
+
+fn adapters(json: bool) -> Result<()> {
+    let request = AdapterRequest::from_env();
+    let adapters = list_adapters(&request)?;
+    let ctx = GpuContext::new(&request)?;
+    let backend = GpuBackend::new(ctx.clone())?;
+    let l = ctx.limits();
+    if json {
+        let out = serde_json::json!({
+            "adapters": adapters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "chosen": ctx.adapter().to_string(),
+            "device_kind": format!("{:?}", ctx.kind()),
+            "matmul_tiling": backend.matmul_tiling().to_string(),
+            "limits": {
+                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+                "max_buffer_size": l.max_buffer_size,
+                "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
+                "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
+                "max_compute_invocations_per_workgroup": l.max_compute_invocations_per_workgroup,
+                "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("adapters ({}):", adapters.len());
+    for a in &adapters {
+        println!("  {a}");
+    }
+    println!("chosen: {}", ctx.adapter());
+    println!("device kind: {:?}", ctx.kind());
+    println!("matmul tiling: {}", backend.matmul_tiling());
+    println!("limits:");
+    println!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
+    println!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);
+    println!("  max_storage_buffers_per_shader_stage {:>13}", l.max_storage_buffers_per_shader_stage);
+    println!("  max_compute_workgroup_storage_size  {:>14} bytes", l.max_compute_workgroup_storage_size);
+    println!("  max_compute_invocations_per_workgroup {:>12}", l.max_compute_invocations_per_workgroup);
+    println!(
+        "  max_compute_workgroup_size (x, y)   {:>14}",
+        format!("({}, {})", l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y)
+    );
+    println!("  max_compute_workgroups_per_dimension {:>13}", l.max_compute_workgroups_per_dimension);
+    Ok(())
+}
