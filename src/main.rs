@@ -5,13 +5,9 @@ mod cli;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use wgtrain::gpu::GpuBackend;
-use wgtrain::nn::Initializer;
-use wgtrain::optim::OptimizerKind;
-use wgtrain::{Activation, Backend, CpuBackend};
-
-use cli::config::RunConfig;
+use wgtrain::{Backend, CpuBackend};
 
 #[derive(Parser)]
 #[command(
@@ -25,16 +21,33 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Where the maths runs: the GPU (any wgpu adapter, Mesa's lavapipe included) or the CPU
-    /// reference twin. `bench` takes a list (gpu,cpu); the other commands one.
-    #[arg(long, global = true, value_enum, value_delimiter = ',', default_value = "gpu")]
+    /// Where the maths runs: auto (the GPU when wgpu finds an adapter, else the CPU twin,
+    /// saying so), gpu (any wgpu adapter, Mesa's lavapipe included; fails without one) or cpu
+    /// (the reference twin). `bench` takes a list (gpu,cpu); the other commands one.
+    #[arg(long, global = true, value_enum, value_delimiter = ',', default_value = "auto")]
     device: Vec<Device>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Device {
+    Auto,
     Gpu,
     Cpu,
+}
+
+/// `--device auto`: the GPU backend, or the CPU twin with one line saying why and how to get
+/// a GPU path.
+fn auto_backend() -> Box<dyn Backend> {
+    match GpuBackend::from_env() {
+        Ok(g) => Box::new(g),
+        Err(e) => {
+            eprintln!(
+                "note: no GPU adapter ({e}); running on the CPU twin. Without a GPU, Mesa's software Vulkan \
+                 driver gives a GPU path: apt-get install mesa-vulkan-drivers"
+            );
+            Box::new(CpuBackend::new())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -66,7 +79,7 @@ enum Command {
     ///   wgtrain train --config run.toml --lr 0.01 --dropout 0.2
     ///   wgtrain train --activation selu --init lecun_normal --standardize true --alpha-dropout 0.1
     #[command(verbatim_doc_comment)]
-    Train(Box<TrainArgs>),
+    Train(Box<cli::train_args::TrainArgs>),
     /// Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix.
     ///
     /// The dataset and its preprocessing come from the run that wrote the checkpoint.
@@ -139,6 +152,16 @@ enum Command {
         #[arg(long)]
         per_layer: bool,
     },
+    /// Print a shell completion script.
+    ///
+    /// Examples:
+    ///   wgtrain completions bash > ~/.local/share/bash-completion/completions/wgtrain
+    ///   wgtrain completions zsh > ~/.zfunc/_wgtrain
+    ///   wgtrain completions fish > ~/.config/fish/completions/wgtrain.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        shell: clap_complete::Shell,
+    },
     /// Replace Dense layers by low-rank factors from a truncated SVD (IN→r→OUT), optionally
     /// fine-tune, and write it as a new run directory with a summary as for `prune`.
     ///
@@ -161,217 +184,13 @@ enum Command {
     },
 }
 
-/// Flags of `train`; each overrides the same setting of the config file.
-#[derive(Args)]
-struct TrainArgs {
-    /// A TOML config (see README: "Config reference").
-    #[arg(short, long)]
-    config: Option<PathBuf>,
-    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
-    #[arg(long)]
-    dataset: Option<String>,
-    #[arg(long)]
-    data_dir: Option<String>,
-    /// Hidden layer sizes, e.g. 300,100
-    #[arg(long, value_delimiter = ',')]
-    layers: Option<Vec<usize>>,
-    /// The hidden layers' activation.
-    #[arg(long, value_parser = names(Activation::ALL.map(|a| a.name())))]
-    activation: Option<String>,
-    /// The weight initializer.
-    #[arg(long, value_parser = names(Initializer::NAMES.iter().map(|(n, _)| *n)))]
-    init: Option<String>,
-    #[arg(long)]
-    bias_init: Option<f32>,
-    #[arg(long)]
-    dropout: Option<f32>,
-    #[arg(long)]
-    alpha_dropout: Option<f32>,
-    #[arg(long)]
-    batch_norm: bool,
-    /// The update rule.
-    #[arg(long, value_parser = names(OptimizerKind::NAMES.iter().map(|(n, _)| *n)))]
-    optimizer: Option<String>,
-    #[arg(long)]
-    lr: Option<f32>,
-    #[arg(long)]
-    momentum: Option<f32>,
-    #[arg(long)]
-    beta2: Option<f32>,
-    #[arg(long)]
-    weight_decay: Option<f32>,
-    /// constant exponential piecewise plateau 1cycle
-    #[arg(long)]
-    schedule: Option<String>,
-    #[arg(long)]
-    max_lr: Option<f32>,
-    #[arg(long)]
-    l1: Option<f32>,
-    #[arg(long)]
-    l2: Option<f32>,
-    #[arg(long)]
-    clip_value: Option<f32>,
-    #[arg(long)]
-    clip_norm: Option<f32>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long)]
-    batch_size: Option<usize>,
-    #[arg(long)]
-    validation_split: Option<f64>,
-    /// Standardize inputs (default: yes for feature tables, no for images).
-    #[arg(long)]
-    standardize: Option<bool>,
-    /// Stop after this many epochs without a better validation loss (and restore the best).
-    #[arg(long, value_name = "PATIENCE")]
-    early_stopping: Option<usize>,
-    #[arg(long)]
-    seed: Option<u64>,
-    #[arg(short, long)]
-    output: Option<String>,
-    /// When the training loss becomes NaN or infinite: stop (keeping the last good epoch's
-    /// model in the output) or go back to the last good epoch with learning rates ÷10.
-    #[arg(long, value_enum)]
-    on_divergence: Option<cli::config::OnDivergence>,
-    /// Continue an interrupted run from its resume directory (OUTPUT.resume, named in the
-    /// interrupt message), or train a finished run further (its directory or checkpoint).
-    /// Only --epochs, --output, --data-dir and --on-divergence may change.
-    #[arg(long, value_name = "DIR|CHECKPOINT")]
-    resume: Option<PathBuf>,
-    /// Prune during training to this fraction of zero weights (magnitude pruning, masks kept
-    /// through the rest of the run), e.g. 0.9.
-    #[arg(long, value_name = "SPARSITY")]
-    prune_to: Option<f64>,
-    /// How --prune-to gets there: along Zhu & Gupta's cubic ramp, or all at once.
-    #[arg(long, value_enum)]
-    prune_schedule: Option<cli::config::PruneSchedule>,
-    /// First epoch (from 1) that starts pruned [default: 1].
-    #[arg(long, value_name = "EPOCH")]
-    prune_start: Option<usize>,
-    /// Epoch from which the target holds (cubic) [default: the last].
-    #[arg(long, value_name = "EPOCH")]
-    prune_end: Option<usize>,
-    /// Prune the same fraction of every layer instead of one threshold over all of them.
-    #[arg(long)]
-    prune_per_layer: bool,
-    /// The history's sparsity column counts weights with |w| below this [default: 0.001].
-    #[arg(long, value_name = "THRESHOLD")]
-    sparsity_threshold: Option<f32>,
-}
-
-/// A flag's accepted values, taken from the library's own list of names.
-fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(values)
-}
-
-impl TrainArgs {
-    fn resolve(self) -> Result<RunConfig> {
-        let mut c = match (&self.config, &self.resume) {
-            (Some(_), Some(_)) => anyhow::bail!("--resume continues the saved run's config; drop --config"),
-            (Some(path), None) => RunConfig::from_file(path)?,
-            (None, Some(path)) => self.resumed_config(path)?,
-            (None, None) => RunConfig::default(),
-        };
-        macro_rules! set {
-            ($($flag:ident => $field:expr),* $(,)?) => { $( if let Some(v) = self.$flag.clone() { $field = v.into(); } )* };
-        }
-        set!(dataset => c.dataset, data_dir => c.data_dir, layers => c.model.layers, activation => c.model.activation,
-             init => c.model.init, bias_init => c.model.bias_init, dropout => c.model.dropout,
-             alpha_dropout => c.model.alpha_dropout, optimizer => c.optimizer.name, lr => c.optimizer.lr,
-             momentum => c.optimizer.momentum, beta2 => c.optimizer.beta2, weight_decay => c.optimizer.weight_decay,
-             schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, l1 => c.optimizer.l1, l2 => c.optimizer.l2,
-             clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
-             batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
-        if let Some(d) = self.on_divergence {
-            c.on_divergence = d;
-        }
-        if let Some(t) = self.sparsity_threshold {
-            c.sparsity_threshold = t;
-        }
-        if let Some(target) = self.prune_to {
-            c.prune.get_or_insert_with(Default::default).target = target;
-        }
-        let prune_flags = self.prune_schedule.is_some() || self.prune_start.is_some() || self.prune_end.is_some();
-        match c.prune.as_mut() {
-            Some(p) => {
-                p.schedule = self.prune_schedule.unwrap_or(p.schedule);
-                p.start = self.prune_start.unwrap_or(p.start);
-                p.end = self.prune_end.or(p.end);
-                if self.prune_per_layer {
-                    p.scope = wgtrain::sparse::Scope::PerLayer;
-                }
-            }
-            None if prune_flags || self.prune_per_layer => {
-                anyhow::bail!("--prune-schedule, --prune-start, --prune-end and --prune-per-layer need --prune-to")
-            }
-            None => {}
-        }
-        c.model.batch_norm |= self.batch_norm;
-        if self.standardize.is_some() {
-            c.standardize = self.standardize;
-        }
-        if let Some(p) = self.early_stopping {
-            c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
-        }
-        Ok(c)
-    }
-}
-
-impl TrainArgs {
-    /// The run config saved in the checkpoint `--resume` names, refusing flags that would
-    /// make the continued run a different one.
-    fn resumed_config(&self, path: &std::path::Path) -> Result<RunConfig> {
-        let changed = [
-            ("--dataset", self.dataset.is_some()),
-            ("--layers", self.layers.is_some()),
-            ("--activation", self.activation.is_some()),
-            ("--init", self.init.is_some()),
-            ("--bias-init", self.bias_init.is_some()),
-            ("--dropout", self.dropout.is_some()),
-            ("--alpha-dropout", self.alpha_dropout.is_some()),
-            ("--batch-norm", self.batch_norm),
-            ("--optimizer", self.optimizer.is_some()),
-            ("--lr", self.lr.is_some()),
-            ("--momentum", self.momentum.is_some()),
-            ("--beta2", self.beta2.is_some()),
-            ("--weight-decay", self.weight_decay.is_some()),
-            ("--schedule", self.schedule.is_some()),
-            ("--max-lr", self.max_lr.is_some()),
-            ("--l1", self.l1.is_some()),
-            ("--l2", self.l2.is_some()),
-            ("--clip-value", self.clip_value.is_some()),
-            ("--clip-norm", self.clip_norm.is_some()),
-            ("--batch-size", self.batch_size.is_some()),
-            ("--validation-split", self.validation_split.is_some()),
-            ("--standardize", self.standardize.is_some()),
-            ("--early-stopping", self.early_stopping.is_some()),
-            ("--seed", self.seed.is_some()),
-            ("--prune-to", self.prune_to.is_some()),
-            ("--prune-schedule", self.prune_schedule.is_some()),
-            ("--prune-start", self.prune_start.is_some()),
-            ("--prune-end", self.prune_end.is_some()),
-            ("--prune-per-layer", self.prune_per_layer),
-            ("--sparsity-threshold", self.sparsity_threshold.is_some()),
-        ];
-        let changed: Vec<&str> = changed.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
-        if !changed.is_empty() {
-            anyhow::bail!(
-                "--resume continues the saved run exactly; {} would change it (only --epochs, --output, --data-dir \
-                 and --on-divergence may be given)",
-                changed.join(", ")
-            );
-        }
-        let file = cli::resume::checkpoint_in(path)?;
-        let loaded = wgtrain::train::checkpoint::load(&file)?;
-        cli::eval::run_config(&loaded, None, None)
-    }
-}
 
 fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
     Ok(match devices {
+        [Device::Auto] => auto_backend(),
         [Device::Gpu] => Box::new(GpuBackend::from_env()?),
         [Device::Cpu] => Box::new(CpuBackend::new()),
-        _ => anyhow::bail!("--device takes one of gpu, cpu here (only bench takes a list), got {devices:?}"),
+        _ => anyhow::bail!("--device takes one of auto, gpu, cpu here (only bench takes a list), got {devices:?}"),
     })
 }
 
@@ -381,7 +200,17 @@ fn bench(args: cli::bench::BenchArgs, devices: &[Device], json: bool) -> Result<
     machine.wgpu = Some(cli::bench::WGPU_VERSION.into());
     let mut backends: Vec<(String, Box<dyn Backend>)> = Vec::new();
     for d in devices {
+        // For bench, auto is the GPU when there is one (else the CPU twin, said so).
+        let d = match d {
+            Device::Auto if GpuBackend::from_env().is_err() => {
+                drop(auto_backend());
+                &Device::Cpu
+            }
+            Device::Auto => &Device::Gpu,
+            d => d,
+        };
         match d {
+            Device::Auto => unreachable!("resolved above"),
             Device::Gpu => {
                 let g = GpuBackend::from_env()?;
                 let a = g.context().adapter();
@@ -412,6 +241,10 @@ fn main() {
             };
             cli::compress::run(args, cli::compress::Change::Factorize { rank, layers }, b.as_mut(), cli.json)
         }),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();

@@ -29,6 +29,9 @@ pub struct CompressArgs {
     /// Fine-tune this many epochs afterwards (pruned weights stay zero).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fine_tune_epochs: usize,
+    /// The fine-tuning learning rate (constant) [default: the rate the run ended with].
+    #[arg(long, value_name = "LR")]
+    pub fine_tune_lr: Option<f32>,
     /// The new run directory [default: beside the checkpoint's, named for what was done].
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -111,7 +114,16 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
     let test_data = DeviceData::upload(b, &test)?;
     let (before, speed_before) = measure(b, &mut model, &mut inference, &test_data)?;
     let params_before = model.parameter_count();
-    let opt_config = loaded.meta.optimizer.clone().context("the checkpoint holds no optimizer settings to fine-tune with")?;
+    // Fine-tuning continues where training ended: the same rule at the rate the run finished
+    // with, held constant (restarting the schedule at its peak undoes what pruning kept).
+    let mut opt_config = loaded.meta.optimizer.clone().context("the checkpoint holds no optimizer settings to fine-tune with")?;
+    let state = loaded.meta.optimizer_state.unwrap_or_default();
+    opt_config.lr = match args.fine_tune_lr {
+        Some(lr) => lr,
+        None => opt_config.schedule.lr(opt_config.lr, state.step.saturating_sub(1), &state.plateau),
+    };
+    opt_config.schedule = wgtrain::optim::Schedule::Constant;
+    opt_config.validate()?;
 
     let (mut model, mut opt, factorized) = match &change {
         Change::Prune { sparsity, scope } => {
@@ -166,6 +178,7 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
         "accuracy_after": after.accuracy,
         "accuracy_after_fine_tuning": tuned.map(|t| t.0.accuracy),
         "fine_tune_epochs": args.fine_tune_epochs,
+        "fine_tune_lr": opt.config.lr,
         "inference_samples_per_second_before": speed_before,
         "inference_samples_per_second_after": tuned.map_or(speed_after, |t| t.1),
         "factorized": factorized,
@@ -178,6 +191,19 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
         return Ok(());
     }
     println!("\n{summary}");
+    for f in &factorized {
+        println!(
+            "layer {} ({}→{}): {} → {} parameters at rank {} (keeps {:.1}% of Σσ², ‖W − AB‖_F = {:.4})",
+            f.layer,
+            f.inputs,
+            f.units,
+            f.params_before,
+            f.params_after,
+            f.rank,
+            100.0 * f.kept_energy,
+            f.error
+        );
+    }
     println!("parameters: {params_before} → {}", model.parameter_count());
     let tuned_text = tuned.map_or(String::new(), |t| {
         format!(", {:.2}% after {} epochs of fine-tuning", 100.0 * t.0.accuracy, args.fine_tune_epochs)

@@ -96,6 +96,9 @@ impl PruneSection {
     }
 }
 
+/// The learning-rate schedules `optimizer.schedule` names.
+pub const SCHEDULES: &[&str] = &["constant", "exponential", "piecewise", "plateau", "1cycle"];
+
 /// What a run does when its training loss becomes NaN or infinite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -326,6 +329,9 @@ impl RunConfig {
                 boundaries: o.boundaries.iter().map(|e| e * steps).collect(),
                 values: o.values.clone(),
             },
+            "plateau" if self.validation_split == 0.0 => {
+                bail!("the plateau schedule watches the validation loss: set validation_split above 0 (e.g. 0.1)")
+            }
             "plateau" => {
                 Schedule::ReduceOnPlateau { factor: o.factor, patience: o.patience, min_delta: 0.0, min_lr: o.min_lr }
             }

@@ -13,3 +13,4 @@ pub mod progress;
 pub mod resume;
 pub mod summary;
 pub mod train;
+pub mod train_args;

@@ -42,6 +42,12 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
     if cols != inputs {
         bail!("{} has {cols} features per row but the model takes {inputs}", a.input.display());
     }
+    let dropout = loaded.meta.model.layers.iter().any(|l| {
+        matches!(l, wgtrain::nn::LayerSpec::Dropout { .. } | wgtrain::nn::LayerSpec::AlphaDropout { .. })
+    });
+    if a.mc_dropout.is_some() && !dropout {
+        eprintln!("warning: the model has no dropout layers, so every Monte Carlo pass is the same (std 0)");
+    }
     let mut model = loaded.build_model(b)?;
     transform.apply(&mut data)?;
     let device_data = DeviceData::upload(b, &data)?;
@@ -79,6 +85,21 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
             } else {
                 println!("wrote {rows} predictions to {}", path.display());
             }
+        }
+        None if json_out => {
+            let rows_json: Vec<serde_json::Value> = (0..rows)
+                .map(|r| {
+                    let p = &probs[r * classes..(r + 1) * classes];
+                    let class = (0..classes).fold(0, |best, c| if p[c] > p[best] { c } else { best });
+                    let mut row = serde_json::json!({ "row": r, "class": class, "probabilities": p });
+                    if let Some(s) = &std {
+                        row["std"] = serde_json::json!(&s[r * classes..(r + 1) * classes]);
+                    }
+                    row
+                })
+                .collect();
+            let out = serde_json::json!({ "rows": rows, "classes": classes, "mc_dropout": a.mc_dropout, "predictions": rows_json });
+            println!("{}", serde_json::to_string_pretty(&out)?);
         }
         None => print!("{csv}"),
     }

@@ -59,14 +59,17 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
     // The config printed and saved is the one that ran: defaults that depend on the data or
     // the optimizer are written out.
     cfg.standardize = Some(splits.standardized);
+    // Only the settings this optimizer uses are written, so a saved config re-run with another
+    // --optimizer takes that optimizer's defaults for the rest (not Adam with β2 = ε = 0).
+    use wgtrain::optim::OptimizerKind::*;
+    let kind = opt_config.kind;
     let o = &mut cfg.optimizer;
-    (o.lr, o.momentum, o.beta2, o.eps, o.weight_decay) = (
-        Some(opt_config.lr),
-        Some(opt_config.momentum),
-        Some(opt_config.beta2),
-        Some(opt_config.eps),
-        Some(opt_config.weight_decay),
-    );
+    let uses = |kinds: &[wgtrain::optim::OptimizerKind]| kinds.contains(&kind);
+    o.lr = Some(opt_config.lr);
+    o.momentum = uses(&[Momentum, Nesterov, Adam, Adamw, Nadam]).then_some(opt_config.momentum);
+    o.beta2 = uses(&[Rmsprop, Adam, Adamw, Nadam]).then_some(opt_config.beta2);
+    o.eps = uses(&[Adagrad, Rmsprop, Adam, Adamw, Nadam]).then_some(opt_config.eps);
+    o.weight_decay = uses(&[Adamw]).then_some(opt_config.weight_decay);
     if !json_out {
         println!("# wgtrain train on {}\n{}", b.describe(), cfg.to_toml());
         println!(
@@ -214,6 +217,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
             "dataset": cfg.dataset,
             "epochs": epochs,
             "stopped_early": trainer.state.stopped && diverged_in.is_none(),
+        "best_epoch": trainer.config.early_stopping.as_ref().map(|_| trainer.state.best_epoch),
             "diverged_in_epoch": diverged_in.map(|(e, _)| e),
             "lr_reductions": reductions,
             "test_loss": test_metrics.loss,
@@ -247,6 +251,18 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
     if json_out {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
+        if let (Some(es), true) = (&trainer.config.early_stopping, trainer.state.stopped) {
+            let s = &trainer.state;
+            let restored = if es.restore_best {
+                format!("; restored the weights of epoch {} (val_loss {:.4})", s.best_epoch, s.best_val_loss)
+            } else {
+                String::new()
+            };
+            println!(
+                "\nearly stopping: no better validation loss for {} epochs after epoch {}; stopped after epoch {}{restored}",
+                es.patience, s.best_epoch, s.epoch
+            );
+        }
         println!(
             "\ntest: loss {:.4} accuracy {:.2}% · {epochs} epochs in {wall:.1}s",
             test_metrics.loss,

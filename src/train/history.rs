@@ -12,7 +12,7 @@ pub struct EpochRecord {
     pub accuracy: f32,
     pub val_loss: Option<f32>,
     pub val_accuracy: Option<f32>,
-    /// Learning rate at the end of the epoch.
+    /// The mean of the learning rates the epoch's steps used.
     pub lr: f32,
     /// Wall time of the epoch's training steps (validation excluded).
     pub seconds: f64,

@@ -235,7 +235,10 @@ impl Trainer {
         let batches = rows.div_ceil(batch);
         callbacks.iter_mut().for_each(|c| c.on_epoch_start(self.state.epoch + 1, batches));
         let start = Instant::now();
+        // The history's rate is the mean of the rates the epoch's steps used.
+        let mut lr_sum = 0.0f64;
         for k in 0..batches {
+            lr_sum += opt.lr() as f64;
             let offset = k * batch;
             let n = batch.min(rows - offset);
             self.step(b, model, opt, train, offset, n)?;
@@ -285,7 +288,7 @@ impl Trainer {
             accuracy: train_metrics.accuracy,
             val_loss: val_metrics.map(|m| m.loss),
             val_accuracy: val_metrics.map(|m| m.accuracy),
-            lr: opt.lr(),
+            lr: (lr_sum / batches as f64) as f32,
             seconds,
             samples_per_second: rows as f64 / seconds,
             samples: rows,

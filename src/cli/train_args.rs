@@ -1,0 +1,298 @@
+//! The flags of `wgtrain train` and how they resolve, over a config file or a resumed run's
+//! saved config, into the run config.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use wgtrain::nn::Initializer;
+use wgtrain::optim::OptimizerKind;
+use wgtrain::Activation;
+
+use super::config::RunConfig;
+use crate::cli;
+
+/// Flags of `train`; each overrides the same setting of the config file.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A TOML config (see README: "Config reference").
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Where fashion-mnist, mnist and digits live [default: data].
+    #[arg(long)]
+    data_dir: Option<String>,
+    /// Hidden layer sizes, e.g. 300,100
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// The hidden layers' activation.
+    #[arg(long, value_parser = names(Activation::ALL.map(|a| a.name())))]
+    activation: Option<String>,
+    /// The weight initializer.
+    #[arg(long, value_parser = names(Initializer::NAMES.iter().map(|(n, _)| *n)))]
+    init: Option<String>,
+    /// Initial value of every bias [default: 0].
+    #[arg(long)]
+    bias_init: Option<f32>,
+    /// Inverted dropout rate after each hidden layer, in [0, 1) [default: 0].
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Alpha dropout rate after each hidden layer, for SELU nets [default: 0].
+    #[arg(long)]
+    alpha_dropout: Option<f32>,
+    /// Batch normalization after each hidden layer's activation.
+    #[arg(long)]
+    batch_norm: bool,
+    /// The update rule.
+    #[arg(long, value_parser = names(OptimizerKind::NAMES.iter().map(|(n, _)| *n)))]
+    optimizer: Option<String>,
+    /// Learning rate [default: 0.05 for the SGD family, else the optimizer's PyTorch default].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Momentum β, or Adam's β1, in [0, 1) [default: 0.9].
+    #[arg(long)]
+    momentum: Option<f32>,
+    /// Adam's β2, RMSProp's ρ, in [0, 1) [default: 0.999; RMSProp 0.9].
+    #[arg(long)]
+    beta2: Option<f32>,
+    /// AdamW's decoupled weight decay [default: 0.01 for AdamW].
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// The learning-rate schedule: constant, exponential, piecewise, plateau, 1cycle
+    /// [default: exponential].
+    #[arg(long, value_parser = names(cli::config::SCHEDULES.iter().copied()))]
+    schedule: Option<String>,
+    /// Adam's, RMSProp's and AdaGrad's ε [default: the optimizer's].
+    #[arg(long)]
+    eps: Option<f32>,
+    /// exponential: lr · decay_rate^(epoch / decay_epochs) [default: 0.1].
+    #[arg(long)]
+    decay_rate: Option<f32>,
+    /// exponential: epochs over which the rate falls by decay_rate [default: 10].
+    #[arg(long)]
+    decay_epochs: Option<f32>,
+    /// piecewise: the epochs where the rate changes, e.g. 5,8.
+    #[arg(long, value_delimiter = ',')]
+    boundaries: Option<Vec<u32>>,
+    /// piecewise: the rates, one more than the boundaries, e.g. 0.05,0.01,0.001.
+    #[arg(long, value_delimiter = ',')]
+    values: Option<Vec<f32>>,
+    /// plateau: multiply the rate by this after --plateau-patience epochs without a better
+    /// validation loss [default: 0.5].
+    #[arg(long)]
+    factor: Option<f32>,
+    /// plateau: epochs without a better validation loss before the rate drops [default: 2].
+    #[arg(long)]
+    plateau_patience: Option<u32>,
+    /// plateau: the rate never goes below this [default: 0].
+    #[arg(long)]
+    min_lr: Option<f32>,
+    /// 1cycle's peak learning rate [default: 10 × lr].
+    #[arg(long)]
+    max_lr: Option<f32>,
+    /// ℓ1 penalty on Dense weights (drives weights to zero: a sparse model) [default: 0].
+    #[arg(long)]
+    l1: Option<f32>,
+    /// ℓ2 penalty on Dense weights [default: 0].
+    #[arg(long)]
+    l2: Option<f32>,
+    /// Clip every gradient value to ±this; 0 turns it off [default: 0].
+    #[arg(long)]
+    clip_value: Option<f32>,
+    /// Rescale gradients whose global norm is above this; 0 turns it off [default: 0].
+    #[arg(long)]
+    clip_norm: Option<f32>,
+    /// Passes over the training set [default: 10].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per training step [default: 128].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Fraction of the training set held out for validation, in [0, 1) [default: 0.1].
+    #[arg(long)]
+    validation_split: Option<f64>,
+    /// Standardize inputs (default: yes for feature tables, no for images).
+    #[arg(long)]
+    standardize: Option<bool>,
+    /// Stop after this many epochs without a better validation loss (and restore the best).
+    #[arg(long, value_name = "PATIENCE")]
+    early_stopping: Option<usize>,
+    /// Early stopping: the improvement of the validation loss that counts [default: 0].
+    #[arg(long)]
+    min_delta: Option<f32>,
+    /// Early stopping: keep the last epoch's weights instead of restoring the best.
+    #[arg(long)]
+    no_restore_best: bool,
+    /// Seeds the weights, dropout masks, shuffling and splits [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The run directory, replaced whole when the run succeeds [default: runs/latest].
+    #[arg(short, long)]
+    output: Option<String>,
+    /// When the training loss becomes NaN or infinite: stop (keeping the last good epoch's
+    /// model in the output) or go back to the last good epoch with learning rates ÷10.
+    #[arg(long, value_enum)]
+    on_divergence: Option<cli::config::OnDivergence>,
+    /// Continue an interrupted run from its resume directory (OUTPUT.resume, named in the
+    /// interrupt message), or train a finished run further (its directory or checkpoint).
+    /// Only --epochs, --output, --data-dir and --on-divergence may change.
+    #[arg(long, value_name = "DIR|CHECKPOINT")]
+    pub resume: Option<PathBuf>,
+    /// Prune during training to this fraction of zero weights (magnitude pruning, masks kept
+    /// through the rest of the run), e.g. 0.9.
+    #[arg(long, value_name = "SPARSITY")]
+    prune_to: Option<f64>,
+    /// How --prune-to gets there: along Zhu & Gupta's cubic ramp, or all at once.
+    #[arg(long, value_enum)]
+    prune_schedule: Option<cli::config::PruneSchedule>,
+    /// First epoch (from 1) that starts pruned [default: 1].
+    #[arg(long, value_name = "EPOCH")]
+    prune_start: Option<usize>,
+    /// Epoch from which the target holds (cubic) [default: the last].
+    #[arg(long, value_name = "EPOCH")]
+    prune_end: Option<usize>,
+    /// Prune the same fraction of every layer instead of one threshold over all of them.
+    #[arg(long)]
+    prune_per_layer: bool,
+    /// The history's sparsity column counts weights with |w| below this [default: 0.001].
+    #[arg(long, value_name = "THRESHOLD")]
+    sparsity_threshold: Option<f32>,
+}
+
+/// A flag's accepted values, taken from the library's own list of names.
+fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(values)
+}
+
+impl TrainArgs {
+    pub fn resolve(self) -> Result<RunConfig> {
+        let mut c = match (&self.config, &self.resume) {
+            (Some(_), Some(_)) => anyhow::bail!("--resume continues the saved run's config; drop --config"),
+            (Some(path), None) => RunConfig::from_file(path)?,
+            (None, Some(path)) => self.resumed_config(path)?,
+            (None, None) => RunConfig::default(),
+        };
+        // Another optimizer than the config's: its own defaults, unless given here.
+        if self.optimizer.as_ref().is_some_and(|name| *name != c.optimizer.name) {
+            let o = &mut c.optimizer;
+            (o.lr, o.momentum, o.beta2, o.eps, o.weight_decay) = (None, None, None, None, None);
+        }
+        macro_rules! set {
+            ($($flag:ident => $field:expr),* $(,)?) => { $( if let Some(v) = self.$flag.clone() { $field = v.into(); } )* };
+        }
+        set!(dataset => c.dataset, data_dir => c.data_dir, layers => c.model.layers, activation => c.model.activation,
+             init => c.model.init, bias_init => c.model.bias_init, dropout => c.model.dropout,
+             alpha_dropout => c.model.alpha_dropout, optimizer => c.optimizer.name, lr => c.optimizer.lr,
+             momentum => c.optimizer.momentum, beta2 => c.optimizer.beta2, weight_decay => c.optimizer.weight_decay,
+             schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, l1 => c.optimizer.l1, l2 => c.optimizer.l2,
+             clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
+             eps => c.optimizer.eps, decay_rate => c.optimizer.decay_rate, decay_epochs => c.optimizer.decay_epochs,
+             boundaries => c.optimizer.boundaries, values => c.optimizer.values, factor => c.optimizer.factor,
+             plateau_patience => c.optimizer.patience, min_lr => c.optimizer.min_lr,
+             batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
+        if let Some(d) = self.on_divergence {
+            c.on_divergence = d;
+        }
+        if let Some(t) = self.sparsity_threshold {
+            c.sparsity_threshold = t;
+        }
+        if let Some(target) = self.prune_to {
+            c.prune.get_or_insert_with(Default::default).target = target;
+        }
+        let prune_flags = self.prune_schedule.is_some() || self.prune_start.is_some() || self.prune_end.is_some();
+        match c.prune.as_mut() {
+            Some(p) => {
+                p.schedule = self.prune_schedule.unwrap_or(p.schedule);
+                p.start = self.prune_start.unwrap_or(p.start);
+                p.end = self.prune_end.or(p.end);
+                if self.prune_per_layer {
+                    p.scope = wgtrain::sparse::Scope::PerLayer;
+                }
+            }
+            None if prune_flags || self.prune_per_layer => {
+                anyhow::bail!("--prune-schedule, --prune-start, --prune-end and --prune-per-layer need --prune-to")
+            }
+            None => {}
+        }
+        c.model.batch_norm |= self.batch_norm;
+        if self.standardize.is_some() {
+            c.standardize = self.standardize;
+        }
+        if let Some(p) = self.early_stopping {
+            c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
+        }
+        match c.early_stopping.as_mut() {
+            Some(es) => {
+                es.min_delta = self.min_delta.unwrap_or(es.min_delta);
+                es.restore_best &= !self.no_restore_best;
+            }
+            None if self.min_delta.is_some() || self.no_restore_best => {
+                anyhow::bail!("--min-delta and --no-restore-best need --early-stopping PATIENCE")
+            }
+            None => {}
+        }
+        Ok(c)
+    }
+}
+
+impl TrainArgs {
+    /// The run config saved in the checkpoint `--resume` names, refusing flags that would
+    /// make the continued run a different one.
+    fn resumed_config(&self, path: &std::path::Path) -> Result<RunConfig> {
+        let changed = [
+            ("--dataset", self.dataset.is_some()),
+            ("--layers", self.layers.is_some()),
+            ("--activation", self.activation.is_some()),
+            ("--init", self.init.is_some()),
+            ("--bias-init", self.bias_init.is_some()),
+            ("--dropout", self.dropout.is_some()),
+            ("--alpha-dropout", self.alpha_dropout.is_some()),
+            ("--batch-norm", self.batch_norm),
+            ("--optimizer", self.optimizer.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--momentum", self.momentum.is_some()),
+            ("--beta2", self.beta2.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--schedule", self.schedule.is_some()),
+            ("--max-lr", self.max_lr.is_some()),
+            ("--l1", self.l1.is_some()),
+            ("--l2", self.l2.is_some()),
+            ("--clip-value", self.clip_value.is_some()),
+            ("--clip-norm", self.clip_norm.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--validation-split", self.validation_split.is_some()),
+            ("--standardize", self.standardize.is_some()),
+            ("--early-stopping", self.early_stopping.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--eps", self.eps.is_some()),
+            ("--decay-rate", self.decay_rate.is_some()),
+            ("--decay-epochs", self.decay_epochs.is_some()),
+            ("--boundaries", self.boundaries.is_some()),
+            ("--values", self.values.is_some()),
+            ("--factor", self.factor.is_some()),
+            ("--plateau-patience", self.plateau_patience.is_some()),
+            ("--min-lr", self.min_lr.is_some()),
+            ("--min-delta", self.min_delta.is_some()),
+            ("--no-restore-best", self.no_restore_best),
+            ("--prune-to", self.prune_to.is_some()),
+            ("--prune-schedule", self.prune_schedule.is_some()),
+            ("--prune-start", self.prune_start.is_some()),
+            ("--prune-end", self.prune_end.is_some()),
+            ("--prune-per-layer", self.prune_per_layer),
+            ("--sparsity-threshold", self.sparsity_threshold.is_some()),
+        ];
+        let changed: Vec<&str> = changed.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
+        if !changed.is_empty() {
+            anyhow::bail!(
+                "--resume continues the saved run exactly; {} would change it (only --epochs, --output, --data-dir \
+                 and --on-divergence may be given)",
+                changed.join(", ")
+            );
+        }
+        let file = cli::resume::checkpoint_in(path)?;
+        let loaded = wgtrain::train::checkpoint::load(&file)?;
+        cli::eval::run_config(&loaded, None, None)
+    }
+}

@@ -1,0 +1,79 @@
+//! The command line's manners: every `train` flag explains itself, a saved config re-runs the
+//! same run and takes another optimizer's own defaults when switched, the history's `lr` is the
+//! rate the epoch used, `predict --json` prints JSON, and settings that cannot work together
+//! are refused.
+
+mod common;
+
+use common::cli::{tempdir, text, wgtrain};
+
+#[test]
+fn every_train_flag_has_a_help_line() {
+    let out = wgtrain(&["train", "--help"]);
+    let (help, _) = text(&out);
+    let lines: Vec<&str> = help.lines().collect();
+    let is_flag = |l: &str| l.trim_start().starts_with("--") || l.trim_start().starts_with("-c, --") || l.trim_start().starts_with("-o, --");
+    let mut bare = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if is_flag(l) && lines.get(i + 1).is_none_or(|n| n.trim().is_empty() || is_flag(n)) {
+            bare.push(l.trim().to_string());
+        }
+    }
+    assert!(bare.is_empty(), "flags without a help line: {bare:?}");
+    for flag in ["--eps", "--decay-rate", "--boundaries", "--values", "--factor", "--min-lr", "--min-delta", "--plateau-patience"] {
+        assert!(help.contains(flag), "{flag} has no flag");
+    }
+}
+
+#[test]
+fn a_saved_config_reruns_and_switching_optimizer_takes_its_defaults() {
+    let dir = tempdir("polish-config");
+    let first = dir.join("first");
+    let ran = wgtrain(&["--device", "cpu", "train", "--dataset", "spirals", "--epochs", "2", "--output", first.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let config = first.join("config.toml");
+    // The same config again gives the same weights.
+    let again = dir.join("again");
+    let ran = wgtrain(&["--device", "cpu", "train", "--config", config.to_str().unwrap(), "--output", again.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let tensors = |p: &std::path::Path| {
+        let bytes = std::fs::read(p.join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut v: Vec<(String, Vec<u8>)> = st.iter().filter(|(n, _)| n.starts_with("model.")).map(|(n, t)| (n.to_string(), t.data().to_vec())).collect();
+        v.sort();
+        v
+    };
+    assert!(tensors(&first) == tensors(&again), "re-running the saved config changed the weights");
+    // Switched to Adam: Adam's β2 and ε, not zeros left over from momentum.
+    let adam = dir.join("adam");
+    let ran = wgtrain(&["--device", "cpu", "train", "--config", config.to_str().unwrap(), "--optimizer", "adam", "--output", adam.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let saved: toml::Table = std::fs::read_to_string(adam.join("config.toml")).unwrap().parse().unwrap();
+    let o = saved["optimizer"].as_table().unwrap();
+    assert_eq!(o["beta2"].as_float(), Some(0.999));
+    assert_eq!(o["eps"].as_float(), Some(1e-8));
+    assert_eq!(o["lr"].as_float().map(|v| v as f32), Some(0.001));
+}
+
+#[test]
+fn the_history_lr_is_the_rate_the_epoch_used_and_predict_json_parses() {
+    let dir = tempdir("polish-lr");
+    let out = dir.join("run");
+    // Piecewise: 0.1 for epoch 1, 0.01 for epoch 2 (boundaries are epochs).
+    let args = ["--device", "cpu", "train", "--dataset", "spirals", "--epochs", "2", "--schedule", "piecewise", "--boundaries", "1", "--values", "0.1,0.01"];
+    let ran = wgtrain(&[&args[..], &["--output", out.to_str().unwrap()]].concat());
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    let lrs: Vec<f32> = history.lines().skip(1).map(|l| l.split(',').nth(5).unwrap().parse().unwrap()).collect();
+    assert_eq!(lrs, vec![0.1, 0.01], "{history}");
+    let rows = dir.join("rows.csv");
+    std::fs::write(&rows, "0.1,0.2\n-0.3,0.4\n").unwrap();
+    let p = wgtrain(&["--device", "cpu", "--json", "predict", out.join("model.safetensors").to_str().unwrap(), rows.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", text(&p).1);
+    let v: serde_json::Value = serde_json::from_slice(&p.stdout).expect("predict --json prints JSON");
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 2);
+    let mc = wgtrain(&["--device", "cpu", "predict", out.join("model.safetensors").to_str().unwrap(), rows.to_str().unwrap(), "--mc-dropout", "3"]);
+    assert!(text(&mc).1.contains("no dropout layers, so every Monte Carlo pass is the same"), "{}", text(&mc).1);
+    let plateau = wgtrain(&["--device", "cpu", "train", "--dataset", "spirals", "--schedule", "plateau", "--validation-split", "0", "--output", dir.join("p").to_str().unwrap()]);
+    assert!(text(&plateau).1.contains("the plateau schedule watches the validation loss"), "{}", text(&plateau).1);
+}
