@@ -152,6 +152,23 @@ enum Command {
         #[arg(long)]
         per_layer: bool,
     },
+    /// Overlay one curve per run (from each run's history.json) in one SVG figure.
+    ///
+    /// Examples:
+    ///   wgtrain plot runs/relu runs/elu runs/selu -o compare.svg
+    ///   wgtrain plot runs/*/ --metric val-accuracy -o accuracy.svg
+    #[command(verbatim_doc_comment)]
+    Plot {
+        /// Run directories (or history.json files).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// The SVG to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The curve to compare.
+        #[arg(long, value_enum, default_value = "val-loss")]
+        metric: cli::plot::Metric,
+    },
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -240,6 +257,11 @@ fn main() {
                 (None, None) => unreachable!("clap requires one of --rank and --energy"),
             };
             cli::compress::run(args, cli::compress::Change::Factorize { rank, layers }, b.as_mut(), cli.json)
+        }),
+        Command::Plot { runs, output, metric } => cli::plot::compare(&runs, metric, &output).map(|()| {
+            if !cli.json {
+                println!("wrote {}", output.display());
+            }
         }),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());

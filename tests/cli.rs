@@ -56,7 +56,7 @@ fn trained() -> &'static (PathBuf, serde_json::Value) {
 fn train_then_eval_then_predict_on_digits() {
     let (run, summary) = trained();
     for f in
-        ["model.safetensors", "history.csv", "history.json", "loss.svg", "accuracy.svg", "config.toml", "metrics.json"]
+        ["model.safetensors", "history.csv", "history.json", "loss.svg", "accuracy.svg", "lr.svg", "config.toml", "metrics.json"]
     {
         assert!(run.join(f).is_file(), "train did not write {f}");
     }

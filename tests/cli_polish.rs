@@ -77,3 +77,26 @@ fn the_history_lr_is_the_rate_the_epoch_used_and_predict_json_parses() {
     let plateau = wgtrain(&["--device", "cpu", "train", "--dataset", "spirals", "--schedule", "plateau", "--validation-split", "0", "--output", dir.join("p").to_str().unwrap()]);
     assert!(text(&plateau).1.contains("the plateau schedule watches the validation loss"), "{}", text(&plateau).1);
 }
+
+#[test]
+fn a_one_epoch_run_draws_its_points_and_runs_overlay_in_one_figure() {
+    let dir = tempdir("polish-plot");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for (out, seed) in [(&a, "1"), (&b, "2")] {
+        let ran = wgtrain(&["--device", "cpu", "train", "--dataset", "spirals", "--epochs", "1", "--seed", seed, "--output", out.to_str().unwrap()]);
+        assert!(ran.status.success(), "{}", text(&ran).1);
+    }
+    let svg = std::fs::read_to_string(a.join("loss.svg")).unwrap();
+    // One epoch: a circle for the train point, a triangle for validation, and labelled axes.
+    assert_eq!(svg.matches("<circle").count(), 1, "the train point is not drawn");
+    assert!(svg.matches("<polygon").count() >= 3, "the validation point is not drawn (two legend markers, one point)");
+    assert!(svg.contains("cross-entropy (nats per sample)") && svg.contains("epoch"));
+    assert!(a.join("lr.svg").is_file());
+    let figure = dir.join("both.svg");
+    let ran = wgtrain(&["plot", a.to_str().unwrap(), b.to_str().unwrap(), "--metric", "loss", "-o", figure.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    assert!(svg.contains(">\na\n</text>") && svg.contains(">\nb\n</text>"), "each run is named in the legend");
+    let missing = wgtrain(&["plot", dir.join("nope").to_str().unwrap(), "-o", figure.to_str().unwrap()]);
+    assert!(text(&missing).1.contains("cannot read"), "{}", text(&missing).1);
+}

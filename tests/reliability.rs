@@ -31,6 +31,7 @@ fn whole_run_seed(dir: &Path) -> u64 {
     let mut want = vec![
         "accuracy.svg",
         "config.toml",
+        "lr.svg",
         "history.csv",
         "history.json",
         "loss.svg",

@@ -23,6 +23,7 @@ pub const RUN_FILES: &[&str] = &[
     "config.toml",
     "loss.svg",
     "accuracy.svg",
+    "lr.svg",
     "metrics.json",
     "summary.json",
 ];

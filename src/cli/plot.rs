@@ -1,46 +1,130 @@
-//! Loss and accuracy curves as SVG (plotters).
+//! Curves as SVG (plotters): a run's loss, accuracy and learning rate, and several runs'
+//! curves overlaid (`wgtrain plot`). Okabe–Ito colours with distinct markers, so the series
+//! stay apart for colour-blind readers and in greyscale; axes say what they measure.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use plotters::prelude::*;
-use wgtrain::train::History;
+use wgtrain::train::{EpochRecord, History};
 
-/// Draw `series` (name, per-epoch values; a missing value ends that series) against epochs.
-fn curves(path: &Path, title: &str, series: &[(&str, Vec<Option<f32>>)]) -> Result<()> {
-    let epochs = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
-    let values = series.iter().flat_map(|(_, v)| v.iter().flatten().copied()).filter(|v| v.is_finite());
-    let (lo, hi) = values.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+/// Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, orange, sky blue,
+/// reddish purple, yellow, black).
+const OKABE_ITO: [RGBColor; 8] = [
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0xF0, 0xE4, 0x42),
+    RGBColor(0x00, 0x00, 0x00),
+];
+
+/// One curve: a name and a value per epoch (None where there is none).
+pub struct Series {
+    pub name: String,
+    pub values: Vec<Option<f32>>,
+}
+
+/// A figure: title, y-axis description, curves, and an epoch to mark (the best or restored one).
+pub struct Figure<'a> {
+    pub title: &'a str,
+    pub y_desc: &'a str,
+    pub series: Vec<Series>,
+    pub mark: Option<(usize, &'a str)>,
+    pub log_y: bool,
+}
+
+fn marker<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>>,
+    i: usize,
+    points: &[(f32, f32)],
+    color: RGBColor,
+) -> Result<()> {
+    let style = color.filled();
+    let drawn = match i % 3 {
+        0 => chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, style))).map(|_| ()),
+        1 => chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 5, style))).map(|_| ()),
+        _ => chart.draw_series(points.iter().map(|&p| Cross::new(p, 4, color.stroke_width(2)))).map(|_| ()),
+    };
+    drawn.map_err(|e| anyhow!("{e}"))
+}
+
+/// The series marker as a polygon around (9, 0), for the legend: an octagon (circle), a
+/// triangle, or an X.
+fn legend_marker(i: usize) -> Vec<(i32, i32)> {
+    let at = |pts: &[(f32, f32)]| pts.iter().map(|&(x, y)| (9 + x.round() as i32, y.round() as i32)).collect();
+    match i % 3 {
+        0 => at(&(0..8).map(|k| {
+            let a = k as f32 * std::f32::consts::FRAC_PI_4;
+            (4.0 * a.cos(), 4.0 * a.sin())
+        }).collect::<Vec<_>>()),
+        1 => at(&[(0.0, -5.0), (4.5, 3.0), (-4.5, 3.0)]),
+        _ => at(&[(-4.0, -5.0), (0.0, -1.0), (4.0, -5.0), (5.0, -4.0), (1.0, 0.0), (5.0, 4.0), (4.0, 5.0), (0.0, 1.0), (-4.0, 5.0), (-5.0, 4.0), (-1.0, 0.0), (-5.0, -4.0)]),
+    }
+}
+
+/// Draw `fig` to `path`.
+pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
+    let epochs = fig.series.iter().map(|s| s.values.len()).max().unwrap_or(0).max(1);
+    let scale = |v: f32| if fig.log_y { v.max(1e-12).log10() } else { v };
+    let finite = fig.series.iter().flat_map(|s| s.values.iter().flatten().copied()).filter(|v| v.is_finite());
+    let (lo, hi) = finite.map(scale).fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
-    let pad = ((hi - lo) * 0.05).max(1e-3);
-    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    // One epoch still gets an x range, so its points are drawn.
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(1f32..(epochs as f32).max(2.0), (lo - pad)..(hi + pad))
+        .caption(fig.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.5f32..epochs as f32 + 0.5, (lo - pad)..(hi + pad))
         .map_err(|e| anyhow!("{e}"))?;
+    let log_y = fig.log_y;
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .x_labels(epochs.min(12))
-        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_desc(fig.y_desc)
+        .x_labels(epochs.min(12) + 1)
+        .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-3 && *x >= 1.0 { format!("{}", x.round() as i64) } else { String::new() })
+        .y_label_formatter(&|y| if log_y { format!("{:.0e}", 10f32.powf(*y)) } else { format!("{y:.3}") })
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    for (i, (name, v)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let points = v.iter().enumerate().filter_map(|(e, y)| y.map(|y| ((e + 1) as f32, y)));
+    if let Some((epoch, label)) = fig.mark {
+        let grey = RGBColor(0x80, 0x80, 0x80);
+        let x = epoch as f32;
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .draw_series(DashedLineSeries::new(vec![(x, lo - pad), (x, hi + pad)], 6, 4, grey.stroke_width(1)))
             .map_err(|e| anyhow!("{e}"))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .label(label.to_string())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+    }
+    for (i, s) in fig.series.iter().enumerate() {
+        let color = OKABE_ITO[i % OKABE_ITO.len()];
+        let points: Vec<(f32, f32)> = s
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(e, y)| y.filter(|y| y.is_finite()).map(|y| ((e + 1) as f32, scale(y))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (18, 0)], color.stroke_width(2))
+                    + Polygon::new(legend_marker(i), color.filled())
+            });
+        marker(&mut chart, i, &points, color)?;
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
@@ -48,9 +132,68 @@ fn curves(path: &Path, title: &str, series: &[(&str, Vec<Option<f32>>)]) -> Resu
     Ok(())
 }
 
-/// `loss.svg` and `accuracy.svg` for a run's history.
-pub fn history(h: &History, loss_path: &Path, accuracy_path: &Path) -> Result<()> {
-    let col = |f: fn(&wgtrain::train::EpochRecord) -> Option<f32>| h.epochs.iter().map(f).collect::<Vec<_>>();
-    curves(loss_path, "loss", &[("train", col(|r| Some(r.loss))), ("validation", col(|r| r.val_loss))])?;
-    curves(accuracy_path, "accuracy", &[("train", col(|r| Some(r.accuracy))), ("validation", col(|r| r.val_accuracy))])
+fn column(h: &History, f: fn(&EpochRecord) -> Option<f32>) -> Vec<Option<f32>> {
+    h.epochs.iter().map(f).collect()
+}
+
+/// `loss.svg`, `accuracy.svg` and `lr.svg` for a run's history; `best` marks the epoch whose
+/// weights were kept (early stopping's restore).
+pub fn history(h: &History, dir: &Path, best: Option<usize>) -> Result<()> {
+    let mark = best.map(|e| (e, "best epoch (restored)"));
+    let pair = |f: fn(&EpochRecord) -> Option<f32>, g: fn(&EpochRecord) -> Option<f32>| {
+        let mut s = vec![Series { name: "train".into(), values: column(h, f) }];
+        if h.epochs.iter().any(|r| g(r).is_some()) {
+            s.push(Series { name: "validation".into(), values: column(h, g) });
+        }
+        s
+    };
+    let loss = pair(|r| Some(r.loss), |r| r.val_loss);
+    draw(&dir.join("loss.svg"), &Figure { title: "loss", y_desc: "cross-entropy (nats per sample)", series: loss, mark, log_y: false })?;
+    let acc = pair(|r| Some(r.accuracy), |r| r.val_accuracy);
+    draw(&dir.join("accuracy.svg"), &Figure { title: "accuracy", y_desc: "fraction classified correctly", series: acc, mark, log_y: false })?;
+    let lr = vec![Series { name: "learning rate".into(), values: column(h, |r| Some(r.lr)) }];
+    draw(&dir.join("lr.svg"), &Figure { title: "learning rate", y_desc: "mean rate over the epoch's steps", series: lr, mark: None, log_y: false })
+}
+
+/// The curves `wgtrain plot` can overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Metric {
+    Loss,
+    ValLoss,
+    Accuracy,
+    ValAccuracy,
+    Lr,
+    Sparsity,
+}
+
+/// `wgtrain plot RUN_DIR… -o OUT.svg --metric M`: one curve per run, named by its directory.
+pub fn compare(runs: &[PathBuf], metric: Metric, out: &Path) -> Result<()> {
+    if runs.is_empty() {
+        bail!("give one or more run directories (each holding history.json)");
+    }
+    let mut series = Vec::new();
+    for run in runs {
+        let file = if run.is_dir() { run.join("history.json") } else { run.clone() };
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let h: History = serde_json::from_str(&text).with_context(|| format!("{} is not a run history", file.display()))?;
+        let f: fn(&EpochRecord) -> Option<f32> = match metric {
+            Metric::Loss => |r| Some(r.loss),
+            Metric::ValLoss => |r| r.val_loss,
+            Metric::Accuracy => |r| Some(r.accuracy),
+            Metric::ValAccuracy => |r| r.val_accuracy,
+            Metric::Lr => |r| Some(r.lr),
+            Metric::Sparsity => |r| r.sparsity.as_ref().map(|s| s.total),
+        };
+        let name = run.file_name().map_or(run.display().to_string(), |n| n.to_string_lossy().into_owned());
+        series.push(Series { name, values: column(&h, f) });
+    }
+    let (title, y_desc) = match metric {
+        Metric::Loss => ("training loss", "cross-entropy (nats per sample)"),
+        Metric::ValLoss => ("validation loss", "cross-entropy (nats per sample)"),
+        Metric::Accuracy => ("training accuracy", "fraction classified correctly"),
+        Metric::ValAccuracy => ("validation accuracy", "fraction classified correctly"),
+        Metric::Lr => ("learning rate", "mean rate over the epoch's steps"),
+        Metric::Sparsity => ("sparsity", "fraction of weights near zero"),
+    };
+    draw(out, &Figure { title, y_desc, series, mark: None, log_y: false })
 }

@@ -210,7 +210,9 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
         staging.write("history.csv", h.to_csv())?;
         staging.write("history.json", serde_json::to_string_pretty(h)?)?;
         staging.write("config.toml", cfg.to_toml())?;
-        staging.writing("loss.svg", |loss| plot::history(h, loss, &staging.path("accuracy.svg")))?;
+        let restore = trainer.config.early_stopping.as_ref().is_some_and(|e| e.restore_best);
+        let best = (restore && trainer.state.best_epoch > 0).then_some(trainer.state.best_epoch);
+        staging.writing("loss.svg", |_| plot::history(h, &staging.path(""), best))?;
         let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
         let summary = json!({
             "device": b.describe(),
@@ -275,7 +277,10 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
                 t.samples_per_second, t.samples, t.seconds, t.first_epoch_samples_per_second
             );
         }
-        println!("wrote {}/{{model.safetensors, history.csv, history.json, loss.svg, accuracy.svg, config.toml, metrics.json}}", out.display());
+        println!(
+            "wrote {}/{{model.safetensors, history.csv, history.json, loss.svg, accuracy.svg, lr.svg, config.toml, metrics.json}}",
+            out.display()
+        );
     }
     Ok(())
 }
