@@ -100,3 +100,35 @@ fn a_one_epoch_run_draws_its_points_and_runs_overlay_in_one_figure() {
     let missing = wgtrain(&["plot", dir.join("nope").to_str().unwrap(), "-o", figure.to_str().unwrap()]);
     assert!(text(&missing).1.contains("cannot read"), "{}", text(&missing).1);
 }
+
+#[test]
+fn eval_reports_precision_recall_and_f1_as_scikit_learn_does() {
+    let dir = tempdir("polish-eval");
+    let out = dir.join("run");
+    let d = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let ran = wgtrain(&["--device", "cpu", "train", "--dataset", "digits", "--data-dir", d, "--layers", "16", "--epochs", "2", "--output", out.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", text(&ran).1);
+    let e = wgtrain(&["--device", "cpu", "--json", "eval", out.join("model.safetensors").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let confusion: Vec<Vec<f64>> = serde_json::from_value(v["confusion_matrix"].clone()).unwrap();
+    let (mut macro_f1, mut weighted_f1, mut total) = (0.0, 0.0, 0.0);
+    for (c, row) in v["classes"].as_array().unwrap().iter().enumerate() {
+        let tp = confusion[c][c];
+        let support: f64 = confusion[c].iter().sum();
+        let predicted: f64 = confusion.iter().map(|r| r[c]).sum();
+        let (p, r) = (if predicted > 0.0 { tp / predicted } else { 0.0 }, if support > 0.0 { tp / support } else { 0.0 });
+        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        assert!((row["precision"].as_f64().unwrap() - p).abs() < 1e-12, "class {c}");
+        assert!((row["recall"].as_f64().unwrap() - r).abs() < 1e-12, "class {c}");
+        assert!((row["f1"].as_f64().unwrap() - f1).abs() < 1e-12, "class {c}");
+        assert_eq!(row["class"], c.to_string());
+        macro_f1 += f1 / 10.0;
+        weighted_f1 += f1 * support;
+        total += support;
+    }
+    assert!((v["macro_avg"]["f1"].as_f64().unwrap() - macro_f1).abs() < 1e-12);
+    assert!((v["weighted_avg"]["f1"].as_f64().unwrap() - weighted_f1 / total).abs() < 1e-12);
+    // The weighted recall is the accuracy.
+    assert!((v["weighted_avg"]["recall"].as_f64().unwrap() - v["accuracy"].as_f64().unwrap()).abs() < 1e-6);
+    assert!(v["samples_per_second"].as_f64().unwrap() > 0.0);
+}
