@@ -267,7 +267,7 @@ fn main() {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());
             Ok(())
         }
-        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.json),
+        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();
             args.resolve().and_then(|cfg| {

@@ -132,3 +132,21 @@ fn eval_reports_precision_recall_and_f1_as_scikit_learn_does() {
     assert!((v["weighted_avg"]["recall"].as_f64().unwrap() - v["accuracy"].as_f64().unwrap()).abs() < 1e-6);
     assert!(v["samples_per_second"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn train_and_info_print_the_same_model_summary() {
+    let dir = tempdir("polish-summary");
+    let out = dir.join("run");
+    let ran = wgtrain(&["--device", "cpu", "train", "--dataset", "spirals", "--layers", "16", "--batch-norm", "--dropout", "0.1", "--epochs", "1", "--output", out.to_str().unwrap()]);
+    let (stdout, stderr) = text(&ran);
+    assert!(ran.status.success(), "{stderr}");
+    // 2→16 Dense (48), batch norm (32), dropout (0), 16→2 Dense (34).
+    for row in ["1      Dense (elu)                    16         48", "2      BatchNorm                      16         32", "4      Dense (identity)                2         34", "total: 114 parameters"] {
+        assert!(stdout.contains(row), "train's summary lacks {row:?}:\n{stdout}");
+    }
+    let info = wgtrain(&["--json", "info", out.join("model.safetensors").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["params"], 114);
+    let cpu = wgtrain(&["--device", "cpu", "info"]);
+    assert!(text(&cpu).0.contains("the twin uses one thread"), "{}", text(&cpu).0);
+}

@@ -7,7 +7,7 @@ use anyhow::Result;
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
 use wgtrain::train::checkpoint;
 
-pub fn run(checkpoint: Option<&Path>, json: bool) -> Result<()> {
+pub fn run(checkpoint: Option<&Path>, cpu: bool, json: bool) -> Result<()> {
     match checkpoint {
         Some(path) => {
             let loaded = checkpoint::load(path)?;
@@ -19,8 +19,32 @@ pub fn run(checkpoint: Option<&Path>, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        None if cpu => cpu_twin(json),
         None => adapters(json),
     }
+}
+
+/// `info --device cpu`: the processor the CPU twin runs on and the memory it may use.
+fn cpu_twin(json: bool) -> Result<()> {
+    let host = wgtrain::bench::Machine::host(String::new());
+    let memory = wgtrain::limits::available_host_bytes();
+    if json {
+        let out = serde_json::json!({
+            "device": "cpu",
+            "cpu": host.cpu,
+            "cores": host.cores,
+            "available_memory_bytes": memory,
+            "threads_used": 1,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("device: the CPU twin (the reference implementation of every kernel, in plain Rust)");
+    println!("cpu: {} ({} cores; the twin uses one thread)", host.cpu, host.cores);
+    if let Some(m) = memory {
+        println!("available memory: {:.1} GiB", m as f64 / (1u64 << 30) as f64);
+    }
+    Ok(())
 }
 
 fn adapters(json: bool) -> Result<()> {

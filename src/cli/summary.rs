@@ -3,7 +3,7 @@
 //! matrices, and the totals. Read from a checkpoint's tensors, so it needs no device.
 
 use serde::Serialize;
-use wgtrain::nn::LayerSpec;
+use wgtrain::nn::{LayerSpec, ModelSpec};
 use wgtrain::train::checkpoint::Loaded;
 
 #[derive(Debug, Serialize)]
@@ -32,6 +32,32 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of a model about to be built: parameters from the shapes alone.
+    pub fn of_spec(spec: &ModelSpec) -> Self {
+        let mut width = spec.inputs;
+        let mut layers = Vec::new();
+        for (i, l) in spec.layers.iter().enumerate() {
+            let (kind, units, params, weights) = match l {
+                LayerSpec::Dense { units, activation, .. } => {
+                    (format!("Dense ({})", activation.name()), *units, width * units + units, width * units)
+                }
+                LayerSpec::Linear { units, .. } => ("Linear (no bias)".to_string(), *units, width * units, width * units),
+                LayerSpec::Activation { activation } => {
+                    let slopes = if matches!(activation, wgtrain::Activation::Prelu) { width } else { 0 };
+                    (format!("Activation ({})", activation.name()), width, slopes, 0)
+                }
+                LayerSpec::Dropout { rate } => (format!("Dropout ({rate})"), width, 0, 0),
+                LayerSpec::AlphaDropout { rate } => (format!("AlphaDropout ({rate})"), width, 0, 0),
+                LayerSpec::BatchNorm { .. } => ("BatchNorm".to_string(), width, 2 * width, 0),
+            };
+            let rank = matches!(l, LayerSpec::Linear { .. }).then_some(units);
+            layers.push(LayerRow { layer: i + 1, kind, units, params, zeros: 0, weights, rank, masked: false });
+            width = units;
+        }
+        let sum = |f: fn(&LayerRow) -> usize| layers.iter().map(f).sum();
+        Summary { inputs: spec.inputs, params: sum(|r| r.params), zeros: 0, weights: sum(|r| r.weights), layers }
+    }
+
     pub fn of(loaded: &Loaded) -> Self {
         let spec = &loaded.meta.model;
         let mut width = spec.inputs;

@@ -111,7 +111,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
         }
     };
     if !json_out {
-        println!("# model: {} parameters\n", model.parameter_count());
+        println!("# model\n{}", super::summary::Summary::of_spec(model.spec()));
     }
     let train_data = DeviceData::upload(b, train)?;
     let val_data = splits.val.as_ref().map(|v| DeviceData::upload(b, v)).transpose()?;

@@ -39,8 +39,9 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Batch size for evaluation and prediction.
     pub eval_batch_size: usize,
-    /// Read the running loss and accuracy back every this many steps for `Callback::on_progress`
-    /// (0: only at the end of each epoch). Each read waits for the device.
+    /// Read the running loss and accuracy back after the first step and every this many steps
+    /// for `Callback::on_progress` (0: only at the end of each epoch). Each read waits for the
+    /// device.
     #[serde(default)]
     pub log_every: usize,
     /// Record in the history, each epoch, the fraction of weights with |w| below this (reads
@@ -247,7 +248,9 @@ impl Trainer {
                 b.sync()?;
                 return Err(Error::Interrupted { epoch: self.state.epoch + 1, step: k + 1, steps: batches });
             }
-            if self.config.log_every > 0 && (k + 1) % self.config.log_every == 0 && !callbacks.is_empty() {
+            // The first step too, so progress shows a loss from the start.
+            let log = self.config.log_every > 0 && (k == 0 || (k + 1) % self.config.log_every == 0);
+            if log && !callbacks.is_empty() {
                 let m = self.running_metrics(b)?;
                 callbacks.iter_mut().for_each(|c| c.on_progress(m));
             }
