@@ -134,3 +134,29 @@ fn prelu_adds_a_trainable_slope_per_feature_and_other_activations_add_nothing() 
         assert_eq!(model.params().len(), expected, "{}", act.name());
     }
 }
+
+#[test]
+fn the_builder_writes_the_deep_net_exercise_in_a_few_lines() {
+    use wgtrain::nn::{BatchNormAt, Initializer, LayerSpec, ModelSpec};
+    let spec = ModelSpec::builder(784)
+        .init(Initializer::LECUN_NORMAL)
+        .repeat(20, |b| b.dense(100, Activation::Selu))
+        .alpha_dropout(0.1)
+        .classes(10)
+        .unwrap();
+    assert_eq!(spec.layers.len(), 22);
+    assert!(spec.layers[..20].iter().all(|l| matches!(l, LayerSpec::Dense { units: 100, activation: Activation::Selu, init: Initializer::LECUN_NORMAL, .. })));
+    assert_eq!(spec.layers[20], LayerSpec::AlphaDropout { rate: 0.1 });
+    assert_eq!(spec.outputs(), 10);
+    // Batch norm before the activation: a linear Dense, then BN, then the activation.
+    let before = ModelSpec::builder(4).dense_bn(8, Activation::Relu, BatchNormAt::BeforeActivation).classes(2).unwrap();
+    assert!(matches!(before.layers[0], LayerSpec::Dense { activation: Activation::Identity, .. }));
+    assert!(matches!(before.layers[1], LayerSpec::BatchNorm { .. }));
+    assert_eq!(before.layers[2], LayerSpec::Activation { activation: Activation::Relu });
+    let after = ModelSpec::builder(4).dense_bn(8, Activation::Relu, BatchNormAt::AfterActivation).classes(2).unwrap();
+    assert!(matches!(after.layers[0], LayerSpec::Dense { activation: Activation::Relu, .. }));
+    assert!(matches!(after.layers[1], LayerSpec::BatchNorm { .. }));
+    // Checked like any spec.
+    let err = ModelSpec::builder(4).dropout(1.5).classes(2).unwrap_err().to_string();
+    assert!(err.contains("dropout rate 1.5 is not in [0, 1)"), "{err}");
+}

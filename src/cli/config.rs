@@ -4,10 +4,10 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use wgtrain::nn::{Initializer, LayerSpec, ModelSpec};
+use wgtrain::nn::{Initializer, ModelSpec};
 use wgtrain::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use wgtrain::train::{EarlyStopping, TrainConfig};
-use wgtrain::{Activation, Loss};
+use wgtrain::Activation;
 
 /// Everything a training run needs. Every field has a default, so an empty file (or no file)
 /// is the default run: Fashion-MNIST, 784-300-100-10, ELU, He init, momentum 0.9, 10 epochs,
@@ -274,30 +274,17 @@ impl RunConfig {
         if m.dropout > 0.0 && m.alpha_dropout > 0.0 {
             bail!("choose dropout or alpha_dropout, not both");
         }
-        let mut layers = Vec::new();
+        // The library's builder, so the command line and the library share the defaults.
+        // Any dropout rate but 0 makes a layer, so the model's check judges it.
+        let mut b = ModelSpec::builder(inputs).init(init).bias(m.bias_init);
         for &units in &m.layers {
-            layers.push(LayerSpec::Dense { units, activation: act, init, bias: m.bias_init });
+            b = b.dense(units, act);
             if m.batch_norm {
-                layers.push(LayerSpec::batch_norm());
+                b = b.batch_norm();
             }
-            // Any rate but 0 makes a layer, so the model's own check judges it (a negative
-            // rate is refused there, not silently dropped here).
-            if m.dropout != 0.0 {
-                layers.push(LayerSpec::Dropout { rate: m.dropout });
-            }
-            if m.alpha_dropout != 0.0 {
-                layers.push(LayerSpec::AlphaDropout { rate: m.alpha_dropout });
-            }
+            b = b.dropout(m.dropout).alpha_dropout(m.alpha_dropout);
         }
-        let out_init = if init == Initializer::SameValue { init } else { Initializer::GLOROT_UNIFORM };
-        layers.push(LayerSpec::Dense {
-            units: classes,
-            activation: Activation::Identity,
-            init: out_init,
-            bias: m.bias_init,
-        });
-        let spec = ModelSpec { inputs, layers, loss: Loss::SoftmaxCrossEntropy };
-        wgtrain::nn::validate(&spec)?;
+        let spec = b.classes(classes)?;
         Ok(spec)
     }
 
