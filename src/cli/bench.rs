@@ -262,15 +262,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Samples/s against batch size, log axes, one line per (model, path, train|infer), in the
 /// Okabe–Ito palette with a marker shape per phase.
 fn chart(report: &Report, path: &Path) -> Result<()> {
-    const OKABE_ITO: [RGBColor; 7] = [
-        RGBColor(0, 114, 178),
-        RGBColor(230, 159, 0),
-        RGBColor(0, 158, 115),
-        RGBColor(204, 121, 167),
-        RGBColor(86, 180, 233),
-        RGBColor(213, 94, 0),
-        RGBColor(0, 0, 0),
-    ];
+    use super::plot::OKABE_ITO;
     let rows = &report.rows;
     if rows.is_empty() {
         bail!("no rows to chart");

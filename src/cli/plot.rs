@@ -10,7 +10,7 @@ use wgtrain::train::{EpochRecord, History};
 
 /// Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, orange, sky blue,
 /// reddish purple, yellow, black).
-const OKABE_ITO: [RGBColor; 8] = [
+pub const OKABE_ITO: [RGBColor; 8] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xD5, 0x5E, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
