@@ -150,3 +150,22 @@ fn train_and_info_print_the_same_model_summary() {
     let cpu = wgtrain(&["--device", "cpu", "info"]);
     assert!(text(&cpu).0.contains("the twin uses one thread"), "{}", text(&cpu).0);
 }
+
+#[test]
+fn fashion_mnist_is_found_where_the_system_package_puts_it() {
+    let dir = tempdir("polish-system-data");
+    let out = dir.join("run");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let args = ["train", "--dataset", "fashion-mnist", "--data-dir", empty.to_str().unwrap(), "--epochs", "1", "--layers", "8", "--batch-size", "512", "--validation-split", "0", "--output", out.to_str().unwrap()];
+    let ran = wgtrain(&args);
+    let (stdout, stderr) = text(&ran);
+    if std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists() {
+        assert!(ran.status.success(), "{stderr}");
+        assert!(stdout.contains("54000") || stdout.contains("60000 train"), "{stdout}");
+    } else {
+        assert!(stderr.contains("is in neither") && stderr.contains("/usr/share/datasets/fashion-mnist"), "{stderr}");
+    }
+    let mnist = wgtrain(&["train", "--dataset", "mnist", "--data-dir", empty.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert!(text(&mnist).1.contains("scripts/fetch-data.sh does not fetch it"), "{}", text(&mnist).1);
+}

@@ -38,6 +38,32 @@ fn fetch_hint(dir: &Path) -> String {
     )
 }
 
+/// Where a system package puts a dataset (Debian's `dataset-fashion-mnist`).
+pub const SYSTEM_DATASETS: &str = "/usr/share/datasets";
+
+/// The directory holding an IDX dataset: the data directory's, else the system package's; the
+/// error names both places and the command that fills them.
+fn image_dir(data_dir: &Path, name: &str) -> Result<PathBuf> {
+    let tried = [data_dir.join(name), Path::new(SYSTEM_DATASETS).join(name)];
+    let has_files = |d: &Path| d.join("train-images-idx3-ubyte.gz").exists() || d.join("train-images-idx3-ubyte").exists();
+    if let Some(dir) = tried.iter().find(|d| has_files(d)) {
+        return Ok(dir.clone());
+    }
+    let (a, b) = (tried[0].display(), tried[1].display());
+    if name == "mnist" {
+        bail!(
+            "mnist is in neither {a} nor {b}; scripts/fetch-data.sh does not fetch it: put train-images-idx3-ubyte.gz, \
+             train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (from \
+             https://storage.googleapis.com/cvdf-datasets/mnist/) in {a}"
+        )
+    }
+    bail!(
+        "{name} is in neither {a} nor {b}; fetch it with: scripts/fetch-data.sh {} (or, as root: apt-get install \
+         dataset-fashion-mnist)",
+        data_dir.display()
+    )
+}
+
 /// The named dataset split as `load` splits it, before any standardization: the published
 /// test set where there is one, else 20% held out by seed; then `validation_split` of the
 /// rest for validation.
@@ -46,10 +72,7 @@ pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> 
     let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { Ok(all.split(0.2, cfg.seed ^ 0x5EED)?) };
     let (train, test) = match cfg.dataset.as_str() {
         "fashion-mnist" | "mnist" => {
-            let dir = data_dir.join(&cfg.dataset);
-            if !dir.is_dir() {
-                bail!("{}", fetch_hint(&dir));
-            }
+            let dir = image_dir(&data_dir, &cfg.dataset)?;
             (sources::idx_dir(&cfg.dataset, &dir, true)?, sources::idx_dir(&cfg.dataset, &dir, false)?)
         }
         "digits" => {
