@@ -160,3 +160,14 @@ fn synthetic_sets_have_the_asked_shape() {
     let b = sources::blobs(10, 5, 7, 0.5, 1);
     assert_eq!((b.rows, b.cols, b.classes), (50, 7, 5));
 }
+
+#[test]
+fn csv_headers_may_be_quoted_and_lines_may_end_in_crlf() {
+    let rows = wgtrain::data::csv::rows("\"sepal, length\",\"width\",label\r\n1.5,2,0\r\n\r\n\"3\",4,1\r\n").unwrap();
+    assert_eq!(rows, vec![(2, vec![1.5, 2.0, 0.0]), (4, vec![3.0, 4.0, 1.0])]);
+    // Line numbers count blank lines, as an editor does.
+    let err = wgtrain::data::csv::rows("1,2\n\n\n3,x\n").unwrap_err();
+    assert!(err.starts_with("line 4, field 2"), "{err}");
+    let err = wgtrain::data::csv::rows("1,2\n3,\"four\"\n").unwrap_err();
+    assert!(err.contains("line 2, field 2: \"four\" is not a number"), "{err}");
+}

@@ -1,6 +1,6 @@
-//! CSV text as numbers: one row per line, comma-separated, every field a finite number. A
-//! first line is a header only when none of its fields is a number; a line mixing numbers and
-//! words is an error, never silently skipped.
+//! CSV text as numbers (read by the `csv` crate, so quoted fields work; LF or CRLF lines):
+//! one row per record, every field a finite number. A first line is a header only when none of
+//! its fields is a number; a line mixing numbers and words is an error, never silently skipped.
 
 use std::path::Path;
 
@@ -27,29 +27,54 @@ fn shown(field: &str) -> String {
 /// The lines of `text` that hold data, as (1-based line number, values): blank lines and a
 /// header are left out. The error names the line and field and what is wrong with it.
 pub fn rows(text: &str) -> std::result::Result<Vec<(usize, Vec<f32>)>, String> {
+    // One reader over the whole text, line endings made LF first: the reader's byte positions
+    // drift on CRLF, and line numbers come from those positions (counting every line, blank
+    // ones too, as an editor does).
+    let text = text.replace("\r\n", "\n");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: Vec<Option<f32>> = fields.iter().map(|f| f.parse::<f32>().ok()).collect();
-        if n == 0 && parsed.iter().all(Option::is_none) {
+    let (mut seen, mut line) = (0usize, 1usize);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(format!("line {line}: not readable as CSV: {e}")),
+        }
+        let mut at = record.position().map_or(seen, |p| p.byte() as usize).clamp(seen, text.len());
+        // A record after blank lines is placed at the first of them: step over them.
+        while text.as_bytes().get(at) == Some(&b'\n') {
+            at += 1;
+        }
+        line += text.as_bytes()[seen..at].iter().filter(|b| **b == b'\n').count();
+        seen = at;
+        let n = line;
+        if record.iter().all(str::is_empty) {
+            continue; // a blank line
+        }
+        let parsed: Vec<Option<f32>> = record.iter().map(|f| f.parse::<f32>().ok()).collect();
+        if n == 1 && parsed.iter().all(Option::is_none) {
             continue; // a header: names, no numbers
         }
-        let mut values = Vec::with_capacity(fields.len());
-        for (i, (field, value)) in fields.iter().zip(&parsed).enumerate() {
+        let mut values = Vec::with_capacity(record.len());
+        for (i, (field, value)) in record.iter().zip(&parsed).enumerate() {
             match value {
                 Some(v) if v.is_finite() => values.push(*v),
                 Some(_) => {
                     return Err(format!(
-                        "line {}, field {}: {} is not a finite number; remove the row or fill in a value",
-                        n + 1,
+                        "line {n}, field {}: {} is not a finite number; remove the row or fill in a value",
                         i + 1,
                         shown(field)
                     ))
                 }
-                None => return Err(format!("line {}, field {}: {} is not a number", n + 1, i + 1, shown(field))),
+                None => return Err(format!("line {n}, field {}: {} is not a number", i + 1, shown(field))),
             }
         }
-        out.push((n + 1, values));
+        out.push((n, values));
     }
     Ok(out)
 }
