@@ -174,3 +174,38 @@ fn freeing_device_data_releases_its_tensors_on_both_backends() {
         }
     }
 }
+
+#[test]
+fn apply_mask_matches_the_twin_bit_for_bit_on_ragged_shapes() {
+    // Ragged shapes (1×1, odd widths, one past a workgroup), and values a product would get
+    // wrong: −x·0 is −0 and NaN·0 is NaN, where the mask must give exactly +0.
+    for (rows, cols) in [(1, 1), (7, 13), (33, 5), (3, 257)] {
+        let n = rows * cols;
+        let mut y = uniform(9, n);
+        y[0] = -1.5;
+        if n > 2 {
+            y[1] = f32::NAN;
+            y[2] = -0.0;
+        }
+        let mask: Vec<f32> = (0..n).map(|i| if i % 3 == 0 || i == 1 { 0.0 } else { 1.0 }).collect();
+        let mut outs = Vec::new();
+        for b in Both::new().each() {
+            let (m, t) = (b.upload(rows, cols, &mask).unwrap(), b.upload(rows, cols, &y).unwrap());
+            b.apply_mask(m, t).unwrap();
+            outs.push(b.read(t).unwrap());
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&outs[0]), bits(&outs[1]), "{rows}×{cols}: GPU and twin differ");
+        for (i, v) in outs[0].iter().enumerate() {
+            if mask[i] == 0.0 {
+                assert_eq!(v.to_bits(), 0.0f32.to_bits(), "{rows}×{cols} [{i}]: a masked entry is {v}");
+            } else {
+                assert_eq!(v.to_bits(), y[i].to_bits(), "{rows}×{cols} [{i}]: a kept entry changed");
+            }
+        }
+    }
+    // The mask must cover the tensor element for element.
+    let mut g = gpu();
+    let (m, t) = (g.zeros(2, 3).unwrap(), g.zeros(2, 4).unwrap());
+    assert!(g.apply_mask(m, t).unwrap_err().to_string().contains("apply_mask"));
+}
