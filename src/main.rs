@@ -38,16 +38,22 @@ enum Device {
 /// `--device auto`: the GPU backend, or the CPU twin with one line saying why and how to get
 /// a GPU path.
 fn auto_backend() -> Box<dyn Backend> {
-    match GpuBackend::from_env() {
-        Ok(g) => Box::new(g),
-        Err(e) => {
+    match gpu_or_note() {
+        Some(g) => Box::new(g),
+        None => Box::new(CpuBackend::new()),
+    }
+}
+
+/// The GPU backend, or None after one line saying why not and how to get a GPU path.
+fn gpu_or_note() -> Option<GpuBackend> {
+    GpuBackend::from_env()
+        .map_err(|e| {
             eprintln!(
                 "note: no GPU adapter ({e}); running on the CPU twin. Without a GPU, Mesa's software Vulkan \
                  driver gives a GPU path: apt-get install mesa-vulkan-drivers"
-            );
-            Box::new(CpuBackend::new())
-        }
-    }
+            )
+        })
+        .ok()
 }
 
 #[derive(Subcommand)]
@@ -217,33 +223,42 @@ fn bench(args: cli::bench::BenchArgs, devices: &[Device], json: bool) -> Result<
     machine.wgpu = Some(cli::bench::WGPU_VERSION.into());
     let mut backends: Vec<(String, Box<dyn Backend>)> = Vec::new();
     for d in devices {
-        // For bench, auto is the GPU when there is one (else the CPU twin, said so).
-        let d = match d {
-            Device::Auto if GpuBackend::from_env().is_err() => {
-                drop(auto_backend());
-                &Device::Cpu
-            }
-            Device::Auto => &Device::Gpu,
-            d => d,
+        // For bench, auto is the GPU when there is one, else the CPU twin (said so).
+        let gpu = match d {
+            Device::Auto => gpu_or_note(),
+            Device::Gpu => Some(GpuBackend::from_env()?),
+            Device::Cpu => None,
         };
-        match d {
-            Device::Auto => unreachable!("resolved above"),
-            Device::Gpu => {
-                let g = GpuBackend::from_env()?;
+        match gpu {
+            Some(g) => {
                 let a = g.context().adapter();
                 machine.adapter = Some(a.name.clone());
                 machine.backend = Some(a.backend.clone());
                 machine.driver = Some(format!("{} {}", a.driver, a.driver_info).trim().to_string());
                 backends.push(("gpu".into(), Box::new(g)));
             }
-            Device::Cpu => backends.push(("cpu".into(), Box::new(CpuBackend::new()))),
+            None => backends.push(("cpu".into(), Box::new(CpuBackend::new()))),
         }
     }
     cli::bench::run(args, backends, machine, json)
 }
 
+/// The arguments of subcommand `name` given on the command line (not defaults), as clap ids.
+fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
+    let Some(sub) = matches.subcommand_matches(name) else { return Vec::new() };
+    let command = <Cli as clap::CommandFactory>::command();
+    let Some(args) = command.find_subcommand(name) else { return Vec::new() };
+    // Argument ids only: the matches also hold the derived struct's group id.
+    let is_arg = |id: &clap::Id| args.get_arguments().any(|a| a.get_id() == id) || id == "device" || id == "json";
+    sub.ids()
+        .filter(|id| is_arg(id) && sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let outcome = match cli.command {
         Command::Bench(args) => bench(*args, &cli.device, cli.json),
         Command::Prune { args, sparsity, per_layer } => backend(&cli.device).and_then(|mut b| {
@@ -270,7 +285,7 @@ fn main() {
         Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();
-            args.resolve().and_then(|cfg| {
+            args.resolve(&given(&matches, "train")).and_then(|cfg| {
                 let file = resume.as_deref().map(cli::resume::checkpoint_in).transpose()?;
                 let resume = file.as_deref().map(|checkpoint| cli::train::Resume { checkpoint });
                 cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json, resume)

@@ -2,36 +2,20 @@
 //! every bad input refused with a message naming the problem, a non-zero exit, and an
 //! untouched output directory.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use common::cli::{tempdir, text, wgtrain, wgtrain_command};
 
 fn data_dir() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/data").to_string()
 }
 
-fn wgtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-        .args(args)
-        .env("NODEVICE_SELECT", "1")
-        .output()
-        .expect("the wgtrain binary runs")
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgtrain-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A digits model trained once for the whole file: (run directory, its train summary).
@@ -247,12 +231,7 @@ fn train_with_no_arguments_reaches_87_percent_on_fashion_mnist() {
     // Exactly `wgtrain train`, run where `data/` holds the fetched datasets.
     let dir = tempdir("default");
     std::os::unix::fs::symlink(data_dir(), dir.join("data")).unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-        .arg("train")
-        .current_dir(&dir)
-        .env("NODEVICE_SELECT", "1")
-        .output()
-        .unwrap();
+    let run = wgtrain_command(&["train"]).current_dir(&dir).output().unwrap();
     let (stdout, stderr) = text(&run);
     assert!(run.status.success(), "{stderr}");
     let metrics: serde_json::Value =

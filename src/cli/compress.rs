@@ -83,14 +83,15 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
     change.check()?;
     let loaded = checkpoint::load(&args.checkpoint)?;
     let run_dir = args.checkpoint.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let run_dir = run_dir.canonicalize().with_context(|| format!("cannot read {}", run_dir.display()))?;
     let output = match args.output {
         Some(o) => o,
         None => {
-            let name = run_dir.canonicalize()?.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned());
-            run_dir.canonicalize()?.with_file_name(format!("{name}-{}", change.tag()))
+            let name = run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned());
+            run_dir.with_file_name(format!("{name}-{}", change.tag()))
         }
     };
-    if output.canonicalize().ok() == run_dir.canonicalize().ok() {
+    if output.canonicalize().ok().as_ref() == Some(&run_dir) {
         bail!("--output {} is the checkpoint's own directory; write the new model elsewhere", output.display());
     }
     let staging = Staging::new(&output)?;

@@ -164,6 +164,11 @@ impl Staging {
         &self.target
     }
 
+    /// The staging directory, for writers that name their own files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where to write `name` before commit.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
@@ -178,11 +183,10 @@ impl Staging {
     /// directory, and says the output was not changed.
     pub fn writing(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
         write(&self.path(name)).map_err(|e| {
-            let cause = e.root_cause().to_string();
             anyhow::anyhow!(
                 "cannot write {}: {}; {} was left as it was",
                 self.target.join(name).display(),
-                cause.rsplit(": ").next().unwrap_or(&cause),
+                os_cause(&e),
                 self.target.display()
             )
         })
@@ -206,6 +210,18 @@ impl Staging {
         self.committed = true;
         Ok(self.target.clone())
     }
+}
+
+/// The operating system's words for why an I/O failed ("No space left on device (os error
+/// 28)"), without the temporary path it failed on; the whole message when no I/O error is in
+/// the chain.
+pub fn os_cause(e: &anyhow::Error) -> String {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<wgtrain::Error>() {
+            Some(wgtrain::Error::Io { cause, .. }) => Some(cause.to_string()),
+            _ => c.downcast_ref::<std::io::Error>().map(|io| io.to_string()),
+        })
+        .unwrap_or_else(|| format!("{e:#}"))
 }
 
 /// Exchange directories `new` and `target` atomically where the platform can; else move

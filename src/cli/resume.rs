@@ -43,12 +43,8 @@ impl ResumeDir {
     ) -> Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         checkpoint::save_with(&self.checkpoint(), b, model, Some(opt), Some(trainer), extra).map_err(|e| {
-            let cause = e.to_string();
-            anyhow::anyhow!(
-                "cannot save the epoch checkpoint {}: {}",
-                self.checkpoint().display(),
-                cause.rsplit(": ").next().unwrap_or(&cause)
-            )
+            let cause = super::output::os_cause(&e.into());
+            anyhow::anyhow!("cannot save the epoch checkpoint {}: {cause}", self.checkpoint().display())
         })
     }
 

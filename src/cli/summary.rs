@@ -58,36 +58,19 @@ impl Summary {
         Summary { inputs: spec.inputs, params: sum(|r| r.params), zeros: 0, weights: sum(|r| r.weights), layers }
     }
 
+    /// The summary of a saved model: `of_spec`, with the zero weights and masks read from the
+    /// file's tensors.
     pub fn of(loaded: &Loaded) -> Self {
-        let spec = &loaded.meta.model;
-        let mut width = spec.inputs;
-        let mut layers = Vec::new();
-        for (i, l) in spec.layers.iter().enumerate() {
-            let count = |suffix: &str| loaded.tensor(&format!("model.layers.{i}.{suffix}")).map_or(0, |(_, v)| v.len());
-            let weights = loaded.tensor(&format!("model.layers.{i}.w")).map_or(&[][..], |(_, v)| v);
-            let (kind, units) = match l {
-                LayerSpec::Dense { units, activation, .. } => (format!("Dense ({})", activation.name()), *units),
-                LayerSpec::Linear { units, .. } => ("Linear (no bias)".to_string(), *units),
-                LayerSpec::Activation { activation } => (format!("Activation ({})", activation.name()), width),
-                LayerSpec::Dropout { rate } => (format!("Dropout ({rate})"), width),
-                LayerSpec::AlphaDropout { rate } => (format!("AlphaDropout ({rate})"), width),
-                LayerSpec::BatchNorm { .. } => ("BatchNorm".to_string(), width),
-            };
-            let rank = matches!(l, LayerSpec::Linear { .. }).then_some(units);
-            layers.push(LayerRow {
-                layer: i + 1,
-                kind,
-                units,
-                params: count("w") + count("b") + count("affine") + count("alpha"),
-                zeros: weights.iter().filter(|v| **v == 0.0).count(),
-                weights: weights.len(),
-                rank,
-                masked: loaded.tensor(&format!("mask.layers.{i}.w")).is_some(),
-            });
-            width = units;
+        let mut summary = Self::of_spec(&loaded.meta.model);
+        for row in &mut summary.layers {
+            let i = row.layer - 1;
+            if let Some((_, w)) = loaded.tensor(&format!("model.layers.{i}.w")) {
+                row.zeros = w.iter().filter(|v| **v == 0.0).count();
+            }
+            row.masked = loaded.tensor(&format!("mask.layers.{i}.w")).is_some();
         }
-        let sum = |f: fn(&LayerRow) -> usize| layers.iter().map(f).sum();
-        Summary { inputs: spec.inputs, params: sum(|r| r.params), zeros: sum(|r| r.zeros), weights: sum(|r| r.weights), layers }
+        summary.zeros = summary.layers.iter().map(|r| r.zeros).sum();
+        summary
     }
 }
 

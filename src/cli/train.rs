@@ -212,7 +212,7 @@ pub fn run(mut cfg: RunConfig, b: &mut dyn Backend, json_out: bool, resume: Opti
         staging.write("config.toml", cfg.to_toml())?;
         let restore = trainer.config.early_stopping.as_ref().is_some_and(|e| e.restore_best);
         let best = (restore && trainer.state.best_epoch > 0).then_some(trainer.state.best_epoch);
-        staging.writing("loss.svg", |_| plot::history(h, &staging.path(""), best))?;
+        staging.writing("loss.svg", |_| plot::history(h, staging.dir(), best))?;
         let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
         let summary = json!({
             "device": b.describe(),

@@ -167,11 +167,13 @@ fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::Possi
 }
 
 impl TrainArgs {
-    pub fn resolve(self) -> Result<RunConfig> {
+    /// The run config: built-in defaults, then the config file or the resumed run's, then
+    /// the flags. `given` names the arguments given on the command line (clap ids).
+    pub fn resolve(self, given: &[String]) -> Result<RunConfig> {
         let mut c = match (&self.config, &self.resume) {
             (Some(_), Some(_)) => anyhow::bail!("--resume continues the saved run's config; drop --config"),
             (Some(path), None) => RunConfig::from_file(path)?,
-            (None, Some(path)) => self.resumed_config(path)?,
+            (None, Some(path)) => self.resumed_config(path, given)?,
             (None, None) => RunConfig::default(),
         };
         // Another optimizer than the config's: its own defaults, unless given here.
@@ -237,53 +239,19 @@ impl TrainArgs {
     }
 }
 
+/// The only `train` flags `--resume` takes: they say where and how long, not what is trained.
+const RESUME_MAY_CHANGE: &[&str] = &["resume", "epochs", "output", "data_dir", "on_divergence", "device", "json"];
+
 impl TrainArgs {
-    /// The run config saved in the checkpoint `--resume` names, refusing flags that would
-    /// make the continued run a different one.
-    fn resumed_config(&self, path: &std::path::Path) -> Result<RunConfig> {
-        let changed = [
-            ("--dataset", self.dataset.is_some()),
-            ("--layers", self.layers.is_some()),
-            ("--activation", self.activation.is_some()),
-            ("--init", self.init.is_some()),
-            ("--bias-init", self.bias_init.is_some()),
-            ("--dropout", self.dropout.is_some()),
-            ("--alpha-dropout", self.alpha_dropout.is_some()),
-            ("--batch-norm", self.batch_norm),
-            ("--optimizer", self.optimizer.is_some()),
-            ("--lr", self.lr.is_some()),
-            ("--momentum", self.momentum.is_some()),
-            ("--beta2", self.beta2.is_some()),
-            ("--weight-decay", self.weight_decay.is_some()),
-            ("--schedule", self.schedule.is_some()),
-            ("--max-lr", self.max_lr.is_some()),
-            ("--l1", self.l1.is_some()),
-            ("--l2", self.l2.is_some()),
-            ("--clip-value", self.clip_value.is_some()),
-            ("--clip-norm", self.clip_norm.is_some()),
-            ("--batch-size", self.batch_size.is_some()),
-            ("--validation-split", self.validation_split.is_some()),
-            ("--standardize", self.standardize.is_some()),
-            ("--early-stopping", self.early_stopping.is_some()),
-            ("--seed", self.seed.is_some()),
-            ("--eps", self.eps.is_some()),
-            ("--decay-rate", self.decay_rate.is_some()),
-            ("--decay-epochs", self.decay_epochs.is_some()),
-            ("--boundaries", self.boundaries.is_some()),
-            ("--values", self.values.is_some()),
-            ("--factor", self.factor.is_some()),
-            ("--plateau-patience", self.plateau_patience.is_some()),
-            ("--min-lr", self.min_lr.is_some()),
-            ("--min-delta", self.min_delta.is_some()),
-            ("--no-restore-best", self.no_restore_best),
-            ("--prune-to", self.prune_to.is_some()),
-            ("--prune-schedule", self.prune_schedule.is_some()),
-            ("--prune-start", self.prune_start.is_some()),
-            ("--prune-end", self.prune_end.is_some()),
-            ("--prune-per-layer", self.prune_per_layer),
-            ("--sparsity-threshold", self.sparsity_threshold.is_some()),
-        ];
-        let changed: Vec<&str> = changed.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
+    /// The run config saved in the checkpoint `--resume` names, refusing any flag given on
+    /// the command line (`given`, clap's argument ids) that would make the continued run a
+    /// different one.
+    fn resumed_config(&self, path: &std::path::Path, given: &[String]) -> Result<RunConfig> {
+        let changed: Vec<String> = given
+            .iter()
+            .filter(|id| !RESUME_MAY_CHANGE.contains(&id.as_str()))
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
         if !changed.is_empty() {
             anyhow::bail!(
                 "--resume continues the saved run exactly; {} would change it (only --epochs, --output, --data-dir \

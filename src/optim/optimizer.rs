@@ -155,9 +155,10 @@ pub struct Optimizer {
     hyper_plain: Tensor,
     /// Σg² over all gradients, for clipping by global norm.
     norm: Tensor,
-    /// Pruning masks by parameter name (1 keeps, 0 prunes), applied right after each update
-    /// in the same submission, so pruned weights stay exactly 0 while the rest train.
-    masks: Vec<(String, Tensor)>,
+    /// Pruning masks as (parameter value, mask) with 1 keeping and 0 pruning, applied right
+    /// after each update in the same submission, so pruned weights stay exactly 0 while the
+    /// rest train.
+    masks: Vec<(Tensor, Tensor)>,
 }
 
 impl Optimizer {
@@ -176,19 +177,27 @@ impl Optimizer {
     /// Keep the entries of `param` where `mask` is 0 at exactly 0 from now on (and zero them
     /// now). Replaces an earlier mask of the same parameter.
     pub fn set_mask(&mut self, b: &mut dyn Backend, param: &Param, mask: &[f32]) -> Result<()> {
-        match self.masks.iter().find(|(n, _)| *n == param.name) {
-            Some(&(_, t)) => b.write(t, mask)?,
+        let t = match self.mask_of(param) {
+            Some(t) => {
+                b.write(t, mask)?;
+                t
+            }
             None => {
                 let t = b.upload(param.value.rows, param.value.cols, mask)?;
-                self.masks.push((param.name.clone(), t));
+                self.masks.push((param.value, t));
+                t
             }
-        }
-        let t = self.masks.iter().find(|(n, _)| *n == param.name).expect("just set").1;
+        };
         b.apply_mask(t, param.value)
     }
 
-    /// The pruning masks, by parameter name.
-    pub fn masks(&self) -> &[(String, Tensor)] {
+    /// The pruning mask of `param`, if it has one.
+    pub fn mask_of(&self, param: &Param) -> Option<Tensor> {
+        self.masks.iter().find(|(value, _)| *value == param.value).map(|&(_, m)| m)
+    }
+
+    /// The pruning masks, as (parameter value, mask).
+    pub fn masks(&self) -> &[(Tensor, Tensor)] {
         &self.masks
     }
 
@@ -271,10 +280,8 @@ impl Optimizer {
             let grad_norm = clip_norm.then_some(self.norm);
             b.update(rule, UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm })?;
         }
-        for (name, mask) in &self.masks {
-            if let Some(p) = params.iter().find(|p| p.name == *name) {
-                b.apply_mask(*mask, p.value)?;
-            }
+        for &(value, mask) in &self.masks {
+            b.apply_mask(mask, value)?;
         }
         let (_, mu_product) = self.hyper();
         self.state.mu_product = mu_product;

@@ -91,10 +91,10 @@ pub fn save_with(
         named.push((format!("model.{name}"), vec![t.rows, t.cols], b.read(t)?));
     }
     if let Some(opt) = opt {
-        for (name, mask) in opt.masks() {
-            named.push((format!("mask.{name}"), vec![mask.rows, mask.cols], b.read(*mask)?));
-        }
         for p in model.params() {
+            if let Some(mask) = opt.mask_of(p) {
+                named.push((format!("mask.{}", p.name), vec![mask.rows, mask.cols], b.read(mask)?));
+            }
             for (slot, s) in p.state.iter().enumerate() {
                 if let Some(s) = s {
                     named.push((format!("optim.{}.{slot}", p.name), vec![s.rows, s.cols], b.read(*s)?));
@@ -225,21 +225,17 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
 /// says, checked before a model is built, so sizes in the metadata never drive an allocation
 /// the file's own tensors do not back.
 fn check_dense_shapes(spec: &ModelSpec, tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>) -> std::result::Result<(), String> {
-    let mut width = spec.inputs;
-    for (i, l) in spec.layers.iter().enumerate() {
-        if let Some((units, bias)) = l.weights() {
-            let mut expected = vec![(format!("model.layers.{i}.w"), [width, units])];
-            if bias {
-                expected.push((format!("model.layers.{i}.b"), [1, units]));
+    for (layer, inputs, units) in spec.weight_shapes() {
+        let i = layer - 1;
+        let bias = spec.layers[i].weights().is_some_and(|(_, bias)| bias);
+        let weights = (format!("model.layers.{i}.w"), [inputs, units]);
+        let biases = bias.then(|| (format!("model.layers.{i}.b"), [1, units]));
+        for (name, shape) in std::iter::once(weights).chain(biases) {
+            match tensors.get(&name) {
+                Some((s, _)) if s[..] == shape[..] => {}
+                Some((s, _)) => return Err(format!("tensor {name} is {s:?} but the metadata says {shape:?}")),
+                None => return Err(format!("has no tensor {name} for layer {layer} of the metadata")),
             }
-            for (name, shape) in expected {
-                match tensors.get(&name) {
-                    Some((s, _)) if s[..] == shape[..] => {}
-                    Some((s, _)) => return Err(format!("tensor {name} is {s:?} but the metadata says {shape:?}")),
-                    None => return Err(format!("has no tensor {name} for layer {} of the metadata", i + 1)),
-                }
-            }
-            width = units;
         }
     }
     Ok(())

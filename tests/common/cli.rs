@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 /// The binary with `args`, ready to run or spawn.
 pub fn wgtrain_command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wgtrain"));
-    c.args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    // Mesa's device-select layer is not needed to pick an adapter and warns on machines
+    // without a display session.
+    c.args(args).env("NODEVICE_SELECT", "1").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     c
 }
 
