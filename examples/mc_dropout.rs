@@ -3,7 +3,6 @@
 //!
 //! Run: `cargo run --release --example mc_dropout` (the digits in data/: scripts/fetch-data.sh).
 
-use std::path::Path;
 
 use wgtrain::data::{sources, Standardizer};
 use wgtrain::infer::Inference;
@@ -14,7 +13,7 @@ use wgtrain::{Activation, GpuBackend};
 
 fn main() -> wgtrain::Result<()> {
     let mut b = GpuBackend::from_env()?;
-    let all = sources::digits(Path::new("data/digits/digits.csv.gz"))?;
+    let all = sources::digits();
     let (mut train, mut test) = all.split(0.2, 1)?;
     let s = Standardizer::fit(&train);
     s.apply(&mut train);

@@ -53,6 +53,10 @@ pub enum Error {
     #[error("{what} not found at {path}. {hint}")]
     DataMissing { what: String, path: String, hint: String },
 
+    /// A dataset could not be fetched from any of its sources; `tried` says what each gave.
+    #[error("could not fetch {what}; tried:\n{tried}\n{hint}", tried = tried.iter().map(|t| format!("  - {t}")).collect::<Vec<_>>().join("\n"))]
+    Download { what: String, tried: Vec<String>, hint: String },
+
     /// A data file exists but is not what it should be.
     #[error("{path}: {problem}")]
     DataCorrupt { path: String, problem: String },

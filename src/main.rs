@@ -175,6 +175,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "val-loss")]
         metric: cli::plot::Metric,
     },
+    /// List the datasets and where each is, or fetch one into the data directory.
+    ///
+    /// Datasets are looked for in the data directory, then where a system package puts them
+    /// (/usr/share/datasets, or WGTRAIN_SYSTEM_DATA), and otherwise fetched on first use from
+    /// their mirrors (or the base URLs in WGTRAIN_MIRROR), SHA-256 verified.
+    ///
+    /// Examples:
+    ///   wgtrain data list
+    ///   wgtrain data fetch mnist
+    ///   WGTRAIN_MIRROR=https://mirror.example.org/datasets/ wgtrain data fetch cifar10
+    #[command(verbatim_doc_comment)]
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+        /// The data directory.
+        #[arg(long, global = true, default_value = "data")]
+        data_dir: PathBuf,
+    },
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -207,6 +225,18 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum DataAction {
+    /// Each dataset, where it is, its source and licence.
+    List,
+    /// Fetch a dataset into the data directory (does nothing when it is there already).
+    Fetch {
+        /// fashion-mnist, mnist or cifar10.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            wgtrain::data::download::REMOTES.iter().map(|r| r.name)))]
+        name: String,
+    },
+}
 
 fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
     Ok(match devices {
@@ -281,6 +311,13 @@ fn main() {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());
             Ok(())
+        }
+        Command::Data { action: DataAction::List, data_dir } => {
+            print!("{}", cli::data::list(&data_dir));
+            Ok(())
+        }
+        Command::Data { action: DataAction::Fetch { name }, data_dir } => {
+            cli::data::locate(&name, &data_dir).map(|dir| println!("{name}: {}", dir.display()))
         }
         Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], cli.json),
         Command::Train(args) => {

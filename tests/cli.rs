@@ -134,7 +134,7 @@ fn refused(extra: &[&str], message: &str) {
 
 #[test]
 fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
-    refused(&["--data-dir", "/no/such/dir"], "fetch the datasets with: scripts/fetch-data.sh");
+    refused(&["--dataset", "idx:/no/such/dir"], "IDX dataset directory not found at /no/such/dir. Give a directory holding");
     // Flag values are checked against the library's names by the parser, which lists them.
     refused(&["--activation", "swishy"], "invalid value 'swishy' for '--activation <ACTIVATION>'");
     refused(&["--activation", "swishy"], "[possible values: identity, relu, leaky_relu, prelu");
@@ -148,7 +148,7 @@ fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
     refused(&["--layers", "64,0"], "layer 2 of 3: a Dense layer of 0 units");
     refused(&["--batch-size", "0"], "batch size: 0; it must be at least 1");
     refused(&["--batch-size", "100000"], "batch size: 100000 is larger than the 1294 training samples");
-    refused(&["--dataset", "cifar"], "unknown dataset \"cifar\"; valid: fashion-mnist, mnist, digits");
+    refused(&["--dataset", "cifar"], "unknown dataset \"cifar\"; valid: fashion-mnist, mnist, cifar10, digits");
     refused(&["--early-stopping", "3", "--validation-split", "0"], "early stopping watches the validation loss");
     refused(&["--bias-init", "nan"], "bias_init NaN is not a finite number");
     // A learning rate this large sends the loss to infinity within the first epoch.

@@ -61,7 +61,7 @@ fn train_and_test(
 
 #[test]
 fn digits_mlp_64_128_10_reaches_95_percent_test_accuracy() {
-    let all = require(sources::digits(&data_dir().join("digits/digits.csv.gz")));
+    let all = sources::digits();
     let (mut train, mut test) = all.split(0.2, 7).unwrap();
     let standardize = Standardizer::fit(&train);
     standardize.apply(&mut train);

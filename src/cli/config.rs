@@ -15,9 +15,9 @@ use wgtrain::Activation;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
-    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
+    /// fashion-mnist | mnist | cifar10 | digits | spirals | csv:PATH | idx:DIR
     pub dataset: String,
-    /// Where fashion-mnist, mnist and digits live (scripts/fetch-data.sh fills it).
+    /// Where fetched datasets live (fetched into it on first use).
     pub data_dir: String,
     /// Fraction of the training set held out for validation (0 = none).
     pub validation_split: f64,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::config::RunConfig;
 use wgtrain::data::{sources, Dataset, Features, Standardizer};
 
-pub const DATASETS: &str = "fashion-mnist, mnist, digits, spirals, csv:PATH, idx:DIR";
+pub const DATASETS: &str = "fashion-mnist, mnist, cifar10, digits, spirals, csv:PATH, idx:DIR";
 
 /// How raw inputs become model inputs: bytes → byte·scale + shift; f32 features →
 /// (x − mean)/std when standardized.
@@ -30,40 +30,6 @@ pub struct Splits {
     pub standardized: bool,
 }
 
-fn fetch_hint(dir: &Path) -> String {
-    format!(
-        "{} is missing; fetch the datasets with: scripts/fetch-data.sh {}",
-        dir.display(),
-        dir.parent().map_or(".".into(), |p| p.display().to_string())
-    )
-}
-
-/// Where a system package puts a dataset (Debian's `dataset-fashion-mnist`).
-pub const SYSTEM_DATASETS: &str = "/usr/share/datasets";
-
-/// The directory holding an IDX dataset: the data directory's, else the system package's; the
-/// error names both places and the command that fills them.
-fn image_dir(data_dir: &Path, name: &str) -> Result<PathBuf> {
-    let tried = [data_dir.join(name), Path::new(SYSTEM_DATASETS).join(name)];
-    let has_files = |d: &Path| d.join("train-images-idx3-ubyte.gz").exists() || d.join("train-images-idx3-ubyte").exists();
-    if let Some(dir) = tried.iter().find(|d| has_files(d)) {
-        return Ok(dir.clone());
-    }
-    let (a, b) = (tried[0].display(), tried[1].display());
-    if name == "mnist" {
-        bail!(
-            "mnist is in neither {a} nor {b}; scripts/fetch-data.sh does not fetch it: put train-images-idx3-ubyte.gz, \
-             train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (from \
-             https://storage.googleapis.com/cvdf-datasets/mnist/) in {a}"
-        )
-    }
-    bail!(
-        "{name} is in neither {a} nor {b}; fetch it with: scripts/fetch-data.sh {} (or, as root: apt-get install \
-         dataset-fashion-mnist)",
-        data_dir.display()
-    )
-}
-
 /// The named dataset split as `load` splits it, before any standardization: the published
 /// test set where there is one, else 20% held out by seed; then `validation_split` of the
 /// rest for validation.
@@ -72,15 +38,17 @@ pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> 
     let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { Ok(all.split(0.2, cfg.seed ^ 0x5EED)?) };
     let (train, test) = match cfg.dataset.as_str() {
         "fashion-mnist" | "mnist" => {
-            let dir = image_dir(&data_dir, &cfg.dataset)?;
+            let dir = super::data::locate(&cfg.dataset, &data_dir)?;
             (sources::idx_dir(&cfg.dataset, &dir, true)?, sources::idx_dir(&cfg.dataset, &dir, false)?)
         }
+        "cifar10" => {
+            let dir = super::data::locate(&cfg.dataset, &data_dir)?;
+            (sources::cifar10(&dir, true)?, sources::cifar10(&dir, false)?)
+        }
         "digits" => {
+            // A copy in the data directory wins over the one built in.
             let file = data_dir.join("digits/digits.csv.gz");
-            if !file.exists() {
-                bail!("{}", fetch_hint(&data_dir.join("digits")));
-            }
-            held_out(sources::digits(&file)?)?
+            held_out(if file.exists() { sources::digits_file(&file)? } else { sources::digits() })?
         }
         "spirals" => held_out(sources::spirals(500, 0.05, cfg.seed))?,
         other => match other.split_once(':') {

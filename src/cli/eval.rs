@@ -132,12 +132,13 @@ pub fn run(
     Ok(())
 }
 
-/// Fashion-MNIST's class names; the digits and MNIST are named by their number.
+/// Fashion-MNIST's and CIFAR-10's class names; the digits and MNIST are named by their number.
 fn class_names(dataset: &str, classes: usize) -> Vec<String> {
     const FASHION: [&str; 10] =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
     match dataset {
         "fashion-mnist" if classes == 10 => FASHION.iter().map(|s| s.to_string()).collect(),
+        "cifar10" if classes == 10 => wgtrain::data::sources::CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
         _ => (0..classes).map(|c| c.to_string()).collect(),
     }
 }

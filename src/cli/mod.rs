@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod compress;
 pub mod config;
+pub mod data;
 pub mod dataset;
 pub mod eval;
 pub mod info;

@@ -18,10 +18,10 @@ pub struct TrainArgs {
     /// A TOML config (see README: "Config reference").
     #[arg(short, long)]
     config: Option<PathBuf>,
-    /// fashion-mnist | mnist | digits | spirals | csv:PATH | idx:DIR
+    /// fashion-mnist | mnist | cifar10 | digits | spirals | csv:PATH | idx:DIR (fetched on first use)
     #[arg(long)]
     dataset: Option<String>,
-    /// Where fashion-mnist, mnist and digits live [default: data].
+    /// Where datasets are looked for and fetched into [default: data].
     #[arg(long)]
     data_dir: Option<String>,
     /// Hidden layer sizes, e.g. 300,100

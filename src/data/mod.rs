@@ -3,6 +3,8 @@
 
 pub mod csv;
 mod dataset;
+mod cifar;
+pub mod download;
 mod device;
 pub mod idx;
 pub mod sources;

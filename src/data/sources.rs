@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 
 use super::dataset::{Dataset, Features};
 use super::idx::read_idx;
+pub use super::cifar::{cifar10, CLASSES as CIFAR10_CLASSES};
 use crate::error::{Error, Result};
 
 /// Images and labels from an IDX pair; pixel bytes stay bytes and are scaled by 1/255 on the device.
@@ -31,9 +32,11 @@ pub fn idx_pair(name: &str, images: &Path, labels: &Path) -> Result<Dataset> {
 pub fn idx_dir(name: &str, dir: &Path, train: bool) -> Result<Dataset> {
     if !dir.is_dir() {
         return Err(Error::DataMissing {
-            what: format!("{name} directory"),
+            what: "IDX dataset directory".into(),
             path: dir.display().to_string(),
-            hint: "Run scripts/fetch-data.sh to fetch Fashion-MNIST and the digits into data/.".into(),
+            hint: "Give a directory holding train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], \
+                   t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]"
+                .into(),
         });
     }
     let prefix = if train { "train" } else { "t10k" };
@@ -52,12 +55,15 @@ pub fn idx_dir(name: &str, dir: &Path, train: bool) -> Result<Dataset> {
 /// A CSV file of numbers with one label column (an index; negative counts from the end).
 /// A first line with no numbers in it is taken as a header.
 pub fn csv(path: &Path, label_column: isize) -> Result<Dataset> {
-    let text = super::csv::read_text(path)?;
+    csv_text(&super::csv::read_text(path)?, path, label_column)
+}
+
+fn csv_text(text: &str, path: &Path, label_column: isize) -> Result<Dataset> {
     let corrupt = |problem: String| Error::DataCorrupt { path: path.display().to_string(), problem };
     let mut features = Vec::new();
     let mut labels = Vec::new();
     let mut cols = None;
-    for (line, values) in super::csv::rows(&text).map_err(corrupt)? {
+    for (line, values) in super::csv::rows(text).map_err(corrupt)? {
         let width = values.len();
         let label_at = if label_column < 0 { width as isize + label_column } else { label_column };
         if label_at < 0 || label_at as usize >= width {
@@ -83,9 +89,22 @@ pub fn csv(path: &Path, label_column: isize) -> Result<Dataset> {
     Dataset::new(&name, Features::F32(features), labels, cols)
 }
 
-/// The UCI optical digits (8×8 images, values 0–16) from scikit-learn's `digits.csv.gz`.
-pub fn digits(path: &Path) -> Result<Dataset> {
-    let mut data = csv(path, -1)?;
+/// The UCI optical digits (1,797 8×8 images, values 0–16), as scikit-learn ships them; the
+/// copy in `assets/` is built into wgtrain (CC BY 4.0: E. Alpaydin and C. Kaynak, UCI).
+pub fn digits() -> Dataset {
+    const GZ: &[u8] = include_bytes!("../../assets/digits.csv.gz");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(GZ), &mut text).expect("the bundled digits are gzip text");
+    digits_from(&text, Path::new("assets/digits.csv.gz")).expect("the bundled digits parse")
+}
+
+/// The digits from a copy of scikit-learn's `digits.csv.gz` (64 features, then the label).
+pub fn digits_file(path: &Path) -> Result<Dataset> {
+    digits_from(&super::csv::read_text(path)?, path)
+}
+
+fn digits_from(text: &str, path: &Path) -> Result<Dataset> {
+    let mut data = csv_text(text, path, -1)?;
     data.name = "digits".into();
     Ok(data)
 }
