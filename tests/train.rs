@@ -380,3 +380,45 @@ fn throughput_is_total_samples_over_total_time_with_the_first_epoch_apart() {
     assert!((t.samples_per_second - mean_of_rates).abs() > 1.0, "not the mean of per-epoch rates");
     assert!(History::default().throughput().is_none());
 }
+
+/// Sigmoid cross-entropy in the trainer: one logistic output on a binary task (two blobs)
+/// and one output per class, one-vs-rest, on four blobs. Both learn, and GPU and CPU twin
+/// agree on the training history.
+#[test]
+fn sigmoid_cross_entropy_trains_binary_and_one_vs_rest_models() {
+    let cases = [(sources::blobs(100, 2, 20, 1.5, 5), 1usize), (blobs(), 4)];
+    for (data, outputs) in cases {
+        let mut spec = ModelSpec::mlp(data.cols, &[32, 32], outputs, Activation::Tanh);
+        spec.loss = Loss::SigmoidBinaryCrossEntropy;
+        let mut histories = Vec::new();
+        let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(gpu()), Box::new(CpuBackend::new())];
+        for b in backends.iter_mut() {
+            let b = b.as_mut();
+            let mut model = Sequential::new(b, &spec, 11).unwrap();
+            let mut opt = Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Adam).with_lr(0.01)).unwrap();
+            let config = TrainConfig { epochs: 30, batch_size: 32, ..TrainConfig::default() };
+            let mut trainer = Trainer::new(b, config.clone()).unwrap();
+            let device = DeviceData::upload(b, &data).unwrap();
+            // Without targets the error says how to add them.
+            let err = trainer.fit(b, &mut model, &mut opt, &device, None, &mut []).unwrap_err();
+            assert!(err.to_string().contains("with_binary_targets"), "{err}");
+            let device = device.with_binary_targets(b, &data, outputs).unwrap();
+            let mut trainer = Trainer::new(b, config).unwrap();
+            trainer.fit(b, &mut model, &mut opt, &device, None, &mut []).unwrap();
+            let last = trainer.history.last().unwrap().clone();
+            // Per-output accuracy: for one-vs-rest, 75% is what "never fires" scores.
+            assert!(last.accuracy > 0.95 && last.loss < 0.15, "{outputs} outputs: {last:?}");
+            let probs = trainer.inference.predict(b, &mut model, &device, Mode::Eval, 0).unwrap();
+            assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)), "sigmoid probabilities");
+            histories.push(trainer.history.epochs.iter().map(|r| r.loss).collect::<Vec<f32>>());
+        }
+        // The same steps on both: the loss curves agree to float rounding, compounded over
+        // 30 epochs of Adam (1e-3 relative is far below any learning effect).
+        assert_close("BCE loss history", &histories[0], &histories[1], 1e-4, 1e-3);
+    }
+    let three = sources::blobs(10, 3, 2, 1.0, 1);
+    let mut b = CpuBackend::new();
+    let d = DeviceData::upload(&mut b, &three).unwrap();
+    let err = d.with_binary_targets(&mut b, &three, 1).err().unwrap();
+    assert!(err.to_string().contains("label 2 in a binary task"), "{err}");
+}

@@ -12,6 +12,8 @@ pub struct DeviceData {
     /// The features, as 1..=4 row chunks of equal size (the last may be shorter).
     pub x: Vec<Tensor>,
     pub labels: Tensor,
+    /// (rows, width) f32 targets for the losses that take them (`with_binary_targets`).
+    pub targets: Option<Tensor>,
     /// Row order: the identity until a training epoch writes its shuffled order.
     pub order: Tensor,
     pub rows: usize,
@@ -62,12 +64,38 @@ impl DeviceData {
         }
         let labels = b.upload_u32(data.rows, 1, &data.labels)?;
         let order = b.upload_u32(1, data.rows, &(0..data.rows as u32).collect::<Vec<_>>())?;
-        Ok(Self { x, labels, order, rows: data.rows, cols, classes: data.classes, gather })
+        Ok(Self { x, labels, order, targets: None, rows: data.rows, cols, classes: data.classes, gather })
+    }
+
+    /// Add the targets of a sigmoid cross-entropy model with `outputs` outputs: with one
+    /// output, the label itself (a binary task: labels 0 and 1); with one per class, the
+    /// one-hot labels (one-vs-rest).
+    pub fn with_binary_targets(mut self, b: &mut dyn Backend, data: &Dataset, outputs: usize) -> Result<Self> {
+        let targets: Vec<f32> = if outputs == 1 {
+            if let Some(&bad) = data.labels.iter().find(|&&l| l > 1) {
+                return Err(Error::config(
+                    format!("dataset {}", data.name),
+                    format!("label {bad} in a binary task; one sigmoid output takes labels 0 and 1"),
+                ));
+            }
+            data.labels.iter().map(|&l| l as f32).collect()
+        } else if outputs >= data.classes {
+            data.labels.iter().flat_map(|&l| (0..outputs).map(move |c| (c == l as usize) as u8 as f32)).collect()
+        } else {
+            return Err(Error::config(
+                format!("dataset {}", data.name),
+                format!("{} classes for {outputs} sigmoid outputs; give one output (binary) or one per class", data.classes),
+            ));
+        };
+        if let Some(old) = self.targets.replace(b.upload(data.rows, outputs, &targets)?) {
+            b.free(old)?;
+        }
+        Ok(self)
     }
 
     /// Free the device copies.
     pub fn free(self, b: &mut dyn Backend) -> Result<()> {
-        for t in self.x.into_iter().chain([self.labels, self.order]) {
+        for t in self.x.into_iter().chain([self.labels, self.order]).chain(self.targets) {
             b.free(t)?;
         }
         Ok(())

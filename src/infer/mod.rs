@@ -2,10 +2,10 @@
 //! (Gal & Ghahramani 2016) over a device-resident dataset, in batches of a fixed size.
 //! Needs no optimizer and no training configuration; the trainer holds one for validation.
 
-use crate::backend::{stat, Backend, Gather, StepCounters};
+use crate::backend::{stat, Activation, ActivationArgs, Backend, Gather, Loss, StepCounters};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};
-use crate::nn::{Mode, Sequential};
+use crate::nn::{Mode, Sequential, Workspace};
 use crate::tensor::Tensor;
 
 /// Loss and accuracy over a dataset (or the running values of a training epoch).
@@ -50,7 +50,7 @@ impl Inference {
         let stats = self.stats;
         self.batches(b, model, data, Mode::Eval, 0, |b, model, ws, logits| {
             let w = model.ws(ws);
-            b.loss(model.spec().loss, logits, w.labels, w.dlogits, stats, 1.0)
+            b.loss(model.spec().loss, logits, w.targets.unwrap_or(w.labels), w.dlogits, stats, 1.0)
         })?;
         Ok(Metrics::from_stats(&b.read(self.stats)?))
     }
@@ -69,7 +69,14 @@ impl Inference {
         let mut out = Vec::with_capacity(data.rows * model.spec().outputs());
         self.batches(b, model, data, mode, pass, |b, model, ws, logits| {
             let probs = model.ws(ws).dlogits;
-            b.softmax(logits, probs)?;
+            match model.spec().loss {
+                Loss::SoftmaxCrossEntropy => b.softmax(logits, probs)?,
+                // Independent outputs: each its own probability.
+                Loss::SigmoidBinaryCrossEntropy => {
+                    b.activation_forward(Activation::Sigmoid, logits, probs, ActivationArgs::default())?
+                }
+                Loss::MeanSquaredError => b.copy(logits, probs)?,
+            }
             out.extend(b.read(probs)?);
             Ok(())
         })?;
@@ -120,14 +127,29 @@ impl Inference {
         for offset in (0..data.rows).step_by(batch) {
             let rows = batch.min(data.rows - offset);
             let ws = model.workspace(b, rows)?;
-            let (input, labels) = (model.ws(ws).input, model.ws(ws).labels);
             b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
-            b.gather_rows(&data.x, data.order, input, data.gather)?;
-            b.gather_rows(&[data.labels], data.order, labels, Gather::default())?;
+            gather_batch(b, data, model.ws(ws))?;
             let logits = model.forward(b, ws, mode)?;
             each(b, model, ws, logits)?;
             b.submit()?;
         }
         Ok(())
     }
+}
+
+/// Gather a batch's inputs, labels and (for losses that take them) targets from `data`
+/// through its row order into workspace `w`.
+pub fn gather_batch(b: &mut dyn Backend, data: &DeviceData, w: &Workspace) -> Result<()> {
+    b.gather_rows(&data.x, data.order, w.input, data.gather)?;
+    b.gather_rows(&[data.labels], data.order, w.labels, Gather::default())?;
+    if let Some(t) = w.targets {
+        let source = data.targets.ok_or_else(|| {
+            Error::config(
+                "data",
+                "the model's loss takes f32 targets but the data has none; add them with DeviceData::with_binary_targets",
+            )
+        })?;
+        b.gather_rows(&[source], data.order, t, Gather::default())?;
+    }
+    Ok(())
 }

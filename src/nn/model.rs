@@ -8,7 +8,7 @@ use rand::SeedableRng;
 
 use super::spec::{LayerSpec, ModelSpec};
 use crate::backend::{Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout};
-use crate::backend::{Matmul, Noise};
+use crate::backend::{Loss, Matmul, Noise};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -79,6 +79,8 @@ pub struct Workspace {
     pub input: Tensor,
     /// (rows, 1) u32 class labels.
     pub labels: Tensor,
+    /// (rows, outputs) f32 targets, for the losses that take them (sigmoid cross-entropy, MSE).
+    pub targets: Option<Tensor>,
     /// (rows, outputs): the loss gradient fed to backward.
     pub dlogits: Tensor,
     layers: Vec<LayerBuffers>,
@@ -297,6 +299,10 @@ impl Sequential {
             rows,
             input: b.zeros(rows, inputs)?,
             labels: b.alloc(rows, 1, DType::U32)?,
+            targets: match self.spec.loss {
+                Loss::SoftmaxCrossEntropy => None,
+                _ => Some(b.zeros(rows, outputs)?),
+            },
             dlogits: b.zeros(rows, outputs)?,
             layers,
         });
@@ -305,6 +311,14 @@ impl Sequential {
 
     pub fn ws(&self, index: usize) -> &Workspace {
         &self.workspaces[index]
+    }
+
+    /// The outputs (after the activation) of the hidden Dense layers in workspace `ws`, as
+    /// written by its last forward pass: for measuring activations, dead units and the like.
+    pub fn hidden_outputs(&self, ws: usize) -> Vec<Tensor> {
+        let last = self.layers.iter().rposition(|l| matches!(l, Layer::Dense { .. }));
+        let dense = self.layers.iter().enumerate().filter(|&(i, l)| matches!(l, Layer::Dense { .. }) && Some(i) != last);
+        dense.map(|(i, _)| self.workspaces[ws].layers[i].y).collect()
     }
 
     /// Record the forward pass over workspace `ws`'s input; returns the logits tensor.

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::history::{EpochRecord, History, Sparsity};
-use crate::backend::{Backend, Gather, Loss, StepCounters};
+use crate::backend::{Backend, Loss, StepCounters};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};
 use crate::infer::{Inference, Metrics};
@@ -159,8 +159,25 @@ impl Trainer {
     }
 
     fn check_fit(&self, model: &Sequential, train: &DeviceData) -> Result<()> {
-        if model.spec().loss != Loss::SoftmaxCrossEntropy {
-            return Err(Error::config("loss", "the trainer fits labelled classes with softmax_cross_entropy"));
+        let outputs = model.spec().outputs();
+        match model.spec().loss {
+            Loss::SoftmaxCrossEntropy => {}
+            Loss::SigmoidBinaryCrossEntropy => match train.targets {
+                None => {
+                    return Err(Error::config(
+                        "data",
+                        "the model's loss is sigmoid cross-entropy, which takes f32 targets, and the data has none; \
+                         add them with DeviceData::with_binary_targets",
+                    ))
+                }
+                Some(t) if t.cols != outputs => {
+                    return Err(Error::config("data", format!("{} targets per row for {outputs} outputs", t.cols)))
+                }
+                Some(_) => {}
+            },
+            Loss::MeanSquaredError => {
+                return Err(Error::config("loss", "the trainer fits classifiers (softmax or sigmoid cross-entropy)"))
+            }
         }
         self.config.check_rows(train.rows)?;
         if train.cols != model.spec().inputs {
@@ -169,7 +186,7 @@ impl Trainer {
                 format!("{} features but the model takes {}", train.cols, model.spec().inputs),
             ));
         }
-        if train.classes > model.spec().outputs() {
+        if train.classes > outputs && !(outputs == 1 && train.targets.is_some()) {
             return Err(Error::config(
                 "data",
                 format!("{} classes but the model has {} outputs", train.classes, model.spec().outputs()),
@@ -313,14 +330,14 @@ impl Trainer {
         rows: usize,
     ) -> Result<()> {
         let ws = model.workspace(b, rows)?;
-        let (input, labels, dlogits) = (model.ws(ws).input, model.ws(ws).labels, model.ws(ws).dlogits);
+        let w = model.ws(ws);
+        let (targets, dlogits) = (w.targets.unwrap_or(w.labels), w.dlogits);
         // Writes first: a write submits whatever is recorded before it.
         opt.prepare(b)?;
         b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32 })?;
-        b.gather_rows(&train.x, train.order, input, train.gather)?;
-        b.gather_rows(&[train.labels], train.order, labels, Gather::default())?;
+        crate::infer::gather_batch(b, train, model.ws(ws))?;
         let logits = model.forward(b, ws, Mode::Train)?;
-        b.loss(model.spec().loss, logits, labels, dlogits, self.stats, 1.0 / rows as f32)?;
+        b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / rows as f32)?;
         model.backward(b, ws)?;
         opt.record(b, model.params())?;
         b.submit()?;
