@@ -174,3 +174,34 @@ fn csv_headers_may_be_quoted_and_lines_may_end_in_crlf() {
     let err = wgtrain::data::csv::rows("1,2\n3,\"four\"\n").unwrap_err();
     assert!(err.contains("line 2, field 2: \"four\" is not a number"), "{err}");
 }
+
+/// CIFAR-10's binary batches, written small: records are read in file order across the
+/// training batches, pixels kept as bytes, and damage is named.
+#[test]
+fn cifar10_batches_are_read_in_order_and_damage_is_named() {
+    let dir = std::env::temp_dir().join(format!("wgtrain-cifar-{}", std::process::id()));
+    let inner = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&inner).unwrap();
+    let record = |label: u8, fill: u8| {
+        let mut r = vec![label];
+        r.extend((0..3072).map(|i| fill.wrapping_add((i % 7) as u8)));
+        r
+    };
+    std::fs::write(inner.join("data_batch_1.bin"), [record(0, 10), record(9, 20)].concat()).unwrap();
+    std::fs::write(inner.join("data_batch_2.bin"), record(4, 30)).unwrap();
+    std::fs::write(inner.join("test_batch.bin"), record(7, 40)).unwrap();
+    let train = sources::cifar10(&dir, true).unwrap();
+    assert_eq!((train.rows, train.cols, train.labels.clone()), (3, 3072, vec![0, 9, 4]));
+    assert_eq!(train.value(2, 1), 31.0 * (1.0 / 255.0), "byte·(1/255), record order kept across batches");
+    assert_eq!(sources::cifar10(&inner, false).unwrap().labels, vec![7], "the batches directory itself works too");
+
+    std::fs::write(inner.join("data_batch_2.bin"), &record(4, 30)[..3000]).unwrap();
+    let err = sources::cifar10(&dir, true).unwrap_err().to_string();
+    assert!(err.contains("data_batch_2.bin") && err.contains("3000 bytes is not a whole number of 3073-byte records"), "{err}");
+    std::fs::write(inner.join("data_batch_2.bin"), record(10, 30)).unwrap();
+    let err = sources::cifar10(&dir, true).unwrap_err().to_string();
+    assert!(err.contains("record 0 has label 10"), "{err}");
+    let err = sources::cifar10(&dir.join("absent"), true).unwrap_err().to_string();
+    assert!(err.contains("wgtrain data fetch cifar10"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
