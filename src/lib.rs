@@ -17,6 +17,7 @@ pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod gpu;
 pub mod infer;
 pub mod limits;

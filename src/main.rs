@@ -193,6 +193,34 @@ enum Command {
         #[arg(long, global = true, default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Answer the seed questions by measurement: each experiment trains its variants over
+    /// several seeds and writes report.md (setup, tables, an answer generated from the
+    /// numbers), SVG plots, results.json and every run's own directory.
+    ///
+    /// Examples:
+    ///   wgtrain experiment list
+    ///   wgtrain experiment momentum --quick
+    ///   wgtrain experiment all --quick -o experiments
+    ///   wgtrain experiment deep-net --dataset cifar10 --seeds 5
+    #[command(verbatim_doc_comment)]
+    Experiment {
+        /// An experiment (see `list`), `all`, or `list`.
+        name: String,
+        /// Fewer epochs, seeds and training rows (all of them in under 15 minutes on two CPU cores).
+        #[arg(long)]
+        quick: bool,
+        /// Seeds per variant [default: 3, or 2 with --quick].
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Where the report goes [default: experiments/NAME, or experiments/ for all].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The deep-net exercise's dataset (fashion-mnist or cifar10).
+        #[arg(long, default_value = "fashion-mnist")]
+        dataset: String,
+        #[arg(long, default_value = "data")]
+        data_dir: String,
+    },
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -311,6 +339,16 @@ fn main() {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());
             Ok(())
+        }
+        Command::Experiment { name, quick, seeds, output, dataset, data_dir } => {
+            if name == "list" {
+                print!("{}", cli::experiment::list());
+                Ok(())
+            } else {
+                let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
+                let scale = cli::experiment::Scale::new(quick, seeds);
+                backend(&cli.device).and_then(|mut b| cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut()))
+            }
         }
         Command::Data { action: DataAction::List, data_dir } => {
             print!("{}", cli::data::list(&data_dir));

@@ -9,6 +9,7 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("limits", &["error"]),
+    ("experiment", &[]),
     ("tensor", &["error"]),
     ("shaders", &[]),
     ("backend", &["error", "tensor"]),

@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod dataset;
 pub mod eval;
+pub mod experiment;
 pub mod info;
 pub mod output;
 pub mod plot;

@@ -30,6 +30,8 @@ pub struct Series {
 /// A figure: title, y-axis description, curves, and an epoch to mark (the best or restored one).
 pub struct Figure<'a> {
     pub title: &'a str,
+    /// What the x axis counts, from 1 ("epoch" for run curves).
+    pub x_desc: &'a str,
     pub y_desc: &'a str,
     pub series: Vec<Series>,
     pub mark: Option<(usize, &'a str)>,
@@ -65,6 +67,15 @@ fn legend_marker(i: usize) -> Vec<(i32, i32)> {
     }
 }
 
+/// A log axis' tick value, with enough digits to tell neighbouring ticks apart.
+fn log_label(v: f32) -> String {
+    if (0.01..1000.0).contains(&v) {
+        format!("{:.3}", v).trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
 /// Draw `fig` to `path`.
 pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
     let epochs = fig.series.iter().map(|s| s.values.len()).max().unwrap_or(0).max(1);
@@ -86,11 +97,11 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
     let log_y = fig.log_y;
     chart
         .configure_mesh()
-        .x_desc("epoch")
+        .x_desc(fig.x_desc)
         .y_desc(fig.y_desc)
         .x_labels(epochs.min(12) + 1)
         .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-3 && *x >= 1.0 { format!("{}", x.round() as i64) } else { String::new() })
-        .y_label_formatter(&|y| if log_y { format!("{:.0e}", 10f32.powf(*y)) } else { format!("{y:.3}") })
+        .y_label_formatter(&|y| if log_y { log_label(10f32.powf(*y)) } else { format!("{y:.3}") })
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     if let Some((epoch, label)) = fig.mark {
@@ -148,11 +159,11 @@ pub fn history(h: &History, dir: &Path, best: Option<usize>) -> Result<()> {
         s
     };
     let loss = pair(|r| Some(r.loss), |r| r.val_loss);
-    draw(&dir.join("loss.svg"), &Figure { title: "loss", y_desc: "cross-entropy (nats per sample)", series: loss, mark, log_y: false })?;
+    draw(&dir.join("loss.svg"), &Figure { x_desc: "epoch", title: "loss", y_desc: "cross-entropy (nats per sample)", series: loss, mark, log_y: false })?;
     let acc = pair(|r| Some(r.accuracy), |r| r.val_accuracy);
-    draw(&dir.join("accuracy.svg"), &Figure { title: "accuracy", y_desc: "fraction classified correctly", series: acc, mark, log_y: false })?;
+    draw(&dir.join("accuracy.svg"), &Figure { x_desc: "epoch", title: "accuracy", y_desc: "fraction classified correctly", series: acc, mark, log_y: false })?;
     let lr = vec![Series { name: "learning rate".into(), values: column(h, |r| Some(r.lr)) }];
-    draw(&dir.join("lr.svg"), &Figure { title: "learning rate", y_desc: "mean rate over the epoch's steps", series: lr, mark: None, log_y: false })
+    draw(&dir.join("lr.svg"), &Figure { x_desc: "epoch", title: "learning rate", y_desc: "mean rate over the epoch's steps", series: lr, mark: None, log_y: false })
 }
 
 /// The curves `wgtrain plot` can overlay.
@@ -195,5 +206,5 @@ pub fn compare(runs: &[PathBuf], metric: Metric, out: &Path) -> Result<()> {
         Metric::Lr => ("learning rate", "mean rate over the epoch's steps"),
         Metric::Sparsity => ("sparsity", "fraction of weights near zero"),
     };
-    draw(out, &Figure { title, y_desc, series, mark: None, log_y: false })
+    draw(out, &Figure { x_desc: "epoch", title, y_desc, series, mark: None, log_y: false })
 }

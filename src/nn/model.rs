@@ -315,10 +315,15 @@ impl Sequential {
 
     /// The outputs (after the activation) of the hidden Dense layers in workspace `ws`, as
     /// written by its last forward pass: for measuring activations, dead units and the like.
+    /// An activation that is not fused into the product (PReLU, RReLU) is the layer after it.
     pub fn hidden_outputs(&self, ws: usize) -> Vec<Tensor> {
         let last = self.layers.iter().rposition(|l| matches!(l, Layer::Dense { .. }));
         let dense = self.layers.iter().enumerate().filter(|&(i, l)| matches!(l, Layer::Dense { .. }) && Some(i) != last);
-        dense.map(|(i, _)| self.workspaces[ws].layers[i].y).collect()
+        let after = |i: usize| match self.layers.get(i + 1) {
+            Some(Layer::Activation { .. }) => i + 1,
+            _ => i,
+        };
+        dense.map(|(i, _)| self.workspaces[ws].layers[after(i)].y).collect()
     }
 
     /// Record the forward pass over workspace `ws`'s input; returns the logits tensor.

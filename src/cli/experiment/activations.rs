@@ -1,0 +1,252 @@
+//! Questions 3 and 4: ELU against ReLU in a deep net, and every activation side by side
+//! (with logistic against softmax outputs).
+
+use anyhow::Result;
+use serde_json::json;
+use wgtrain::experiment::{answer, measure};
+use wgtrain::nn::{Initializer, Mode, ModelSpec};
+use wgtrain::optim::{OptimizerConfig, OptimizerKind};
+use wgtrain::{Activation, Loss};
+
+use super::lab::{self, Data, Outcome, Variant};
+use super::report::{curves, curves_over, pm, Report, Table};
+use super::Ctx;
+
+/// The validation accuracy counted as "converged" for epochs-to-target.
+pub fn target(quick: bool) -> f32 {
+    if quick { 0.80 } else { 0.85 }
+}
+
+/// Mean epochs to `target` over runs; None when any run never got there.
+pub fn epochs_to(runs: &[Outcome], target: f32) -> Option<f64> {
+    let e: Option<Vec<f64>> = runs.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect();
+    e.map(|e| measure::mean_std(&e).0)
+}
+
+fn show(e: Option<f64>) -> String {
+    e.map_or("not reached".into(), |e| format!("{e:.1}"))
+}
+
+pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
+    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let mut report = Report::new(
+        "elu-vs-relu",
+        "What are three advantages of the ELU activation function over ReLU?",
+        "Non-zero gradient for z < 0 (no dying units); mean activation closer to 0; smooth everywhere (α = 1), which \
+         helps gradient descent. Cost: slower to compute.",
+    );
+    report.setup = ctx.setup(&data);
+    let target = target(ctx.scale.quick);
+    report.setup.push(format!(
+        "model: 784, 20 hidden layers of 100, 10; He init; Nadam lr 0.001; target {:.0}% validation accuracy",
+        100.0 * target
+    ));
+    report.setup.push("probes on 512 validation samples before training and after each epoch; dead unit: the same output (within 1e-6) on all of them".into());
+    let opt = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
+    let mut table = Table::new("ELU against ReLU (mean ± std over seeds)", &["activation", "dead units (end)", "mean activation (end)", "epochs to target", "s / epoch", "test accuracy"]);
+    let mut summary = Vec::new();
+    let mut dead_curves = Vec::new();
+    let mut mean_curves = Vec::new();
+    let mut layer_curves = Vec::new();
+    let mut results = Vec::new();
+    for (name, act) in [("ReLU", Activation::Relu), ("ELU", Activation::elu())] {
+        let spec = ModelSpec::builder(784).repeat(20, |b| b.dense(100, act)).classes(10)?;
+        let mut v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
+        v.probe = true;
+        let runs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, &data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+        let stat = |f: &dyn Fn(&Outcome) -> f64| measure::mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+        let dead = stat(&|o| o.probes.last().unwrap().dead_mean());
+        let mean_act = stat(&|o| o.probes.last().unwrap().activation_mean());
+        let secs = stat(&|o| o.seconds_per_epoch);
+        let acc = stat(&|o| o.test.accuracy as f64);
+        let e = epochs_to(&runs, target);
+        table.row(vec![name.into(), pm(dead.0, dead.1, true), pm(mean_act.0, mean_act.1, false), show(e), format!("{:.2}", secs.0), pm(acc.0, acc.1, true)]);
+        summary.push(answer::DeepActivation { dead: dead.0, mean_activation: mean_act.0, epochs_to_target: e, seconds_per_epoch: secs.0, accuracy: acc.0 });
+        let first = &runs[0];
+        dead_curves.push((name.to_string(), first.probes.iter().map(|p| p.dead_mean() as f32).collect()));
+        mean_curves.push((name.to_string(), first.probes.iter().map(|p| p.activation_mean() as f32).collect()));
+        layer_curves.push((format!("{name} dead"), first.probes.last().unwrap().dead.iter().map(|&d| d as f32).collect()));
+        for o in &runs {
+            results.push(json!({ "activation": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "probes": o.probes, "val_accuracy": o.val_accuracy() }));
+        }
+    }
+    report.answer = answer::elu_vs_relu(summary[0], summary[1], target as f64);
+    report.tables.push(table);
+    curves_over(&ctx.out, "dead_units.svg", "dead units over training (seed 1; point 1 is before training)", "probe (1 = initial, k+1 = after epoch k)", "fraction of hidden units dead", dead_curves, false)?;
+    curves_over(&ctx.out, "mean_activation.svg", "mean activation over training (seed 1)", "probe (1 = initial, k+1 = after epoch k)", "mean output of the hidden units", mean_curves, false)?;
+    curves_over(&ctx.out, "dead_per_layer.svg", "dead units per hidden layer at the end (seed 1)", "hidden layer", "fraction of the layer's units dead", layer_curves, false)?;
+    report.plots = vec![
+        ("dead_units.svg".into(), "dead units over training".into()),
+        ("mean_activation.svg".into(), "mean activation over training".into()),
+        ("dead_per_layer.svg".into(), "dead units per layer".into()),
+    ];
+    report.results = json!({ "target": target, "runs": results });
+    data.free(ctx.b)?;
+    Ok(report)
+}
+
+/// The textbook's initializer for each activation: LeCun for SELU, Glorot for the saturating
+/// ones, He for the ReLU family.
+fn init_for(act: Activation) -> Initializer {
+    match act {
+        Activation::Selu => Initializer::LECUN_NORMAL,
+        Activation::Tanh | Activation::Sigmoid | Activation::Identity => Initializer::GLOROT_NORMAL,
+        _ => Initializer::HE_NORMAL,
+    }
+}
+
+pub fn all(ctx: &mut Ctx) -> Result<Report> {
+    let plain = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let standardized = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, true)?;
+    let mut report = Report::new(
+        "activations",
+        "When would you use ELU, leaky ReLU (and its variants), ReLU, tanh, logistic and softmax?",
+        "ReLU is the fast default; leaky/PReLU/RReLU against dying units; ELU/SELU for deep nets; tanh for zero-centred \
+         outputs; logistic for binary or multilabel outputs; softmax for mutually exclusive classes.",
+    );
+    report.setup = ctx.setup(&plain);
+    let target = target(ctx.scale.quick);
+    report.setup.push(format!("hidden activations: 784, 5 hidden layers of 100, 10; Nadam lr 0.001; He init (LeCun for SELU with standardized inputs, Glorot for tanh, logistic and identity); target {:.0}% validation accuracy", 100.0 * target));
+    report.setup.push("outputs: 784-100-100 ReLU, then softmax (2 or 10 outputs) or logistic (1 output, or 10 one-vs-rest); binary task: Sandal vs Sneaker; accuracy from the argmax (or p > 0.5)".into());
+    let opt = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
+    let mut table = Table::new("Every activation in the hidden layers (mean ± std over seeds)", &["activation", "test accuracy", "epochs to target", "s / epoch"]);
+    let mut results = Vec::new();
+    let mut val_curves = Vec::new();
+    let mut rows: Vec<(String, f64, Option<f64>, f64)> = Vec::new();
+    let hidden: Vec<Activation> = Activation::ALL.into_iter().filter(|a| *a != Activation::Identity && *a != Activation::GeluTanh).collect();
+    for act in hidden {
+        let data = if act == Activation::Selu { &standardized } else { &plain };
+        let spec = ModelSpec::builder(784).init(init_for(act)).repeat(5, |b| b.dense(100, act)).classes(10)?;
+        let v = Variant::new(act.name(), spec, opt.clone(), ctx.scale.epochs);
+        let runs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+        let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
+        let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
+        let e = epochs_to(&runs, target);
+        table.row(vec![act.name().into(), pm(acc.0, acc.1, true), show(e), format!("{secs:.2}")]);
+        rows.push((act.name().into(), acc.0, e, secs));
+        val_curves.push((act.name().to_string(), runs[0].val_accuracy()));
+        results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
+    }
+    report.tables.push(table);
+    // Outputs: softmax against logistic on a binary and a ten-class task.
+    let mut outputs = Table::new("Output layer: softmax against logistic (mean over seeds)", &["task", "output", "test accuracy", "test loss"]);
+    let binary = binary_task(ctx, &plain)?;
+    let mut out_rows = Vec::new();
+    for (task, data, classes) in [("Sandal vs Sneaker", &binary, 2usize), ("10 classes", &plain, 10)] {
+        for logistic in [false, true] {
+            let outputs_n = if logistic && classes == 2 { 1 } else { classes };
+            let mut spec = ModelSpec::builder(784).repeat(2, |b| b.dense(100, Activation::Relu)).classes(outputs_n)?;
+            let name = if logistic { format!("logistic ×{outputs_n}") } else { format!("softmax ×{outputs_n}") };
+            // Logistic outputs need f32 targets: a copy of the splits with them.
+            let owned = if logistic {
+                spec.loss = Loss::SigmoidBinaryCrossEntropy;
+                Some(Data::upload(ctx.b, &data.name, data.host.clone())?.with_binary_targets(ctx.b, outputs_n)?)
+            } else {
+                None
+            };
+            let data = owned.as_ref().unwrap_or(data);
+            let v = Variant::new(&format!("{task} {name}"), spec, opt.clone(), ctx.scale.epochs);
+            let mut accs = Vec::new();
+            let mut losses = Vec::new();
+            for seed in ctx.scale.seeds() {
+                let mut o = lab::train(ctx.b, data, &v, seed, &ctx.out)?;
+                accs.push(argmax_accuracy(ctx, &mut o, data)?);
+                losses.push(o.test.loss as f64);
+            }
+            let a = measure::mean_std(&accs);
+            outputs.row(vec![task.into(), name.clone(), pm(a.0, a.1, true), format!("{:.4}", measure::mean_std(&losses).0)]);
+            out_rows.push((task, logistic, a.0));
+            results.push(json!({ "task": task, "output": name, "test_accuracy": accs, "test_loss": losses }));
+            if let Some(d) = owned {
+                d.free(ctx.b)?;
+            }
+        }
+    }
+    report.tables.push(outputs);
+    report.answer = activations_answer(&rows, &out_rows, target);
+    curves(&ctx.out, "val_accuracy.svg", "validation accuracy by hidden activation (seed 1)", "fraction classified correctly", val_curves, false)?;
+    report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into())];
+    report.results = json!({ "target": target, "runs": results });
+    binary.free(ctx.b)?;
+    plain.free(ctx.b)?;
+    standardized.free(ctx.b)?;
+    Ok(report)
+}
+
+/// Sandal (5) against Sneaker (7), relabelled 0 and 1.
+fn binary_task(ctx: &mut Ctx, data: &Data) -> Result<Data> {
+    let pick = |d: &wgtrain::data::Dataset| {
+        let rows: Vec<usize> = (0..d.rows).filter(|&r| d.labels[r] == 5 || d.labels[r] == 7).collect();
+        let mut s = d.select(&rows);
+        s.labels.iter_mut().for_each(|l| *l = (*l == 7) as u32);
+        s.classes = 2;
+        s
+    };
+    let host = [pick(&data.host[0]), pick(&data.host[1]), pick(&data.host[2])];
+    Data::upload(ctx.b, "Sandal vs Sneaker", host)
+}
+
+/// Test accuracy from the predictions: the argmax, or p > 0.5 for one logistic output.
+fn argmax_accuracy(ctx: &mut Ctx, o: &mut Outcome, data: &Data) -> Result<f64> {
+    let mut inference = wgtrain::infer::Inference::new(ctx.b, 1024)?;
+    let probs = inference.predict(ctx.b, &mut o.model, &data.test, Mode::Eval, 0)?;
+    let labels = &data.host[2].labels;
+    let width = probs.len() / labels.len();
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|&(r, &l)| {
+            let p = &probs[r * width..(r + 1) * width];
+            let class = if width == 1 { (p[0] > 0.5) as u32 } else { p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32 };
+            class == l
+        })
+        .count();
+    Ok(correct as f64 / labels.len() as f64)
+}
+
+fn activations_answer(rows: &[(String, f64, Option<f64>, f64)], outputs: &[(&str, bool, f64)], target: f32) -> String {
+    let best = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    let relu = rows.iter().find(|r| r.0 == "relu").unwrap();
+    let fastest = rows.iter().filter(|r| r.2.is_some()).min_by(|a, b| a.2.unwrap().total_cmp(&b.2.unwrap()));
+    let cheapest = rows.iter().min_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+    let dearest = rows.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+    let mut s = format!(
+        "Best test accuracy: {} ({:.1}%), against {:.1}% for ReLU ({:+.1} points){}. ",
+        best.0,
+        100.0 * best.1,
+        100.0 * relu.1,
+        100.0 * (best.1 - relu.1),
+        fastest.map_or(String::new(), |f| format!("; first to {:.0}% validation accuracy: {} ({:.1} epochs)", 100.0 * target, f.0, f.2.unwrap()))
+    );
+    let median = measure::median(&rows.iter().map(|r| r.3).collect::<Vec<_>>());
+    let ratio = relu.3 / median;
+    s += &format!(
+        "Per epoch ReLU took {ratio:.2}× the median over all activations (cheapest {} at {:.2} s, dearest {} at {:.2} s): {}. ",
+        cheapest.0,
+        cheapest.3,
+        dearest.0,
+        dearest.3,
+        if ratio < 0.95 {
+            "ReLU is the fast default, as the textbook says"
+        } else if ratio > 1.05 {
+            "ReLU was not the faster one here"
+        } else {
+            "the activation barely matters to speed here, the matmuls dominate"
+        }
+    );
+    let find = |task: &str, logistic: bool| outputs.iter().find(|o| o.0 == task && o.1 == logistic).map_or(f64::NAN, |o| o.2);
+    let (bs, bl) = (find("Sandal vs Sneaker", false), find("Sandal vs Sneaker", true));
+    let (ms, ml) = (find("10 classes", false), find("10 classes", true));
+    let compare = |a: f64, b: f64| if a > b + 0.002 { "beat" } else if b > a + 0.002 { "lost to" } else { "tied with" };
+    s += &format!(
+        "Outputs: on the binary task one logistic unit {} two softmax units ({:.1}% vs {:.1}%; the two are the same \
+         model, so only noise separates them); on ten exclusive classes softmax {} one-vs-rest logistic outputs ({:.1}% vs {:.1}%).",
+        compare(bl, bs),
+        100.0 * bl,
+        100.0 * bs,
+        compare(ms, ml),
+        100.0 * ms,
+        100.0 * ml
+    );
+    s
+}

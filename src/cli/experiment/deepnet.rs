@@ -1,0 +1,128 @@
+//! The chapter's exercise: a deep net (20 hidden layers of 100), built up step by step.
+
+use anyhow::Result;
+use serde_json::json;
+use wgtrain::experiment::measure;
+use wgtrain::nn::{BatchNormAt, Initializer, ModelSpec};
+use wgtrain::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use wgtrain::train::EarlyStopping;
+use wgtrain::Activation;
+
+use super::lab::{self, Data, Outcome, Variant};
+use super::report::{curves, pm, Report, Table};
+use super::Ctx;
+
+pub fn run(ctx: &mut Ctx) -> Result<Report> {
+    let dataset = ctx.dataset.clone();
+    let plain = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let standardized = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, true)?;
+    let inputs = plain.host[0].cols;
+    let classes = plain.host[0].classes;
+    let mut report = Report::new(
+        "deep-net",
+        "Train a deep net (20 hidden layers of 100 neurons, He initialization, ELU, Nadam, early stopping); then add \
+         batch normalization; replace it with SELU (LeCun initialization, standardized inputs); add alpha dropout; \
+         use MC dropout; retrain with 1cycle scheduling.",
+        "Batch normalization converges in fewer epochs but each is slower; SELU self-normalizes without it; alpha \
+         dropout regularizes a SELU net; MC dropout improves accuracy a little for free; 1cycle trains faster.",
+    );
+    report.setup = ctx.setup(&plain);
+    let patience = if ctx.scale.quick { 2 } else { 5 };
+    let mc = if ctx.scale.quick { 10 } else { 30 };
+    report.setup.push(format!("{inputs}-100×20-{classes}; Nadam lr 0.001 (1cycle: max lr 0.005, 25% warm-up); early stopping on validation loss, patience {patience}, best weights restored; up to {} epochs; MC dropout: {mc} passes", ctx.scale.epochs));
+    let nadam = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
+    let stop = EarlyStopping { patience, min_delta: 0.0, restore_best: true };
+    let selu = |dropout: f32| {
+        ModelSpec::builder(inputs).init(Initializer::LECUN_NORMAL).repeat(20, |b| b.dense(100, Activation::Selu)).alpha_dropout(dropout).classes(classes)
+    };
+    let steps = (plain.host[0].rows.div_ceil(128) * ctx.scale.epochs) as u32;
+    let mut one_cycle = nadam.clone();
+    one_cycle.schedule = Schedule::OneCycle { max_lr: 0.005, total_steps: steps, pct_start: 0.25, div_factor: 25.0, final_div_factor: 1e4, base_momentum: 0.85, max_momentum: 0.95 };
+    let variants: Vec<(Variant, bool)> = vec![
+        (Variant::new("ELU He Nadam", ModelSpec::builder(inputs).repeat(20, |b| b.dense(100, Activation::elu())).classes(classes)?, nadam.clone(), ctx.scale.epochs), false),
+        (Variant::new("+ batch norm", ModelSpec::builder(inputs).repeat(20, |b| b.dense_bn(100, Activation::elu(), BatchNormAt::BeforeActivation)).classes(classes)?, nadam.clone(), ctx.scale.epochs), false),
+        (Variant::new("SELU LeCun standardized", selu(0.0)?, nadam.clone(), ctx.scale.epochs), true),
+        (Variant::new("+ alpha dropout 0.1", selu(0.1)?, nadam.clone(), ctx.scale.epochs), true),
+        (Variant::new("SELU, 1cycle", selu(0.0)?, one_cycle, ctx.scale.epochs), true),
+    ];
+    // Five 20-layer nets are the dearest part of `all --quick`: one seed there.
+    let seeds: Vec<u64> = if ctx.scale.quick { vec![1] } else { ctx.scale.seeds().collect() };
+    report.setup.push(format!("seeds: {}", seeds.len()));
+    let mut table = Table::new("The deep net, step by step (mean ± std over seeds)", &["model", "test accuracy", "epochs run", "best epoch", "s / epoch"]);
+    let mut results = Vec::new();
+    let mut val = Vec::new();
+    let mut rows = Vec::new();
+    let mut mc_row = None;
+    for (mut v, standardize) in variants {
+        // 1cycle runs its whole schedule: early stopping would cut the annealing short.
+        if !matches!(v.opt.schedule, Schedule::OneCycle { .. }) {
+            v.early_stopping = Some(stop.clone());
+        }
+        let data = if standardize { &standardized } else { &plain };
+        let mut runs: Vec<Outcome> = seeds.iter().map(|&s| lab::train(ctx.b, data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+        let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
+        let run_epochs = measure::mean_std(&runs.iter().map(|o| o.history.epochs.len() as f64).collect::<Vec<_>>());
+        let best = measure::mean_std(&runs.iter().map(|o| best_epoch(o) as f64).collect::<Vec<_>>());
+        let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
+        table.row(vec![v.name.clone(), pm(acc.0, acc.1, true), format!("{:.1}", run_epochs.0), format!("{:.1}", best.0), format!("{secs:.2}")]);
+        rows.push((v.name.clone(), acc.0, secs, best.0));
+        val.push((v.name.clone(), runs[0].val_accuracy()));
+        results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
+        if v.name.contains("alpha dropout") {
+            let mut accs = Vec::new();
+            for o in runs.iter_mut() {
+                let mut inference = wgtrain::infer::Inference::new(ctx.b, 1024)?;
+                let (mean, _) = inference.predict_mc(ctx.b, &mut o.model, &data.test, mc)?;
+                let labels = &data.host[2].labels;
+                let correct = labels.iter().enumerate().filter(|&(r, &l)| {
+                    let p = &mean[r * classes..(r + 1) * classes];
+                    p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32 == l
+                }).count();
+                accs.push(correct as f64 / labels.len() as f64);
+            }
+            let a = measure::mean_std(&accs);
+            mc_row = Some((a.0, acc.0));
+            table.row(vec![format!("  + MC dropout ({mc} passes)"), pm(a.0, a.1, true), "—".into(), "—".into(), "—".into()]);
+            results.push(json!({ "model": "MC dropout", "passes": mc, "test_accuracy": accs }));
+        }
+    }
+    report.tables.push(table);
+    report.answer = answer(&rows, mc_row);
+    curves(&ctx.out, "val_accuracy.svg", "validation accuracy of each step (seed 1)", "fraction classified correctly", val, false)?;
+    report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch of each model".into())];
+    report.results = json!({ "dataset": dataset, "runs": results });
+    plain.free(ctx.b)?;
+    standardized.free(ctx.b)?;
+    Ok(report)
+}
+
+/// The epoch with the lowest validation loss (whose weights early stopping restored).
+fn best_epoch(o: &Outcome) -> usize {
+    o.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap_or(f32::MAX).total_cmp(&b.val_loss.unwrap_or(f32::MAX))).map_or(0, |r| r.epoch)
+}
+
+fn answer(rows: &[(String, f64, f64, f64)], mc: Option<(f64, f64)>) -> String {
+    let base = &rows[0];
+    let bn = &rows[1];
+    let selu = &rows[2];
+    let best = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    let mut s = format!(
+        "Batch normalization changed test accuracy by {:+.1} points ({:.1}% vs {:.1}%), with its best epoch at {:.1} vs {:.1}, and cost {:.2}× the time per epoch. ",
+        100.0 * (bn.1 - base.1), 100.0 * bn.1, 100.0 * base.1, bn.3, base.3, bn.2 / base.2
+    );
+    s += &format!(
+        "SELU without batch norm {} ({:.1}%) at {:.2}× the ELU net's epoch time. ",
+        if selu.1 >= bn.1 - 0.005 { "matched or beat the batch-normalized net" } else { "fell short of the batch-normalized net" },
+        100.0 * selu.1,
+        selu.2 / base.2
+    );
+    if let Some((with_mc, without)) = mc {
+        s += &format!(
+            "MC dropout {} the alpha-dropout net's accuracy by {:+.2} points. ",
+            if with_mc > without { "raised" } else { "did not raise" },
+            100.0 * (with_mc - without)
+        );
+    }
+    s += &format!("Best overall: {} ({:.1}%).", best.0, 100.0 * best.1);
+    s
+}

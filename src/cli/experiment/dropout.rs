@@ -1,0 +1,89 @@
+//! Question 7: what dropout costs in training and in inference, and what MC dropout costs.
+
+use anyhow::Result;
+use serde_json::json;
+use wgtrain::data::DeviceData;
+use wgtrain::experiment::{answer, measure};
+use wgtrain::nn::{Mode, ModelSpec};
+use wgtrain::optim::{OptimizerConfig, OptimizerKind};
+use wgtrain::Activation;
+
+use super::activations::{epochs_to, target};
+use super::lab::{self, Data, Outcome, Variant};
+use super::report::{bars, curves, pm, Report, Table};
+use super::Ctx;
+
+const MC_PASSES: [u32; 3] = [10, 30, 100];
+/// Test rows the MC dropout timings run over.
+const MC_ROWS: usize = 1000;
+
+pub fn run(ctx: &mut Ctx) -> Result<Report> {
+    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let mut report = Report::new(
+        "dropout-cost",
+        "Does dropout slow down training? Does it slow down inference (i.e., making predictions on new instances)? What about MC dropout?",
+        "Training: yes, it usually needs more epochs to converge (and each step is a little dearer). Inference: no, \
+         dropout is off at inference. MC dropout: one full forward pass per sample drawn.",
+    );
+    report.setup = ctx.setup(&data);
+    let target = target(ctx.scale.quick);
+    report.setup.push(format!("model: 784-300-100-10 ReLU, He init, momentum 0.9, lr 0.02; dropout 0.2 after each hidden layer; target {:.0}% validation accuracy", 100.0 * target));
+    report.setup.push(format!("times: median epoch time after the first ÷ steps; inference: median of 3 timed passes over the test set in batches of 1024 after a warm-up; MC dropout over the first {MC_ROWS} test rows"));
+    let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.02);
+    let mut table = Table::new("Training with and without dropout (mean ± std over seeds)", &["model", "ms / step", "epochs to target", "test accuracy", "inference µs / sample"]);
+    let mut runs: Vec<Vec<Outcome>> = Vec::new();
+    let mut inference = Vec::new();
+    let mut val = Vec::new();
+    for (name, rate) in [("no dropout", 0.0), ("dropout 0.2", 0.2)] {
+        let spec = ModelSpec::builder(784).dense(300, Activation::Relu).dropout(rate).dense(100, Activation::Relu).dropout(rate).classes(10)?;
+        let v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
+        let mut outs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, &data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+        let step = measure::mean_std(&outs.iter().map(|o| o.seconds_per_step).collect::<Vec<_>>());
+        let acc = measure::mean_std(&outs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
+        let e = epochs_to(&outs, target);
+        let infer = lab::inference_seconds(ctx.b, &mut outs[0].model, &data.test, Mode::Eval, 1)?;
+        table.row(vec![name.into(), pm(1e3 * step.0, 1e3 * step.1, false), e.map_or("not reached".into(), |e| format!("{e:.1}")), pm(acc.0, acc.1, true), format!("{:.2}", 1e6 * infer)]);
+        val.push((name.to_string(), outs[0].val_accuracy()));
+        inference.push(infer);
+        runs.push(outs);
+    }
+    let step: Vec<f64> = runs.iter().map(|r| measure::mean(&r.iter().map(|o| o.seconds_per_step as f32).collect::<Vec<_>>())).collect();
+    report.tables.push(table);
+    // MC dropout on the dropout model, over a slice of the test set.
+    let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());
+    let small = DeviceData::upload(ctx.b, &slice)?;
+    let model = &mut runs[1][0].model;
+    let plain = lab::inference_seconds(ctx.b, model, &small, Mode::Eval, 1)?;
+    let mut mc = Table::new("MC dropout on the dropout model", &["passes", "µs / sample", "× one plain pass", "per pass"]);
+    mc.row(vec!["1 (plain, eval mode)".into(), format!("{:.2}", 1e6 * plain), "1.00×".into(), "1.00×".into()]);
+    let mut mc_results = Vec::new();
+    let mut per_pass = Vec::new();
+    let mut mc_bars = vec![("plain".to_string(), 1e6 * plain, 0.0)];
+    for n in MC_PASSES {
+        let t = lab::inference_seconds(ctx.b, model, &small, Mode::McDropout, n)?;
+        mc.row(vec![n.to_string(), format!("{:.2}", 1e6 * t), format!("{:.1}×", t / plain), format!("{:.2}×", t / plain / n as f64)]);
+        per_pass.push(t / plain / n as f64);
+        mc_bars.push((format!("MC {n}"), 1e6 * t, 0.0));
+        mc_results.push(json!({ "passes": n, "seconds_per_sample": t }));
+    }
+    small.free(ctx.b)?;
+    report.tables.push(mc);
+    let cost = answer::DropoutCost {
+        step_ratio: step[1] / step[0],
+        epochs_without: epochs_to(&runs[0], target),
+        epochs_with: epochs_to(&runs[1], target),
+        inference_ratio: inference[1] / inference[0],
+        mc_pass_ratio: measure::median(&per_pass),
+    };
+    report.answer = answer::dropout_cost(cost);
+    curves(&ctx.out, "val_accuracy.svg", "validation accuracy with and without dropout (seed 1)", "fraction classified correctly", val, false)?;
+    bars(&ctx.out, "mc_cost.svg", "inference cost of MC dropout", "µs per sample", &mc_bars)?;
+    report.plots = vec![
+        ("val_accuracy.svg".into(), "validation accuracy per epoch".into()),
+        ("mc_cost.svg".into(), "time per sample by number of MC passes".into()),
+    ];
+    let per_run: Vec<_> = runs.iter().flatten().map(|o| json!({ "variant": o.name, "seed": o.seed, "seconds_per_step": o.seconds_per_step, "test_accuracy": o.test.accuracy, "val_accuracy": o.val_accuracy() })).collect();
+    report.results = json!({ "target": target, "runs": per_run, "inference_seconds_per_sample": inference, "mc": mc_results, "plain_seconds_per_sample_on_slice": plain });
+    data.free(ctx.b)?;
+    Ok(report)
+}

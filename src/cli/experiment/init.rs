@@ -1,0 +1,128 @@
+//! Questions 1 and 2: how weights and biases start.
+
+use anyhow::Result;
+use serde_json::json;
+use wgtrain::experiment::{answer, measure};
+use wgtrain::nn::{Initializer, ModelSpec};
+use wgtrain::optim::{OptimizerConfig, OptimizerKind};
+use wgtrain::Activation;
+
+use super::lab::{self, Bias, Data, Outcome, Variant};
+use super::report::{bars, curves, pm, pm1, Report, Table};
+use super::Ctx;
+
+const UNITS: usize = 100;
+
+/// Distinct neurons of each hidden Dense layer (all but the output layer).
+fn distinct(ctx: &mut Ctx, o: &Outcome) -> Result<Vec<usize>> {
+    let params = o.model.params();
+    let weights: Vec<_> = params.iter().filter(|p| p.name.ends_with(".w")).collect();
+    let mut out = Vec::new();
+    for w in &weights[..weights.len() - 1] {
+        let bias_name = w.name.replace(".w", ".b");
+        let bias = params.iter().find(|p| p.name == bias_name).map(|p| ctx.b.read(p.value)).transpose()?;
+        let values = ctx.b.read(w.value)?;
+        out.push(measure::distinct_units(&values, bias.as_deref(), w.value.rows, w.value.cols, 1e-5));
+    }
+    Ok(out)
+}
+
+pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
+    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let mut report = Report::new(
+        "init-symmetry",
+        "Is it OK to initialize all weights to one value, if that value is drawn with He initialization?",
+        "No: every neuron of a layer gets the same gradient, so they stay identical (symmetry is never broken).",
+    );
+    report.setup = ctx.setup(&data);
+    let build = |init: Initializer, dropout: f32| {
+        ModelSpec::builder(784).init(init).repeat(2, |b| b.dense(UNITS, Activation::elu()).dropout(dropout)).classes(10)
+    };
+    let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.02);
+    report.setup.push(format!("model: 784-{UNITS}-{UNITS}-10 ELU, momentum 0.9, lr 0.02; dropout variant: 0.2 after each hidden layer"));
+    report.setup.push("distinct neurons: columns of W (with the bias) equal within 1e-5 × the layer's largest |w| count once".into());
+    let variants = [
+        ("He", build(Initializer::HE_NORMAL, 0.0)?),
+        ("same value", build(Initializer::SameValue, 0.0)?),
+        ("same value + dropout", build(Initializer::SameValue, 0.2)?),
+    ];
+    let mut table = Table::new("Distinct neurons per hidden layer and test accuracy (mean ± std over seeds)", &["init", "distinct (layer 1)", "distinct (layer 2)", "test accuracy"]);
+    let mut summary = Vec::new();
+    let mut results = Vec::new();
+    let mut curves_val = Vec::new();
+    for (name, spec) in variants {
+        let v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
+        let (mut acc, mut per_layer) = (Vec::new(), vec![Vec::new(); 2]);
+        for seed in ctx.scale.seeds() {
+            let o = lab::train(ctx.b, &data, &v, seed, &ctx.out)?;
+            let d = distinct(ctx, &o)?;
+            acc.push(o.test.accuracy as f64);
+            d.iter().enumerate().for_each(|(i, &n)| per_layer[i].push(n as f64));
+            if seed == 1 {
+                curves_val.push((name.to_string(), o.val_accuracy()));
+            }
+            results.push(json!({ "init": name, "seed": seed, "test_accuracy": o.test.accuracy, "distinct": d }));
+        }
+        let (am, asd) = measure::mean_std(&acc);
+        let layers: Vec<(f64, f64)> = per_layer.iter().map(|l| measure::mean_std(l)).collect();
+        table.row(vec![name.into(), pm1(layers[0]), pm1(layers[1]), pm(am, asd, true)]);
+        let mean_distinct = (layers[0].0 + layers[1].0) / 2.0;
+        summary.push(answer::Symmetry { accuracy: am, distinct: mean_distinct, units: UNITS });
+    }
+    report.answer = answer::init_symmetry(summary[0], summary[1], summary[2]);
+    report.tables.push(table);
+    curves(&ctx.out, "val_accuracy.svg", "validation accuracy (seed 1)", "fraction classified correctly", curves_val, false)?;
+    let bar_data: Vec<(String, f64, f64)> =
+        ["He", "same value", "same + dropout"].iter().zip(&summary).map(|(n, s)| (n.to_string(), s.distinct, 0.0)).collect();
+    bars(&ctx.out, "distinct.svg", "distinct neurons per hidden layer (mean of 2 layers)", "neurons (of 100)", &bar_data)?;
+    report.plots = vec![
+        ("val_accuracy.svg".into(), "validation accuracy per epoch".into()),
+        ("distinct.svg".into(), "distinct neurons per hidden layer".into()),
+    ];
+    report.results = json!({ "runs": results });
+    data.free(ctx.b)?;
+    Ok(report)
+}
+
+pub fn bias(ctx: &mut Ctx) -> Result<Report> {
+    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let mut report = Report::new(
+        "bias-init",
+        "Is it OK to initialize the biases to 0?",
+        "Yes: random weights already break symmetry; small positive biases (0.01–0.1) sometimes help ReLU units start alive.",
+    );
+    report.setup = ctx.setup(&data);
+    report.setup.push("model: 784-100-100-100-10 ReLU, He weights, momentum 0.9, lr 0.05; random biases: N(0, 0.1²)".into());
+    report.setup.push("dead unit: the same output (within 1e-6) on all of 512 validation samples, after training".into());
+    let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
+    let starts: [(&str, f32, Bias); 4] =
+        [("0", 0.0, Bias::Spec), ("0.01", 0.01, Bias::Spec), ("0.1", 0.1, Bias::Spec), ("random", 0.0, Bias::Random(0.1))];
+    let mut table = Table::new("Test accuracy and dead ReLU units (mean ± std over seeds)", &["bias", "test accuracy", "dead units (end)", "dead units (start)"]);
+    let mut outcomes = Vec::new();
+    let mut results = Vec::new();
+    let mut bar_data = Vec::new();
+    for (name, value, how) in starts {
+        let spec = ModelSpec::builder(784).bias(value).repeat(3, |b| b.dense(100, Activation::Relu)).classes(10)?;
+        let mut v = Variant::new(&format!("bias {name}"), spec, opt.clone(), ctx.scale.epochs);
+        (v.bias, v.probe) = (how, true);
+        let (mut acc, mut dead, mut dead0) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in ctx.scale.seeds() {
+            let o = lab::train(ctx.b, &data, &v, seed, &ctx.out)?;
+            acc.push(o.test.accuracy as f64);
+            dead.push(o.probes.last().map_or(0.0, |p| p.dead_mean()));
+            dead0.push(o.probes[0].dead_mean());
+            results.push(json!({ "bias": name, "seed": seed, "test_accuracy": o.test.accuracy, "probes": o.probes }));
+        }
+        let (a, d, d0) = (measure::mean_std(&acc), measure::mean_std(&dead), measure::mean_std(&dead0));
+        table.row(vec![name.into(), pm(a.0, a.1, true), pm(d.0, d.1, true), pm(d0.0, d0.1, true)]);
+        bar_data.push((name.to_string(), a.0, a.1));
+        outcomes.push(answer::BiasOutcome { name: name.into(), accuracy: a, dead: d.0 });
+    }
+    report.answer = answer::bias_init(&outcomes);
+    report.tables.push(table);
+    bars(&ctx.out, "accuracy.svg", "test accuracy by initial bias (± std over seeds)", "fraction classified correctly", &bar_data)?;
+    report.plots = vec![("accuracy.svg".into(), "test accuracy by initial bias".into())];
+    report.results = json!({ "runs": results });
+    data.free(ctx.b)?;
+    Ok(report)
+}

@@ -1,0 +1,110 @@
+//! Question 5: momentum too close to 1. The training loss is traced every `WINDOW` steps (the
+//! mean over those steps, read back and cleared), so overshoot and oscillation show within
+//! an epoch, and a run that diverges is recorded as such and stopped.
+
+use anyhow::Result;
+use serde_json::json;
+use wgtrain::experiment::{answer, measure};
+use wgtrain::infer::Metrics;
+use wgtrain::nn::{ModelSpec, Sequential};
+use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use wgtrain::train::{epoch_order, TrainConfig, Trainer};
+use wgtrain::Activation;
+
+use super::lab::Data;
+use super::report::{curves_over, pm, Report, Table};
+use super::Ctx;
+
+const WINDOW: usize = 10;
+const BETAS: [f64; 5] = [0.0, 0.9, 0.99, 0.999, 0.99999];
+const LR: f32 = 0.01;
+
+/// Mean training loss of every `WINDOW` steps, until the end or the first non-finite window.
+fn trace(ctx: &mut Ctx, data: &Data, beta: f64, seed: u64) -> Result<Vec<f32>> {
+    let b = &mut *ctx.b;
+    let spec = ModelSpec::builder(784).dense(300, Activation::Relu).dense(100, Activation::Relu).classes(10)?;
+    let mut model = Sequential::new(b, &spec, seed)?;
+    let kind = if beta == 0.0 { OptimizerKind::Sgd } else { OptimizerKind::Momentum };
+    let mut opt = Optimizer::new(b, OptimizerConfig::new(kind).with_lr(LR).with_momentum(beta as f32))?;
+    let batch = 128;
+    let mut trainer = Trainer::new(b, TrainConfig { epochs: ctx.scale.epochs, batch_size: batch, seed, ..TrainConfig::default() })?;
+    trainer.begin(b, &mut model, &mut opt, &data.train)?;
+    let rows = data.train.rows;
+    let stats = trainer.running_metrics_tensor();
+    let mut losses = Vec::new();
+    for epoch in 0..ctx.scale.epochs {
+        b.write_u32(data.train.order, &epoch_order(seed, epoch, rows))?;
+        let steps = rows.div_ceil(batch);
+        for start in (0..steps).step_by(WINDOW) {
+            b.fill(stats, 0.0)?;
+            for k in start..(start + WINDOW).min(steps) {
+                let offset = k * batch;
+                trainer.step(b, &mut model, &mut opt, &data.train, offset, batch.min(rows - offset))?;
+            }
+            let m = Metrics::from_stats(&b.read(stats)?);
+            losses.push(m.loss);
+            if !m.loss.is_finite() {
+                return Ok(losses);
+            }
+        }
+    }
+    Ok(losses)
+}
+
+pub fn run(ctx: &mut Ctx) -> Result<Report> {
+    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let mut report = Report::new(
+        "momentum",
+        "What happens if you set the momentum hyperparameter too close to 1 (e.g. 0.99999) when using SGD?",
+        "The optimizer keeps its speed: it overshoots, oscillates, and converges much more slowly (or diverges).",
+    );
+    report.setup = ctx.setup(&data);
+    report.setup.push(format!("model: 784-300-100-10 ReLU, He init; SGD, lr {LR}, momentum β as listed (β = 0 is plain SGD)"));
+    report.setup.push(format!("the training loss is traced as the mean over each window of {WINDOW} steps; final loss: the mean of the last 3 windows; overshoot: the largest rise above the best window so far, relative to it; oscillation: the fraction of windows where the direction reverses"));
+    let mut table = Table::new("Momentum β (mean ± std over seeds; a diverged run counts as such)", &["β", "final loss", "overshoot", "oscillation", "diverged"]);
+    let mut outcomes = Vec::new();
+    let mut plot = Vec::new();
+    let mut results = Vec::new();
+    for beta in BETAS {
+        let (mut finals, mut overs, mut oscs, mut diverged) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for seed in ctx.scale.seeds() {
+            let losses = trace(ctx, &data, beta, seed)?;
+            let finite = losses.last().is_some_and(|l| l.is_finite());
+            let dir = ctx.out.join("runs").join(format!("beta{beta}-s{seed}"));
+            std::fs::create_dir_all(&dir)?;
+            let csv: String = losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", (i + 1) * WINDOW)).collect();
+            std::fs::write(dir.join("loss_trace.csv"), format!("step,loss\n{csv}"))?;
+            if finite {
+                let tail = &losses[losses.len().saturating_sub(3)..];
+                finals.push(measure::mean(tail));
+                overs.push(measure::overshoot(&losses));
+                oscs.push(measure::oscillation(&losses));
+            } else {
+                diverged += 1;
+            }
+            if seed == 1 {
+                plot.push((format!("β = {beta}"), losses.iter().map(|l| if l.is_finite() { *l } else { f32::NAN }).collect()));
+            }
+            results.push(json!({ "beta": beta, "seed": seed, "window": WINDOW, "losses": losses.iter().map(|l| if l.is_finite() { Some(*l) } else { None }).collect::<Vec<_>>(), "diverged": !finite }));
+        }
+        let f = measure::mean_std(&finals);
+        let o = measure::mean_std(&overs);
+        let osc = measure::mean_std(&oscs);
+        let cell = |s: (f64, f64), pct: bool| if finals.is_empty() { "—".to_string() } else { pm(s.0, s.1, pct) };
+        table.row(vec![format!("{beta}"), cell(f, false), cell(o, true), cell(osc, true), format!("{diverged} of {}", ctx.scale.seeds)]);
+        // A setting diverges when any seed does.
+        outcomes.push(answer::MomentumOutcome {
+            beta,
+            final_loss: (diverged == 0).then_some(f.0),
+            overshoot: o.0,
+            oscillation: osc.0,
+        });
+    }
+    report.answer = answer::momentum(&outcomes);
+    report.tables.push(table);
+    curves_over(&ctx.out, "loss.svg", "training loss by momentum (seed 1; a curve that stops diverged)", &format!("window of {WINDOW} steps"), "mean cross-entropy over the window (log scale)", plot, true)?;
+    report.plots = vec![("loss.svg".into(), "training loss per 10 steps for each β".into())];
+    report.results = json!({ "lr": LR, "runs": results });
+    data.free(ctx.b)?;
+    Ok(report)
+}

@@ -1,0 +1,167 @@
+//! An experiment's report: `report.md` (question, setup, table, generated answer, plots),
+//! `results.json` (every number in it), and its figures (curves and bars with error bars).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use plotters::prelude::*;
+use serde_json::Value;
+
+use crate::cli::plot::{self, Figure, Series, OKABE_ITO};
+
+pub struct Report {
+    pub name: &'static str,
+    pub question: &'static str,
+    pub textbook: &'static str,
+    pub setup: Vec<String>,
+    pub tables: Vec<Table>,
+    pub answer: String,
+    pub plots: Vec<(String, String)>,
+    pub results: Value,
+}
+
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(title: &str, header: &[&str]) -> Self {
+        Self { title: title.into(), header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = format!("**{}**\n\n| {} |\n|{}\n", self.title, self.header.join(" | "), "---|".repeat(self.header.len()));
+        for r in &self.rows {
+            // A '|' inside a cell (|w|) would end it.
+            let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+            s += &format!("| {} |\n", cells.join(" | "));
+        }
+        s
+    }
+}
+
+impl Report {
+    pub fn new(name: &'static str, question: &'static str, textbook: &'static str) -> Self {
+        Self { name, question, textbook, setup: Vec::new(), tables: Vec::new(), answer: String::new(), plots: Vec::new(), results: Value::Null }
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = format!("# {}\n\n**Question.** {}\n\n**Textbook answer.** {}\n\n## Setup\n\n", self.name, self.question, self.textbook);
+        for line in &self.setup {
+            s += &format!("- {line}\n");
+        }
+        s += "\n## Results\n\n";
+        for t in &self.tables {
+            s += &t.markdown();
+            s += "\n";
+        }
+        s += &format!("## Answer\n\n{}\n\n## Plots\n\n", self.answer);
+        for (file, caption) in &self.plots {
+            s += &format!("![{caption}]({file})\n\n");
+        }
+        s += "Each run's own directory (checkpoint, history, curves, metrics) is under `runs/`.\n";
+        s
+    }
+
+    /// Write `report.md` and `results.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+        let tables: Vec<Value> = self
+            .tables
+            .iter()
+            .map(|t| serde_json::json!({ "title": t.title, "header": t.header, "rows": t.rows }))
+            .collect();
+        let results = serde_json::json!({
+            "experiment": self.name, "question": self.question, "setup": self.setup, "tables": tables,
+            "answer": self.answer, "measurements": self.results,
+        });
+        std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+        let path = dir.join("report.md");
+        std::fs::write(&path, self.markdown()).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+/// `mean ± std` with `digits` decimals, as a percentage when `percent`.
+pub fn pm(mean: f64, std: f64, percent: bool) -> String {
+    if percent {
+        format!("{:.1} ± {:.1}%", 100.0 * mean, 100.0 * std)
+    } else {
+        format!("{mean:.4} ± {std:.4}")
+    }
+}
+
+/// `mean ± std` with one decimal, for counts.
+pub fn pm1((mean, std): (f64, f64)) -> String {
+    format!("{mean:.1} ± {std:.1}")
+}
+
+/// Curves over epochs (one per series) into `dir/file`.
+pub fn curves(dir: &Path, file: &str, title: &str, y_desc: &str, series: Vec<(String, Vec<f32>)>, log_y: bool) -> Result<()> {
+    curves_over(dir, file, title, "epoch", y_desc, series, log_y)
+}
+
+/// Curves over `x_desc` (counted from 1) into `dir/file`.
+pub fn curves_over(
+    dir: &Path,
+    file: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: Vec<(String, Vec<f32>)>,
+    log_y: bool,
+) -> Result<()> {
+    let series = series.into_iter().map(|(name, v)| Series { name, values: v.into_iter().map(Some).collect() }).collect();
+    plot::draw(&dir.join(file), &Figure { title, x_desc, y_desc, series, mark: None, log_y })
+}
+
+/// Bars with error bars (mean ± std) into `dir/file`.
+pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, f64, f64)]) -> Result<()> {
+    let path = dir.join(file);
+    let root = SVGBackend::new(&path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let hi = bars.iter().map(|b| b.1 + b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    let lo = bars.iter().map(|b| b.1 - b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::min);
+    let n = bars.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(60)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, lo..hi)
+        .map_err(|e| anyhow!("{e}"))?;
+    let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() { names[i as usize].clone() } else { String::new() }
+        })
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for (i, (_, mean, std)) in bars.iter().enumerate() {
+        if !mean.is_finite() {
+            continue;
+        }
+        let color = OKABE_ITO[i % OKABE_ITO.len()];
+        let x = i as f64;
+        chart
+            .draw_series([Rectangle::new([(x - 0.35, 0.0f64.max(lo)), (x + 0.35, *mean)], color.filled())])
+            .map_err(|e| anyhow!("{e}"))?;
+        if *std > 0.0 {
+            chart
+                .draw_series([ErrorBar::new_vertical(x, mean - std, *mean, mean + std, BLACK.stroke_width(2), 12)])
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
