@@ -61,7 +61,9 @@ fn bias_answers_follow_the_numbers() {
     let holds = answer::bias_init(&[o("0", 0.85, 0.10), o("0.01", 0.851, 0.10), o("0.1", 0.849, 0.02)]);
     assert!(holds.contains("The textbook answer holds") && holds.contains("keep more ReLU units alive"), "{holds}");
     let fails = answer::bias_init(&[o("0", 0.80, 0.02), o("0.01", 0.85, 0.10), o("0.1", 0.86, 0.05)]);
-    assert!(fails.contains("Zero biases cost accuracy") && fails.contains("did not keep more units alive"), "{fails}");
+    assert!(fails.contains("Zero biases cost accuracy") && fails.contains("No start had fewer dead units"), "{fails}");
+    let alike = answer::bias_init(&[o("0", 0.85, 0.10), o("0.1", 0.85, 0.095)]);
+    assert!(alike.contains("did not keep more units alive"), "{alike}");
 }
 
 #[test]
@@ -72,6 +74,9 @@ fn elu_answers_follow_the_numbers() {
     assert!(a.starts_with("All three advantages of ELU held") && a.contains("1.10×"), "{a}");
     let b = answer::elu_vs_relu(good, bad, 0.8);
     assert!(b.starts_with("None of ELU's advantages"), "{b}");
+    let never = |d: DeepActivation| DeepActivation { epochs_to_target: None, ..d };
+    let c = answer::elu_vs_relu(never(bad), never(good), 0.8);
+    assert!(c.starts_with("Both measurable advantages") && c.contains("not compared"), "{c}");
 }
 
 #[test]

@@ -60,25 +60,26 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
         }
         None => (inference.predict(b, &mut model, &device_data, Mode::Eval, 0)?, None),
     };
-    let mut csv = String::from("row,class");
-    (0..classes).for_each(|c| csv += &format!(",p{c}"));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["row".to_string(), "class".to_string()];
+    header.extend((0..classes).map(|c| format!("p{c}")));
     if std.is_some() {
-        (0..classes).for_each(|c| csv += &format!(",std{c}"));
+        header.extend((0..classes).map(|c| format!("std{c}")));
     }
-    csv.push('\n');
+    writer.write_record(&header)?;
     for r in 0..rows {
         let p = &probs[r * classes..(r + 1) * classes];
-        let class = (0..classes).fold(0, |best, c| if p[c] > p[best] { c } else { best });
-        csv += &format!("{r},{class}");
-        p.iter().for_each(|v| csv += &format!(",{v:.6}"));
+        let mut record = vec![r.to_string(), class_of(p).to_string()];
+        record.extend(p.iter().map(|v| format!("{v:.6}")));
         if let Some(s) = &std {
-            s[r * classes..(r + 1) * classes].iter().for_each(|v| csv += &format!(",{v:.6}"));
+            record.extend(s[r * classes..(r + 1) * classes].iter().map(|v| format!("{v:.6}")));
         }
-        csv.push('\n');
+        writer.write_record(&record)?;
     }
+    let csv = writer.into_inner().map_err(|e| anyhow::anyhow!("writing the predictions: {e}"))?;
     match a.output {
         Some(path) => {
-            checkpoint::write_atomically(path, csv.as_bytes())?;
+            checkpoint::write_atomically(path, &csv)?;
             if json_out {
                 let summary = serde_json::json!({ "rows": rows, "classes": classes, "output": path.display().to_string(), "mc_dropout": a.mc_dropout });
                 println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -90,8 +91,7 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
             let rows_json: Vec<serde_json::Value> = (0..rows)
                 .map(|r| {
                     let p = &probs[r * classes..(r + 1) * classes];
-                    let class = (0..classes).fold(0, |best, c| if p[c] > p[best] { c } else { best });
-                    let mut row = serde_json::json!({ "row": r, "class": class, "probabilities": p });
+                    let mut row = serde_json::json!({ "row": r, "class": class_of(p), "probabilities": p });
                     if let Some(s) = &std {
                         row["std"] = serde_json::json!(&s[r * classes..(r + 1) * classes]);
                     }
@@ -101,7 +101,7 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
             let out = serde_json::json!({ "rows": rows, "classes": classes, "mc_dropout": a.mc_dropout, "predictions": rows_json });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        None => print!("{csv}"),
+        None => std::io::Write::write_all(&mut std::io::stdout(), &csv)?,
     }
     Ok(())
 }
@@ -111,5 +111,13 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+/// The predicted class: the most probable, or for one sigmoid output, 1 when p > 0.5.
+fn class_of(p: &[f32]) -> usize {
+    match p {
+        [single] => (*single > 0.5) as usize,
+        _ => (0..p.len()).fold(0, |best, c| if p[c] > p[best] { c } else { best }),
     }
 }

@@ -90,7 +90,9 @@ pub fn bias_init(outcomes: &[BiasOutcome]) -> String {
         )
     };
     let fewest = outcomes.iter().min_by(|a, b| a.dead.total_cmp(&b.dead)).expect("outcomes");
-    if zero.dead - fewest.dead > 0.01 {
+    if zero.dead - fewest.dead <= 0.01 && fewest.name == zero.name {
+        s += &format!(" No start had fewer dead units than zero biases ({}).", pct(zero.dead));
+    } else if zero.dead - fewest.dead > 0.01 {
         s += &format!(
             " Positive biases do keep more ReLU units alive: {} of units were dead with zero biases, {} with {}.",
             pct(zero.dead), pct(fewest.dead), fewest.name
@@ -126,13 +128,20 @@ pub fn elu_vs_relu(relu: DeepActivation, elu: DeepActivation, target: f64) -> St
     let show = |e: Option<f64>| e.map_or("never".to_string(), |e| format!("{e:.1}"));
     let speed = format!("epochs to {} validation accuracy {} vs {}", pct(target), show(elu.epochs_to_target), show(relu.epochs_to_target));
     let faster = match (elu.epochs_to_target, relu.epochs_to_target) {
-        (Some(e), Some(r)) => e < r,
-        (Some(_), None) => true,
-        _ => false,
+        (Some(e), Some(r)) => Some(e < r),
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        // Neither got there: the run says nothing about speed.
+        (None, None) => None,
     };
-    if faster { held.push(speed) } else { missed.push(speed) }
+    match faster {
+        Some(true) => held.push(speed),
+        Some(false) => missed.push(speed),
+        None => {}
+    }
     let mut s = match (held.len(), missed.len()) {
-        (_, 0) => format!("All three advantages of ELU held: {}.", held.join("; ")),
+        (3, 0) => format!("All three advantages of ELU held: {}.", held.join("; ")),
+        (_, 0) => format!("Both measurable advantages of ELU held: {}; neither net reached {} validation accuracy, so convergence speed is not compared.", held.join("; "), pct(target)),
         (0, _) => format!("None of ELU's advantages showed here: {}.", missed.join("; ")),
         _ => format!("ELU's advantages held in part: it won on {}, but not on {}.", held.join("; "), missed.join("; ")),
     };

@@ -13,8 +13,9 @@ use super::report::{curves, curves_over, pm, Report, Table};
 use super::Ctx;
 
 /// The validation accuracy counted as "converged" for epochs-to-target.
+/// Quick runs (5 epochs on 10,000 rows) of a 20-layer net hover around 75–80%.
 pub fn target(quick: bool) -> f32 {
-    if quick { 0.80 } else { 0.85 }
+    if quick { 0.75 } else { 0.85 }
 }
 
 /// Mean epochs to `target` over runs; None when any run never got there.
