@@ -8,6 +8,7 @@
 //   matmul_forward_vec4   8×16 blocks read with vec4 loads, when the dimensions read
 //                         contiguously are multiples of 4. Fastest on CPU-backed drivers
 //                         (lavapipe), where workgroup memory is ordinary memory plus barriers.
+//   matmul_forward_vec4_rows  the same with 1×16 blocks, for products of fewer than 8 rows.
 //   matmul_forward_tiled  a workgroup stages TILE_K-deep slices of A and B in workgroup memory
 //                         and each invocation owns TM×TN outputs; the classic GPU kernel.
 // Accumulation is f32. matmul_forward and matmul_forward_tiled add in increasing k, as the CPU
@@ -243,6 +244,68 @@ fn store_block(row: u32, col: u32, m: mat4x4<f32>) {
     for (var i = 0u; i < 4u; i++) {
         store4(row + i, col, rows[i]);
     }
+}
+
+// matmul_forward_vec4_rows: the vec4 kernel for products of few rows (M < 8: batch-1
+// inference and training), where the 8-row blocks would leave most of their lanes' work
+// unused. Each invocation owns one row and 16 columns of C as four vec4; same alignment
+// needs as matmul_forward_vec4.
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul_forward_vec4_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row = gid.y;
+    let col0 = gid.x * 16u;
+    if row >= p.m || col0 >= p.n {
+        return;
+    }
+    if p.trans_a == 0u {
+        if p.trans_b == 0u {
+            vec4_row(row, col0, false, false);
+        } else {
+            vec4_row(row, col0, false, true);
+        }
+    } else {
+        if p.trans_b == 0u {
+            vec4_row(row, col0, true, false);
+        } else {
+            vec4_row(row, col0, true, true);
+        }
+    }
+}
+
+fn a_at(i: u32) -> f32 {
+    return a4[i / 4u][i % 4u];
+}
+
+// Four k of row r of op(A).
+fn load_a_row(r: u32, k4: u32, trans_a: bool) -> vec4<f32> {
+    if trans_a {
+        // Four elements a column apart, read through the vec4 view (an entry point binds
+        // one view of each operand).
+        let k = 4u * k4;
+        return vec4(a_at((k * p.m) + r), a_at((k + 1u) * p.m + r), a_at((k + 2u) * p.m + r), a_at((k + 3u) * p.m + r));
+    }
+    return a4[r * (p.k / 4u) + k4];
+}
+
+fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
+    var c0 = vec4<f32>();
+    var c1 = vec4<f32>();
+    var c2 = vec4<f32>();
+    var c3 = vec4<f32>();
+    for (var k4 = 0u; k4 < p.k / 4u; k4++) {
+        let av = load_a_row(row, k4, trans_a);
+        // Row vector × matrix: element j is the dot product with matrix column j (output
+        // column col + j).
+        c0 += av * load_b(col0, k4, trans_b);
+        c1 += av * load_b(col0 + 4u, k4, trans_b);
+        c2 += av * load_b(col0 + 8u, k4, trans_b);
+        c3 += av * load_b(col0 + 12u, k4, trans_b);
+    }
+    store4(row, col0, c0);
+    store4(row, col0 + 4u, c1);
+    store4(row, col0 + 8u, c2);
+    store4(row, col0 + 12u, c3);
+    activate_block(row, col0, 1u, 16u, 1u, 1u);
 }
 
 // ---- workgroup-memory tiles ----

@@ -8,7 +8,7 @@ use wgtrain::cpu::matmul::matmul_forward;
 use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
 
-/// (M, K, N): 1×1×1, a single input through a 784→300 layer, small odd shapes, shapes
+/// (M, K, N): 1×1×1, a single input through a 784→300 layer (the rows kernel), small odd shapes, shapes
 /// straddling the workgroup tiles, the Fashion-MNIST first layer at batch 128, and shapes
 /// aligned to 4 but not to the 8×16 block, so the vec4 kernel's edge clamping runs in all
 /// transpose forms.
@@ -21,6 +21,10 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (257, 129, 33),
     (12, 20, 36),
     (68, 132, 260),
+    // Fewer than 8 rows, aligned: the 1×16 rows kernel, edge columns included.
+    (1, 4, 4),
+    (3, 20, 36),
+    (7, 132, 260),
 ];
 
 /// Tolerance for a length-K f32 dot product of U(-1, 1) values. The GPU (fused multiply-add)
@@ -88,15 +92,22 @@ fn register_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
     let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
     let vec4 = "matmul::matmul_forward_vec4";
     for (_, form) in forms() {
-        assert!(kernel(12, 20, 36, form).starts_with(vec4), "{form:?}");
-        assert!(kernel(128, 784, 300, form).starts_with(vec4), "{form:?}");
+        assert!(kernel(12, 20, 36, form).starts_with(&format!("{vec4}[")), "{form:?}");
+        assert!(kernel(128, 784, 300, form).starts_with(&format!("{vec4}[")), "{form:?}");
         assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward["), "K=65 must fall back");
     }
     // A transposed A needs M % 4 = 0; an untransposed B needs N % 4 = 0.
-    assert!(kernel(1, 784, 300, Matmul::tn()).starts_with("matmul::matmul_forward["));
-    assert!(kernel(1, 784, 300, Matmul::nn()).starts_with(vec4));
+    assert!(kernel(12, 784, 302, Matmul::tn()).starts_with("matmul::matmul_forward["));
     assert!(kernel(8, 8, 10, Matmul::nn()).starts_with("matmul::matmul_forward["));
-    assert!(kernel(8, 8, 10, Matmul::nt()).starts_with(vec4));
+    assert!(kernel(8, 8, 10, Matmul::nt()).starts_with(&format!("{vec4}[")));
+    // Fewer than 8 rows: the rows kernel, for any M (it reads a transposed A by elements).
+    let rows = "matmul::matmul_forward_vec4_rows[";
+    for (_, form) in forms() {
+        assert!(kernel(1, 784, 300, form).starts_with(rows), "{form:?}");
+        assert!(kernel(7, 20, 36, form).starts_with(rows), "{form:?}");
+        assert!(kernel(8, 20, 36, form).starts_with(&format!("{vec4}[")), "{form:?}");
+    }
+    assert!(kernel(1, 1, 300, Matmul::nn()).starts_with("matmul::matmul_forward["), "K=1 must fall back");
 }
 
 #[test]

@@ -10,6 +10,9 @@ use crate::shaders;
 const REGISTER_BLOCK: (u32, u32) = (8, 8);
 /// Outputs per invocation of `matmul_forward_vec4` (WGSL `V_ROWS`, `4·V_COLS`).
 const VEC4_BLOCK: (u32, u32) = (8, 16);
+/// Outputs per invocation of `matmul_forward_vec4_rows`, for products of fewer than
+/// `VEC4_BLOCK.0` rows.
+const VEC4_ROWS_BLOCK: (u32, u32) = (1, 16);
 /// Outputs per invocation of `matmul_forward_tiled` (the WGSL `const TM`, `TN`).
 const TILED_BLOCK: (u32, u32) = (4, 4);
 
@@ -103,6 +106,7 @@ pub struct MatmulKernels {
     /// Each built without (`EPILOGUE` = 0) and with (1) the activation epilogue.
     general: Specialized<2>,
     vec4: Option<Specialized<2>>,
+    vec4_rows: Option<Specialized<2>>,
 }
 
 impl MatmulKernels {
@@ -114,6 +118,7 @@ impl MatmulKernels {
                     tiling,
                     general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "EPILOGUE"),
                     vec4: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "EPILOGUE")),
+                    vec4_rows: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4_rows", &wg, "EPILOGUE")),
                 }
             }
             MatmulTiling::Tiled { wg, tile_k } => {
@@ -122,11 +127,12 @@ impl MatmulKernels {
                     tiling,
                     general: Specialized::new(shaders::MATMUL, "matmul_forward_tiled", &constants, "EPILOGUE"),
                     vec4: None,
+                    vec4_rows: None,
                 }
             }
         };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
-        for k in std::iter::once(&kernels.general).chain(&kernels.vec4) {
+        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows) {
             k.get(ctx, 0)?;
         }
         Ok(kernels)
@@ -137,6 +143,12 @@ impl MatmulKernels {
         let aligned = d.k.is_multiple_of(4)
             && (!spec.trans_a || d.m.is_multiple_of(4))
             && (spec.trans_b || d.n.is_multiple_of(4));
+        // The rows kernel reads a transposed A by elements: any M.
+        let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
+        match (&self.vec4_rows, self.tiling) {
+            (Some(rows), _) if rows_aligned && d.m < VEC4_BLOCK.0 as usize => return (rows, VEC4_ROWS_BLOCK),
+            _ => {}
+        }
         match (&self.vec4, self.tiling) {
             (Some(vec4), _) if aligned => (vec4, VEC4_BLOCK),
             (_, MatmulTiling::Register { .. }) => (&self.general, REGISTER_BLOCK),
