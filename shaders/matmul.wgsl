@@ -40,9 +40,15 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 // The pre-activation z = op(A)·op(B) + bias, stored when `p.keep_pre` is set (activations
-// whose derivative the output alone cannot give accurately); otherwise bound to c, unwritten.
+// whose derivative the output alone cannot give accurately). With a derivative epilogue it
+// is read instead: the point at which the activation's derivative multiplies C (the backward
+// epilogue, in pipelines built WITH_DERIVATIVE). Otherwise bound to c, unused.
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;
-// The same two operands seen as vec4 (only matmul_forward_vec4 uses these).
+// Σ_k op(B)[k, j] for every column j, written by the invocations of the first row block in
+// pipelines built WITH_COLUMN_SUMS (the bias gradient, when B is a Dense layer's dz); otherwise bound to
+// c, unused.
+@group(0) @binding(6) var<storage, read_write> colsum: array<f32>;
+// The same two operands seen as vec4 (only the vec4 kernels use these).
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 
@@ -55,21 +61,26 @@ fn epilogue(v: f32, col: u32) -> f32 {
     return r;
 }
 
-// Whether this pipeline has the activation epilogue at all: the plain products (every
-// backward matmul, and outputs without activation) are built without its code, which cost
-// them 5-25% on lavapipe when present but unused. Which activation runs is `p.activation`,
+// What this pipeline's epilogue holds (bits below): the plain products are built without
+// the epilogues' code, which cost them 5-25% on lavapipe when present but unused (and the
+// column sums' loop, present but unused, cost the 8×16 kernel a quarter). Which activation runs is `p.activation`,
 // a uniform: specialized too, each of the 12 × 3 pipelines took seconds to compile on
 // lavapipe (with a small constant body, the loop below becomes a candidate for unrolling).
-override EPILOGUE: bool = false;
+override EPILOGUE: u32 = 0u;
+// EPILOGUE's bits: what each pipeline is built with.
+const WITH_ACTIVATION: u32 = 1u;
+const WITH_DERIVATIVE: u32 = 2u;
+const WITH_COLUMN_SUMS: u32 = 4u;
 
 // The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
-// invocation's block of C after it is stored. One flat loop, too long for the driver to
+// invocation's block of C after it is stored: the activation, or (WITH_DERIVATIVE) its
+// derivative at `pre` times C. One flat loop, too long for the driver to
 // unroll, so the activation's code appears once: inlined into every store it bloated the
 // kernel and cut 512³ from 21.4 to 15.0 GFLOPS on lavapipe (README, matmul section). Each invocation rereads
 // only what it wrote itself.
 // The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
 fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
-    if !EPILOGUE || p.activation == ACT_IDENTITY {
+    if (EPILOGUE & (WITH_ACTIVATION | WITH_DERIVATIVE)) == 0u || p.activation == ACT_IDENTITY {
         return;
     }
     for (var e = 0u; e < rows * cols; e++) {
@@ -78,10 +89,45 @@ fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col
         if row < p.m && col < p.n {
             let i = row * p.n + col;
             let z = c[i];
-            if p.keep_pre != 0u {
-                pre[i] = z;
+            if (EPILOGUE & WITH_DERIVATIVE) != 0u {
+                c[i] = z * act_derivative(p.activation, pre[i], p.alpha);
+            } else {
+                if p.keep_pre != 0u {
+                    pre[i] = z;
+                }
+                c[i] = act_forward(p.activation, z, p.alpha);
             }
-            c[i] = act_forward(p.activation, z, p.alpha);
+        }
+    }
+}
+
+// The column sums of op(B) for `cols` columns from col0, `col_step` apart, adding k in
+// increasing order as the twin does. A second pass over B's columns by one row block of
+// invocations: about 1/(M/8) of the product's loads.
+fn column_sums(col0: u32, cols: u32, col_step: u32) {
+    for (var j = 0u; j < cols; j++) {
+        let col = col0 + j * col_step;
+        if col < p.n {
+            var s = 0.0;
+            for (var kk = 0u; kk < p.k; kk++) {
+                s += b[kk * p.b_ks + col * p.b_cs];
+            }
+            colsum[col] = s;
+        }
+    }
+}
+
+// column_sums for the vec4 kernels, which bind B as vec4.
+fn column_sums4(col0: u32, cols: u32) {
+    for (var j = 0u; j < cols; j++) {
+        let col = col0 + j;
+        if col < p.n {
+            var s = 0.0;
+            for (var kk = 0u; kk < p.k; kk++) {
+                let i = kk * p.b_ks + col * p.b_cs;
+                s += b4[i / 4u][i % 4u];
+            }
+            colsum[col] = s;
         }
     }
 }
@@ -130,6 +176,9 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         store4(row0 + i, col0 + 4u, acc[2u * i + 1u]);
     }
     activate_block(row0, col0, 8u, 8u, 1u, 1u);
+    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums(col0, 8u, 1u);
+    }
 }
 
 fn store4(row: u32, col: u32, v: vec4<f32>) {
@@ -236,6 +285,9 @@ fn vec4_block(row0: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store_block(row0 + 4u, col0 + 8u, c12);
     store_block(row0 + 4u, col0 + 12u, c13);
     activate_block(row0, col0, 8u, 16u, 1u, 1u);
+    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums4(col0, 16u);
+    }
 }
 
 // Store a 4×4 block of C (matrix column j = output column col + j).
@@ -306,6 +358,9 @@ fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store4(row, col0 + 8u, c2);
     store4(row, col0 + 12u, c3);
     activate_block(row, col0, 1u, 16u, 1u, 1u);
+    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row == 0u {
+        column_sums4(col0, 16u);
+    }
 }
 
 // ---- workgroup-memory tiles ----
@@ -384,4 +439,7 @@ fn matmul_forward_tiled(
         }
     }
     activate_block(row_base + lid.y, col_base + lid.x, TM, TN, TW_Y, TW_X);
+    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row_base == 0u && lid.y == 0u {
+        column_sums(col_base + lid.x, TN, TW_X);
+    }
 }

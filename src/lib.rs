@@ -29,7 +29,7 @@ pub mod tensor;
 pub mod train;
 
 pub use backend::{
-    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Dropout, Gather, Hyper, Loss, Matmul,
+    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Hyper, Loss, Matmul,
     MatmulDims, Noise, StepCounters, UpdateRule, UpdateTensors,
 };
 pub use cpu::CpuBackend;

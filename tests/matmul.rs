@@ -6,7 +6,7 @@ mod common;
 use common::{assert_close, context, gpu, max_abs_error, uniform};
 use wgtrain::cpu::matmul::matmul_forward;
 use wgtrain::gpu::MatmulTiling;
-use wgtrain::{Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
+use wgtrain::{Activation, Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
 
 /// (M, K, N): 1×1×1, a single input through a 784→300 layer (the rows kernel), small odd shapes, shapes
 /// straddling the workgroup tiles, the Fashion-MNIST first layer at batch 128, and shapes
@@ -232,4 +232,92 @@ fn tensors_from_another_backend_are_rejected() {
     let t = one.zeros(2, 2).unwrap();
     let _ = other.zeros(2, 2).unwrap(); // same id, different owner
     assert!(matches!(other.read(t), Err(Error::UnknownTensor { .. })));
+}
+
+/// The derivative epilogue (`C = op(A)·op(B) ⊙ act'(at)`, the fused Dense backward) against
+/// the twin's product followed by its activation backward, on every kernel (general, vec4,
+/// rows, workgroup tiles) and ragged shapes, for activations read at the output (ReLU,
+/// leaky ReLU) and at the pre-activation (ELU, tanh, GELU). Tolerance: the product's, times
+/// the derivative's size (≤ 1.13 for GELU, 1 for the others), plus the derivative's own
+/// rounding (a few ulps of a value ≤ 1.13, far inside atol).
+#[test]
+fn the_derivative_epilogue_matches_product_then_activation_backward() {
+    use wgtrain::cpu::activation::activation_backward;
+    let acts = [Activation::Relu, Activation::leaky_relu(), Activation::elu(), Activation::Tanh, Activation::Gelu];
+    for tiling in [MatmulTiling::register(), MatmulTiling::tiled()] {
+        let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
+        for (s, &(m, k, n)) in [(1, 20, 36), (7, 132, 260), (63, 65, 129), (68, 132, 260), (128, 784, 300)].iter().enumerate() {
+            for (a_i, &act) in acts.iter().enumerate() {
+                let seed = 7000 + 100 * s as u64 + a_i as u64;
+                let (a_vals, b_vals, at_vals) = (uniform(seed, m * k), uniform(seed + 1, k * n), uniform(seed + 2, m * n));
+                let mut product = vec![0.0; m * n];
+                matmul_forward(&a_vals, &b_vals, None, &mut product, m, n, k, false, true);
+                let mut want = vec![0.0; m * n];
+                activation_backward(act, &at_vals, &product, &mut want, n, None, None, 0);
+                let a = g.upload(m, k, &a_vals).unwrap();
+                let b = g.upload(n, k, &b_vals).unwrap();
+                let at = g.upload(m, n, &at_vals).unwrap();
+                let c = g.zeros(m, n).unwrap();
+                g.matmul(a, b, c, Matmul::nt().times_derivative(act, at)).unwrap();
+                let got = g.read(c).unwrap();
+                let (atol, rtol) = tolerance(k);
+                assert_close(&format!("{} M={m} K={k} N={n} ({tiling})", act.name()), &got, &want, 1.2 * atol, rtol);
+                for t in [a, b, at, c] {
+                    g.free(t).unwrap();
+                }
+            }
+        }
+    }
+    // The CPU backend gives the twin's composition bit for bit.
+    let mut cpu = CpuBackend::new();
+    let (m, k, n) = (5, 7, 3);
+    let (a_vals, b_vals, at_vals) = (uniform(1, m * k), uniform(2, k * n), uniform(3, m * n));
+    let mut product = vec![0.0; m * n];
+    matmul_forward(&a_vals, &b_vals, None, &mut product, m, n, k, false, true);
+    let mut want = vec![0.0; m * n];
+    activation_backward(Activation::elu(), &at_vals, &product, &mut want, n, None, None, 0);
+    let (a, b, at, c) = (cpu.upload(m, k, &a_vals).unwrap(), cpu.upload(n, k, &b_vals).unwrap(), cpu.upload(m, n, &at_vals).unwrap(), cpu.zeros(m, n).unwrap());
+    cpu.matmul(a, b, c, Matmul::nt().times_derivative(Activation::elu(), at)).unwrap();
+    assert_eq!(cpu.read(c).unwrap(), want);
+    // Misuse is refused by name.
+    let err = cpu.matmul(a, b, c, Matmul::nt().times_derivative(Activation::elu(), c)).unwrap_err().to_string();
+    assert!(err.contains("derivative point distinct from C"), "{err}");
+    let err = cpu.matmul(a, b, c, Matmul::nt().with_activation(Activation::Relu).times_derivative(Activation::elu(), at)).unwrap_err().to_string();
+    assert!(err.contains("derivative epilogue alone"), "{err}");
+    let err = cpu.matmul(a, b, c, Matmul::nt().times_derivative(Activation::Prelu, at)).unwrap_err().to_string();
+    assert!(err.contains("needs no tensor or noise"), "{err}");
+}
+
+/// The fused column sums (`Σ_k op(B)[k, j]`, a Dense layer's bias gradient beside its weight
+/// gradient) on every kernel, transpose form and ragged shape, against the twin's
+/// `column_sum` of op(B). Both add k in increasing order in f32: the sums agree to rounding
+/// of the same additions (the GPU kernels may contract nothing here: there are no products).
+#[test]
+fn fused_column_sums_match_the_twin_on_every_kernel() {
+    use wgtrain::cpu::reduce::column_sum;
+    for tiling in [MatmulTiling::register(), MatmulTiling::tiled()] {
+        let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
+        for &(m, k, n) in SHAPES {
+            for (name, form) in forms() {
+                let (a_vals, b_vals) = (uniform(11, m * k), uniform(12, k * n));
+                // op(B) as (k, n) row-major, summed over its rows.
+                let op_b: Vec<f32> = (0..k * n)
+                    .map(|i| { let (kk, j) = (i / n, i % n); if form.trans_b { b_vals[j * k + kk] } else { b_vals[kk * n + j] } })
+                    .collect();
+                let mut want = vec![0.0; n];
+                column_sum(&op_b, &mut want, k, n);
+                let a_shape = if form.trans_a { (k, m) } else { (m, k) };
+                let b_shape = if form.trans_b { (n, k) } else { (k, n) };
+                let a = g.upload(a_shape.0, a_shape.1, &a_vals).unwrap();
+                let b = g.upload(b_shape.0, b_shape.1, &b_vals).unwrap();
+                let (c, sums) = (g.zeros(m, n).unwrap(), g.zeros(1, n).unwrap());
+                g.matmul(a, b, c, form.with_column_sum(sums)).unwrap();
+                let what = format!("{name} M={m} K={k} N={n} ({tiling}) via {}", g.matmul_kernel(MatmulDims { m, n, k }, &form));
+                assert_close(&what, &g.read(sums).unwrap(), &want, 1e-6 * k as f32, 0.0);
+                for t in [a, b, c, sums] {
+                    g.free(t).unwrap();
+                }
+            }
+        }
+    }
 }

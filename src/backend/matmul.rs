@@ -18,11 +18,25 @@ pub struct Matmul {
     /// Where to keep the pre-activation `z = op(A)·op(B) + bias`, `(M, N)`, for activations
     /// whose derivative needs it (`!Activation::output_suffices`).
     pub pre: Option<Tensor>,
+    /// Multiply each output by an activation's derivative instead (the backward epilogue):
+    /// a Dense input gradient `dy·wᵀ` becomes the previous layer's `dz` in the same dispatch.
+    pub derivative: Option<Derivative>,
+    /// Also write `Σ_k op(B)[k, j]` into this `(1, N)` tensor: a Dense weight gradient
+    /// `xᵀ·dz` gives its bias gradient in the same dispatch.
+    pub column_sum: Option<Tensor>,
+}
+
+/// `C ← C ⊙ act'(at)`: `at` is `(M, N)`, the pre-activation, or for activations whose
+/// output suffices (`Activation::output_suffices`) their output, as `activation_backward` takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Derivative {
+    pub activation: Activation,
+    pub at: Tensor,
 }
 
 impl Default for Matmul {
     fn default() -> Self {
-        Self { trans_a: false, trans_b: false, bias: None, activation: Activation::Identity, pre: None }
+        Self { trans_a: false, trans_b: false, bias: None, activation: Activation::Identity, pre: None, derivative: None, column_sum: None }
     }
 }
 
@@ -54,6 +68,16 @@ impl Matmul {
     /// Also store the pre-activation in `pre` (needs a non-identity activation).
     pub fn with_pre_activation(self, pre: Tensor) -> Self {
         Self { pre: Some(pre), ..self }
+    }
+
+    /// Also write the column sums of op(B) into `sums`, `(1, N)`.
+    pub fn with_column_sum(self, sums: Tensor) -> Self {
+        Self { column_sum: Some(sums), ..self }
+    }
+
+    /// Multiply the product by `activation`'s derivative at `at` (no bias or activation).
+    pub fn times_derivative(self, activation: Activation, at: Tensor) -> Self {
+        Self { derivative: Some(Derivative { activation, at }), ..self }
     }
 }
 
@@ -101,13 +125,41 @@ pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<Mat
             ));
         }
     }
+    if let Some(d) = spec.derivative {
+        if d.at.shape() != (m, n) {
+            return Err(mismatch(format!("a derivative point of ({m}, {n})"), format!("({}, {})", d.at.rows, d.at.cols)));
+        }
+        if d.at == c {
+            return Err(mismatch("a derivative point distinct from C".into(), "C itself".into()));
+        }
+        if spec.bias.is_some() || spec.pre.is_some() || spec.activation != Activation::Identity {
+            return Err(mismatch(
+                "a derivative epilogue alone (no bias, activation or pre-activation)".into(),
+                "both epilogues".into(),
+            ));
+        }
+        if !d.activation.fusable() || d.activation == Activation::Identity {
+            return Err(mismatch(
+                "a derivative of a non-identity activation that needs no tensor or noise".into(),
+                d.activation.name().into(),
+            ));
+        }
+    }
+    if let Some(sums) = spec.column_sum {
+        if sums.len() != n {
+            return Err(mismatch(format!("column sums of {n} values"), format!("{} values", sums.len())));
+        }
+        if [Some(a), Some(b), Some(c), spec.bias, spec.pre, spec.derivative.map(|d| d.at)].contains(&Some(sums)) {
+            return Err(mismatch("column sums distinct from the other operands".into(), "an alias".into()));
+        }
+    }
     if !spec.activation.fusable() {
         return Err(mismatch(
             "an epilogue activation that needs no tensor or noise".into(),
             format!("{} (apply it with activation_forward)", spec.activation.name()),
         ));
     }
-    for t in [a, b, c].into_iter().chain(spec.bias).chain(spec.pre) {
+    for t in [a, b, c].into_iter().chain(spec.bias).chain(spec.pre).chain(spec.derivative.map(|d| d.at)).chain(spec.column_sum) {
         check_dtype("matmul", t, DType::F32)?;
     }
     Ok(MatmulDims { m, n, k })

@@ -12,7 +12,7 @@ pub mod matmul;
 pub mod specs;
 
 pub use activation::{Activation, ActivationArgs};
-pub use matmul::{matmul_dims, Matmul, MatmulDims};
+pub use matmul::{matmul_dims, Derivative, Matmul, MatmulDims};
 pub use specs::{
     stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Hyper, Loss, Noise, StepCounters, UpdateRule,
     UpdateTensors,

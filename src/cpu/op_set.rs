@@ -156,6 +156,25 @@ impl Backend for CpuBackend {
                 Ok(())
             })?;
         }
+        if let Some(sums) = spec.column_sum {
+            self.with_out("matmul", sums, |s, out| {
+                let bv = s.f32s("matmul", b)?;
+                let b_at = |kk: usize, j: usize| if spec.trans_b { bv[j * d.k + kk] } else { bv[kk * d.n + j] };
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = (0..d.k).map(|kk| b_at(kk, j)).sum();
+                }
+                Ok(())
+            })?;
+        }
+        if let Some(d) = spec.derivative {
+            // As activation_backward with the product as dy.
+            self.with_out("matmul", c, |s, out| {
+                let product = out.to_vec();
+                let at = s.f32s("matmul", d.at)?;
+                activation::activation_backward(d.activation, at, &product, out, d.at.cols, None, None, 0);
+                Ok(())
+            })?;
+        }
         Ok(())
     }
 

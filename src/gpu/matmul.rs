@@ -103,10 +103,10 @@ params_struct! {
 /// register tiling, the vec4 kernel for aligned shapes.
 pub struct MatmulKernels {
     tiling: MatmulTiling,
-    /// Each built without (`EPILOGUE` = 0) and with (1) the activation epilogue.
-    general: Specialized<2>,
-    vec4: Option<Specialized<2>>,
-    vec4_rows: Option<Specialized<2>>,
+    /// Each built for the epilogues a product uses (the WGSL `EPILOGUE` bits), on first use.
+    general: Specialized<8>,
+    vec4: Option<Specialized<8>>,
+    vec4_rows: Option<Specialized<8>>,
 }
 
 impl MatmulKernels {
@@ -139,7 +139,7 @@ impl MatmulKernels {
     }
 
     /// The kernels `matmul_forward` will dispatch for these sizes, and its outputs per invocation.
-    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Specialized<2>, (u32, u32)) {
+    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Specialized<8>, (u32, u32)) {
         let aligned = d.k.is_multiple_of(4)
             && (!spec.trans_a || d.m.is_multiple_of(4))
             && (spec.trans_b || d.n.is_multiple_of(4));
@@ -167,8 +167,10 @@ impl MatmulKernels {
     }
 }
 
-/// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given.
-/// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre: (M, N).
+/// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given, or
+/// `C = op(A)·op(B) ⊙ act'(derivative_at)` for a derivative epilogue; also `col_sum[j] =
+/// Σ_k op(B)[k, j]` when given.
+/// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre, derivative_at: (M, N).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward(
     rec: &mut Recorder,
@@ -179,12 +181,16 @@ pub fn matmul_forward(
     bias: Option<&GpuBuffer>,
     c: &GpuBuffer,
     pre: Option<&GpuBuffer>,
+    derivative_at: Option<&GpuBuffer>,
+    col_sum: Option<&GpuBuffer>,
     d: MatmulDims,
     spec: &Matmul,
 ) -> Result<()> {
     let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);
     let (a_rs, a_ks) = if spec.trans_a { (1, m) } else { (k, 1) };
     let (b_ks, b_cs) = if spec.trans_b { (1, k) } else { (n, 1) };
+    // The epilogue's activation: the forward one, or the one whose derivative multiplies C.
+    let epilogue = spec.derivative.map_or(spec.activation, |d| d.activation);
     let params = Params {
         m,
         n,
@@ -194,21 +200,29 @@ pub fn matmul_forward(
         b_ks,
         b_cs,
         has_bias: bias.is_some() as u32,
-        alpha: spec.activation.param(),
+        alpha: epilogue.param(),
         trans_a: spec.trans_a as u32,
         trans_b: spec.trans_b as u32,
-        activation: spec.activation.code(),
+        activation: epilogue.code(),
         keep_pre: pre.is_some() as u32,
         _pad0: 0,
         _pad1: 0,
         _pad2: 0,
     };
     let (kernels_for_shape, block) = kernels.pick(d, spec);
-    let kernel = kernels_for_shape.get(ctx, (spec.activation != Activation::Identity) as usize)?;
+    // The WGSL `EPILOGUE` bits: 1 activation, 2 derivative, 4 column sums.
+    let bits = match (spec.derivative, epilogue) {
+        (Some(_), _) => 2,
+        (None, Activation::Identity) => 0,
+        (None, _) => 1,
+    } | if col_sum.is_some() { 4 } else { 0 };
+    let kernel = kernels_for_shape.get(ctx, bits)?;
     let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile(block);
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.
     let bias = bias.unwrap_or(a);
-    let pre = pre.unwrap_or(c);
-    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&params), &[(1, a), (2, b), (3, bias), (4, c), (5, pre)], groups)
+    let pre = pre.or(derivative_at).unwrap_or(c);
+    let col_sum = col_sum.unwrap_or(c);
+    let buffers = [(1, a), (2, b), (3, bias), (4, c), (5, pre), (6, col_sum)];
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&params), &buffers, groups)
 }

@@ -177,8 +177,10 @@ impl Backend for GpuBackend {
         let t = &self.tensors;
         let bias = buf_opt(t, "matmul", spec.bias)?;
         let pre = buf_opt(t, "matmul", spec.pre)?;
+        let at = buf_opt(t, "matmul", spec.derivative.map(|d| d.at))?;
+        let sums = buf_opt(t, "matmul", spec.column_sum)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
-        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, pre, dims, &spec)
+        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, pre, at, sums, dims, &spec)
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {

@@ -365,24 +365,38 @@ impl Sequential {
     pub fn backward(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
         let w = &self.workspaces[ws];
         let mut dy = w.dlogits;
+        // Whether `dy` is already the next Dense layer's dz: its activation's derivative was
+        // fused into the input-gradient product that wrote it (one dispatch, one pass fewer).
+        let mut dy_is_dz = false;
         for i in (0..self.layers.len()).rev() {
             let x = if i == 0 { w.input } else { w.layers[i - 1].y };
             let buf = &w.layers[i];
+            let given_dz = std::mem::take(&mut dy_is_dz);
             match self.layers[i] {
                 Layer::Dense { w: wi, b: bi, act, .. } => {
                     let dz = match buf.scratch {
-                        Some(dz) => {
+                        Some(dz) if !given_dz => {
                             b.activation_backward(act, buf.pre, buf.y, dy, dz, ActivationArgs::default())?;
                             dz
                         }
-                        None => dy,
+                        _ => dy,
                     };
-                    b.matmul(x, dz, self.params[wi].grad, Matmul::tn())?;
-                    if let Some(bi) = bi {
-                        b.column_sum(dz, self.params[bi].grad)?;
-                    }
+                    // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
+                    let spec = match bi {
+                        Some(bi) => Matmul::tn().with_column_sum(self.params[bi].grad),
+                        None => Matmul::tn(),
+                    };
+                    b.matmul(x, dz, self.params[wi].grad, spec)?;
                     if i > 0 {
-                        b.matmul(dz, self.params[wi].value, buf.dx, Matmul::nt())?;
+                        let mut spec = Matmul::nt();
+                        if let Layer::Dense { act: prev, .. } = self.layers[i - 1] {
+                            if prev != Activation::Identity {
+                                let at = &w.layers[i - 1];
+                                spec = spec.times_derivative(prev, at.pre.unwrap_or(at.y));
+                                dy_is_dz = true;
+                            }
+                        }
+                        b.matmul(dz, self.params[wi].value, buf.dx, spec)?;
                     }
                 }
                 Layer::Activation { act, alpha, stream } => {
