@@ -93,16 +93,19 @@ impl BenchModel {
     }
 
     /// Dispatches one training step should record: per Dense layer the fused forward, the
-    /// activation backward (hidden layers), the weight gradient, the bias-gradient column sum
-    /// and the input gradient (all but the first); dropout forward and backward; the gathers of
-    /// inputs and labels; the loss (which also counts correct answers); one update per
-    /// parameter tensor.
+    /// weight gradient (with the bias gradient's column sums in the same dispatch) and the
+    /// input gradient (all but the first), which also applies the previous layer's
+    /// activation derivative when that layer is Dense right before it; with dropout between
+    /// the layers, the dropout forward and backward and a separate activation backward per
+    /// hidden layer; the gathers of inputs and labels; the loss (which also counts correct
+    /// answers); one update per parameter tensor.
     pub fn train_dispatches(&self) -> u64 {
         let dense = (self.layers.len() - 1) as u64;
         let hidden = dense - 1;
         let dropout = if self.dropout > 0.0 { hidden } else { 0 };
         let forward = dense + dropout;
-        let backward = hidden + 2 * dense + (dense - 1) + dropout;
+        let activation_backward = dropout;
+        let backward = dense + (dense - 1) + activation_backward + dropout;
         let data_and_loss = 2 + 1;
         let update = 2 * dense;
         forward + backward + data_and_loss + update
