@@ -64,7 +64,7 @@ fn train_then_eval_then_predict_on_digits() {
     let rows = tempdir("rows").join("rows.csv");
     let digits = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("zcat {}/digits/digits.csv.gz | head -20", data_dir()))
+        .arg(concat!("zcat ", env!("CARGO_MANIFEST_DIR"), "/assets/digits.csv.gz | head -20"))
         .output()
         .unwrap();
     std::fs::write(&rows, &digits.stdout).unwrap();

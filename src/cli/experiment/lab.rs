@@ -228,23 +228,31 @@ pub fn probe(b: &mut dyn Backend, model: &mut Sequential, val: &DeviceData) -> R
     Ok(probe)
 }
 
-/// Seconds per sample of `passes` inference passes over `data`: the median of three timings,
-/// each repeating the passes for at least a quarter of a second so that short passes are not
-/// lost in the timer's and the driver's noise.
-pub fn inference_seconds(b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData, mode: Mode, passes: u32) -> Result<f64> {
+/// One timing of `passes` inference passes over `data` in seconds per sample, repeating the
+/// passes for at least a quarter of a second so that short passes are not lost in the
+/// timer's and the driver's noise (after a warm-up pass: pipelines, workspaces).
+pub fn timed_inference(b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData, mode: Mode, passes: u32) -> Result<f64> {
     let mut inference = wgtrain::infer::Inference::new(b, 1024)?;
-    inference.predict(b, model, data, mode, 0)?; // warm-up: pipelines, workspaces
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut rounds = 0;
-        while rounds == 0 || start.elapsed().as_secs_f64() < 0.25 {
-            for pass in 0..passes {
-                inference.predict(b, model, data, mode, pass)?;
-            }
-            rounds += 1;
+    inference.predict(b, model, data, mode, 0)?;
+    let start = Instant::now();
+    let mut rounds = 0;
+    while rounds == 0 || start.elapsed().as_secs_f64() < 0.25 {
+        for pass in 0..passes {
+            inference.predict(b, model, data, mode, pass)?;
         }
-        times.push(start.elapsed().as_secs_f64() / (rounds as f64 * data.rows as f64));
+        rounds += 1;
     }
-    Ok(measure::median(&times))
+    Ok(start.elapsed().as_secs_f64() / (rounds as f64 * data.rows as f64))
+}
+
+/// The median of `rounds` measurements of each of `n` setups, taken in alternation (setup
+/// 0, 1, …, n − 1, then again), so that the drift of a shared machine hits all of them alike.
+pub fn alternate(rounds: usize, n: usize, mut measure: impl FnMut(usize) -> Result<f64>) -> Result<Vec<f64>> {
+    let mut all = vec![Vec::new(); n];
+    for _ in 0..rounds {
+        for (i, times) in all.iter_mut().enumerate() {
+            times.push(measure(i)?);
+        }
+    }
+    Ok(all.iter().map(|t| measure::median(t)).collect())
 }
