@@ -32,7 +32,11 @@ macro_rules! lib {
 /// `C = act(op(A)·op(B) + bias)`: register-blocked, vec4 and workgroup-tiled kernels.
 pub const MATMUL: Shader = Shader {
     family: "matmul",
-    source: concat!(lib!(activations), include_str!("../shaders/matmul.wgsl")),
+    source: concat!(
+        lib!(activations),
+        include_str!("../shaders/lib/matmul_epilogue.wgsl"),
+        include_str!("../shaders/matmul.wgsl")
+    ),
     guards_own_indices: true,
 };
 

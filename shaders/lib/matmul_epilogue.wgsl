@@ -1,0 +1,102 @@
+// matmul_epilogue.wgsl — how the matmul kernels (matmul.wgsl, whose bindings and Params
+// these read) store C and run their epilogues: the bias, the activation or an activation's
+// derivative, and the column sums of op(B). Prepended to matmul.wgsl only.
+
+// The bias, added as each output is stored.
+fn epilogue(v: f32, col: u32) -> f32 {
+    var r = v;
+    if p.has_bias != 0u {
+        r += bias[col];
+    }
+    return r;
+}
+
+// What this pipeline's epilogue holds (bits below): the plain products are built without
+// the epilogues' code, which cost them 5-25% on lavapipe when present but unused (and the
+// column sums' loop, present but unused, cost the 8×16 kernel a quarter). Which activation runs is `p.activation`,
+// a uniform: specialized too, each of the 12 × 3 pipelines took seconds to compile on
+// lavapipe (with a small constant body, the loop below becomes a candidate for unrolling).
+override EPILOGUE: u32 = 0u;
+// EPILOGUE's bits: what each pipeline is built with.
+const WITH_ACTIVATION: u32 = 1u;
+const WITH_DERIVATIVE: u32 = 2u;
+const WITH_COLUMN_SUMS: u32 = 4u;
+
+// The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
+// invocation's block of C after it is stored: the activation, or (WITH_DERIVATIVE) its
+// derivative at `pre` times C. One flat loop, too long for the driver to
+// unroll, so the activation's code appears once: inlined into every store it bloated the
+// kernel and cut 512³ from 21.4 to 15.0 GFLOPS on lavapipe (README, matmul section). Each invocation rereads
+// only what it wrote itself.
+// The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
+fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
+    if (EPILOGUE & (WITH_ACTIVATION | WITH_DERIVATIVE)) == 0u || p.activation == ACT_IDENTITY {
+        return;
+    }
+    for (var e = 0u; e < rows * cols; e++) {
+        let row = row0 + (e / cols) * row_step;
+        let col = col0 + (e % cols) * col_step;
+        if row < p.m && col < p.n {
+            let i = row * p.n + col;
+            let z = c[i];
+            if (EPILOGUE & WITH_DERIVATIVE) != 0u {
+                c[i] = z * act_derivative(p.activation, pre[i], p.alpha);
+            } else {
+                if p.keep_pre != 0u {
+                    pre[i] = z;
+                }
+                c[i] = act_forward(p.activation, z, p.alpha);
+            }
+        }
+    }
+}
+
+// The column sums of op(B) for `cols` columns from col0, `col_step` apart, adding k in
+// increasing order as the twin does. A second pass over B's columns by one row block of
+// invocations: about 1/(M/8) of the product's loads.
+fn column_sums(col0: u32, cols: u32, col_step: u32) {
+    for (var j = 0u; j < cols; j++) {
+        let col = col0 + j * col_step;
+        if col < p.n {
+            var s = 0.0;
+            for (var kk = 0u; kk < p.k; kk++) {
+                s += b[kk * p.b_ks + col * p.b_cs];
+            }
+            colsum[col] = s;
+        }
+    }
+}
+
+// column_sums for the vec4 kernels, which bind B as vec4.
+fn column_sums4(col0: u32, cols: u32) {
+    for (var j = 0u; j < cols; j++) {
+        let col = col0 + j;
+        if col < p.n {
+            var s = 0.0;
+            for (var kk = 0u; kk < p.k; kk++) {
+                let i = kk * p.b_ks + col * p.b_cs;
+                s += b4[i / 4u][i % 4u];
+            }
+            colsum[col] = s;
+        }
+    }
+}
+
+fn store4(row: u32, col: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if col + j < p.n {
+            c[row * p.n + col + j] = epilogue(v[j], col + j);
+        }
+    }
+}
+
+// Store a 4×4 block of C (matrix column j = output column col + j).
+fn store_block(row: u32, col: u32, m: mat4x4<f32>) {
+    let rows = transpose(m);
+    for (var i = 0u; i < 4u; i++) {
+        store4(row + i, col, rows[i]);
+    }
+}
