@@ -215,9 +215,10 @@ enum Command {
         /// Where the report goes [default: experiments/NAME, or experiments/ for all].
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// The deep-net exercise's dataset (fashion-mnist or cifar10).
-        #[arg(long, default_value = "fashion-mnist")]
+        /// The deep-net exercise's dataset (the other experiments use Fashion-MNIST).
+        #[arg(long, default_value = "fashion-mnist", value_parser = ["fashion-mnist", "cifar10"])]
         dataset: String,
+        /// Where datasets are looked for and fetched into.
         #[arg(long, default_value = "data")]
         data_dir: String,
     },
