@@ -196,11 +196,11 @@ pub fn fetch(remote: &Remote, mirrors: &[String], dir: &Path, progress: Progress
             .user_agent(concat!("wgtrain/", env!("CARGO_PKG_VERSION")))
             .build(),
     );
+    if remote.unpack == Unpack::TarGz && present(remote, dir) {
+        return Ok(());
+    }
     for file in remote.files {
         let dest = dir.join(file.name);
-        if remote.unpack == Unpack::TarGz && present(remote, dir) {
-            return Ok(());
-        }
         if dest.exists() {
             if verify(file, &dest)? {
                 if remote.unpack == Unpack::TarGz {

@@ -145,9 +145,8 @@ impl MatmulKernels {
             && (spec.trans_b || d.n.is_multiple_of(4));
         // The rows kernel reads a transposed A by elements: any M.
         let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
-        match (&self.vec4_rows, self.tiling) {
-            (Some(rows), _) if rows_aligned && d.m < VEC4_BLOCK.0 as usize => return (rows, VEC4_ROWS_BLOCK),
-            _ => {}
+        if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && d.m < VEC4_BLOCK.0 as usize) {
+            return (rows, VEC4_ROWS_BLOCK);
         }
         match (&self.vec4, self.tiling) {
             (Some(vec4), _) if aligned => (vec4, VEC4_BLOCK),

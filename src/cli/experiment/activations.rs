@@ -35,7 +35,7 @@ pub fn per_seed(runs: &[Outcome], target: f32) -> String {
 }
 
 pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let mut report = Report::new(
         "elu-vs-relu",
         "What are three advantages of the ELU activation function over ReLU?",
@@ -104,8 +104,8 @@ fn init_for(act: Activation) -> Initializer {
 }
 
 pub fn all(ctx: &mut Ctx) -> Result<Report> {
-    let plain = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
-    let standardized = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, true)?;
+    let plain = ctx.fashion_mnist(false)?;
+    let standardized = ctx.fashion_mnist(true)?;
     let mut report = Report::new(
         "activations",
         "When would you use ELU, leaky ReLU (and its variants), ReLU, tanh, logistic and softmax?",

@@ -9,7 +9,7 @@ use wgtrain::optim::{OptimizerConfig, OptimizerKind};
 use wgtrain::Activation;
 
 use super::activations::{epochs_to, per_seed};
-use super::lab::{self, Data, Outcome, Variant};
+use super::lab::{self, Outcome, Variant};
 use super::report::{bars, curves, pm, Report, Table};
 use super::Ctx;
 
@@ -18,7 +18,7 @@ const MC_PASSES: [u32; 3] = [10, 30, 100];
 const MC_ROWS: usize = 1000;
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let mut report = Report::new(
         "dropout-cost",
         "Does dropout slow down training? Does it slow down inference (i.e., making predictions on new instances)? What about MC dropout?",
@@ -57,7 +57,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         table.row(vec![name.to_string(), pm(1e3 * step.0, 1e3 * step.1, false), per_seed(outs, target), pm(acc.0, acc.1, true), format!("{:.2}", 1e6 * infer)]);
     }
     table.title = format!("Training with and without dropout (mean ± std over seeds; target {:.1}% validation accuracy)", 100.0 * target);
-    let step: Vec<f64> = runs.iter().map(|r| measure::mean(&r.iter().map(|o| o.seconds_per_step as f32).collect::<Vec<_>>())).collect();
+    let step: Vec<f64> = runs.iter().map(|r| measure::mean_std(&r.iter().map(|o| o.seconds_per_step).collect::<Vec<_>>()).0).collect();
     report.tables.push(table);
     // MC dropout on the dropout model, over a slice of the test set.
     let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());

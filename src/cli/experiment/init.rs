@@ -7,7 +7,7 @@ use wgtrain::nn::{Initializer, ModelSpec};
 use wgtrain::optim::{OptimizerConfig, OptimizerKind};
 use wgtrain::Activation;
 
-use super::lab::{self, Bias, Data, Outcome, Variant};
+use super::lab::{self, Bias, Outcome, Variant};
 use super::report::{bars, curves, pm, pm1, Report, Table};
 use super::Ctx;
 
@@ -28,7 +28,7 @@ fn distinct(ctx: &mut Ctx, o: &Outcome) -> Result<Vec<usize>> {
 }
 
 pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let mut report = Report::new(
         "init-symmetry",
         "Is it OK to initialize all weights to one value, if that value is drawn with He initialization?",
@@ -85,7 +85,7 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
 }
 
 pub fn bias(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let mut report = Report::new(
         "bias-init",
         "Is it OK to initialize the biases to 0?",

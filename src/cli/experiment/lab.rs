@@ -118,11 +118,14 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// The dead-unit fraction, averaged over the hidden layers.
     pub fn dead_mean(&self) -> f64 {
-        measure::mean(&self.dead.iter().map(|&d| d as f32).collect::<Vec<_>>())
+        measure::mean_std(&self.dead).0
     }
+
+    /// The mean activation, averaged over the hidden layers.
     pub fn activation_mean(&self) -> f64 {
-        measure::mean(&self.mean.iter().map(|&d| d as f32).collect::<Vec<_>>())
+        measure::mean_std(&self.mean).0
     }
 }
 

@@ -71,6 +71,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Fashion-MNIST at this scale, standardized when asked.
+    pub fn fashion_mnist(&mut self, standardize: bool) -> Result<lab::Data> {
+        lab::Data::load(self.b, "fashion-mnist", &self.data_dir, self.scale.train_rows, standardize)
+    }
+
     /// The setup lines every report starts with.
     pub fn setup(&mut self, data: &lab::Data) -> Vec<String> {
         vec![

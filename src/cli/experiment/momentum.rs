@@ -52,7 +52,7 @@ fn trace(ctx: &mut Ctx, data: &Data, beta: f64, seed: u64) -> Result<Vec<f32>> {
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let mut report = Report::new(
         "momentum",
         "What happens if you set the momentum hyperparameter too close to 1 (e.g. 0.99999) when using SGD?",

@@ -56,7 +56,7 @@ fn zeros(ctx: &mut Ctx, model: &Sequential, threshold: f32) -> Result<f64> {
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
-    let data = Data::load(ctx.b, "fashion-mnist", &ctx.data_dir, ctx.scale.train_rows, false)?;
+    let data = ctx.fashion_mnist(false)?;
     let epochs = ctx.scale.epochs;
     let fine_tune = if ctx.scale.quick { 1 } else { 2 };
     let mut report = Report::new(
