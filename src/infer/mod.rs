@@ -137,19 +137,20 @@ impl Inference {
     }
 }
 
-/// Gather a batch's inputs, labels and (for losses that take them) targets from `data`
-/// through its row order into workspace `w`.
+/// Gather a batch's inputs and what its loss reads, the labels or (for losses that take
+/// them) the f32 targets, from `data` through its row order into workspace `w`.
 pub fn gather_batch(b: &mut dyn Backend, data: &DeviceData, w: &Workspace) -> Result<()> {
     b.gather_rows(&data.x, data.order, w.input, data.gather)?;
-    b.gather_rows(&[data.labels], data.order, w.labels, Gather::default())?;
-    if let Some(t) = w.targets {
-        let source = data.targets.ok_or_else(|| {
-            Error::config(
-                "data",
-                "the model's loss takes f32 targets but the data has none; add them with DeviceData::with_binary_targets",
-            )
-        })?;
-        b.gather_rows(&[source], data.order, t, Gather::default())?;
+    match w.targets {
+        None => b.gather_rows(&[data.labels], data.order, w.labels, Gather::default()),
+        Some(t) => {
+            let source = data.targets.ok_or_else(|| {
+                Error::config(
+                    "data",
+                    "the model's loss takes f32 targets but the data has none; add them with DeviceData::with_binary_targets",
+                )
+            })?;
+            b.gather_rows(&[source], data.order, t, Gather::default())
+        }
     }
-    Ok(())
 }
