@@ -1,4 +1,4 @@
-//! matmul throughput: GPU (the adapter's tiling, and the other one for comparison) and the
+//! matmul throughput: GPU (the adapter's tiling, and the others it runs for comparison) and the
 //! CPU twin. `Throughput::Elements` is FLOPs (2·M·N·K), so criterion's "elem/s" is FLOP/s.
 //! GPU samples submit every product and wait for the queue before the clock stops.
 //!
@@ -71,14 +71,18 @@ fn bench_gpu(c: &mut Criterion, group_name: &str, label: &str, ctx: &std::sync::
 
 fn matmul(c: &mut Criterion) {
     let ctx = GpuContext::from_env().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
-    let chosen = MatmulTiling::for_device(ctx.kind()).unwrap();
-    let other = match chosen {
-        MatmulTiling::Register { .. } => MatmulTiling::tiled(),
-        MatmulTiling::Tiled { .. } => MatmulTiling::register(),
-    };
-    eprintln!("adapter: {}\ngpu: {chosen}\ngpu-other: {other}", ctx.adapter());
+    let chosen = MatmulTiling::for_device(&ctx).unwrap();
+    eprintln!("adapter: {}\ngpu: {chosen}", ctx.adapter());
     bench_gpu(c, "matmul", "gpu", &ctx, chosen);
-    bench_gpu(c, "matmul", "gpu-other", &ctx, other);
+    // The other tilings this adapter runs, for comparison.
+    let mut others = vec![("gpu-register", MatmulTiling::register()), ("gpu-tiled", MatmulTiling::tiled())];
+    if MatmulTiling::subgroups_fit(&ctx) {
+        others.push(("gpu-subgroup", MatmulTiling::subgroup()));
+    }
+    for (label, tiling) in others.into_iter().filter(|&(_, t)| t != chosen) {
+        eprintln!("{label}: {tiling}");
+        bench_gpu(c, "matmul", label, &ctx, tiling);
+    }
 
     let mut group = c.benchmark_group("matmul");
     group.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(2));

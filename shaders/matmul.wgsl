@@ -23,12 +23,8 @@ struct Params {
     a_ks: u32,
     b_ks: u32,
     b_cs: u32,
-    has_bias: u32,
     alpha: f32,
-    trans_a: u32,
-    trans_b: u32,
     activation: u32,
-    keep_pre: u32,
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
@@ -39,7 +35,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
-// The pre-activation z = op(A)·op(B) + bias, stored when `p.keep_pre` is set (activations
+// The pre-activation z = op(A)·op(B) + bias, stored in pipelines built KEEP_PRE (activations
 // whose derivative the output alone cannot give accurately). With a derivative epilogue it
 // is read instead: the point at which the activation's derivative multiplies C (the backward
 // epilogue, in pipelines built WITH_DERIVATIVE). Otherwise bound to c, unused.
@@ -97,7 +93,7 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         store4(row0 + i, col0 + 4u, acc[2u * i + 1u]);
     }
     activate_block(row0, col0, 8u, 8u, 1u, 1u);
-    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
         column_sums(col0, 8u, 1u);
     }
 }
@@ -114,21 +110,8 @@ fn matmul_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     if row0 >= p.m || col0 >= p.n {
         return;
     }
-    // Constant flags, so each call is specialized when the driver inlines it: a branch on
-    // the transpose inside the k loop cost a quarter of the throughput on lavapipe.
-    if p.trans_a == 0u {
-        if p.trans_b == 0u {
-            vec4_block(row0, col0, false, false);
-        } else {
-            vec4_block(row0, col0, false, true);
-        }
-    } else {
-        if p.trans_b == 0u {
-            vec4_block(row0, col0, true, false);
-        } else {
-            vec4_block(row0, col0, true, true);
-        }
-    }
+    // The transposes are pipeline constants (FORM), so the driver compiles one form.
+    vec4_block(row0, col0, (FORM & TRANS_A) != 0u, (FORM & TRANS_B) != 0u);
 }
 
 // The 4×4 block of op(A) at rows r.., k = 4·k4.. (r clamped so edge blocks read valid data).
@@ -195,7 +178,7 @@ fn vec4_block(row0: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store_block(row0 + 4u, col0 + 8u, c12);
     store_block(row0 + 4u, col0 + 12u, c13);
     activate_block(row0, col0, 8u, 16u, 1u, 1u);
-    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
         column_sums4(col0, 16u);
     }
 }
@@ -211,19 +194,7 @@ fn matmul_forward_vec4_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     if row >= p.m || col0 >= p.n {
         return;
     }
-    if p.trans_a == 0u {
-        if p.trans_b == 0u {
-            vec4_row(row, col0, false, false);
-        } else {
-            vec4_row(row, col0, false, true);
-        }
-    } else {
-        if p.trans_b == 0u {
-            vec4_row(row, col0, true, false);
-        } else {
-            vec4_row(row, col0, true, true);
-        }
-    }
+    vec4_row(row, col0, (FORM & TRANS_A) != 0u, (FORM & TRANS_B) != 0u);
 }
 
 fn a_at(i: u32) -> f32 {
@@ -260,7 +231,7 @@ fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store4(row, col0 + 8u, c2);
     store4(row, col0 + 12u, c3);
     activate_block(row, col0, 1u, 16u, 1u, 1u);
-    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row == 0u {
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row == 0u {
         column_sums4(col0, 16u);
     }
 }
@@ -341,7 +312,7 @@ fn matmul_forward_tiled(
         }
     }
     activate_block(row_base + lid.y, col_base + lid.x, TM, TN, TW_Y, TW_X);
-    if (EPILOGUE & WITH_COLUMN_SUMS) != 0u && row_base == 0u && lid.y == 0u {
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row_base == 0u && lid.y == 0u {
         column_sums(col_base + lid.x, TN, TW_X);
     }
 }

@@ -40,6 +40,19 @@ pub const MATMUL: Shader = Shader {
     guards_own_indices: true,
 };
 
+/// The matmul with op(A) shared across a subgroup of 8 (needs wgpu's SUBGROUP feature):
+/// `matmul.wgsl` with `matmul_subgroup.wgsl` appended.
+pub const MATMUL_SUBGROUP: Shader = Shader {
+    family: "matmul_subgroup",
+    source: concat!(
+        lib!(activations),
+        include_str!("../shaders/lib/matmul_epilogue.wgsl"),
+        include_str!("../shaders/matmul.wgsl"),
+        include_str!("../shaders/matmul_subgroup.wgsl")
+    ),
+    guards_own_indices: true,
+};
+
 /// Activations forward and backward, PReLU's slope gradient.
 pub const ACTIVATION: Shader = Shader {
     family: "activation",
@@ -88,4 +101,4 @@ pub const BATCHNORM: Shader =
     Shader { family: "batchnorm", source: include_str!("../shaders/batchnorm.wgsl"), guards_own_indices: false };
 
 /// Every module in the registry; a test checks this matches the files in `shaders/`.
-pub const ALL: &[Shader] = &[MATMUL, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];
+pub const ALL: &[Shader] = &[MATMUL, MATMUL_SUBGROUP, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, context, gpu, uniform, Both};
+use common::{assert_close, context, gpu, matmul_tilings, uniform, Both};
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
 use wgtrain::gpu::MatmulTiling;
@@ -229,9 +229,10 @@ fn fused_epilogue_equals_matmul_then_activation() {
     let (m, k, n) = (37, 64, 52);
     for act in Activation::ALL.into_iter().filter(Activation::fusable) {
         let mut results = Vec::new();
-        let register = GpuBackend::with_tiling(context(), MatmulTiling::register()).unwrap();
-        let tiled = GpuBackend::with_tiling(context(), MatmulTiling::tiled()).unwrap();
-        for b in [&mut CpuBackend::new() as &mut dyn Backend, &mut { register }, &mut { tiled }] {
+        let tilings = matmul_tilings();
+        let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new())];
+        backends.extend(tilings.iter().map(|&t| Box::new(GpuBackend::with_tiling(context(), t).unwrap()) as Box<dyn Backend>));
+        for b in backends.iter_mut() {
             let a = b.upload(m, k, &uniform(1, m * k)).unwrap();
             let w = b.upload(k, n, &uniform(2, k * n)).unwrap();
             let bias = b.upload(1, n, &uniform(3, n)).unwrap();
@@ -245,9 +246,9 @@ fn fused_epilogue_equals_matmul_then_activation() {
             results.push(fused);
         }
         let (atol, rtol) = tolerance(act);
-        // GPU (both tilings) vs twin: the matmul's K = 64 rounding (see tests/matmul.rs) plus
+        // GPU (every tiling) vs twin: the matmul's K = 64 rounding (see tests/matmul.rs) plus
         // the activation's.
-        for (gpu_result, tiling) in results[1..].iter().zip(["register", "tiled"]) {
+        for (gpu_result, tiling) in results[1..].iter().zip(&tilings) {
             let what = format!("{} ({tiling})", act.name());
             assert_close(&what, gpu_result, &results[0], atol + 4.0 * 64.0 * f32::EPSILON, rtol + 1e-5);
         }

@@ -3,15 +3,15 @@
 
 mod common;
 
-use common::{assert_close, context, gpu, max_abs_error, uniform};
+use common::{assert_close, context, gpu, matmul_tilings, max_abs_error, uniform};
 use wgtrain::cpu::matmul::matmul_forward;
 use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Activation, Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
 
 /// (M, K, N): 1×1×1, a single input through a 784→300 layer (the rows kernel), small odd shapes, shapes
 /// straddling the workgroup tiles, the Fashion-MNIST first layer at batch 128, and shapes
-/// aligned to 4 but not to the 8×16 block, so the vec4 kernel's edge clamping runs in all
-/// transpose forms.
+/// aligned to 4 but not to the 8×16 block (nor the subgroup kernel's 16×64 per workgroup), so
+/// the vec4 and subgroup kernels' edge clamping runs in all transpose forms.
 const SHAPES: &[(usize, usize, usize)] = &[
     (1, 1, 1),
     (1, 784, 300),
@@ -25,6 +25,10 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (1, 4, 4),
     (3, 20, 36),
     (7, 132, 260),
+    // Aligned, past one subgroup tile in both directions with ragged edges (20 = 16 + 4 rows,
+    // 68 = 64 + 4 columns), and M = 8 (half a subgroup tile).
+    (20, 36, 68),
+    (8, 12, 100),
 ];
 
 /// Tolerance for a length-K f32 dot product of U(-1, 1) values. The GPU (fused multiply-add)
@@ -84,6 +88,31 @@ fn matmul_register_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
 fn matmul_workgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
     let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::tiled()).unwrap();
     check_parity(&mut backend);
+}
+
+#[test]
+fn matmul_subgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
+    for tiling in matmul_tilings().into_iter().filter(|t| matches!(t, MatmulTiling::Subgroup { .. })) {
+        let mut backend = GpuBackend::with_tiling(context(), tiling).unwrap();
+        check_parity(&mut backend);
+    }
+}
+
+#[test]
+fn subgroup_tiling_shares_op_a_exactly_where_the_shape_allows() {
+    let Some(tiling) = matmul_tilings().into_iter().find(|t| matches!(t, MatmulTiling::Subgroup { .. })) else {
+        return; // a GPU adapter without 8-wide subgroups: matmul_tilings() checked that it is not a CPU
+    };
+    let g = GpuBackend::with_tiling(context(), tiling).unwrap();
+    let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
+    let subgroup = "matmul::matmul_forward_subgroup[";
+    for (_, form) in forms() {
+        assert!(kernel(128, 784, 300, form).starts_with(subgroup), "{form:?}");
+        assert!(kernel(8, 20, 36, form).starts_with(subgroup), "{form:?}");
+        assert!(kernel(7, 20, 36, form).starts_with("matmul::matmul_forward_vec4_rows["), "{form:?}");
+        assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward["), "K=65 must fall back");
+    }
+    assert!(kernel(12, 784, 302, Matmul::tn()).starts_with("matmul::matmul_forward["));
 }
 
 #[test]
@@ -244,7 +273,7 @@ fn tensors_from_another_backend_are_rejected() {
 fn the_derivative_epilogue_matches_product_then_activation_backward() {
     use wgtrain::cpu::activation::activation_backward;
     let acts = [Activation::Relu, Activation::leaky_relu(), Activation::elu(), Activation::Tanh, Activation::Gelu];
-    for tiling in [MatmulTiling::register(), MatmulTiling::tiled()] {
+    for tiling in matmul_tilings() {
         let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
         for (s, &(m, k, n)) in [(1, 20, 36), (7, 132, 260), (63, 65, 129), (68, 132, 260), (128, 784, 300)].iter().enumerate() {
             for (a_i, &act) in acts.iter().enumerate() {
@@ -295,7 +324,7 @@ fn the_derivative_epilogue_matches_product_then_activation_backward() {
 #[test]
 fn fused_column_sums_match_the_twin_on_every_kernel() {
     use wgtrain::cpu::reduce::column_sum;
-    for tiling in [MatmulTiling::register(), MatmulTiling::tiled()] {
+    for tiling in matmul_tilings() {
         let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
         for &(m, k, n) in SHAPES {
             for (name, form) in forms() {

@@ -11,6 +11,9 @@ fn every_registry_shader_parses_and_validates_with_naga() {
             .unwrap_or_else(|e| panic!("{}.wgsl does not parse:\n{}", shader.family, e.emit_to_string(shader.source)));
         let mut validator =
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+        validator
+            .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all());
         validator.validate(&module).unwrap_or_else(|e| {
             panic!("{}.wgsl does not validate:\n{}", shader.family, e.emit_to_string(shader.source))
         });

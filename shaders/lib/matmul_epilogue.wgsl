@@ -2,25 +2,34 @@
 // these read) store C and run their epilogues: the bias, the activation or an activation's
 // derivative, and the column sums of op(B). Prepended to matmul.wgsl only.
 
+// What this pipeline is built for (bits below): its epilogues and its operands' transposes.
+// A branch on a uniform value is no branch on lavapipe: both sides run under an execution
+// mask, so code present but unused costs its full price. The four transpose forms behind
+// uniform flags made the subgroup kernel run four copies of its stores (784×128×304 took
+// 3.7 ms; specialized, 2.0), the bias branch loaded the bias on every store, and the
+// column sums' loop, present but unused, cost the 8×16 kernel a quarter. Which activation
+// runs is still `p.activation`, a uniform: specialized too, each of the 12 × 3 pipelines
+// took seconds to compile on lavapipe (with a small constant body, the loop in
+// activate_block becomes a candidate for unrolling).
+override FORM: u32 = 0u;
+const WITH_ACTIVATION: u32 = 1u;
+const WITH_DERIVATIVE: u32 = 2u;
+const WITH_COLUMN_SUMS: u32 = 4u;
+const WITH_BIAS: u32 = 8u;
+// The activation epilogue also stores the pre-activation z in `pre`.
+const KEEP_PRE: u32 = 16u;
+// op(A) = Aᵀ, op(B) = Bᵀ (the vec4, rows and subgroup kernels; the others use strides).
+const TRANS_A: u32 = 32u;
+const TRANS_B: u32 = 64u;
+
 // The bias, added as each output is stored.
 fn epilogue(v: f32, col: u32) -> f32 {
     var r = v;
-    if p.has_bias != 0u {
+    if (FORM & WITH_BIAS) != 0u {
         r += bias[col];
     }
     return r;
 }
-
-// What this pipeline's epilogue holds (bits below): the plain products are built without
-// the epilogues' code, which cost them 5-25% on lavapipe when present but unused (and the
-// column sums' loop, present but unused, cost the 8×16 kernel a quarter). Which activation runs is `p.activation`,
-// a uniform: specialized too, each of the 12 × 3 pipelines took seconds to compile on
-// lavapipe (with a small constant body, the loop below becomes a candidate for unrolling).
-override EPILOGUE: u32 = 0u;
-// EPILOGUE's bits: what each pipeline is built with.
-const WITH_ACTIVATION: u32 = 1u;
-const WITH_DERIVATIVE: u32 = 2u;
-const WITH_COLUMN_SUMS: u32 = 4u;
 
 // The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
 // invocation's block of C after it is stored: the activation, or (WITH_DERIVATIVE) its
@@ -30,7 +39,7 @@ const WITH_COLUMN_SUMS: u32 = 4u;
 // only what it wrote itself.
 // The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
 fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
-    if (EPILOGUE & (WITH_ACTIVATION | WITH_DERIVATIVE)) == 0u || p.activation == ACT_IDENTITY {
+    if (FORM & (WITH_ACTIVATION | WITH_DERIVATIVE)) == 0u {
         return;
     }
     for (var e = 0u; e < rows * cols; e++) {
@@ -39,10 +48,10 @@ fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col
         if row < p.m && col < p.n {
             let i = row * p.n + col;
             let z = c[i];
-            if (EPILOGUE & WITH_DERIVATIVE) != 0u {
+            if (FORM & WITH_DERIVATIVE) != 0u {
                 c[i] = z * act_derivative(p.activation, pre[i], p.alpha);
             } else {
-                if p.keep_pre != 0u {
+                if (FORM & KEEP_PRE) != 0u {
                     pre[i] = z;
                 }
                 c[i] = act_forward(p.activation, z, p.alpha);

@@ -63,7 +63,7 @@ impl GpuBackend {
 
     /// A backend on `ctx`, with the matmul tiling chosen for its adapter.
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
-        let tiling = MatmulTiling::for_device(ctx.kind())?;
+        let tiling = MatmulTiling::for_device(&ctx)?;
         Self::with_tiling(ctx, tiling)
     }
 

@@ -15,64 +15,115 @@ const VEC4_BLOCK: (u32, u32) = (8, 16);
 const VEC4_ROWS_BLOCK: (u32, u32) = (1, 16);
 /// Outputs per invocation of `matmul_forward_tiled` (the WGSL `const TM`, `TN`).
 const TILED_BLOCK: (u32, u32) = (4, 4);
+/// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size.
+const SUBGROUP_BLOCK: (u32, u32) = (16, 8);
+const SUBGROUP_LANES: u32 = 8;
+/// Pipelines per kernel: one per value of the WGSL `FORM` bits (see `matmul_forward`).
+const FORMS: usize = 128;
 
-/// How the product is tiled. Both are always available; `for_device` picks per adapter.
+/// How the product is tiled. `for_device` picks per adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulTiling {
     /// Per-invocation register blocks, no workgroup memory; `wg` = workgroup (x, y).
     Register { wg: (u32, u32) },
+    /// Register blocks whose op(A) slice a subgroup of 8 shares by broadcasts, on aligned
+    /// products of 8 rows or more; the `Register { wg }` kernels elsewhere. Needs an adapter
+    /// whose subgroups are all 8 invocations (`GpuContext::fixed_subgroup_size`).
+    Subgroup { wg: (u32, u32) },
     /// Workgroup-memory tiles `TILE_K` deep; `wg` = workgroup (x, y).
     Tiled { wg: (u32, u32), tile_k: u32 },
 }
 
 impl MatmulTiling {
-    /// Register blocks on CPU-backed drivers (on lavapipe, 8×16 blocks read with vec4 loads beat
-    /// workgroup tiles several-fold), workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|tiled`
+    /// On CPU-backed drivers register blocks (on lavapipe, 8×16 blocks read with vec4 loads
+    /// beat workgroup tiles several-fold), sharing op(A) across the subgroup where subgroups
+    /// are 8 wide (2× again); workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|subgroup|tiled`
     /// overrides.
-    pub fn for_device(kind: DeviceKind) -> Result<Self> {
+    pub fn for_device(ctx: &GpuContext) -> Result<Self> {
+        let subgroups = Self::subgroups_fit(ctx);
         match std::env::var("WGTRAIN_MATMUL").ok().as_deref() {
             Some("register") => return Ok(Self::register()),
             Some("tiled") => return Ok(Self::tiled()),
+            Some("subgroup") if subgroups => return Ok(Self::subgroup()),
+            Some("subgroup") => {
+                return Err(Error::BadEnv {
+                    var: "WGTRAIN_MATMUL",
+                    value: "subgroup".into(),
+                    expected: "register or tiled: this adapter has no fixed subgroup size of 8",
+                })
+            }
             Some(other) => {
-                return Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value: other.into(), expected: "register or tiled" })
+                return Err(Error::BadEnv {
+                    var: "WGTRAIN_MATMUL",
+                    value: other.into(),
+                    expected: "register, subgroup or tiled",
+                })
             }
             None => {}
         }
-        Ok(if kind == DeviceKind::Cpu { Self::register() } else { Self::tiled() })
+        Ok(match ctx.kind() {
+            DeviceKind::Cpu if subgroups => Self::subgroup(),
+            DeviceKind::Cpu => Self::register(),
+            _ => Self::tiled(),
+        })
+    }
+
+    /// Whether `Subgroup` runs on this device: subgroup operations, all subgroups 8 wide.
+    pub fn subgroups_fit(ctx: &GpuContext) -> bool {
+        ctx.fixed_subgroup_size() == Some(SUBGROUP_LANES)
     }
 
     pub fn register() -> Self {
         Self::Register { wg: (8, 4) }
     }
 
+    pub fn subgroup() -> Self {
+        Self::Subgroup { wg: (8, 4) }
+    }
+
     pub fn tiled() -> Self {
         Self::Tiled { wg: (16, 16), tile_k: 16 }
     }
 
-    /// The rows and columns of C one workgroup covers, with `block` outputs per invocation.
-    fn workgroup_tile(&self, block: (u32, u32)) -> (u32, u32) {
-        let (Self::Register { wg } | Self::Tiled { wg, .. }) = *self;
-        (wg.1 * block.0, wg.0 * block.1)
+    fn wg(&self) -> (u32, u32) {
+        let (Self::Register { wg } | Self::Subgroup { wg } | Self::Tiled { wg, .. }) = *self;
+        wg
     }
 }
 
 impl std::fmt::Display for MatmulTiling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Self::Register { wg } => write!(
+        let register = |f: &mut std::fmt::Formatter<'_>, wg: (u32, u32)| {
+            write!(
                 f,
-                "register blocks, no workgroup memory: {}x{} per invocation with vec4 loads on \
-                 4-aligned shapes, else {}x{}; workgroup {}x{}",
+                "{}x{} per invocation with vec4 loads on 4-aligned shapes, else {}x{}; workgroup {}x{}",
                 VEC4_BLOCK.0, VEC4_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
-            ),
-            Self::Tiled { wg, tile_k } => {
-                let (rm, rn) = self.workgroup_tile(TILED_BLOCK);
+            )
+        };
+        match *self {
+            Self::Register { wg } => {
+                write!(f, "register blocks, no workgroup memory: ")?;
+                register(f, wg)
+            }
+            Self::Subgroup { wg } => {
                 write!(
                     f,
-                    "workgroup-memory tiles {rm}x{rn}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
-                    TILED_BLOCK.0, TILED_BLOCK.1, wg.0, wg.1
-                )
+                    "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} on \
+                     4-aligned shapes of {} rows or more, else ",
+                    SUBGROUP_BLOCK.0, SUBGROUP_BLOCK.1, SUBGROUP_LANES, VEC4_BLOCK.0
+                )?;
+                register(f, wg)
             }
+            Self::Tiled { wg, tile_k } => write!(
+                f,
+                "workgroup-memory tiles {}x{}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
+                wg.1 * TILED_BLOCK.0,
+                wg.0 * TILED_BLOCK.1,
+                TILED_BLOCK.0,
+                TILED_BLOCK.1,
+                wg.0,
+                wg.1
+            ),
         }
     }
 }
@@ -87,12 +138,8 @@ params_struct! {
         a_ks: u32,
         b_ks: u32,
         b_cs: u32,
-        has_bias: u32,
         alpha: f32,
-        trans_a: u32,
-        trans_b: u32,
         activation: u32,
-        keep_pre: u32,
         _pad0: u32,
         _pad1: u32,
         _pad2: u32,
@@ -100,70 +147,103 @@ params_struct! {
 }
 
 /// The matmul pipelines for one tiling on one device: a kernel for any shape and, for
-/// register tiling, the vec4 kernel for aligned shapes.
+/// register tiling, the vec4 kernels for aligned shapes (and the subgroup kernel).
 pub struct MatmulKernels {
     tiling: MatmulTiling,
-    /// Each built for the epilogues a product uses (the WGSL `EPILOGUE` bits), on first use.
-    general: Specialized<8>,
-    vec4: Option<Specialized<8>>,
-    vec4_rows: Option<Specialized<8>>,
+    /// Each built for the epilogues a product uses (the WGSL `FORM` bits), on first use.
+    general: Specialized<FORMS>,
+    vec4: Option<Specialized<FORMS>>,
+    vec4_rows: Option<Specialized<FORMS>>,
+    subgroup: Option<Specialized<FORMS>>,
 }
 
 impl MatmulKernels {
     pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
         let kernels = match tiling {
-            MatmulTiling::Register { wg } => {
+            MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => {
+                let subgroup = matches!(tiling, MatmulTiling::Subgroup { .. });
+                if subgroup && !MatmulTiling::subgroups_fit(ctx) {
+                    return Err(Error::Config {
+                        what: format!("the subgroup matmul tiling on {}", ctx.adapter()),
+                        problem: format!(
+                            "it needs subgroup operations with every subgroup {SUBGROUP_LANES} invocations wide \
+                             (fixed subgroup size here: {:?}); use MatmulTiling::register()",
+                            ctx.fixed_subgroup_size()
+                        ),
+                    });
+                }
                 let wg = [("WG_X", wg.0 as f64), ("WG_Y", wg.1 as f64)];
                 Self {
                     tiling,
-                    general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "EPILOGUE"),
-                    vec4: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "EPILOGUE")),
-                    vec4_rows: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4_rows", &wg, "EPILOGUE")),
+                    general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "FORM"),
+                    vec4: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "FORM")),
+                    vec4_rows: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4_rows", &wg, "FORM")),
+                    subgroup: subgroup.then(|| {
+                        Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup", &[], "FORM")
+                    }),
                 }
             }
             MatmulTiling::Tiled { wg, tile_k } => {
                 let constants = [("TW_X", wg.0 as f64), ("TW_Y", wg.1 as f64), ("TILE_K", tile_k as f64)];
                 Self {
                     tiling,
-                    general: Specialized::new(shaders::MATMUL, "matmul_forward_tiled", &constants, "EPILOGUE"),
+                    general: Specialized::new(shaders::MATMUL, "matmul_forward_tiled", &constants, "FORM"),
                     vec4: None,
                     vec4_rows: None,
+                    subgroup: None,
                 }
             }
         };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
-        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows) {
+        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows).chain(&kernels.subgroup) {
             k.get(ctx, 0)?;
         }
         Ok(kernels)
     }
 
-    /// The kernels `matmul_forward` will dispatch for these sizes, and its outputs per invocation.
-    fn pick(&self, d: MatmulDims, spec: &Matmul) -> (&Specialized<8>, (u32, u32)) {
+    /// The kernels `matmul_forward` will dispatch for these sizes.
+    fn pick(&self, d: MatmulDims, spec: &Matmul) -> Pick<'_> {
         let aligned = d.k.is_multiple_of(4)
             && (!spec.trans_a || d.m.is_multiple_of(4))
             && (spec.trans_b || d.n.is_multiple_of(4));
         // The rows kernel reads a transposed A by elements: any M.
         let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
-        if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && d.m < VEC4_BLOCK.0 as usize) {
-            return (rows, VEC4_ROWS_BLOCK);
+        let few_rows = d.m < VEC4_BLOCK.0 as usize;
+        let wg = self.tiling.wg();
+        let per_workgroup = |block: (u32, u32)| (wg.1 * block.0, wg.0 * block.1);
+        let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
+        let strided = |kernels, tile| Pick { kernels, tile, reads_transposes: false };
+        if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
+            return vec4(rows, per_workgroup(VEC4_ROWS_BLOCK));
+        }
+        if let Some(subgroup) = self.subgroup.as_ref().filter(|_| aligned) {
+            return vec4(subgroup, (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1));
         }
         match (&self.vec4, self.tiling) {
-            (Some(vec4), _) if aligned => (vec4, VEC4_BLOCK),
-            (_, MatmulTiling::Register { .. }) => (&self.general, REGISTER_BLOCK),
-            (_, MatmulTiling::Tiled { .. }) => (&self.general, TILED_BLOCK),
+            (Some(kernels), _) if aligned => vec4(kernels, per_workgroup(VEC4_BLOCK)),
+            (_, MatmulTiling::Tiled { .. }) => strided(&self.general, per_workgroup(TILED_BLOCK)),
+            _ => strided(&self.general, per_workgroup(REGISTER_BLOCK)),
         }
     }
 
     /// The entry point used for these sizes, as `matmul::<entry>[<tiling>]` (for tests and
     /// benchmark reports).
     pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> String {
-        format!("matmul::{}[{}]", self.pick(d, spec).0.entry(), self.tiling)
+        format!("matmul::{}[{}]", self.pick(d, spec).kernels.entry(), self.tiling)
     }
 
     pub fn tiling(&self) -> MatmulTiling {
         self.tiling
     }
+}
+
+/// The kernels chosen for one product.
+struct Pick<'a> {
+    kernels: &'a Specialized<FORMS>,
+    /// Rows and columns of C one workgroup covers.
+    tile: (u32, u32),
+    /// Whether the kernel takes the transposes from `FORM` (else from the strides).
+    reads_transposes: bool,
 }
 
 /// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given, or
@@ -198,25 +278,27 @@ pub fn matmul_forward(
         a_ks,
         b_ks,
         b_cs,
-        has_bias: bias.is_some() as u32,
         alpha: epilogue.param(),
-        trans_a: spec.trans_a as u32,
-        trans_b: spec.trans_b as u32,
         activation: epilogue.code(),
-        keep_pre: pre.is_some() as u32,
         _pad0: 0,
         _pad1: 0,
         _pad2: 0,
     };
-    let (kernels_for_shape, block) = kernels.pick(d, spec);
-    // The WGSL `EPILOGUE` bits: 1 activation, 2 derivative, 4 column sums.
-    let bits = match (spec.derivative, epilogue) {
+    let pick = kernels.pick(d, spec);
+    let (tile_rows, tile_cols) = pick.tile;
+    // The WGSL `FORM` bits: 1 activation, 2 derivative, 4 column sums, 8 bias, 16 keep the
+    // pre-activation, 32 and 64 the transposes (read only by kernels with vec4 loads; the
+    // others take strides, so one pipeline serves every form).
+    let epilogue_bits = match (spec.derivative, epilogue) {
         (Some(_), _) => 2,
         (None, Activation::Identity) => 0,
-        (None, _) => 1,
-    } | if col_sum.is_some() { 4 } else { 0 };
-    let kernel = kernels_for_shape.get(ctx, bits)?;
-    let (tile_rows, tile_cols) = kernels.tiling.workgroup_tile(block);
+        (None, _) => 1 | if pre.is_some() { 16 } else { 0 },
+    };
+    let form = epilogue_bits
+        | if col_sum.is_some() { 4 } else { 0 }
+        | if bias.is_some() { 8 } else { 0 }
+        | if pick.reads_transposes { (spec.trans_a as usize) << 5 | (spec.trans_b as usize) << 6 } else { 0 };
+    let kernel = pick.kernels.get(ctx, form)?;
     let groups = [n.div_ceil(tile_cols), m.div_ceil(tile_rows), 1];
     // Without a bias the binding still needs a buffer; `a` is never read through it.
     let bias = bias.unwrap_or(a);

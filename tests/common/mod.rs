@@ -24,6 +24,24 @@ pub fn context() -> Arc<GpuContext> {
     .clone()
 }
 
+/// Every matmul tiling the test device runs. On a CPU adapter (lavapipe, which CI uses) the
+/// subgroup tiling must be among them, so its parity tests cannot drop out unnoticed.
+pub fn matmul_tilings() -> Vec<wgtrain::gpu::MatmulTiling> {
+    use wgtrain::gpu::MatmulTiling;
+    let ctx = context();
+    let mut tilings = vec![MatmulTiling::register(), MatmulTiling::tiled()];
+    if MatmulTiling::subgroups_fit(&ctx) {
+        tilings.push(MatmulTiling::subgroup());
+    } else {
+        assert!(
+            ctx.kind() != wgtrain::gpu::DeviceKind::Cpu,
+            "{} has no fixed subgroup size of 8: the subgroup matmul would go untested",
+            ctx.adapter()
+        );
+    }
+    tilings
+}
+
 /// A fresh GPU backend on the shared test device.
 pub fn gpu() -> GpuBackend {
     GpuBackend::new(context()).unwrap_or_else(|e| panic!("building the GPU backend failed: {e}"))

@@ -41,6 +41,7 @@ pub struct GpuContext {
     adapter: AdapterSummary,
     kind: DeviceKind,
     limits: DeviceLimits,
+    subgroup_size: Option<u32>,
     kernels: Mutex<HashMap<KernelKey, Arc<Kernel>>>,
     next_id: AtomicU64,
     uncaptured: Arc<Mutex<Option<String>>>,
@@ -59,8 +60,9 @@ impl GpuContext {
         let summary = summarize(&adapter);
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgtrain"),
-            // Timestamp queries only serve `bench --profile`; taken where the adapter has them.
-            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+            // Taken where the adapter has them: timestamp queries serve `bench --profile`,
+            // subgroup operations the matmul kernel that shares op(A) across a subgroup.
+            required_features: adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
             required_limits: adapter.limits(),
             ..Default::default()
         };
@@ -91,12 +93,17 @@ impl GpuContext {
             wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
             wgpu::DeviceType::Other => DeviceKind::Other,
         };
+        let info = adapter.get_info();
+        let subgroup_size = (device.features().contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size)
+            .then_some(info.subgroup_min_size);
         Ok(Arc::new(Self {
             device,
             queue,
             adapter: summary,
             kind,
             limits,
+            subgroup_size,
             kernels: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             uncaptured,
@@ -114,6 +121,12 @@ impl GpuContext {
 
     pub fn limits(&self) -> &DeviceLimits {
         &self.limits
+    }
+
+    /// The number of invocations in every subgroup, where the device has subgroup operations
+    /// and the adapter reports a single size (8 on lavapipe with 256-bit vectors).
+    pub fn fixed_subgroup_size(&self) -> Option<u32> {
+        self.subgroup_size
     }
 
     pub(crate) fn fresh_id(&self) -> u64 {

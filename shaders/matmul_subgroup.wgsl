@@ -1,0 +1,111 @@
+// matmul_subgroup.wgsl — the matmul with op(A) shared across a subgroup of 8 by broadcasts.
+// Appended to matmul.wgsl (its bindings, Params, load_b and stores): a module of its own
+// because it needs wgpu's SUBGROUP feature, which adapters without it would reject for the
+// whole module.
+//
+// Why: on a CPU-backed driver (lavapipe) each invocation is one SIMD lane and a buffer load
+// whose address differs per lane is a loop over the lanes, a few cycles per lane and
+// component; it dominates the register-blocked kernels. Here a workgroup is one subgroup of
+// 8 lanes that own neighbouring column blocks of the same 16 rows. Every lane needs the same
+// 16 × 4 slice of op(A) per step, so each lane loads 1/8 of it and the subgroup exchanges
+// the rest with subgroupBroadcast, which is a register shuffle. Loads per 512 multiply-adds
+// per lane: 8 components of A and 32 of B, against 96 in matmul_forward_vec4 (8×16 blocks).
+// Measured at 512³ on a 2-core host: 38-42 GFLOPS against 16-17 (README, matmul section).
+//
+// Needs a subgroup of exactly 8 invocations (the host checks the adapter's subgroup sizes)
+// and the vec4 kernel's alignment: K % 4 = 0, M % 4 = 0 when A is transposed, N % 4 = 0
+// when B is not. k is added four at a time, as in matmul_forward_vec4.
+
+// The lanes' vectors 0..3 and 4..7 of the subgroup, as the columns of a 4×4 matrix. The lane
+// index of subgroupBroadcast must be a constant, hence two functions.
+fn lanes_lo(v: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
+}
+
+fn lanes_hi(v: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+
+// One workgroup = one subgroup: rows 16·wid.y.., and lane j owns columns 8·(8·wid.x + j)...
+// No invocation returns early: subgroupBroadcast needs every lane, so lanes past N or M clamp
+// their reads and skip their stores.
+@compute @workgroup_size(8, 1, 1)
+fn matmul_forward_subgroup(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let row0 = wid.y * 16u;
+    let col0 = (wid.x * 8u + lane) * 8u;
+    subgroup_block(row0, col0, lane, (FORM & TRANS_A) != 0u, (FORM & TRANS_B) != 0u);
+}
+
+// Where this lane's two vec4 of the 16 × 4 slice of op(A) at k4 = 0 sit in `a4`, and how far
+// they move per k4. Untransposed A (M, K): lane j reads rows row0 + j and row0 + 8 + j, four
+// k each. Transposed A (K, M): lane j reads k = j % 4 for rows row0 + 4·(j / 4).. and 8 rows
+// further.
+struct ASlice {
+    first: u32,
+    second: u32,
+    step: u32,
+}
+
+fn a_slice(row0: u32, lane: u32, trans_a: bool) -> ASlice {
+    if trans_a {
+        let m4 = p.m / 4u;
+        let kk = lane % 4u;
+        let q = row0 / 4u + lane / 4u;
+        return ASlice(kk * m4 + min(q, m4 - 1u), kk * m4 + min(q + 2u, m4 - 1u), 4u * m4);
+    }
+    let k4s = p.k / 4u;
+    return ASlice(min(row0 + lane, p.m - 1u) * k4s, min(row0 + 8u + lane, p.m - 1u) * k4s, 1u);
+}
+
+fn subgroup_block(row0: u32, col0: u32, lane: u32, trans_a: bool, trans_b: bool) {
+    var c00 = mat4x4<f32>();
+    var c01 = mat4x4<f32>();
+    var c10 = mat4x4<f32>();
+    var c11 = mat4x4<f32>();
+    var c20 = mat4x4<f32>();
+    var c21 = mat4x4<f32>();
+    var c30 = mat4x4<f32>();
+    var c31 = mat4x4<f32>();
+    let s = a_slice(row0, lane, trans_a);
+    for (var k4 = 0u; k4 < p.k / 4u; k4++) {
+        let lo = a4[s.first + k4 * s.step];
+        let hi = a4[s.second + k4 * s.step];
+        // A_i: rows row0 + 4i.. as a 4×4 matrix whose column kk holds k = 4·k4 + kk. Lanes
+        // holding rows (untransposed) give its transpose; lanes holding k give it directly.
+        var a0 = lanes_lo(lo);
+        var a1 = lanes_hi(lo);
+        var a2 = lanes_lo(hi);
+        var a3 = lanes_hi(hi);
+        if !trans_a {
+            a0 = transpose(a0);
+            a1 = transpose(a1);
+            a2 = transpose(a2);
+            a3 = transpose(a3);
+        }
+        let b0 = load_b(col0, k4, trans_b);
+        let b1 = load_b(col0 + 4u, k4, trans_b);
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+    }
+    store_block(row0, col0, c00);
+    store_block(row0, col0 + 4u, c01);
+    store_block(row0 + 4u, col0, c10);
+    store_block(row0 + 4u, col0 + 4u, c11);
+    store_block(row0 + 8u, col0, c20);
+    store_block(row0 + 8u, col0 + 4u, c21);
+    store_block(row0 + 12u, col0, c30);
+    store_block(row0 + 12u, col0 + 4u, c31);
+    activate_block(row0, col0, 16u, 8u, 1u, 1u);
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums4(col0, 8u);
+    }
+}
