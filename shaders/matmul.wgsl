@@ -24,8 +24,8 @@ struct Params {
     b_ks: u32,
     b_cs: u32,
     alpha: f32,
-    activation: u32,
     _pad0: u32,
+    _pad3: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -92,7 +92,6 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         store4(row0 + i, col0, acc[2u * i]);
         store4(row0 + i, col0 + 4u, acc[2u * i + 1u]);
     }
-    activate_block(row0, col0, 8u, 8u, 1u, 1u);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
         column_sums(col0, 8u, 1u);
     }
@@ -177,7 +176,6 @@ fn vec4_block(row0: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store_block(row0 + 4u, col0 + 4u, c11);
     store_block(row0 + 4u, col0 + 8u, c12);
     store_block(row0 + 4u, col0 + 12u, c13);
-    activate_block(row0, col0, 8u, 16u, 1u, 1u);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
         column_sums4(col0, 16u);
     }
@@ -230,7 +228,6 @@ fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store4(row, col0 + 4u, c1);
     store4(row, col0 + 8u, c2);
     store4(row, col0 + 12u, c3);
-    activate_block(row, col0, 1u, 16u, 1u, 1u);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row == 0u {
         column_sums4(col0, 16u);
     }
@@ -306,12 +303,11 @@ fn matmul_forward_tiled(
             for (var j = 0u; j < TN; j++) {
                 let col = col_base + lid.x + j * TW_X;
                 if col < p.n {
-                    c[row * p.n + col] = epilogue(acc[i * TN + j], col);
+                    c[row * p.n + col] = epilogue(acc[i * TN + j], row, col);
                 }
             }
         }
     }
-    activate_block(row_base + lid.y, col_base + lid.x, TM, TN, TW_Y, TW_X);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row_base == 0u && lid.y == 0u {
         column_sums(col_base + lid.x, TN, TW_X);
     }

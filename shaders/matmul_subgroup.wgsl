@@ -104,7 +104,6 @@ fn subgroup_block(row0: u32, col0: u32, lane: u32, trans_a: bool, trans_b: bool)
     store_block(row0 + 8u, col0 + 4u, c21);
     store_block(row0 + 12u, col0, c30);
     store_block(row0 + 12u, col0 + 4u, c31);
-    activate_block(row0, col0, 16u, 8u, 1u, 1u);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
         column_sums4(col0, 8u);
     }

@@ -2,15 +2,13 @@
 // these read) store C and run their epilogues: the bias, the activation or an activation's
 // derivative, and the column sums of op(B). Prepended to matmul.wgsl only.
 
-// What this pipeline is built for (bits below): its epilogues and its operands' transposes.
-// A branch on a uniform value is no branch on lavapipe: both sides run under an execution
-// mask, so code present but unused costs its full price. The four transpose forms behind
-// uniform flags made the subgroup kernel run four copies of its stores (784×128×304 took
-// 3.7 ms; specialized, 2.0), the bias branch loaded the bias on every store, and the
-// column sums' loop, present but unused, cost the 8×16 kernel a quarter. Which activation
-// runs is still `p.activation`, a uniform: specialized too, each of the 12 × 3 pipelines
-// took seconds to compile on lavapipe (with a small constant body, the loop in
-// activate_block becomes a candidate for unrolling).
+// What this pipeline is built for (bits below): its epilogues, its activation and its
+// operands' transposes. A branch on a uniform value is no branch on lavapipe: both sides run
+// under an execution mask, so code present but unused costs its full price. The four
+// transpose forms behind uniform flags made the subgroup kernel run four copies of its
+// stores (784×128×304 took 3.7 ms; specialized, 2.0), the bias branch loaded the bias on
+// every store, the activation's switch evaluated all twelve activations on every output,
+// and the column sums' loop, present but unused, cost the 8×16 kernel a quarter.
 override FORM: u32 = 0u;
 const WITH_ACTIVATION: u32 = 1u;
 const WITH_DERIVATIVE: u32 = 2u;
@@ -21,43 +19,27 @@ const KEEP_PRE: u32 = 16u;
 // op(A) = Aᵀ, op(B) = Bᵀ (the vec4, rows and subgroup kernels; the others use strides).
 const TRANS_A: u32 = 32u;
 const TRANS_B: u32 = 64u;
+// Bits 7..10: the activation (or whose derivative) the epilogue applies (`ACT_*`).
+const ACTIVATION_SHIFT: u32 = 7u;
+override EPILOGUE_ACT: u32 = (FORM >> ACTIVATION_SHIFT) & 15u;
 
-// The bias, added as each output is stored.
-fn epilogue(v: f32, col: u32) -> f32 {
+// Output (row, col) = v after its epilogues: the bias, then the activation (keeping the
+// pre-activation) or the activation's derivative at `pre`.
+fn epilogue(v: f32, row: u32, col: u32) -> f32 {
     var r = v;
     if (FORM & WITH_BIAS) != 0u {
         r += bias[col];
     }
-    return r;
-}
-
-// The activation epilogue (lib/activations.wgsl; `p.activation` selects it), applied to the
-// invocation's block of C after it is stored: the activation, or (WITH_DERIVATIVE) its
-// derivative at `pre` times C. One flat loop, too long for the driver to
-// unroll, so the activation's code appears once: inlined into every store it bloated the
-// kernel and cut 512³ from 21.4 to 15.0 GFLOPS on lavapipe (README, matmul section). Each invocation rereads
-// only what it wrote itself.
-// The block is rows × cols outputs starting at (row0, col0), `row_step` and `col_step` apart.
-fn activate_block(row0: u32, col0: u32, rows: u32, cols: u32, row_step: u32, col_step: u32) {
-    if (FORM & (WITH_ACTIVATION | WITH_DERIVATIVE)) == 0u {
-        return;
+    if (FORM & WITH_DERIVATIVE) != 0u {
+        r *= act_derivative(EPILOGUE_ACT, pre[row * p.n + col], p.alpha);
     }
-    for (var e = 0u; e < rows * cols; e++) {
-        let row = row0 + (e / cols) * row_step;
-        let col = col0 + (e % cols) * col_step;
-        if row < p.m && col < p.n {
-            let i = row * p.n + col;
-            let z = c[i];
-            if (FORM & WITH_DERIVATIVE) != 0u {
-                c[i] = z * act_derivative(p.activation, pre[i], p.alpha);
-            } else {
-                if (FORM & KEEP_PRE) != 0u {
-                    pre[i] = z;
-                }
-                c[i] = act_forward(p.activation, z, p.alpha);
-            }
+    if (FORM & WITH_ACTIVATION) != 0u {
+        if (FORM & KEEP_PRE) != 0u {
+            pre[row * p.n + col] = r;
         }
+        r = act_forward(EPILOGUE_ACT, r, p.alpha);
     }
+    return r;
 }
 
 // The column sums of op(B) for `cols` columns from col0, `col_step` apart, adding k in
@@ -97,7 +79,7 @@ fn store4(row: u32, col: u32, v: vec4<f32>) {
     }
     for (var j = 0u; j < 4u; j++) {
         if col + j < p.n {
-            c[row * p.n + col + j] = epilogue(v[j], col + j);
+            c[row * p.n + col + j] = epilogue(v[j], row, col + j);
         }
     }
 }

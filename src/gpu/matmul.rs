@@ -18,8 +18,11 @@ const TILED_BLOCK: (u32, u32) = (4, 4);
 /// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size.
 const SUBGROUP_BLOCK: (u32, u32) = (16, 8);
 const SUBGROUP_LANES: u32 = 8;
-/// Pipelines per kernel: one per value of the WGSL `FORM` bits (see `matmul_forward`).
-const FORMS: usize = 128;
+/// Pipelines per kernel: one per value of the WGSL `FORM` bits (see `matmul_forward`), each
+/// built on first use.
+const FORMS: usize = 2048;
+// Four bits hold the activation code.
+const _: () = assert!(Activation::ALL.len() <= 16);
 
 /// How the product is tiled. `for_device` picks per adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,8 +142,8 @@ params_struct! {
         b_ks: u32,
         b_cs: u32,
         alpha: f32,
-        activation: u32,
         _pad0: u32,
+        _pad3: u32,
         _pad1: u32,
         _pad2: u32,
     }
@@ -279,8 +282,8 @@ pub fn matmul_forward(
         b_ks,
         b_cs,
         alpha: epilogue.param(),
-        activation: epilogue.code(),
         _pad0: 0,
+        _pad3: 0,
         _pad1: 0,
         _pad2: 0,
     };
@@ -288,11 +291,12 @@ pub fn matmul_forward(
     let (tile_rows, tile_cols) = pick.tile;
     // The WGSL `FORM` bits: 1 activation, 2 derivative, 4 column sums, 8 bias, 16 keep the
     // pre-activation, 32 and 64 the transposes (read only by kernels with vec4 loads; the
-    // others take strides, so one pipeline serves every form).
+    // others take strides, so one pipeline serves every form), 7..10 the activation.
+    let act = (epilogue.code() as usize) << 7;
     let epilogue_bits = match (spec.derivative, epilogue) {
-        (Some(_), _) => 2,
+        (Some(_), _) => 2 | act,
         (None, Activation::Identity) => 0,
-        (None, _) => 1 | if pre.is_some() { 16 } else { 0 },
+        (None, _) => 1 | act | if pre.is_some() { 16 } else { 0 },
     };
     let form = epilogue_bits
         | if col_sum.is_some() { 4 } else { 0 }

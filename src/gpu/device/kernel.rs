@@ -87,12 +87,12 @@ pub struct Specialized<const N: usize> {
     entry: &'static str,
     constants: Vec<(&'static str, f64)>,
     name: &'static str,
-    slots: [OnceLock<Arc<Kernel>>; N],
+    slots: Box<[OnceLock<Arc<Kernel>>]>,
 }
 
 impl<const N: usize> Specialized<N> {
     pub fn new(shader: Shader, entry: &'static str, constants: &[(&'static str, f64)], name: &'static str) -> Self {
-        let slots = std::array::from_fn(|_| OnceLock::new());
+        let slots = (0..N).map(|_| OnceLock::new()).collect();
         Self { shader, entry, constants: constants.to_vec(), name, slots }
     }
 
