@@ -108,3 +108,71 @@ fn subgroup_block(row0: u32, col0: u32, lane: u32, trans_a: bool, trans_b: bool)
         column_sums4(col0, 8u);
     }
 }
+
+// matmul_forward_subgroup_strided: the same blocks and sharing for any shape, reading both
+// operands by element through the strides (no transposes in FORM, no alignment needs). The
+// last step of k, when K % 4 ≠ 0, reads zeros past K.
+@compute @workgroup_size(8, 1, 1)
+fn matmul_forward_subgroup_strided(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let row0 = wid.y * 16u;
+    let col0 = (wid.x * 8u + lane) * 8u;
+    var c00 = mat4x4<f32>();
+    var c01 = mat4x4<f32>();
+    var c10 = mat4x4<f32>();
+    var c11 = mat4x4<f32>();
+    var c20 = mat4x4<f32>();
+    var c21 = mat4x4<f32>();
+    var c30 = mat4x4<f32>();
+    var c31 = mat4x4<f32>();
+    // This lane's rows of op(A) (row0 + lane and 8 further) and columns of op(B), clamped.
+    let a_lo = min(row0 + lane, p.m - 1u) * p.a_rs;
+    let a_hi = min(row0 + 8u + lane, p.m - 1u) * p.a_rs;
+    var b_col: array<u32, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        b_col[j] = min(col0 + j, p.n - 1u) * p.b_cs;
+    }
+    for (var k = 0u; k < p.k; k += 4u) {
+        // k + i for i < 4, clamped, and whether it is inside K (the tail reads zeros).
+        let kc = min(vec4(k) + vec4(0u, 1u, 2u, 3u), vec4(p.k - 1u));
+        let live = vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(p.k);
+        let ak = kc * p.a_ks;
+        let bk = kc * p.b_ks;
+        let lo = select(vec4<f32>(), vec4(a[a_lo + ak.x], a[a_lo + ak.y], a[a_lo + ak.z], a[a_lo + ak.w]), live);
+        let hi = select(vec4<f32>(), vec4(a[a_hi + ak.x], a[a_hi + ak.y], a[a_hi + ak.z], a[a_hi + ak.w]), live);
+        let a0 = transpose(lanes_lo(lo));
+        let a1 = transpose(lanes_hi(lo));
+        let a2 = transpose(lanes_lo(hi));
+        let a3 = transpose(lanes_hi(hi));
+        let b0 = mat4x4(b_column(b_col[0], bk, live), b_column(b_col[1], bk, live),
+                        b_column(b_col[2], bk, live), b_column(b_col[3], bk, live));
+        let b1 = mat4x4(b_column(b_col[4], bk, live), b_column(b_col[5], bk, live),
+                        b_column(b_col[6], bk, live), b_column(b_col[7], bk, live));
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+    }
+    store_block(row0, col0, c00);
+    store_block(row0, col0 + 4u, c01);
+    store_block(row0 + 4u, col0, c10);
+    store_block(row0 + 4u, col0 + 4u, c11);
+    store_block(row0 + 8u, col0, c20);
+    store_block(row0 + 8u, col0 + 4u, c21);
+    store_block(row0 + 12u, col0, c30);
+    store_block(row0 + 12u, col0 + 4u, c31);
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums(col0, 8u, 1u);
+    }
+}
+
+// Four k of one column of op(B) at offsets `bk` from `col`, zero where not `live`.
+fn b_column(col: u32, bk: vec4<u32>, live: vec4<bool>) -> vec4<f32> {
+    return select(vec4<f32>(), vec4(b[col + bk.x], b[col + bk.y], b[col + bk.z], b[col + bk.w]), live);
+}

@@ -29,6 +29,10 @@ const SHAPES: &[(usize, usize, usize)] = &[
     // 68 = 64 + 4 columns), and M = 8 (half a subgroup tile).
     (20, 36, 68),
     (8, 12, 100),
+    // Unaligned from 8 rows (the strided subgroup kernel): K % 4 = 2 and 3 in the last step of
+    // k, N below one lane's 8 columns, and a Dense output layer's N = 10.
+    (17, 10, 10),
+    (40, 3, 7),
 ];
 
 /// Tolerance for a length-K f32 dot product of U(-1, 1) values. The GPU (fused multiply-add)
@@ -106,13 +110,17 @@ fn subgroup_tiling_shares_op_a_exactly_where_the_shape_allows() {
     let g = GpuBackend::with_tiling(context(), tiling).unwrap();
     let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
     let subgroup = "matmul::matmul_forward_subgroup[";
+    let strided = "matmul::matmul_forward_subgroup_strided[";
     for (_, form) in forms() {
         assert!(kernel(128, 784, 300, form).starts_with(subgroup), "{form:?}");
         assert!(kernel(8, 20, 36, form).starts_with(subgroup), "{form:?}");
         assert!(kernel(7, 20, 36, form).starts_with("matmul::matmul_forward_vec4_rows["), "{form:?}");
-        assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward["), "K=65 must fall back");
+        // Unaligned: the strided subgroup kernel from 8 rows, the general kernel below.
+        assert!(kernel(63, 65, 129, form).starts_with(strided), "K=65: {form:?}");
+        assert!(kernel(7, 65, 129, form).starts_with("matmul::matmul_forward["), "K=65, M=7: {form:?}");
     }
-    assert!(kernel(12, 784, 302, Matmul::tn()).starts_with("matmul::matmul_forward["));
+    assert!(kernel(12, 784, 302, Matmul::tn()).starts_with(strided));
+    assert!(kernel(1024, 100, 10, Matmul::nn()).starts_with(strided), "N=10");
 }
 
 #[test]

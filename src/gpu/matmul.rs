@@ -158,6 +158,7 @@ pub struct MatmulKernels {
     vec4: Option<Specialized<FORMS>>,
     vec4_rows: Option<Specialized<FORMS>>,
     subgroup: Option<Specialized<FORMS>>,
+    subgroup_strided: Option<Specialized<FORMS>>,
 }
 
 impl MatmulKernels {
@@ -184,6 +185,9 @@ impl MatmulKernels {
                     subgroup: subgroup.then(|| {
                         Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup", &[], "FORM")
                     }),
+                    subgroup_strided: subgroup.then(|| {
+                        Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup_strided", &[], "FORM")
+                    }),
                 }
             }
             MatmulTiling::Tiled { wg, tile_k } => {
@@ -194,11 +198,12 @@ impl MatmulKernels {
                     vec4: None,
                     vec4_rows: None,
                     subgroup: None,
+                    subgroup_strided: None,
                 }
             }
         };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
-        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows).chain(&kernels.subgroup) {
+        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows).chain(&kernels.subgroup).chain(&kernels.subgroup_strided) {
             k.get(ctx, 0)?;
         }
         Ok(kernels)
@@ -219,8 +224,14 @@ impl MatmulKernels {
         if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
             return vec4(rows, per_workgroup(VEC4_ROWS_BLOCK));
         }
+        let subgroup_tile = (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1);
         if let Some(subgroup) = self.subgroup.as_ref().filter(|_| aligned) {
-            return vec4(subgroup, (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1));
+            return vec4(subgroup, subgroup_tile);
+        }
+        // Unaligned, 8 rows or more: element loads still share op(A) (127×781×301 on
+        // lavapipe: 23 GFLOPS, against 9 for matmul_forward).
+        if let Some(subgroup) = self.subgroup_strided.as_ref().filter(|_| !few_rows) {
+            return strided(subgroup, subgroup_tile);
         }
         match (&self.vec4, self.tiling) {
             (Some(kernels), _) if aligned => vec4(kernels, per_workgroup(VEC4_BLOCK)),
