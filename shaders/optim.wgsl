@@ -5,7 +5,8 @@
 // The gradient each rule sees, in this order:
 //   g ← grad · min(1, clip_norm / (‖grad‖ + 1e-6))   when clip_norm > 0 (‖·‖ over all
 //                                                     parameters: sqrt(norm[0]) from sum_squares)
-//   g ← g + l2·θ + l1·sign(θ)                        (penalties folded into the gradient)
+//   g ← g + l2·θ + l1·sign(θ)                        (penalties folded into the gradient, on
+//                                                     the first p.penalized elements)
 //   g ← clamp(g, −clip_value, clip_value)            when clip_value > 0
 // Rules (θ parameter, η = lr):
 //   sgd:       θ ← θ − η g
@@ -24,7 +25,8 @@
 struct Params {
     n: u32,
     nesterov: u32,
-    _pad0: u32,
+    // The penalties apply to elements below this (a multiple of 4 unless it is n).
+    penalized: u32,
     _pad1: u32,
 }
 
@@ -73,7 +75,9 @@ fn effective_grad(q: u32) -> vec4<f32> {
         g *= min(1.0, h.clip_norm / (sqrt(norm[0]) + 1e-6));
     }
     let w = theta[q];
-    g += h.l2 * w + h.l1 * sign(w);
+    if 4u * q < p.penalized {
+        g += h.l2 * w + h.l1 * sign(w);
+    }
     if h.clip_value > 0.0 {
         g = clamp(g, vec4(-h.clip_value), vec4(h.clip_value));
     }

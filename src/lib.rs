@@ -30,7 +30,7 @@ pub mod train;
 
 pub use backend::{
     Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Hyper, Loss, Matmul,
-    MatmulDims, Noise, StepCounters, UpdateRule, UpdateTensors,
+    MatmulDims, Noise, Packed, StepCounters, UpdateRule, UpdateTensors,
 };
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};

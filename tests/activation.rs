@@ -6,7 +6,6 @@ mod common;
 use common::{assert_close, context, gpu, matmul_tilings, uniform, Both};
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
 use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
-use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Activation, ActivationArgs, Backend, CpuBackend, Error, GpuBackend, Matmul, Noise, StepCounters};
 
 /// (rows, cols): sizes that are not multiples of the 256-wide workgroup.

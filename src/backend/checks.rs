@@ -149,6 +149,13 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     all_f32(op, &[t.param, t.grad, t.hyper])?;
     check_same_len(op, t.param, t.grad)?;
     len_at_least(op, "the hyper tensor", t.hyper, Hyper::LEN)?;
+    if t.penalized > t.param.len() || (t.penalized < t.param.len() && !t.penalized.is_multiple_of(4)) {
+        return Err(bad(
+            op,
+            format!("a penalized share of at most {} elements, a multiple of 4 unless all", t.param.len()),
+            format!("{}", t.penalized),
+        ));
+    }
     for i in 0..2 {
         match (t.state[i], i < rule.state_count()) {
             (Some(s), true) => {
@@ -167,7 +174,7 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     }
     if let Some(n) = t.grad_norm {
         check_dtype(op, n, DType::F32)?;
-        len_at_least(op, "grad_norm", n, 2)?;
+        len_at_least(op, "grad_norm", n, 1)?;
     }
     let mut writes = vec![t.param];
     writes.extend(t.state.iter().take(rule.state_count()).flatten());

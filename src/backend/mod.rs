@@ -35,6 +35,17 @@ pub struct Counters {
     pub bind_groups_created: u64,
 }
 
+/// Tensors from `Backend::zeros_packed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The whole allocation as a (1, len) tensor, where the backend packs.
+    pub whole: Option<Tensor>,
+    /// One tensor per requested shape, in order.
+    pub parts: Vec<Tensor>,
+    /// Where each part starts in `whole`, in elements (empty without `whole`).
+    pub offsets: Vec<usize>,
+}
+
 /// What a model may ask of a device.
 pub trait Backend {
     /// A one-line description: the device and, for the GPU, the adapter.
@@ -184,6 +195,15 @@ pub trait Backend {
     }
 
     // ---- provided ----
+
+    /// Zeroed f32 tensors of these shapes. A backend that can lays them out in one
+    /// allocation and also returns the whole of it as one tensor, so that an elementwise op
+    /// (the optimizer's update) covers every part in one dispatch; the space between parts
+    /// holds zeros, which every update rule leaves at zero. This default keeps them apart.
+    fn zeros_packed(&mut self, shapes: &[(usize, usize)]) -> Result<Packed> {
+        let parts = shapes.iter().map(|&(rows, cols)| self.zeros(rows, cols)).collect::<Result<Vec<_>>>()?;
+        Ok(Packed { whole: None, parts, offsets: Vec::new() })
+    }
 
     /// A new f32 tensor of zeros.
     fn zeros(&mut self, rows: usize, cols: usize) -> Result<Tensor> {

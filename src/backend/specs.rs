@@ -237,6 +237,11 @@ pub struct UpdateTensors {
     pub state: [Option<Tensor>; 2],
     pub hyper: Tensor,
     pub grad_norm: Option<Tensor>,
+    /// The ℓ1/ℓ2 penalties in `hyper` apply to the first `penalized` elements only: the
+    /// parameter's length for a Dense weight, 0 for a bias, and in a packed update of a whole
+    /// model the weights' share, which the packing puts first. A multiple of 4 (the GPU
+    /// updates four elements at a time) unless it is the whole length.
+    pub penalized: usize,
 }
 
 /// Normalization applied by a gather: `x·scale + shift` (e.g. 1/255 and 0 for images).

@@ -4,7 +4,7 @@ use super::backend::{CpuBackend, HostData};
 use super::{activation, batchnorm, data, dropout, loss, matmul, optim, reduce};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
 
 impl Backend for CpuBackend {
@@ -339,28 +339,7 @@ impl Backend for CpuBackend {
         let mut s2 = t.state[1].filter(|_| rule.state_count() > 1).map(|s| self.take("update", s)).transpose()?;
         let result = (|| {
             let (grad, norm) = (self.f32s("update", t.grad)?, self.f32_opt("update", t.grad_norm)?);
-            let missing = || Error::Device { op: "update", message: "state checked above".into() };
-            match rule {
-                UpdateRule::Sgd => optim::sgd_update(&mut theta, grad, &h, norm),
-                UpdateRule::Momentum | UpdateRule::Nesterov => {
-                    let v = s1.as_mut().ok_or_else(missing)?;
-                    optim::momentum_update(&mut theta, grad, &h, norm, v, rule == UpdateRule::Nesterov)
-                }
-                UpdateRule::Adagrad => {
-                    optim::adagrad_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
-                }
-                UpdateRule::Rmsprop => {
-                    optim::rmsprop_update(&mut theta, grad, &h, norm, s1.as_mut().ok_or_else(missing)?)
-                }
-                UpdateRule::Adam | UpdateRule::Nadam => {
-                    let (m, v) = (s1.as_mut().ok_or_else(missing)?, s2.as_mut().ok_or_else(missing)?);
-                    if rule == UpdateRule::Adam {
-                        optim::adam_update(&mut theta, grad, &h, norm, m, v)
-                    } else {
-                        optim::nadam_update(&mut theta, grad, &h, norm, m, v)
-                    }
-                }
-            }
+            optim::update(rule, &h, t.penalized, &mut theta, grad, norm, s1.as_deref_mut(), s2.as_deref_mut());
             Ok(())
         })();
         self.put(t.param, theta);

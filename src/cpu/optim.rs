@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/optim.wgsl`: each rule element by element, formulas as documented
 //! there. `norm` is the `sum_squares` output (Σg² in `norm[0]`), used only when clipping by norm.
 
-use crate::backend::Hyper;
+use crate::backend::{Hyper, UpdateRule};
 
 /// The gradient the rule sees: norm-clipped, penalized, value-clipped.
 pub fn effective_grad(g: f32, w: f32, h: &Hyper, norm: Option<&[f32]>) -> f32 {
@@ -91,5 +91,60 @@ pub fn nadam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f
         let g = effective_grad(grad[i], theta[i], h, norm);
         adam_moments(&mut m[i], &mut v[i], g, h);
         theta[i] -= h.lr * (h.k_g * g + h.k_m * m[i]) / ((v[i] / h.c2).sqrt() + h.eps);
+    }
+}
+
+/// One update by `rule` with the penalties on the first `penalized` elements only (see
+/// `UpdateTensors::penalized`): the penalized share with `h`, the rest with its penalties
+/// set to zero. `s1`, `s2` hold the rule's state (as many as it keeps).
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    rule: UpdateRule,
+    h: &Hyper,
+    penalized: usize,
+    theta: &mut [f32],
+    grad: &[f32],
+    norm: Option<&[f32]>,
+    s1: Option<&mut [f32]>,
+    s2: Option<&mut [f32]>,
+) {
+    let plain = Hyper { l1: 0.0, l2: 0.0, ..*h };
+    let (theta_pen, theta_plain) = theta.split_at_mut(penalized);
+    let (grad_pen, grad_plain) = grad.split_at(penalized);
+    let (s1_pen, s1_plain) = split_state(s1, penalized);
+    let (s2_pen, s2_plain) = split_state(s2, penalized);
+    apply(rule, h, theta_pen, grad_pen, norm, s1_pen, s2_pen);
+    apply(rule, &plain, theta_plain, grad_plain, norm, s1_plain, s2_plain);
+}
+
+fn split_state(s: Option<&mut [f32]>, at: usize) -> (Option<&mut [f32]>, Option<&mut [f32]>) {
+    match s {
+        Some(s) => {
+            let (a, b) = s.split_at_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
+}
+
+fn apply(
+    rule: UpdateRule,
+    h: &Hyper,
+    theta: &mut [f32],
+    grad: &[f32],
+    norm: Option<&[f32]>,
+    s1: Option<&mut [f32]>,
+    s2: Option<&mut [f32]>,
+) {
+    let state = "the backend checks that the rule's state is present";
+    match rule {
+        UpdateRule::Sgd => sgd_update(theta, grad, h, norm),
+        UpdateRule::Momentum | UpdateRule::Nesterov => {
+            momentum_update(theta, grad, h, norm, s1.expect(state), rule == UpdateRule::Nesterov)
+        }
+        UpdateRule::Adagrad => adagrad_update(theta, grad, h, norm, s1.expect(state)),
+        UpdateRule::Rmsprop => rmsprop_update(theta, grad, h, norm, s1.expect(state)),
+        UpdateRule::Adam => adam_update(theta, grad, h, norm, s1.expect(state), s2.expect(state)),
+        UpdateRule::Nadam => nadam_update(theta, grad, h, norm, s1.expect(state), s2.expect(state)),
     }
 }

@@ -10,7 +10,7 @@ use super::loss::{self as loss_ops};
 use super::matmul::matmul_forward;
 use super::optim::{self as optim_ops, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
-use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
+use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
 use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
@@ -49,6 +49,40 @@ impl Backend for GpuBackend {
         let buffer = self.pool.acquire(&self.ctx, "alloc", dtype.device_bytes(rows * cols))?;
         self.rec.clear(&self.ctx, &buffer);
         Ok(self.tensors.insert(rows, cols, dtype, buffer))
+    }
+
+    fn zeros_packed(&mut self, shapes: &[(usize, usize)]) -> Result<Packed> {
+        // Each part starts at the adapter's storage offset alignment (and on a vec4), so it
+        // binds as a buffer of its own and its last vec4 stays inside its slot.
+        let align = (self.ctx.limits().min_storage_buffer_offset_alignment as u64).max(16);
+        let mut offsets = Vec::with_capacity(shapes.len());
+        let mut end = 0u64;
+        for &(rows, cols) in shapes {
+            check_shape("zeros_packed", rows, cols)?;
+            offsets.push(end);
+            end = (end + DType::F32.device_bytes(rows * cols)).next_multiple_of(align);
+        }
+        if end > self.ctx.limits().max_storage_buffer_binding_size {
+            // Too big to bind whole: apart, as the default does.
+            let parts = shapes.iter().map(|&(rows, cols)| self.zeros(rows, cols)).collect::<Result<Vec<_>>>()?;
+            return Ok(Packed { whole: None, parts, offsets: Vec::new() });
+        }
+        // Not pooled: the parts share its buffer for as long as any of them lives.
+        let pooled = self.pool.acquire(&self.ctx, "zeros_packed", end.max(16))?;
+        let whole = Arc::new(pooled.range(&self.ctx, 0, pooled.bytes));
+        self.rec.clear(&self.ctx, &whole);
+        let parts = shapes
+            .iter()
+            .zip(&offsets)
+            .map(|(&(rows, cols), &at)| {
+                let bytes = DType::F32.device_bytes(rows * cols).next_multiple_of(16);
+                let range = Arc::new(whole.range(&self.ctx, at, bytes));
+                self.tensors.insert(rows, cols, DType::F32, range)
+            })
+            .collect();
+        let len = (whole.bytes / 4) as usize;
+        let whole = self.tensors.insert(1, len, DType::F32, whole);
+        Ok(Packed { whole: Some(whole), parts, offsets: offsets.iter().map(|&o| (o / 4) as usize).collect() })
     }
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
@@ -328,6 +362,7 @@ impl Backend for GpuBackend {
             state: [buf_opt(t, op, u.state[0])?, buf_opt(t, op, u.state[1])?],
             hyper: buf(t, op, u.hyper)?,
             grad_norm: buf_opt(t, op, u.grad_norm)?,
+            penalized: u.penalized,
         };
         optim_ops::update(&mut self.rec, &self.ctx, &self.k.optim, rule, b, u.param.len())
     }

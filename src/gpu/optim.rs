@@ -13,7 +13,7 @@ params_struct! {
     struct Params {
         n: u32,
         nesterov: u32,
-        _pad0: u32,
+        penalized: u32,
         _pad1: u32,
     }
 }
@@ -48,6 +48,7 @@ pub struct UpdateBuffers<'a> {
     pub state: [Option<&'a GpuBuffer>; 2],
     pub hyper: &'a GpuBuffer,
     pub grad_norm: Option<&'a GpuBuffer>,
+    pub penalized: usize,
 }
 
 /// Record one update of `n` parameters.
@@ -62,7 +63,7 @@ pub fn update(
     let p = Params {
         n: to_u32("update", "parameter count", n)?,
         nesterov: (rule == UpdateRule::Nesterov) as u32,
-        _pad0: 0,
+        penalized: to_u32("update", "penalized share", b.penalized)?,
         _pad1: 0,
     };
     let kernel = match rule {

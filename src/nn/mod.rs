@@ -3,9 +3,11 @@
 mod builder;
 pub mod init;
 mod model;
+mod params;
 pub mod spec;
 
 pub use builder::{BatchNormAt, ModelBuilder};
 pub use init::{Draw, FanMode, Initializer};
-pub use model::{validate, Mode, Param, Sequential, Workspace};
+pub use model::{validate, Mode, Sequential, Workspace};
+pub use params::{PackedParams, Param, ParamInit, ParamSet};
 pub use spec::{LayerSpec, ModelSpec};

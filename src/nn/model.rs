@@ -6,6 +6,7 @@
 
 use rand::SeedableRng;
 
+use super::params::{ParamInit, ParamSet};
 use super::spec::{LayerSpec, ModelSpec};
 use crate::backend::{Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout};
 use crate::backend::{Matmul, Noise};
@@ -14,18 +15,6 @@ use crate::tensor::Tensor;
 
 mod workspace;
 pub use workspace::Workspace;
-
-/// A trainable tensor with its gradient and optimizer state.
-#[derive(Debug, Clone)]
-pub struct Param {
-    pub name: String,
-    pub value: Tensor,
-    pub grad: Tensor,
-    /// Filled by the optimizer with as many zero tensors as its rule keeps.
-    pub state: [Option<Tensor>; 2],
-    /// Whether ℓ1/ℓ2 penalties apply (Dense weights only, as in Keras' kernel_regularizer).
-    pub penalized: bool,
-}
 
 /// How a forward pass treats dropout and batch norm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +59,9 @@ pub struct Sequential {
     layers: Vec<Layer>,
     /// Output width of each layer.
     widths: Vec<usize>,
-    params: Vec<Param>,
+    params: ParamSet,
+    /// The parameters while the model is being built (allocated together at the end).
+    inits: Vec<ParamInit>,
     /// Non-trained state saved in checkpoints (batch-norm running statistics).
     buffers: Vec<(String, Tensor)>,
     workspaces: Vec<Workspace>,
@@ -131,7 +122,8 @@ impl Sequential {
             spec: spec.clone(),
             layers: Vec::new(),
             widths: Vec::new(),
-            params: Vec::new(),
+            params: ParamSet::default(),
+            inits: Vec::new(),
             buffers: Vec::new(),
             workspaces: Vec::new(),
             seed,
@@ -142,8 +134,8 @@ impl Sequential {
             match *l {
                 LayerSpec::Dense { units, activation, init, bias } => {
                     let w = init.sample(width, units, &mut rng);
-                    let wi = model.add_param(b, format!("layers.{i}.w"), width, units, &w, true)?;
-                    let bi = model.add_param(b, format!("layers.{i}.b"), 1, units, &vec![bias; units], false)?;
+                    let wi = model.add_param(format!("layers.{i}.w"), width, units, &w, true);
+                    let bi = model.add_param(format!("layers.{i}.b"), 1, units, &vec![bias; units], false);
                     // Fuse the activation into the matmul when it needs no tensor or noise;
                     // keep the pre-activation when its derivative needs it.
                     let fused = activation.fusable();
@@ -151,17 +143,17 @@ impl Sequential {
                     let keep_pre = fused && !activation.output_suffices();
                     model.push(Layer::Dense { w: wi, b: Some(bi), act, keep_pre }, units);
                     if !fused {
-                        model.push_activation(b, i, activation, units, stream)?;
+                        model.push_activation(i, activation, units, stream)?;
                     }
                     width = units;
                 }
                 LayerSpec::Linear { units, init } => {
                     let w = init.sample(width, units, &mut rng);
-                    let wi = model.add_param(b, format!("layers.{i}.w"), width, units, &w, true)?;
+                    let wi = model.add_param(format!("layers.{i}.w"), width, units, &w, true);
                     model.push(Layer::Dense { w: wi, b: None, act: Activation::Identity, keep_pre: false }, units);
                     width = units;
                 }
-                LayerSpec::Activation { activation } => model.push_activation(b, i, activation, width, stream)?,
+                LayerSpec::Activation { activation } => model.push_activation(i, activation, width, stream)?,
                 LayerSpec::Dropout { rate } => model.push(
                     Layer::Dropout { spec: Dropout::inverted(rate, Noise { seed: model.noise_seed(), stream }) },
                     width,
@@ -172,13 +164,14 @@ impl Sequential {
                 ),
                 LayerSpec::BatchNorm { eps, momentum } => {
                     let affine = [vec![1.0; width], vec![0.0; width]].concat();
-                    let ai = model.add_param(b, format!("layers.{i}.affine"), 2, width, &affine, false)?;
+                    let ai = model.add_param(format!("layers.{i}.affine"), 2, width, &affine, false);
                     let running = b.upload(2, width, &[vec![0.0; width], vec![1.0; width]].concat())?;
                     model.buffers.push((format!("layers.{i}.running"), running));
                     model.push(Layer::BatchNorm { affine: ai, running, spec: BatchNorm { eps, momentum } }, width);
                 }
             }
         }
+        model.params = ParamSet::build(b, std::mem::take(&mut model.inits))?;
         Ok(model)
     }
 
@@ -189,7 +182,6 @@ impl Sequential {
 
     fn push_activation(
         &mut self,
-        b: &mut dyn Backend,
         i: usize,
         act: Activation,
         width: usize,
@@ -197,7 +189,7 @@ impl Sequential {
     ) -> Result<()> {
         let alpha = match act {
             Activation::Prelu => {
-                Some(self.add_param(b, format!("layers.{i}.alpha"), 1, width, &vec![0.25; width], false)?)
+                Some(self.add_param(format!("layers.{i}.alpha"), 1, width, &vec![0.25; width], false))
             }
             _ => None,
         };
@@ -205,19 +197,10 @@ impl Sequential {
         Ok(())
     }
 
-    fn add_param(
-        &mut self,
-        b: &mut dyn Backend,
-        name: String,
-        rows: usize,
-        cols: usize,
-        init: &[f32],
-        penalized: bool,
-    ) -> Result<usize> {
-        let value = b.upload(rows, cols, init)?;
-        let grad = b.zeros(rows, cols)?;
-        self.params.push(Param { name, value, grad, state: [None, None], penalized });
-        Ok(self.params.len() - 1)
+    /// Record a parameter to allocate once the model is built; its index in `params`.
+    fn add_param(&mut self, name: String, rows: usize, cols: usize, init: &[f32], penalized: bool) -> usize {
+        self.inits.push(ParamInit { name, rows, cols, values: init.to_vec(), penalized });
+        self.inits.len() - 1
     }
 
     /// The seed the weights were drawn from and the dropout/RReLU masks are keyed by.
@@ -234,11 +217,12 @@ impl Sequential {
         &self.spec
     }
 
-    pub fn params(&self) -> &[Param] {
+    pub fn params(&self) -> &ParamSet {
         &self.params
     }
 
-    pub fn params_mut(&mut self) -> &mut [Param] {
+    /// For the optimizer to attach its state (`Optimizer::attach`).
+    pub fn params_mut(&mut self) -> &mut ParamSet {
         &mut self.params
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::schedule::{PlateauState, Schedule};
 use crate::backend::{Backend, Hyper, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::nn::Param;
+use crate::nn::{Param, ParamSet};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,8 +151,8 @@ impl Default for OptimizerState {
 pub struct Optimizer {
     pub config: OptimizerConfig,
     pub state: OptimizerState,
-    hyper_penalized: Tensor,
-    hyper_plain: Tensor,
+    /// The next update's scalars, penalties included (they apply to the penalized share).
+    hyper: Tensor,
     /// Σg² over all gradients, for clipping by global norm.
     norm: Tensor,
     /// Pruning masks as (parameter value, mask) with 1 keeping and 0 pruning, applied right
@@ -167,8 +167,7 @@ impl Optimizer {
         Ok(Self {
             config,
             state: OptimizerState::default(),
-            hyper_penalized: b.zeros(1, Hyper::LEN)?,
-            hyper_plain: b.zeros(1, Hyper::LEN)?,
+            hyper: b.zeros(1, Hyper::LEN)?,
             norm: b.zeros(1, 1)?,
             masks: Vec::new(),
         })
@@ -201,17 +200,10 @@ impl Optimizer {
         &self.masks
     }
 
-    /// Give each parameter the zeroed state tensors the rule keeps (once, before training).
-    pub fn attach(&self, b: &mut dyn Backend, params: &mut [Param]) -> Result<()> {
-        let count = self.config.kind.rule().state_count();
-        for p in params {
-            for slot in 0..count {
-                if p.state[slot].is_none() {
-                    p.state[slot] = Some(b.zeros(p.value.rows, p.value.cols)?);
-                }
-            }
-        }
-        Ok(())
+    /// Give each parameter the zeroed state tensors the rule keeps (once, before training),
+    /// packed like the values where they are.
+    pub fn attach(&self, b: &mut dyn Backend, params: &mut ParamSet) -> Result<()> {
+        params.attach_state(b, self.config.kind.rule().state_count())
     }
 
     /// Multiply every learning rate the optimizer can use by `factor`: the base rate and the
@@ -262,23 +254,45 @@ impl Optimizer {
             ));
         }
         let (h, _) = self.hyper();
-        b.write(self.hyper_plain, h.as_slice())?;
-        b.write(self.hyper_penalized, h.with_penalties(self.config.l1, self.config.l2).as_slice())
+        b.write(self.hyper, h.with_penalties(self.config.l1, self.config.l2).as_slice())
     }
 
-    /// Record the update of every parameter from its gradient, then advance the step.
-    pub fn record(&mut self, b: &mut dyn Backend, params: &[Param]) -> Result<()> {
-        let clip_norm = self.config.clip_norm > 0.0;
-        if clip_norm {
-            for (i, p) in params.iter().enumerate() {
-                b.sum_squares(p.grad, self.norm, i > 0)?;
+    /// Record the update of every parameter from its gradient, then advance the step: one
+    /// update over the packed allocations when `params` is packed, else one per parameter.
+    pub fn record(&mut self, b: &mut dyn Backend, params: &ParamSet) -> Result<()> {
+        let rule = self.config.kind.rule();
+        let packed = params.packed(rule.state_count());
+        let grad_norm = (self.config.clip_norm > 0.0).then_some(self.norm);
+        if grad_norm.is_some() {
+            match packed {
+                Some(all) => b.sum_squares(all.grad, self.norm, false)?,
+                None => {
+                    for (i, p) in params.iter().enumerate() {
+                        b.sum_squares(p.grad, self.norm, i > 0)?;
+                    }
+                }
             }
         }
-        let rule = self.config.kind.rule();
-        for p in params {
-            let hyper = if p.penalized { self.hyper_penalized } else { self.hyper_plain };
-            let grad_norm = clip_norm.then_some(self.norm);
-            b.update(rule, UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm })?;
+        let hyper = self.hyper;
+        match packed {
+            Some(all) => b.update(
+                rule,
+                UpdateTensors {
+                    param: all.value,
+                    grad: all.grad,
+                    state: all.state,
+                    hyper,
+                    grad_norm,
+                    penalized: all.penalized,
+                },
+            )?,
+            None => {
+                for p in params.iter() {
+                    let penalized = if p.penalized { p.value.len() } else { 0 };
+                    let t = UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm, penalized };
+                    b.update(rule, t)?;
+                }
+            }
         }
         for &(value, mask) in &self.masks {
             b.apply_mask(mask, value)?;

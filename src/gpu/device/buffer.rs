@@ -7,12 +7,35 @@ use std::sync::Arc;
 use super::context::GpuContext;
 use crate::error::{Error, Result};
 
-/// A storage buffer with a process-unique id (bind groups are cached by id).
+/// A storage buffer, or a range of one, with a process-unique id (bind groups are cached by
+/// id). Kernels see a range as a buffer of its own, indexed from 0.
 #[derive(Debug)]
 pub struct GpuBuffer {
     pub(crate) id: u64,
     pub(crate) buffer: wgpu::Buffer,
+    /// Where the range starts, in bytes (0 for a whole buffer; a multiple of the adapter's
+    /// storage offset alignment otherwise).
+    pub(crate) offset: u64,
     pub(crate) bytes: u64,
+    /// A whole buffer from the pool, which takes it back when freed (ranges are not pooled).
+    pub(crate) pooled: bool,
+}
+
+impl GpuBuffer {
+    /// The binding of this buffer or range.
+    pub(crate) fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.offset,
+            size: std::num::NonZeroU64::new(self.bytes),
+        })
+    }
+
+    /// `bytes` bytes of this buffer from `offset`, as a range with its own id.
+    pub(crate) fn range(&self, ctx: &GpuContext, offset: u64, bytes: u64) -> Self {
+        debug_assert!(offset + bytes <= self.bytes, "range inside its buffer");
+        Self { id: ctx.fresh_id(), buffer: self.buffer.clone(), offset: self.offset + offset, bytes, pooled: false }
+    }
 }
 
 /// Free buffers keyed by exact byte size.
@@ -49,12 +72,15 @@ impl BufferPool {
             mapped_at_creation: false,
         });
         self.created += 1;
-        Ok(Arc::new(GpuBuffer { id: ctx.fresh_id(), buffer, bytes }))
+        Ok(Arc::new(GpuBuffer { id: ctx.fresh_id(), buffer, offset: 0, bytes, pooled: true }))
     }
 
     /// Give a buffer back for reuse. Its contents are not cleared here: callers that need
     /// zeros fill it (see `Recorder::clear`).
     pub fn release(&mut self, buf: Arc<GpuBuffer>) {
+        if !buf.pooled {
+            return; // a range: its buffer goes when the last range over it does
+        }
         self.free.entry(buf.bytes).or_default().push(buf);
     }
 }

@@ -32,6 +32,8 @@ pub struct DeviceLimits {
     pub max_compute_workgroup_size_x: u32,
     pub max_compute_workgroup_size_y: u32,
     pub max_compute_workgroups_per_dimension: u32,
+    /// Where a range of a buffer may start when bound as storage (bytes).
+    pub min_storage_buffer_offset_alignment: u32,
 }
 
 /// One opened device. Shared (`Arc`) by every backend and op that runs on it.
@@ -85,6 +87,7 @@ impl GpuContext {
             max_compute_workgroup_size_x: l.max_compute_workgroup_size_x,
             max_compute_workgroup_size_y: l.max_compute_workgroup_size_y,
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+            min_storage_buffer_offset_alignment: l.min_storage_buffer_offset_alignment,
         };
         let kind = match adapter.get_info().device_type {
             wgpu::DeviceType::Cpu => DeviceKind::Cpu,

@@ -162,7 +162,7 @@ impl Recorder {
         ctx.queue.write_buffer(&uniform, 0, &padded);
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         for (binding, b) in buffers {
-            entries.push(wgpu::BindGroupEntry { binding: *binding, resource: b.buffer.as_entire_binding() });
+            entries.push(wgpu::BindGroupEntry { binding: *binding, resource: b.binding() });
         }
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&kernel.label),
@@ -175,12 +175,12 @@ impl Recorder {
 
     /// Record a copy of `src` into `dst` (whole of `src`; `dst` at least as large).
     pub fn copy(&mut self, ctx: &GpuContext, src: &GpuBuffer, dst: &GpuBuffer) {
-        self.encoder(ctx).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, src.bytes);
+        self.encoder(ctx).copy_buffer_to_buffer(&src.buffer, src.offset, &dst.buffer, dst.offset, src.bytes);
     }
 
     /// Record a zero fill of `buf`.
     pub fn clear(&mut self, ctx: &GpuContext, buf: &GpuBuffer) {
-        self.encoder(ctx).clear_buffer(&buf.buffer, 0, None);
+        self.encoder(ctx).clear_buffer(&buf.buffer, buf.offset, Some(buf.bytes));
     }
 
     /// Whether dispatches are recorded but not yet submitted.
@@ -204,7 +204,7 @@ impl Recorder {
         if self.pending() {
             self.submit(ctx)?;
         }
-        ctx.queue.write_buffer(&buf.buffer, 0, bytes);
+        ctx.queue.write_buffer(&buf.buffer, buf.offset, bytes);
         Ok(())
     }
 
@@ -223,7 +223,7 @@ impl Recorder {
             self.stats.buffers_created += 1;
         }
         let staging = self.staging.take().expect("staging made above");
-        self.encoder(ctx).copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        self.encoder(ctx).copy_buffer_to_buffer(&buf.buffer, buf.offset, &staging, 0, bytes);
         let result = self.submit(ctx).and_then(|()| map_read(ctx, &staging, bytes));
         self.staging = Some(staging);
         self.stats.readbacks += 1;
