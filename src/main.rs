@@ -26,6 +26,10 @@ struct Cli {
     /// (the reference twin). `bench` takes a list (gpu,cpu); the other commands one.
     #[arg(long, global = true, value_enum, value_delimiter = ',', default_value = "auto")]
     device: Vec<Device>,
+    /// Skip timing the matmul tilings at first use on an adapter (the result is cached, see
+    /// `wgtrain info`) and take the default for the kind of adapter. Same as WGTRAIN_AUTOTUNE=0.
+    #[arg(long, global = true)]
+    no_autotune: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -46,7 +50,7 @@ fn auto_backend() -> Box<dyn Backend> {
 
 /// The GPU backend, or None after one line saying why not and how to get a GPU path.
 fn gpu_or_note() -> Option<GpuBackend> {
-    GpuBackend::from_env()
+    open_gpu()
         .map_err(|e| {
             eprintln!(
                 "note: no GPU adapter ({e}); running on the CPU twin. Without a GPU, Mesa's software Vulkan \
@@ -267,10 +271,27 @@ enum DataAction {
     },
 }
 
+/// The GPU backend on the adapter wgpu's variables pick, saying so when the matmul tiling is
+/// being tuned for it (once per adapter; a few seconds).
+fn open_gpu() -> wgtrain::Result<GpuBackend> {
+    let ctx = wgtrain::GpuContext::from_env()?;
+    let start = std::time::Instant::now();
+    let tuned = wgtrain::gpu::tune::choose(&ctx)?;
+    if let wgtrain::gpu::tune::TuneSource::Measured { cache } = &tuned.source {
+        let kept = cache.as_ref().map_or("not cached: no writable cache directory".into(), |p| format!("cached in {}", p.display()));
+        eprintln!(
+            "note: timed the matmul tilings on this adapter in {:.1} s and chose {} ({kept}; --no-autotune skips this)",
+            start.elapsed().as_secs_f64(),
+            tuned.tiling.name()
+        );
+    }
+    GpuBackend::with_tiling(ctx, tuned.tiling)
+}
+
 fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
     Ok(match devices {
         [Device::Auto] => auto_backend(),
-        [Device::Gpu] => Box::new(GpuBackend::from_env()?),
+        [Device::Gpu] => Box::new(open_gpu()?),
         [Device::Cpu] => Box::new(CpuBackend::new()),
         _ => anyhow::bail!("--device takes one of auto, gpu, cpu here (only bench takes a list), got {devices:?}"),
     })
@@ -285,7 +306,7 @@ fn bench(args: cli::bench::BenchArgs, devices: &[Device], json: bool) -> Result<
         // For bench, auto is the GPU when there is one, else the CPU twin (said so).
         let gpu = match d {
             Device::Auto => gpu_or_note(),
-            Device::Gpu => Some(GpuBackend::from_env()?),
+            Device::Gpu => Some(open_gpu()?),
             Device::Cpu => None,
         };
         match gpu {
@@ -318,6 +339,10 @@ fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
 fn main() {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.no_autotune {
+        // Read by wgtrain::gpu::tune; set before any thread starts.
+        std::env::set_var("WGTRAIN_AUTOTUNE", "0");
+    }
     let outcome = match cli.command {
         Command::Bench(args) => bench(*args, &cli.device, cli.json),
         Command::Prune { args, sparsity, per_layer } => backend(&cli.device).and_then(|mut b| {

@@ -10,8 +10,7 @@ use wgtrain::bench::report::{compare, Comparison};
 use wgtrain::bench::{self, BenchModel, Machine, Profile, Report, Row, MODEL_NAMES};
 use wgtrain::Backend;
 
-/// The wgpu release this binary is built with (checked against Cargo.lock by a test).
-pub const WGPU_VERSION: &str = "30.0.2";
+pub use wgtrain::gpu::tune::WGPU_VERSION;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {

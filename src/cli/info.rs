@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use wgtrain::gpu::tune::TuneSource;
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
 use wgtrain::train::checkpoint;
 
@@ -51,14 +52,23 @@ fn adapters(json: bool) -> Result<()> {
     let request = AdapterRequest::from_env();
     let adapters = list_adapters(&request)?;
     let ctx = GpuContext::new(&request)?;
-    let backend = GpuBackend::new(ctx.clone())?;
+    let tuned = wgtrain::gpu::tune::choose(&ctx)?;
+    let backend = GpuBackend::with_tiling(ctx.clone(), tuned.tiling)?;
     let l = ctx.limits();
+    let how = match &tuned.source {
+        TuneSource::Override => "set by WGTRAIN_MATMUL".to_string(),
+        TuneSource::Skipped => "the adapter kind's default (autotune off)".to_string(),
+        TuneSource::Cached(path) => format!("tuned earlier, cached in {}", path.display()),
+        TuneSource::Measured { cache: Some(path) } => format!("tuned just now, cached in {}", path.display()),
+        TuneSource::Measured { cache: None } => "tuned just now (no writable cache directory)".to_string(),
+    };
     if json {
         let out = serde_json::json!({
             "adapters": adapters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "chosen": ctx.adapter().to_string(),
             "device_kind": format!("{:?}", ctx.kind()),
             "matmul_tiling": backend.matmul_tiling().to_string(),
+            "matmul_tuning": { "chosen": tuned.tiling.name(), "how": how, "gflops": tuned.gflops },
             "limits": {
                 "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
                 "max_buffer_size": l.max_buffer_size,
@@ -78,6 +88,11 @@ fn adapters(json: bool) -> Result<()> {
     println!("chosen: {}", ctx.adapter());
     println!("device kind: {:?}", ctx.kind());
     println!("matmul tiling: {}", backend.matmul_tiling());
+    println!("  {how}");
+    if !tuned.gflops.is_empty() {
+        let each: Vec<String> = tuned.gflops.iter().map(|(name, g)| format!("{name} {g:.1}")).collect();
+        println!("  GFLOP/s over the tuning products: {}", each.join(", "));
+    }
     println!("limits:");
     println!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);

@@ -61,9 +61,10 @@ impl GpuBackend {
         Self::new(GpuContext::from_env()?)
     }
 
-    /// A backend on `ctx`, with the matmul tiling chosen for its adapter.
+    /// A backend on `ctx`, with the matmul tiling tuned for its adapter (`gpu::tune`: measured
+    /// at first use, then read from the cache).
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
-        let tiling = MatmulTiling::for_device(&ctx)?;
+        let tiling = super::tune::choose(&ctx)?.tiling;
         Self::with_tiling(ctx, tiling)
     }
 

@@ -24,7 +24,7 @@ const FORMS: usize = 2048;
 // Four bits hold the activation code.
 const _: () = assert!(Activation::ALL.len() <= 16);
 
-/// How the product is tiled. `for_device` picks per adapter.
+/// How the product is tiled. `gpu::tune` picks per adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulTiling {
     /// Per-invocation register blocks, no workgroup memory; `wg` = workgroup (x, y).
@@ -38,37 +38,43 @@ pub enum MatmulTiling {
 }
 
 impl MatmulTiling {
-    /// On CPU-backed drivers register blocks (on lavapipe, 8×16 blocks read with vec4 loads
-    /// beat workgroup tiles several-fold), sharing op(A) across the subgroup where subgroups
-    /// are 8 wide (2× again); workgroup tiles on GPUs. `WGTRAIN_MATMUL=register|subgroup|tiled`
-    /// overrides.
-    pub fn for_device(ctx: &GpuContext) -> Result<Self> {
-        let subgroups = Self::subgroups_fit(ctx);
-        match std::env::var("WGTRAIN_MATMUL").ok().as_deref() {
-            Some("register") => return Ok(Self::register()),
-            Some("tiled") => return Ok(Self::tiled()),
-            Some("subgroup") if subgroups => return Ok(Self::subgroup()),
-            Some("subgroup") => {
-                return Err(Error::BadEnv {
-                    var: "WGTRAIN_MATMUL",
-                    value: "subgroup".into(),
-                    expected: "register or tiled: this adapter has no fixed subgroup size of 8",
-                })
-            }
-            Some(other) => {
-                return Err(Error::BadEnv {
-                    var: "WGTRAIN_MATMUL",
-                    value: other.into(),
-                    expected: "register, subgroup or tiled",
-                })
-            }
-            None => {}
+    /// The tiling `WGTRAIN_MATMUL=register|subgroup|tiled` names, if set.
+    pub fn from_env(ctx: &GpuContext) -> Result<Option<Self>> {
+        let Some(value) = std::env::var("WGTRAIN_MATMUL").ok() else {
+            return Ok(None);
+        };
+        match value.as_str() {
+            "register" => Ok(Some(Self::register())),
+            "tiled" => Ok(Some(Self::tiled())),
+            "subgroup" if Self::subgroups_fit(ctx) => Ok(Some(Self::subgroup())),
+            "subgroup" => Err(Error::BadEnv {
+                var: "WGTRAIN_MATMUL",
+                value,
+                expected: "register or tiled: this adapter has no fixed subgroup size of 8",
+            }),
+            _ => Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value, expected: "register, subgroup or tiled" }),
         }
-        Ok(match ctx.kind() {
-            DeviceKind::Cpu if subgroups => Self::subgroup(),
+    }
+
+    /// The tiling for this kind of adapter without measuring: on CPU-backed drivers register
+    /// blocks (on lavapipe, 8×16 blocks read with vec4 loads beat workgroup tiles
+    /// several-fold), sharing op(A) across the subgroup where subgroups are 8 wide (2× again);
+    /// workgroup tiles on GPUs. `gpu::tune` measures instead.
+    pub fn default_for(ctx: &GpuContext) -> Self {
+        match ctx.kind() {
+            DeviceKind::Cpu if Self::subgroups_fit(ctx) => Self::subgroup(),
             DeviceKind::Cpu => Self::register(),
             _ => Self::tiled(),
-        })
+        }
+    }
+
+    /// The tiling's name, as `WGTRAIN_MATMUL` and the tuning cache spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Register { .. } => "register",
+            Self::Subgroup { .. } => "subgroup",
+            Self::Tiled { .. } => "tiled",
+        }
     }
 
     /// Whether `Subgroup` runs on this device: subgroup operations, all subgroups 8 wide.

@@ -38,6 +38,7 @@ mod matmul;
 mod optim;
 mod random;
 mod reduce;
+pub mod tune;
 
 pub use backend::GpuBackend;
 pub use device::adapter::{list_adapters, AdapterRequest, AdapterSummary};

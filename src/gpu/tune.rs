@@ -1,0 +1,218 @@
+//! The matmul tiling for an adapter: chosen at first use by timing each tiling the adapter
+//! runs on the products a Dense MLP makes, and remembered on disk, keyed by adapter, driver,
+//! wgpu and the matmul shaders' text, so it is measured once per machine and kernel version.
+//!
+//! `WGTRAIN_MATMUL=register|subgroup|tiled` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
+//! command line's `--no-autotune`) skips the measurement and takes the kind-of-adapter default
+//! (`MatmulTiling::default_for`). The cache is a JSON file in `WGTRAIN_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/wgtrain`, else `~/.cache/wgtrain`; it is written atomically, and one that
+//! cannot be read or parsed is measured over.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::matmul::MatmulTiling;
+use super::{GpuBackend, GpuContext};
+use crate::backend::{Backend, Matmul};
+use crate::error::{Error, Result};
+use crate::shaders;
+
+/// The wgpu release this crate is built with (a test checks it against Cargo.lock).
+pub const WGPU_VERSION: &str = "30.0.2";
+
+const SCHEMA: &str = "wgtrain-tune/1";
+const FILE: &str = "matmul-tiling.json";
+
+/// How the tiling was arrived at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TuneSource {
+    /// `WGTRAIN_MATMUL` named it.
+    Override,
+    /// `WGTRAIN_AUTOTUNE=0`: the default for the kind of adapter, nothing measured.
+    Skipped,
+    /// Read from the cache file.
+    Cached(PathBuf),
+    /// Measured now; written to the cache file when it could be.
+    Measured { cache: Option<PathBuf> },
+}
+
+/// The tiling chosen for an adapter, and the evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuned {
+    pub tiling: MatmulTiling,
+    pub source: TuneSource,
+    /// GFLOP/s of each candidate over the tuning products (measured now or when cached).
+    pub gflops: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CacheFile {
+    schema: String,
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    tiling: String,
+    gflops: BTreeMap<String, f64>,
+}
+
+/// The products timed: a Dense 784→300 layer's three at batch 128, its 300→100 forward at
+/// batch 1024, and an output layer's (N = 10, unaligned). (M, K, N, form.)
+const PRODUCTS: &[(usize, usize, usize, fn() -> Matmul)] = &[
+    (128, 784, 300, Matmul::nn),
+    (128, 300, 784, Matmul::nt),
+    (784, 128, 300, Matmul::tn),
+    (1024, 300, 100, Matmul::nn),
+    (128, 100, 10, Matmul::nn),
+];
+/// Rounds over the candidates (alternating, so a noisy machine hits each alike); the median
+/// counts.
+const ROUNDS: usize = 3;
+
+/// The tiling for `ctx`'s adapter (see the module docs). Tuned once per process and adapter.
+pub fn choose(ctx: &Arc<GpuContext>) -> Result<Tuned> {
+    if let Some(tiling) = MatmulTiling::from_env(ctx)? {
+        return Ok(Tuned { tiling, source: TuneSource::Override, gflops: BTreeMap::new() });
+    }
+    if std::env::var("WGTRAIN_AUTOTUNE").is_ok_and(|v| v == "0") {
+        let tiling = MatmulTiling::default_for(ctx);
+        return Ok(Tuned { tiling, source: TuneSource::Skipped, gflops: BTreeMap::new() });
+    }
+    static DONE: Mutex<Vec<(String, Tuned)>> = Mutex::new(Vec::new());
+    let key = cache_key(ctx);
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, tuned)) = done.iter().find(|(k, _)| *k == key) {
+        return Ok(tuned.clone());
+    }
+    let tuned = tune_with_cache(ctx, &key, cache_dir().as_deref())?;
+    done.push((key, tuned.clone()));
+    Ok(tuned)
+}
+
+/// Look `key` up in the cache in `dir`, else measure and store it there.
+pub fn tune_with_cache(ctx: &Arc<GpuContext>, key: &str, dir: Option<&Path>) -> Result<Tuned> {
+    let path = dir.map(|d| d.join(FILE));
+    let mut file = path.as_deref().and_then(read_cache).unwrap_or_default();
+    if let (Some(path), Some(entry)) = (&path, file.entries.get(key)) {
+        if let Some(tiling) = candidates(ctx).into_iter().find(|t| t.name() == entry.tiling) {
+            return Ok(Tuned { tiling, source: TuneSource::Cached(path.clone()), gflops: entry.gflops.clone() });
+        }
+    }
+    let (tiling, gflops) = measure(ctx)?;
+    file.schema = SCHEMA.into();
+    file.entries.insert(key.into(), Entry { tiling: tiling.name().into(), gflops: gflops.clone() });
+    // A cache that cannot be written costs a measurement next time, nothing more.
+    let cache = path.filter(|p| write_cache(p, &file).is_ok());
+    Ok(Tuned { tiling, source: TuneSource::Measured { cache }, gflops })
+}
+
+/// What identifies a measurement: the adapter, its driver, wgpu, and the matmul kernels.
+pub fn cache_key(ctx: &GpuContext) -> String {
+    let a = ctx.adapter();
+    let mut h = Sha256::new();
+    h.update(shaders::MATMUL.source);
+    h.update(shaders::MATMUL_SUBGROUP.source);
+    let kernels: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{} | {} | {} {} | wgpu {WGPU_VERSION} | kernels {kernels}", a.name, a.backend, a.driver, a.driver_info)
+}
+
+/// The tilings this adapter runs.
+fn candidates(ctx: &GpuContext) -> Vec<MatmulTiling> {
+    let mut all = vec![MatmulTiling::register(), MatmulTiling::tiled()];
+    if MatmulTiling::subgroups_fit(ctx) {
+        all.push(MatmulTiling::subgroup());
+    }
+    all
+}
+
+/// Time every candidate on `PRODUCTS`; the fastest in total, and each one's GFLOP/s.
+fn measure(ctx: &Arc<GpuContext>) -> Result<(MatmulTiling, BTreeMap<String, f64>)> {
+    let mut runs = Vec::new();
+    for tiling in candidates(ctx) {
+        runs.push((tiling, Run::new(GpuBackend::with_tiling(Arc::clone(ctx), tiling)?)?));
+    }
+    let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, run)) in runs.iter_mut().enumerate() {
+            seconds[i].push(run.time()?);
+        }
+    }
+    let flops: f64 = PRODUCTS.iter().map(|&(m, k, n, _)| 2.0 * (m * k * n) as f64).sum();
+    let mut gflops = BTreeMap::new();
+    let mut best = (f64::INFINITY, runs[0].0);
+    for ((tiling, _), mut s) in runs.into_iter().zip(seconds) {
+        s.sort_by(f64::total_cmp);
+        let median = s[s.len() / 2];
+        gflops.insert(tiling.name().to_string(), flops / median / 1e9);
+        if median < best.0 {
+            best = (median, tiling);
+        }
+    }
+    Ok((best.1, gflops))
+}
+
+/// One candidate's backend with the tuning products' operands in place.
+struct Run {
+    b: GpuBackend,
+    products: Vec<(crate::Tensor, crate::Tensor, crate::Tensor, Matmul)>,
+}
+
+impl Run {
+    fn new(mut b: GpuBackend) -> Result<Self> {
+        let mut products = Vec::new();
+        for &(m, k, n, form) in PRODUCTS {
+            let spec = form();
+            let (ar, ac) = if spec.trans_a { (k, m) } else { (m, k) };
+            let (br, bc) = if spec.trans_b { (n, k) } else { (k, n) };
+            let fill = |len: usize| (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<_>>();
+            let a = b.upload(ar, ac, &fill(m * k))?;
+            let w = b.upload(br, bc, &fill(k * n))?;
+            let c = b.zeros(m, n)?;
+            products.push((a, w, c, spec));
+        }
+        let mut run = Self { b, products };
+        run.time()?; // builds the pipelines
+        Ok(run)
+    }
+
+    /// Seconds for one pass over the products, submitted together.
+    fn time(&mut self) -> Result<f64> {
+        self.b.sync()?;
+        let start = Instant::now();
+        for &(a, w, c, spec) in &self.products {
+            self.b.matmul(a, w, c, spec)?;
+        }
+        self.b.sync()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+}
+
+/// `WGTRAIN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgtrain`, else `~/.cache/wgtrain`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("WGTRAIN_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("wgtrain")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("wgtrain")))
+}
+
+fn read_cache(path: &Path) -> Option<CacheFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str::<CacheFile>(&text).ok().filter(|f| f.schema == SCHEMA)
+}
+
+/// Through a temporary file beside it and a rename, so a reader never sees half a file.
+fn write_cache(path: &Path, file: &CacheFile) -> Result<()> {
+    let dir = path.parent().expect("the cache file is inside a directory");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let text = serde_json::to_string_pretty(file).expect("the cache serializes");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
