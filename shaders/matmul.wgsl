@@ -2,18 +2,21 @@
 //
 // op(A): (M, K), op(B): (K, N), C: (M, N), bias: (N). Transposes are strides, never copies:
 //   op(A)[i, k] = a[i * a_rs + k * a_ks]      op(B)[k, j] = b[k * b_ks + j * b_cs]
-// Three kernels for the same product:
+// Four kernels for the same product (and two more in matmul_subgroup.wgsl, faster still on
+// lavapipe where subgroups are 8 wide):
 //   matmul_forward        each invocation owns an 8×8 block of C in registers and reads A
 //                         and B straight from memory; any shape.
 //   matmul_forward_vec4   8×16 blocks read with vec4 loads, when the dimensions read
-//                         contiguously are multiples of 4. Fastest on CPU-backed drivers
-//                         (lavapipe), where workgroup memory is ordinary memory plus barriers.
+//                         contiguously are multiples of 4. On CPU-backed drivers (lavapipe)
+//                         workgroup memory is ordinary memory plus barriers, so this beats
+//                         workgroup tiles several-fold.
 //   matmul_forward_vec4_rows  the same with 1×16 blocks, for products of fewer than 8 rows.
 //   matmul_forward_tiled  a workgroup stages TILE_K-deep slices of A and B in workgroup memory
 //                         and each invocation owns TM×TN outputs; the classic GPU kernel.
 // Accumulation is f32. matmul_forward and matmul_forward_tiled add in increasing k, as the CPU
 // twin does (src/cpu/matmul.rs); matmul_forward_vec4 adds four k at a time, so its results
-// differ from the twin's in the last bits (the parity tests bound this by K).
+// differ from the twin's in the last bits (the parity tests bound this by K). The transposes,
+// bias and epilogues are pipeline constants (FORM, lib/matmul_epilogue.wgsl).
 
 struct Params {
     m: u32,
