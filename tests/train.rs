@@ -86,6 +86,38 @@ fn ten_training_steps_agree_on_gpu_and_cpu_twin() {
     }
 }
 
+/// Batch-1 inference as `bench` times its latency: record the gather and the forward pass,
+/// then read the logits. Once warm, each call is one submit (the read's, carrying the batch
+/// and the copy), one readback of exactly the logits, and nothing created.
+#[test]
+fn batch_one_inference_is_one_submit_and_one_small_readback() {
+    let data = blobs();
+    let mut g = GpuBackend::new(context()).unwrap();
+    let r = setup(&mut g, &mlp_with_everything(), &data, TrainConfig::default());
+    let mut model = r.model;
+    let ws = model.workspace(&mut g, 1).unwrap();
+    let call = |g: &mut GpuBackend, model: &mut Sequential, row: u32| {
+        g.begin_step(wgtrain::StepCounters { step: 0, batch_offset: row }).unwrap();
+        let input = model.ws(ws).input;
+        g.gather_rows(&r.data.x, r.data.order, input, r.data.gather).unwrap();
+        let logits = model.forward(g, ws, Mode::Eval).unwrap();
+        g.read(logits).unwrap()
+    };
+    call(&mut g, &mut model, 0); // warm: pipelines and bind groups
+    let outputs = model.spec().outputs();
+    for row in 1..6 {
+        let before = g.stats();
+        let logits = call(&mut g, &mut model, row);
+        let after = g.stats();
+        assert_eq!(logits.len(), outputs);
+        assert_eq!(after.submits - before.submits, 1, "submits per call");
+        assert_eq!(after.readbacks - before.readbacks, 1, "readbacks per call");
+        assert_eq!(after.readback_bytes - before.readback_bytes, 4 * outputs as u64, "bytes read back per call");
+        assert_eq!(after.buffers_created, before.buffers_created, "buffers created per call");
+        assert_eq!(after.bind_groups_created, before.bind_groups_created, "bind groups created per call");
+    }
+}
+
 #[test]
 fn the_step_loop_reads_nothing_back_and_allocates_nothing() {
     let data = blobs();

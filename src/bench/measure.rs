@@ -62,13 +62,18 @@ impl Setup {
         self.trainer.step(b, &mut self.model, &mut self.opt, &self.data, offset, self.batch)
     }
 
-    /// Record and submit one inference batch; returns the logits tensor.
-    fn infer_batch(&mut self, b: &mut dyn Backend, i: usize) -> Result<crate::tensor::Tensor> {
+    /// Record one inference batch (nothing submitted); returns the logits tensor.
+    fn record_infer(&mut self, b: &mut dyn Backend, i: usize) -> Result<crate::tensor::Tensor> {
         let ws = self.model.workspace(b, self.batch)?;
         let input = self.model.ws(ws).input;
         b.begin_step(StepCounters { step: 0, batch_offset: self.offset(i) as u32 })?;
         b.gather_rows(&self.data.x, self.data.order, input, self.data.gather)?;
-        let logits = self.model.forward(b, ws, Mode::Eval)?;
+        self.model.forward(b, ws, Mode::Eval)
+    }
+
+    /// Record and submit one inference batch; returns the logits tensor.
+    fn infer_batch(&mut self, b: &mut dyn Backend, i: usize) -> Result<crate::tensor::Tensor> {
+        let logits = self.record_infer(b, i)?;
         b.submit()?;
         Ok(logits)
     }
@@ -164,12 +169,13 @@ pub fn measure(b: &mut dyn Backend, path: &str, model: &BenchModel, batch: usize
     let infer = repeats(b, &mut s, repeat_count, infer_steps, |b, s, i| s.infer_batch(b, i).map(drop))?;
     let [infer_dispatches, _, _] = per_step(before, b.counters(), repeat_count * infer_steps);
 
-    // Latency: one batch from submit to its logits on the host, call after call.
+    // Latency: one batch from recording to its logits on the host, call after call; the
+    // read submits the batch and the copy of its logits together (one submit, one readback).
     let calls = steps_for(one_batch).clamp(LATENCY_CALLS.0, LATENCY_CALLS.1);
     let mut latency = Vec::with_capacity(calls);
     for i in 0..calls {
         let start = Instant::now();
-        let logits = s.infer_batch(b, i)?;
+        let logits = s.record_infer(b, i)?;
         b.read(logits)?;
         latency.push(start.elapsed().as_secs_f64() * 1e3);
     }

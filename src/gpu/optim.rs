@@ -1,42 +1,42 @@
 //! Host side of `shaders/optim.wgsl`.
 
-use std::sync::Arc;
-
 use super::{grid, to_u32};
 use crate::backend::UpdateRule;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Recorder, Specialized};
 use crate::shaders;
 
 params_struct! {
     /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
     struct Params {
         n: u32,
-        nesterov: u32,
+        _pad0: u32,
         penalized: u32,
         _pad1: u32,
     }
 }
 
+/// One pipeline per rule and value of the WGSL `FORM` bits (1 norm clipping, 2 penalties,
+/// 4 Nesterov), each built on first use.
 pub struct OptimKernels {
-    sgd: Arc<Kernel>,
-    momentum: Arc<Kernel>,
-    adagrad: Arc<Kernel>,
-    rmsprop: Arc<Kernel>,
-    adam: Arc<Kernel>,
-    nadam: Arc<Kernel>,
+    sgd: Specialized<8>,
+    momentum: Specialized<8>,
+    adagrad: Specialized<8>,
+    rmsprop: Specialized<8>,
+    adam: Specialized<8>,
+    nadam: Specialized<8>,
 }
 
 impl OptimKernels {
-    pub fn new(ctx: &GpuContext) -> Result<Self> {
-        let k = |entry| ctx.kernel(shaders::OPTIM, entry, &[]);
+    pub fn new(_ctx: &GpuContext) -> Result<Self> {
+        let k = |entry| Specialized::new(shaders::OPTIM, entry, &[], "FORM");
         Ok(Self {
-            sgd: k("sgd_update")?,
-            momentum: k("momentum_update")?,
-            adagrad: k("adagrad_update")?,
-            rmsprop: k("rmsprop_update")?,
-            adam: k("adam_update")?,
-            nadam: k("nadam_update")?,
+            sgd: k("sgd_update"),
+            momentum: k("momentum_update"),
+            adagrad: k("adagrad_update"),
+            rmsprop: k("rmsprop_update"),
+            adam: k("adam_update"),
+            nadam: k("nadam_update"),
         })
     }
 }
@@ -62,11 +62,11 @@ pub fn update(
 ) -> Result<()> {
     let p = Params {
         n: to_u32("update", "parameter count", n)?,
-        nesterov: (rule == UpdateRule::Nesterov) as u32,
+        _pad0: 0,
         penalized: to_u32("update", "penalized share", b.penalized)?,
         _pad1: 0,
     };
-    let kernel = match rule {
+    let kernels = match rule {
         UpdateRule::Sgd => &k.sgd,
         UpdateRule::Momentum | UpdateRule::Nesterov => &k.momentum,
         UpdateRule::Adagrad => &k.adagrad,
@@ -74,6 +74,10 @@ pub fn update(
         UpdateRule::Adam => &k.adam,
         UpdateRule::Nadam => &k.nadam,
     };
+    let form = b.grad_norm.is_some() as usize
+        | ((b.penalized > 0) as usize) << 1
+        | ((rule == UpdateRule::Nesterov) as usize) << 2;
+    let kernel = kernels.get(ctx, form)?;
     // Without norm clipping the kernel never reads `norm`; any read-only buffer fills the slot.
     let norm = b.grad_norm.unwrap_or(b.hyper);
     let mut bind = vec![(1, b.param), (2, b.grad), (3, b.hyper), (4, norm)];
