@@ -21,6 +21,7 @@ use super::{GpuBackend, GpuContext};
 use crate::backend::{Backend, Matmul};
 use crate::error::{Error, Result};
 use crate::shaders;
+use crate::tensor::Tensor;
 
 /// The wgpu release this crate is built with (a test checks it against Cargo.lock).
 pub const WGPU_VERSION: &str = "30.0.2";
@@ -160,7 +161,7 @@ fn measure(ctx: &Arc<GpuContext>) -> Result<(MatmulTiling, BTreeMap<String, f64>
 /// One candidate's backend with the tuning products' operands in place.
 struct Run {
     b: GpuBackend,
-    products: Vec<(crate::Tensor, crate::Tensor, crate::Tensor, Matmul)>,
+    products: Vec<(Tensor, Tensor, Tensor, Matmul)>,
 }
 
 impl Run {
