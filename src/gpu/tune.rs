@@ -63,9 +63,12 @@ struct Entry {
     gflops: BTreeMap<String, f64>,
 }
 
+/// One timed product: M, K, N and its transpose form.
+type Product = (usize, usize, usize, fn() -> Matmul);
+
 /// The products timed: a Dense 784→300 layer's three at batch 128, its 300→100 forward at
-/// batch 1024, and an output layer's (N = 10, unaligned). (M, K, N, form.)
-const PRODUCTS: &[(usize, usize, usize, fn() -> Matmul)] = &[
+/// batch 1024, and an output layer's (N = 10, unaligned).
+const PRODUCTS: &[Product] = &[
     (128, 784, 300, Matmul::nn),
     (128, 300, 784, Matmul::nt),
     (784, 128, 300, Matmul::tn),
