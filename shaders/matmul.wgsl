@@ -28,9 +28,9 @@ struct Params {
     b_cs: u32,
     alpha: f32,
     _pad0: u32,
-    _pad3: u32,
     _pad1: u32,
     _pad2: u32,
+    _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -201,8 +201,7 @@ pub trait Backend {
     /// (the optimizer's update) covers every part in one dispatch; the space between parts
     /// holds zeros, which every update rule leaves at zero. This default keeps them apart.
     fn zeros_packed(&mut self, shapes: &[(usize, usize)]) -> Result<Packed> {
-        let parts = shapes.iter().map(|&(rows, cols)| self.zeros(rows, cols)).collect::<Result<Vec<_>>>()?;
-        Ok(Packed { whole: None, parts, offsets: Vec::new() })
+        zeros_apart(self, shapes)
     }
 
     /// A new f32 tensor of zeros.
@@ -233,6 +232,12 @@ pub trait Backend {
         self.write_u8(t, data)?;
         Ok(t)
     }
+}
+
+/// `zeros_packed` without packing: one zeroed tensor per shape and no whole.
+pub fn zeros_apart<B: Backend + ?Sized>(b: &mut B, shapes: &[(usize, usize)]) -> Result<Packed> {
+    let parts = shapes.iter().map(|&(rows, cols)| b.zeros(rows, cols)).collect::<Result<Vec<_>>>()?;
+    Ok(Packed { whole: None, parts, offsets: Vec::new() })
 }
 
 fn check_upload(op: &'static str, rows: usize, cols: usize, len: usize) -> Result<()> {

@@ -114,15 +114,22 @@ impl std::fmt::Display for MatmulTiling {
                 write!(f, "register blocks, no workgroup memory: ")?;
                 register(f, wg)
             }
-            Self::Subgroup { wg } => {
-                write!(
-                    f,
-                    "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} on \
-                     4-aligned shapes of {} rows or more, else ",
-                    SUBGROUP_BLOCK.0, SUBGROUP_BLOCK.1, SUBGROUP_LANES, VEC4_BLOCK.0
-                )?;
-                register(f, wg)
-            }
+            Self::Subgroup { wg } => write!(
+                f,
+                "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} for \
+                 {} rows or more (vec4 loads on 4-aligned shapes); fewer rows {}x{} with vec4 loads where \
+                 aligned, else {}x{}; workgroup {}x{}",
+                SUBGROUP_BLOCK.0,
+                SUBGROUP_BLOCK.1,
+                SUBGROUP_LANES,
+                VEC4_BLOCK.0,
+                VEC4_ROWS_BLOCK.0,
+                VEC4_ROWS_BLOCK.1,
+                REGISTER_BLOCK.0,
+                REGISTER_BLOCK.1,
+                wg.0,
+                wg.1
+            ),
             Self::Tiled { wg, tile_k } => write!(
                 f,
                 "workgroup-memory tiles {}x{}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
@@ -149,9 +156,9 @@ params_struct! {
         b_cs: u32,
         alpha: f32,
         _pad0: u32,
-        _pad3: u32,
         _pad1: u32,
         _pad2: u32,
+        _pad3: u32,
     }
 }
 
@@ -186,7 +193,8 @@ impl MatmulKernels {
                 Self {
                     tiling,
                     general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "FORM"),
-                    vec4: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "FORM")),
+                    // Under Subgroup, aligned products of 8 rows or more go to the subgroup kernel.
+                    vec4: (!subgroup).then(|| Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "FORM")),
                     vec4_rows: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4_rows", &wg, "FORM")),
                     subgroup: subgroup.then(|| {
                         Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup", &[], "FORM")
@@ -300,9 +308,9 @@ pub fn matmul_forward(
         b_cs,
         alpha: epilogue.param(),
         _pad0: 0,
-        _pad3: 0,
         _pad1: 0,
         _pad2: 0,
+        _pad3: 0,
     };
     let pick = kernels.pick(d, spec);
     let (tile_rows, tile_cols) = pick.tile;

@@ -64,8 +64,7 @@ impl Backend for GpuBackend {
         }
         if end > self.ctx.limits().max_storage_buffer_binding_size {
             // Too big to bind whole: apart, as the default does.
-            let parts = shapes.iter().map(|&(rows, cols)| self.zeros(rows, cols)).collect::<Result<Vec<_>>>()?;
-            return Ok(Packed { whole: None, parts, offsets: Vec::new() });
+            return crate::backend::zeros_apart(self, shapes);
         }
         // Not pooled: the parts share its buffer for as long as any of them lives.
         let pooled = self.pool.acquire(&self.ctx, "zeros_packed", end.max(16))?;

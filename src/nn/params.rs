@@ -41,9 +41,7 @@ pub struct ParamSet {
 /// The packed allocations behind a `ParamSet`, each one tensor over every parameter.
 #[derive(Debug, Clone)]
 struct Packing {
-    /// Each parameter's shape in packed order (the penalized ones first).
-    shapes: Vec<(usize, usize)>,
-    /// The parameters' indices in packed order.
+    /// The parameters' indices in packed order (the penalized ones first).
     order: Vec<usize>,
     /// Where each part starts (elements), in packed order.
     offsets: Vec<usize>,
@@ -93,7 +91,7 @@ impl ParamSet {
             (Some(value), Some(grad)) if values.offsets == grads.offsets => {
                 let first_plain = order.iter().position(|&i| !params[i].penalized);
                 let penalized = first_plain.map_or(value.len(), |slot| values.offsets[slot]);
-                Some(Packing { shapes, order, offsets: values.offsets, value, grad, state: [None, None], penalized })
+                Some(Packing { order, offsets: values.offsets, value, grad, state: [None, None], penalized })
             }
             _ => None,
         };
@@ -106,7 +104,9 @@ impl ParamSet {
         for slot in 0..count {
             if let Some(pk) = self.packing.as_mut().filter(|pk| pk.state[slot].is_none()) {
                 if self.params.iter().all(|p| p.state[slot].is_none()) {
-                    let state = b.zeros_packed(&pk.shapes)?;
+                    let shapes: Vec<(usize, usize)> =
+                        pk.order.iter().map(|&i| (self.params[i].value.rows, self.params[i].value.cols)).collect();
+                    let state = b.zeros_packed(&shapes)?;
                     for (part, &i) in state.parts.iter().zip(&pk.order) {
                         self.params[i].state[slot] = Some(*part);
                     }
