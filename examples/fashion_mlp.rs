@@ -22,10 +22,10 @@ fn main() -> wgtrain::Result<()> {
     let (train, val, test) =
         (DeviceData::upload(&mut b, &train)?, DeviceData::upload(&mut b, &val)?, DeviceData::upload(&mut b, &test)?);
     trainer.fit(&mut b, &mut model, &mut opt, &train, Some(&val), &mut [])?;
-    for r in &trainer.history.epochs {
+    for r in &trainer.history().epochs {
         println!("epoch {}: loss {:.4}, validation accuracy {:.4}", r.epoch, r.loss, r.val_accuracy.unwrap_or(0.0));
     }
-    let m = trainer.inference.evaluate(&mut b, &mut model, &test)?;
+    let m = trainer.inference().evaluate(&mut b, &mut model, &test)?;
     println!("test accuracy {:.2}% on {}", 100.0 * m.accuracy, b.describe());
     checkpoint::save(Path::new("fashion_mlp.safetensors"), &mut b, &model, Some(&opt), Some(&trainer))
 }

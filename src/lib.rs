@@ -7,6 +7,7 @@
 //! - `backend`: the op set both implement;
 //! - `nn`, `optim`: layers, models, optimizers, written once against the op set;
 //! - `train`, `infer`: the training loop and checkpoints; evaluation and prediction;
+//! - `run`: a whole run as one call (config, data, policies, the run directory), over `train`;
 //! - `data`: datasets, used by `train` and `infer`;
 //! - the `wgtrain` binary (`src/main.rs`, `src/cli/`), which only translates.
 //!
@@ -23,6 +24,7 @@ pub mod infer;
 pub mod limits;
 pub mod nn;
 pub mod optim;
+pub mod run;
 pub mod shaders;
 pub mod sparse;
 pub mod tensor;

@@ -4,10 +4,9 @@ mod cli;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
-use wgtrain::gpu::GpuBackend;
-use wgtrain::{Backend, CpuBackend};
+use clap::{Parser, Subcommand};
+use cli::device::{Device, Devices};
+use wgtrain::gpu::tune::Autotune;
 
 #[derive(Parser)]
 #[command(
@@ -30,34 +29,6 @@ struct Cli {
     /// `wgtrain info`) and take the default for the kind of adapter. Same as WGTRAIN_AUTOTUNE=0.
     #[arg(long, global = true)]
     no_autotune: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Device {
-    Auto,
-    Gpu,
-    Cpu,
-}
-
-/// `--device auto`: the GPU backend, or the CPU twin with one line saying why and how to get
-/// a GPU path.
-fn auto_backend() -> Box<dyn Backend> {
-    match gpu_or_note() {
-        Some(g) => Box::new(g),
-        None => Box::new(CpuBackend::new()),
-    }
-}
-
-/// The GPU backend, or None after one line saying why not and how to get a GPU path.
-fn gpu_or_note() -> Option<GpuBackend> {
-    open_gpu()
-        .map_err(|e| {
-            eprintln!(
-                "note: no GPU adapter ({e}); running on the CPU twin. Without a GPU, Mesa's software Vulkan \
-                 driver gives a GPU path: apt-get install mesa-vulkan-drivers"
-            )
-        })
-        .ok()
 }
 
 #[derive(Subcommand)]
@@ -177,7 +148,7 @@ enum Command {
         output: PathBuf,
         /// The curve to compare.
         #[arg(long, value_enum, default_value = "val-loss")]
-        metric: cli::plot::Metric,
+        metric: wgtrain::run::plot::Metric,
     },
     /// List the datasets and where each is, or fetch one into the data directory.
     ///
@@ -271,62 +242,16 @@ enum DataAction {
     },
 }
 
-/// The GPU backend on the adapter wgpu's variables pick, saying so when the matmul tiling is
-/// being tuned for it (once per adapter; a few seconds).
-fn open_gpu() -> wgtrain::Result<GpuBackend> {
-    let ctx = wgtrain::GpuContext::from_env()?;
-    let start = std::time::Instant::now();
-    let tuned = wgtrain::gpu::tune::choose(&ctx)?;
-    if let wgtrain::gpu::tune::TuneSource::Measured { cache } = &tuned.source {
-        let kept = cache.as_ref().map_or("not cached: no writable cache directory".into(), |p| format!("cached in {}", p.display()));
-        eprintln!(
-            "note: timed the matmul tilings on this adapter in {:.1} s and chose {} ({kept}; --no-autotune skips this)",
-            start.elapsed().as_secs_f64(),
-            tuned.tiling.name()
-        );
-    }
-    GpuBackend::with_tiling(ctx, tuned.tiling)
-}
-
-fn backend(devices: &[Device]) -> Result<Box<dyn Backend>> {
-    Ok(match devices {
-        [Device::Auto] => auto_backend(),
-        [Device::Gpu] => Box::new(open_gpu()?),
-        [Device::Cpu] => Box::new(CpuBackend::new()),
-        _ => anyhow::bail!("--device takes one of auto, gpu, cpu here (only bench takes a list), got {devices:?}"),
-    })
-}
-
-/// `bench`: one backend per listed device, and where it was measured.
-fn bench(args: cli::bench::BenchArgs, devices: &[Device], json: bool) -> Result<()> {
-    let mut machine = wgtrain::bench::Machine::host(format!("wgtrain {}", env!("CARGO_PKG_VERSION")));
-    machine.wgpu = Some(cli::bench::WGPU_VERSION.into());
-    let mut backends: Vec<(String, Box<dyn Backend>)> = Vec::new();
-    for d in devices {
-        // For bench, auto is the GPU when there is one, else the CPU twin (said so).
-        let gpu = match d {
-            Device::Auto => gpu_or_note(),
-            Device::Gpu => Some(open_gpu()?),
-            Device::Cpu => None,
-        };
-        match gpu {
-            Some(g) => {
-                let a = g.context().adapter();
-                machine.adapter = Some(a.name.clone());
-                machine.backend = Some(a.backend.clone());
-                machine.driver = Some(format!("{} {}", a.driver, a.driver_info).trim().to_string());
-                backends.push(("gpu".into(), Box::new(g)));
-            }
-            None => backends.push(("cpu".into(), Box::new(CpuBackend::new()))),
-        }
-    }
-    cli::bench::run(args, backends, machine, json)
+/// The command line: the derived commands, with `train`'s optimizer flags added from the
+/// library's one declaration of the settings.
+fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().mut_subcommand("train", cli::train_args::with_optimizer_flags)
 }
 
 /// The arguments of subcommand `name` given on the command line (not defaults), as clap ids.
 fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
     let Some(sub) = matches.subcommand_matches(name) else { return Vec::new() };
-    let command = <Cli as clap::CommandFactory>::command();
+    let command = command();
     let Some(args) = command.find_subcommand(name) else { return Vec::new() };
     // Argument ids only: the matches also hold the derived struct's group id.
     let is_arg = |id: &clap::Id| args.get_arguments().any(|a| a.get_id() == id) || id == "device" || id == "json";
@@ -337,43 +262,43 @@ fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
 }
 
 fn main() {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let matches = command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if cli.no_autotune {
-        // Read by wgtrain::gpu::tune; set before any thread starts.
-        std::env::set_var("WGTRAIN_AUTOTUNE", "0");
-    }
+    let autotune = if cli.no_autotune { Autotune::Skip } else { Autotune::from_env() };
+    let devices = Devices { list: cli.device.clone(), autotune };
     let outcome = match cli.command {
-        Command::Bench(args) => bench(*args, &cli.device, cli.json),
-        Command::Prune { args, sparsity, per_layer } => backend(&cli.device).and_then(|mut b| {
+        Command::Bench(args) => {
+            devices.for_bench().and_then(|(backends, machine)| cli::bench::run(*args, backends, machine, cli.json))
+        }
+        Command::Prune { args, sparsity, per_layer } => devices.backend().and_then(|mut b| {
             let scope = if per_layer { wgtrain::sparse::Scope::PerLayer } else { wgtrain::sparse::Scope::Global };
-            cli::compress::run(args, cli::compress::Change::Prune { sparsity, scope }, b.as_mut(), cli.json)
+            cli::compress::run(args, wgtrain::run::Change::Prune { sparsity, scope }, b.as_mut(), cli.json)
         }),
-        Command::Factorize { args, rank, energy, layers } => backend(&cli.device).and_then(|mut b| {
+        Command::Factorize { args, rank, energy, layers } => devices.backend().and_then(|mut b| {
             let rank = match (rank, energy) {
                 (Some(r), _) => wgtrain::sparse::Rank::Fixed(r),
                 (None, Some(e)) => wgtrain::sparse::Rank::Energy(e),
                 (None, None) => unreachable!("clap requires one of --rank and --energy"),
             };
-            cli::compress::run(args, cli::compress::Change::Factorize { rank, layers }, b.as_mut(), cli.json)
+            cli::compress::run(args, wgtrain::run::Change::Factorize { rank, layers }, b.as_mut(), cli.json)
         }),
-        Command::Plot { runs, output, metric } => cli::plot::compare(&runs, metric, &output).map(|()| {
+        Command::Plot { runs, output, metric } => wgtrain::run::plot::compare(&runs, metric, &output).map_err(anyhow::Error::from).map(|()| {
             if !cli.json {
                 println!("wrote {}", output.display());
             }
         }),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "wgtrain", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "wgtrain", &mut std::io::stdout());
             Ok(())
         }
         Command::Experiment { name, quick, seeds, output, dataset, data_dir } => {
             if name == "list" {
-                print!("{}", cli::experiment::list());
+                print!("{}", wgtrain::experiment::list());
                 Ok(())
             } else {
                 let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
-                let scale = cli::experiment::Scale::new(quick, seeds);
-                backend(&cli.device).and_then(|mut b| cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut()))
+                let scale = wgtrain::experiment::Scale::new(quick, seeds);
+                devices.backend().and_then(|mut b| cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut()))
             }
         }
         Command::Data { action: DataAction::List, data_dir } => {
@@ -383,19 +308,19 @@ fn main() {
         Command::Data { action: DataAction::Fetch { name }, data_dir } => {
             cli::data::locate(&name, &data_dir).map(|dir| println!("{name}: {}", dir.display()))
         }
-        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], cli.json),
+        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], autotune, cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();
-            args.resolve(&given(&matches, "train")).and_then(|cfg| {
-                let file = resume.as_deref().map(cli::resume::checkpoint_in).transpose()?;
-                let resume = file.as_deref().map(|checkpoint| cli::train::Resume { checkpoint });
-                cli::train::run(cfg, backend(&cli.device)?.as_mut(), cli.json, resume)
+            let train_matches = matches.subcommand_matches("train").expect("the train subcommand matched");
+            args.resolve(&given(&matches, "train"), train_matches).and_then(|cfg| {
+                let file = resume.as_deref().map(wgtrain::run::checkpoint_in).transpose()?;
+                cli::train::run(cfg, || devices.backend(), cli.json, file.as_deref())
             })
         }
-        Command::Eval { checkpoint, dataset, data_dir, split } => backend(&cli.device)
+        Command::Eval { checkpoint, dataset, data_dir, split } => devices.backend()
             .and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json)),
         Command::Predict { checkpoint, input, output, mc_dropout, label_column } => {
-            backend(&cli.device).and_then(|mut b| {
+            devices.backend().and_then(|mut b| {
                 let args = cli::predict::PredictArgs {
                     checkpoint: &checkpoint,
                     input: &input,

@@ -143,8 +143,8 @@ fn bad_training_inputs_are_refused_by_name_and_touch_nothing() {
     refused(&["--dropout", "1"], "dropout rate 1 is not in [0, 1)");
     refused(&["--dropout=-0.1"], "dropout rate -0.1 is not in [0, 1)");
     refused(&["--momentum", "1"], "optimizer momentum: 1 must be in [0, 1)");
-    refused(&["--lr", "0"], "optimizer learning rate: 0 must be > 0");
-    refused(&["--lr=-0.5"], "optimizer learning rate: -0.5 must be > 0");
+    refused(&["--lr", "0"], "optimizer lr: 0 must be > 0");
+    refused(&["--lr=-0.5"], "optimizer lr: -0.5 must be > 0");
     refused(&["--layers", "64,0"], "layer 2 of 3: a Dense layer of 0 units");
     refused(&["--batch-size", "0"], "batch size: 0; it must be at least 1");
     refused(&["--batch-size", "100000"], "batch size: 100000 is larger than the 1294 training samples");
@@ -163,6 +163,9 @@ fn a_config_with_an_unknown_key_is_refused() {
     refused(&["--config", cfg.to_str().unwrap()], "unknown field `learning_rate`");
     std::fs::write(&cfg, "[model]\nlayers = [32]\nactivaton = \"relu\"\n").unwrap();
     refused(&["--config", cfg.to_str().unwrap()], "unknown field `activaton`");
+    // The optimizer's settings are read by name from the library's one table of them.
+    std::fs::write(&cfg, "[optimizer]\nname = \"adam\"\nmomentun = 0.8\n").unwrap();
+    refused(&["--config", cfg.to_str().unwrap()], "no setting \"momentun\"; the settings are lr, momentum, beta2");
 }
 
 #[test]

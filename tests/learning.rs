@@ -42,7 +42,7 @@ fn train_and_test(
     );
     let mut trainer = Trainer::new(b, config).unwrap();
     trainer.fit(b, &mut model, &mut opt, &dt, Some(&dv), &mut []).unwrap();
-    for r in &trainer.history.epochs {
+    for r in &trainer.history().epochs {
         eprintln!(
             "epoch {:2}: loss {:.4} acc {:.4} val_loss {:.4} val_acc {:.4} {:.2}s ({:.0} samples/s)",
             r.epoch,
@@ -54,9 +54,9 @@ fn train_and_test(
             r.samples_per_second
         );
     }
-    let epochs = &trainer.history.epochs;
+    let epochs = &trainer.history().epochs;
     let mean_epoch = epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.len() as f64;
-    (trainer.inference.evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
+    (trainer.inference().evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn bad_schedules_and_optimizer_values_are_named() {
     assert!(c.validate().unwrap_err().to_string().contains("momentum"));
     c.momentum = 0.9;
     c.lr = 0.0;
-    assert!(c.validate().unwrap_err().to_string().contains("learning rate"));
+    assert!(c.validate().unwrap_err().to_string().contains("optimizer lr: 0 must be > 0"));
 }
 
 #[test]

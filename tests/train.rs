@@ -202,16 +202,16 @@ fn a_checkpoint_round_trip_gives_identical_predictions() {
     r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
     let path = dir.join("model.safetensors");
     checkpoint::save(&path, &mut g, &r.model, Some(&r.opt), Some(&r.trainer)).unwrap();
-    let before = r.trainer.inference.predict(&mut g, &mut r.model, &r.data, Mode::Eval, 0).unwrap();
+    let before = r.trainer.inference().predict(&mut g, &mut r.model, &r.data, Mode::Eval, 0).unwrap();
 
     let mut fresh = gpu();
     let loaded = checkpoint::load(&path).unwrap();
     let mut model = loaded.build_model(&mut fresh).unwrap();
     let mut trainer = loaded.restore_trainer(&mut fresh, &model).unwrap();
     let data2 = DeviceData::upload(&mut fresh, &data).unwrap();
-    let after = trainer.inference.predict(&mut fresh, &mut model, &data2, Mode::Eval, 0).unwrap();
+    let after = trainer.inference().predict(&mut fresh, &mut model, &data2, Mode::Eval, 0).unwrap();
     assert_eq!(before, after, "predictions changed across save and load");
-    assert_eq!(trainer.history.epochs.len(), 2);
+    assert_eq!(trainer.history().epochs.len(), 2);
 }
 
 #[test]
@@ -237,12 +237,12 @@ fn saving_at_epoch_k_and_resuming_equals_an_uninterrupted_run() {
     let mut model = loaded.build_model(&mut g2).unwrap();
     let mut opt = loaded.restore_optimizer(&mut g2, &mut model).unwrap();
     let mut trainer = loaded.restore_trainer(&mut g2, &model).unwrap();
-    trainer.config.epochs = 4;
+    trainer.set_epochs(4);
     let data2 = DeviceData::upload(&mut g2, &data).unwrap();
     trainer.fit(&mut g2, &mut model, &mut opt, &data2, None, &mut []).unwrap();
     let got = read_params(&mut g2, &model);
     assert_eq!(got, want, "the resumed run differs from the uninterrupted one");
-    assert_eq!(trainer.state.step, whole.trainer.state.step);
+    assert_eq!(trainer.state().step, whole.trainer.state().step);
 }
 
 #[test]
@@ -299,16 +299,16 @@ fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
     r.opt.config.lr = 0.5;
     let val = DeviceData::upload(&mut g, &val).unwrap();
     r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, Some(&val), &mut []).unwrap();
-    let epochs = r.trainer.history.epochs.len();
-    assert!(r.trainer.state.stopped && epochs < 40, "did not stop early ({epochs} epochs)");
-    let best = r.trainer.state.best_val_loss;
+    let epochs = r.trainer.history().epochs.len();
+    assert!(r.trainer.state().stopped && epochs < 40, "did not stop early ({epochs} epochs)");
+    let best = r.trainer.state().best_val_loss;
     assert_eq!(
         epochs,
-        r.trainer.state.best_epoch + 2,
+        r.trainer.state().best_epoch + 2,
         "stopped {epochs} epochs in, best at {}",
-        r.trainer.state.best_epoch
+        r.trainer.state().best_epoch
     );
-    let restored = r.trainer.inference.evaluate(&mut g, &mut r.model, &val).unwrap().loss;
+    let restored = r.trainer.inference().evaluate(&mut g, &mut r.model, &val).unwrap().loss;
     assert!((restored - best).abs() <= 1e-6 * best.max(1.0), "restored weights give {restored}, best was {best}");
 }
 
@@ -353,7 +353,7 @@ fn mc_dropout_predictions_vary_only_when_the_model_has_dropout() {
             TrainConfig { epochs: 2, batch_size: 32, eval_batch_size: 100, ..TrainConfig::default() },
         );
         r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
-        let (mean, std) = r.trainer.inference.predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
+        let (mean, std) = r.trainer.inference().predict_mc(&mut g, &mut r.model, &r.data, 20).unwrap();
         assert_eq!(mean.len(), data.rows * 4);
         for row in mean.chunks(4) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "mean probabilities sum to 1");
@@ -379,10 +379,10 @@ fn a_diverging_run_stops_at_the_first_non_finite_epoch() {
     );
     r.opt.config.lr = 1e6;
     r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
-    assert!(r.trainer.state.diverged && r.trainer.state.stopped);
-    let epochs = r.trainer.history.epochs.len();
+    assert!(r.trainer.state().diverged && r.trainer.state().stopped);
+    let epochs = r.trainer.history().epochs.len();
     assert!(epochs < 10, "kept training after divergence ({epochs} epochs)");
-    assert!(!r.trainer.history.last().unwrap().loss.is_finite());
+    assert!(!r.trainer.history().last().unwrap().loss.is_finite());
 }
 
 #[test]
@@ -437,12 +437,12 @@ fn sigmoid_cross_entropy_trains_binary_and_one_vs_rest_models() {
             let device = device.with_binary_targets(b, &data, outputs).unwrap();
             let mut trainer = Trainer::new(b, config).unwrap();
             trainer.fit(b, &mut model, &mut opt, &device, None, &mut []).unwrap();
-            let last = trainer.history.last().unwrap().clone();
+            let last = trainer.history().last().unwrap().clone();
             // Per-output accuracy: for one-vs-rest, 75% is what "never fires" scores.
             assert!(last.accuracy > 0.95 && last.loss < 0.15, "{outputs} outputs: {last:?}");
-            let probs = trainer.inference.predict(b, &mut model, &device, Mode::Eval, 0).unwrap();
+            let probs = trainer.inference().predict(b, &mut model, &device, Mode::Eval, 0).unwrap();
             assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)), "sigmoid probabilities");
-            histories.push(trainer.history.epochs.iter().map(|r| r.loss).collect::<Vec<f32>>());
+            histories.push(trainer.history().epochs.iter().map(|r| r.loss).collect::<Vec<f32>>());
         }
         // The same steps on both: the loss curves agree to float rounding, compounded over
         // 30 epochs of Adam (1e-3 relative is far below any learning effect).

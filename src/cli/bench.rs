@@ -261,7 +261,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Samples/s against batch size, log axes, one line per (model, path, train|infer), in the
 /// Okabe–Ito palette with a marker shape per phase.
 fn chart(report: &Report, path: &Path) -> Result<()> {
-    use super::plot::OKABE_ITO;
+    use wgtrain::run::plot::OKABE_ITO;
     let rows = &report.rows;
     if rows.is_empty() {
         bail!("no rows to chart");

@@ -8,11 +8,11 @@ use wgtrain::gpu::tune::TuneSource;
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
 use wgtrain::train::checkpoint;
 
-pub fn run(checkpoint: Option<&Path>, cpu: bool, json: bool) -> Result<()> {
+pub fn run(checkpoint: Option<&Path>, cpu: bool, autotune: wgtrain::gpu::tune::Autotune, json: bool) -> Result<()> {
     match checkpoint {
         Some(path) => {
             let loaded = checkpoint::load(path)?;
-            let summary = super::summary::Summary::of(&loaded);
+            let summary = wgtrain::run::Summary::of(&loaded);
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -21,7 +21,7 @@ pub fn run(checkpoint: Option<&Path>, cpu: bool, json: bool) -> Result<()> {
             Ok(())
         }
         None if cpu => cpu_twin(json),
-        None => adapters(json),
+        None => adapters(autotune, json),
     }
 }
 
@@ -48,11 +48,11 @@ fn cpu_twin(json: bool) -> Result<()> {
     Ok(())
 }
 
-fn adapters(json: bool) -> Result<()> {
+fn adapters(autotune: wgtrain::gpu::tune::Autotune, json: bool) -> Result<()> {
     let request = AdapterRequest::from_env();
     let adapters = list_adapters(&request)?;
     let ctx = GpuContext::new(&request)?;
-    let tuned = wgtrain::gpu::tune::choose(&ctx)?;
+    let tuned = wgtrain::gpu::tune::choose(&ctx, autotune)?;
     let backend = GpuBackend::with_tiling(ctx.clone(), tuned.tiling)?;
     let l = ctx.limits();
     let how = match &tuned.source {

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
-use super::dataset::{prediction_inputs, InputTransform};
-use super::train::INPUT_TRANSFORM_KEY;
 use wgtrain::infer::{self, Inference};
 use wgtrain::nn::Mode;
+use wgtrain::run::dataset::prediction_inputs;
+use wgtrain::run::InputTransform;
 use wgtrain::train::{checkpoint, DeviceData};
 use wgtrain::Backend;
 
@@ -32,10 +32,7 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
         }
     }
     let loaded = checkpoint::load(a.checkpoint)?;
-    let transform: InputTransform = match loaded.meta.extra.get(INPUT_TRANSFORM_KEY) {
-        Some(t) => serde_json::from_str(t).context("the checkpoint's input transform does not parse")?,
-        None => InputTransform::identity(),
-    };
+    let transform = InputTransform::from_checkpoint(&loaded)?;
     let mut data = prediction_inputs(a.input, a.label_column)?;
     let (rows, cols) = (data.rows, data.cols);
     let inputs = loaded.meta.model.inputs;

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use wgtrain::nn::Initializer;
-use wgtrain::optim::OptimizerKind;
+use wgtrain::optim::{OptimizerKind, SETTINGS};
 use wgtrain::Activation;
 
-use super::config::RunConfig;
-use crate::cli;
+use wgtrain::run::RunConfig;
 
 /// Flags of `train`; each overrides the same setting of the config file.
 #[derive(Args)]
@@ -48,25 +47,10 @@ pub struct TrainArgs {
     /// The update rule.
     #[arg(long, value_parser = names(OptimizerKind::NAMES.iter().map(|(n, _)| *n)))]
     optimizer: Option<String>,
-    /// Learning rate [default: 0.05 for the SGD family, else the optimizer's PyTorch default].
-    #[arg(long)]
-    lr: Option<f32>,
-    /// Momentum β, or Adam's β1, in [0, 1) [default: 0.9].
-    #[arg(long)]
-    momentum: Option<f32>,
-    /// Adam's β2, RMSProp's ρ, in [0, 1) [default: 0.999; RMSProp 0.9].
-    #[arg(long)]
-    beta2: Option<f32>,
-    /// AdamW's decoupled weight decay [default: 0.01 for AdamW].
-    #[arg(long)]
-    weight_decay: Option<f32>,
     /// The learning-rate schedule: constant, exponential, piecewise, plateau, 1cycle
     /// [default: exponential].
-    #[arg(long, value_parser = names(cli::config::SCHEDULES.iter().copied()))]
+    #[arg(long, value_parser = names(wgtrain::run::config::SCHEDULES.iter().copied()))]
     schedule: Option<String>,
-    /// Adam's, RMSProp's and AdaGrad's ε [default: the optimizer's].
-    #[arg(long)]
-    eps: Option<f32>,
     /// exponential: lr · decay_rate^(epoch / decay_epochs) [default: 0.1].
     #[arg(long)]
     decay_rate: Option<f32>,
@@ -92,18 +76,6 @@ pub struct TrainArgs {
     /// 1cycle's peak learning rate [default: 10 × lr].
     #[arg(long)]
     max_lr: Option<f32>,
-    /// ℓ1 penalty on Dense weights (drives weights to zero: a sparse model) [default: 0].
-    #[arg(long)]
-    l1: Option<f32>,
-    /// ℓ2 penalty on Dense weights [default: 0].
-    #[arg(long)]
-    l2: Option<f32>,
-    /// Clip every gradient value to ±this; 0 turns it off [default: 0].
-    #[arg(long)]
-    clip_value: Option<f32>,
-    /// Rescale gradients whose global norm is above this; 0 turns it off [default: 0].
-    #[arg(long)]
-    clip_norm: Option<f32>,
     /// Passes over the training set [default: 10].
     #[arg(long)]
     epochs: Option<usize>,
@@ -134,7 +106,7 @@ pub struct TrainArgs {
     /// When the training loss becomes NaN or infinite: stop (keeping the last good epoch's
     /// model in the output) or go back to the last good epoch with learning rates ÷10.
     #[arg(long, value_enum)]
-    on_divergence: Option<cli::config::OnDivergence>,
+    on_divergence: Option<wgtrain::run::OnDivergence>,
     /// Continue an interrupted run from its resume directory (OUTPUT.resume, named in the
     /// interrupt message), or train a finished run further (its directory or checkpoint).
     /// Only --epochs, --output, --data-dir and --on-divergence may change.
@@ -146,7 +118,7 @@ pub struct TrainArgs {
     prune_to: Option<f64>,
     /// How --prune-to gets there: along Zhu & Gupta's cubic ramp, or all at once.
     #[arg(long, value_enum)]
-    prune_schedule: Option<cli::config::PruneSchedule>,
+    prune_schedule: Option<wgtrain::run::PruneSchedule>,
     /// First epoch (from 1) that starts pruned [default: 1].
     #[arg(long, value_name = "EPOCH")]
     prune_start: Option<usize>,
@@ -161,6 +133,20 @@ pub struct TrainArgs {
     sparsity_threshold: Option<f32>,
 }
 
+/// `train` with a flag for each optimizer setting (`--lr`, `--momentum`, …), each declared once
+/// in the library's `optim::SETTINGS`, its help and defaults taken from there.
+pub fn with_optimizer_flags(train: clap::Command) -> clap::Command {
+    train.args(SETTINGS.iter().map(|s| {
+        let defaults = s.describe_defaults(|kind| wgtrain::run::config::run_default(s, kind));
+        clap::Arg::new(s.name)
+            .long(s.name.replace('_', "-"))
+            .value_name("X")
+            .value_parser(clap::value_parser!(f32))
+            .allow_negative_numbers(true)
+            .help(format!("{}, {} [default: {defaults}]", s.help, s.range.short()))
+    }))
+}
+
 /// A flag's accepted values, taken from the library's own list of names.
 fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(values)
@@ -169,7 +155,7 @@ fn names(values: impl IntoIterator<Item = &'static str>) -> clap::builder::Possi
 impl TrainArgs {
     /// The run config: built-in defaults, then the config file or the resumed run's, then
     /// the flags. `given` names the arguments given on the command line (clap ids).
-    pub fn resolve(self, given: &[String]) -> Result<RunConfig> {
+    pub fn resolve(self, given: &[String], matches: &clap::ArgMatches) -> Result<RunConfig> {
         let mut c = match (&self.config, &self.resume) {
             (Some(_), Some(_)) => anyhow::bail!("--resume continues the saved run's config; drop --config"),
             (Some(path), None) => RunConfig::from_file(path)?,
@@ -178,19 +164,20 @@ impl TrainArgs {
         };
         // Another optimizer than the config's: its own defaults, unless given here.
         if self.optimizer.as_ref().is_some_and(|name| *name != c.optimizer.name) {
-            let o = &mut c.optimizer;
-            (o.lr, o.momentum, o.beta2, o.eps, o.weight_decay) = (None, None, None, None, None);
+            c.optimizer.forget_rule_defaults();
+        }
+        for s in SETTINGS {
+            if let Some(v) = matches.get_one::<f32>(s.name) {
+                c.optimizer.settings.set(s.name, *v)?;
+            }
         }
         macro_rules! set {
             ($($flag:ident => $field:expr),* $(,)?) => { $( if let Some(v) = self.$flag.clone() { $field = v.into(); } )* };
         }
         set!(dataset => c.dataset, data_dir => c.data_dir, layers => c.model.layers, activation => c.model.activation,
              init => c.model.init, bias_init => c.model.bias_init, dropout => c.model.dropout,
-             alpha_dropout => c.model.alpha_dropout, optimizer => c.optimizer.name, lr => c.optimizer.lr,
-             momentum => c.optimizer.momentum, beta2 => c.optimizer.beta2, weight_decay => c.optimizer.weight_decay,
-             schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, l1 => c.optimizer.l1, l2 => c.optimizer.l2,
-             clip_value => c.optimizer.clip_value, clip_norm => c.optimizer.clip_norm, epochs => c.epochs,
-             eps => c.optimizer.eps, decay_rate => c.optimizer.decay_rate, decay_epochs => c.optimizer.decay_epochs,
+             alpha_dropout => c.model.alpha_dropout, optimizer => c.optimizer.name,
+             schedule => c.optimizer.schedule, max_lr => c.optimizer.max_lr, epochs => c.epochs, decay_rate => c.optimizer.decay_rate, decay_epochs => c.optimizer.decay_epochs,
              boundaries => c.optimizer.boundaries, values => c.optimizer.values, factor => c.optimizer.factor,
              plateau_patience => c.optimizer.patience, min_lr => c.optimizer.min_lr,
              batch_size => c.batch_size, validation_split => c.validation_split, seed => c.seed, output => c.output);
@@ -223,7 +210,7 @@ impl TrainArgs {
             c.standardize = self.standardize;
         }
         if let Some(p) = self.early_stopping {
-            c.early_stopping = Some(cli::config::EarlyStoppingSection { patience: p, ..Default::default() });
+            c.early_stopping = Some(wgtrain::run::EarlyStoppingSection { patience: p, ..Default::default() });
         }
         match c.early_stopping.as_mut() {
             Some(es) => {
@@ -259,8 +246,8 @@ impl TrainArgs {
                 changed.join(", ")
             );
         }
-        let file = cli::resume::checkpoint_in(path)?;
+        let file = wgtrain::run::checkpoint_in(path)?;
         let loaded = wgtrain::train::checkpoint::load(&file)?;
-        cli::eval::run_config(&loaded, None, None)
+        Ok(RunConfig::from_checkpoint(&loaded, None, None)?)
     }
 }

@@ -7,6 +7,7 @@ mod cifar;
 pub mod download;
 mod device;
 pub mod idx;
+pub mod locate;
 pub mod sources;
 
 pub use dataset::{Dataset, Features, Standardizer};

@@ -1,6 +1,136 @@
-//! The pieces of `wgtrain experiment` that are plain functions of numbers: what a run is
-//! measured by (`measure`) and the answer a report gives (`answer`). Running the experiments
-//! and writing their reports is the command line's job.
+//! `wgtrain experiment`: the seed's seven questions and the deep-net exercise, each answered by
+//! measurement in a report of its own. Each experiment trains its variants over seeds
+//! (`lab`), measures them (`measure`), and writes a report (`report`) whose answer is generated
+//! from the numbers (`answer`).
 
+mod activations;
+mod deepnet;
+mod dropout;
+mod init;
 pub mod answer;
+pub mod lab;
 pub mod measure;
+mod momentum;
+pub mod report;
+mod sparsity;
+
+use std::path::PathBuf;
+
+use crate::backend::Backend;
+use crate::data::locate::Fetching;
+use crate::error::Result;
+use crate::fail;
+
+/// Every experiment: its name and what it measures.
+pub const EXPERIMENTS: &[(&str, &str)] = &[
+    ("init-symmetry", "Q1: all weights one He-drawn value vs He init, with and without dropout: distinct neurons per layer, accuracy"),
+    ("bias-init", "Q2: biases 0, 0.01, 0.1 and random: accuracy, dead ReLU units"),
+    ("elu-vs-relu", "Q3: a 20×100 net with ELU vs ReLU: dead units and mean activation per layer over epochs, epochs to target, time per epoch"),
+    ("activations", "Q4: every activation on the same net: accuracy, epochs to target, time per epoch; logistic vs softmax outputs"),
+    ("momentum", "Q5: momentum β ∈ {0, 0.9, 0.99, 0.999, 0.99999}: loss curves, overshoot, oscillation, final loss, divergence"),
+    ("sparsity", "Q6: accuracy vs zero weights for magnitude pruning (one-shot, iterative) and ℓ1; parameters, accuracy, speed vs rank"),
+    ("dropout-cost", "Q7: time per step and epochs to target with and without dropout; inference with dropout layers; MC dropout cost"),
+    ("deep-net", "The exercise: 20×100 ELU He Nadam early stopping; + batch norm; SELU; + alpha dropout; MC dropout; 1cycle"),
+];
+
+/// How big the runs are.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    pub quick: bool,
+    pub seeds: usize,
+    pub epochs: usize,
+    /// Training rows used (all when None).
+    pub train_rows: Option<usize>,
+}
+
+impl Scale {
+    pub fn new(quick: bool, seeds: Option<usize>) -> Self {
+        let (s, epochs, rows) = if quick { (2, 5, Some(10_000)) } else { (3, 20, None) };
+        Scale { quick, seeds: seeds.unwrap_or(s).max(1), epochs, train_rows: rows }
+    }
+
+    pub fn seeds(&self) -> impl Iterator<Item = u64> {
+        (0..self.seeds as u64).map(|s| 1 + s)
+    }
+
+    pub fn describe(&self) -> String {
+        let rows = self.train_rows.map_or("all".to_string(), |r| r.to_string());
+        format!(
+            "{} scale: {} epochs (unless stated), {} seed(s), {rows} training rows",
+            if self.quick { "quick" } else { "full" },
+            self.epochs,
+            self.seeds
+        )
+    }
+}
+
+/// What an experiment runs with.
+pub struct Ctx<'a> {
+    pub b: &'a mut dyn Backend,
+    pub scale: Scale,
+    /// The experiment's output directory.
+    pub out: PathBuf,
+    pub data_dir: String,
+    /// The dataset of the deep-net exercise (Fashion-MNIST unless asked).
+    pub dataset: String,
+    /// Hears of a dataset fetched on first use.
+    pub fetch: Box<dyn FnMut(Fetching) + 'a>,
+}
+
+impl Ctx<'_> {
+    /// Fashion-MNIST at this scale, standardized when asked.
+    pub fn fashion_mnist(&mut self, standardize: bool) -> Result<lab::Data> {
+        lab::Data::load(self.b, "fashion-mnist", &self.data_dir, self.scale.train_rows, standardize, &mut self.fetch)
+    }
+
+    /// The setup lines every report starts with.
+    pub fn setup(&mut self, data: &lab::Data) -> Vec<String> {
+        vec![
+            format!("data: {}", data.describe()),
+            format!("device: {}", self.b.describe()),
+            self.scale.describe(),
+            "batch 128; seeds give the weights, the shuffling and the dropout masks".into(),
+        ]
+    }
+}
+
+/// The text of `wgtrain experiment list`.
+pub fn list() -> String {
+    EXPERIMENTS.iter().map(|(name, what)| format!("{name:<14} {what}\n")).collect()
+}
+
+
+/// The experiments `name` stands for: itself, or every one for `all`.
+pub fn named(name: &str) -> Result<Vec<&'static str>> {
+    match name {
+        "all" => Ok(EXPERIMENTS.iter().map(|e| e.0).collect()),
+        n => match EXPERIMENTS.iter().find(|e| e.0 == n) {
+            Some(e) => Ok(vec![e.0]),
+            None => fail!(
+                "no experiment {n:?}; `wgtrain experiment list` names them: {}",
+                EXPERIMENTS.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    }
+}
+
+/// Run experiment `name` (one of `EXPERIMENTS`) into `ctx.out`, and write its report there;
+/// returns the report and the path of its `report.md`.
+pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
+    std::fs::create_dir_all(&ctx.out).map_err(|e| crate::error::Error::io(&ctx.out, e))?;
+    // The runs of an earlier report on this directory are replaced, not mixed in.
+    let _ = std::fs::remove_dir_all(ctx.out.join("runs"));
+    let report = match name {
+        "init-symmetry" => init::symmetry(ctx)?,
+        "bias-init" => init::bias(ctx)?,
+        "elu-vs-relu" => activations::elu_vs_relu(ctx)?,
+        "activations" => activations::all(ctx)?,
+        "momentum" => momentum::run(ctx)?,
+        "sparsity" => sparsity::run(ctx)?,
+        "dropout-cost" => dropout::run(ctx)?,
+        "deep-net" => deepnet::run(ctx)?,
+        other => fail!("no experiment {other:?}"),
+    };
+    let path = report.write(&ctx.out)?;
+    Ok((report, path))
+}

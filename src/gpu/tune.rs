@@ -79,12 +79,31 @@ const PRODUCTS: &[Product] = &[
 /// counts.
 const ROUNDS: usize = 3;
 
+/// Whether `choose` may time the tilings when no cache holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autotune {
+    Measure,
+    /// Take the kind-of-adapter default (`MatmulTiling::default_for`), nothing measured.
+    Skip,
+}
+
+impl Autotune {
+    /// `Skip` where `WGTRAIN_AUTOTUNE=0`, else `Measure`.
+    pub fn from_env() -> Self {
+        if std::env::var("WGTRAIN_AUTOTUNE").is_ok_and(|v| v == "0") {
+            Autotune::Skip
+        } else {
+            Autotune::Measure
+        }
+    }
+}
+
 /// The tiling for `ctx`'s adapter (see the module docs). Tuned once per process and adapter.
-pub fn choose(ctx: &Arc<GpuContext>) -> Result<Tuned> {
+pub fn choose(ctx: &Arc<GpuContext>, autotune: Autotune) -> Result<Tuned> {
     if let Some(tiling) = MatmulTiling::from_env(ctx)? {
         return Ok(Tuned { tiling, source: TuneSource::Override, gflops: BTreeMap::new() });
     }
-    if std::env::var("WGTRAIN_AUTOTUNE").is_ok_and(|v| v == "0") {
+    if autotune == Autotune::Skip {
         let tiling = MatmulTiling::default_for(ctx);
         return Ok(Tuned { tiling, source: TuneSource::Skipped, gflops: BTreeMap::new() });
     }

@@ -2,6 +2,8 @@
 //! (Gal & Ghahramani 2016) over a device-resident dataset, in batches of a fixed size.
 //! Needs no optimizer and no training configuration; the trainer holds one for validation.
 
+pub mod report;
+
 use crate::backend::{stat, Activation, ActivationArgs, Backend, Gather, Loss, StepCounters};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};

@@ -2,12 +2,15 @@
 
 mod builder;
 pub mod init;
+pub mod layer;
+pub mod layers;
 mod model;
 mod params;
 pub mod spec;
 
 pub use builder::{BatchNormAt, ModelBuilder};
 pub use init::{Draw, FanMode, Initializer};
+pub use layer::{register_layer, Backward, Build, Forward, Layer, LayerKind, LayerSummary};
 pub use model::{validate, Mode, Sequential, Workspace};
 pub use params::{PackedParams, Param, ParamInit, ParamSet};
 pub use spec::{LayerSpec, ModelSpec};

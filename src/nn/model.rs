@@ -6,10 +6,10 @@
 
 use rand::SeedableRng;
 
-use super::params::{ParamInit, ParamSet};
-use super::spec::{LayerSpec, ModelSpec};
-use crate::backend::{Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Dropout};
-use crate::backend::{Matmul, Noise};
+use super::layer::{Backward, Build, Forward, Layer};
+use super::params::ParamSet;
+use super::spec::ModelSpec;
+use crate::backend::{Backend, Noise};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -27,41 +27,11 @@ pub enum Mode {
     McDropout,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Layer {
-    /// `keep_pre`: the epilogue also stores the pre-activation, for activations whose
-    /// derivative needs x (`!Activation::output_suffices`).
-    Dense {
-        w: usize,
-        /// None for a Linear layer.
-        b: Option<usize>,
-        act: Activation,
-        keep_pre: bool,
-    },
-    Activation {
-        act: Activation,
-        alpha: Option<usize>,
-        stream: u32,
-    },
-    Dropout {
-        spec: Dropout,
-    },
-    BatchNorm {
-        affine: usize,
-        running: Tensor,
-        spec: BatchNorm,
-    },
-}
-
 /// A feed-forward stack of layers.
 pub struct Sequential {
     spec: ModelSpec,
-    layers: Vec<Layer>,
-    /// Output width of each layer.
-    widths: Vec<usize>,
+    layers: Vec<Box<dyn Layer>>,
     params: ParamSet,
-    /// The parameters while the model is being built (allocated together at the end).
-    inits: Vec<ParamInit>,
     /// Non-trained state saved in checkpoints (batch-norm running statistics).
     buffers: Vec<(String, Tensor)>,
     workspaces: Vec<Workspace>,
@@ -79,33 +49,9 @@ pub fn validate(spec: &ModelSpec) -> Result<()> {
         return Err(Error::config("model", "the input width is 0; it must be at least 1"));
     }
     for (i, l) in spec.layers.iter().enumerate() {
-        match *l {
-            LayerSpec::Dense { units: 0, .. } | LayerSpec::Linear { units: 0, .. } => {
-                return Err(invalid(spec, i, "a Dense layer of 0 units; every layer needs at least 1".into()))
-            }
-            LayerSpec::Dropout { rate } | LayerSpec::AlphaDropout { rate } if !(0.0..1.0).contains(&rate) => {
-                return Err(invalid(
-                    spec,
-                    i,
-                    format!("dropout rate {rate} is not in [0, 1): 0 turns it off, 0.5 drops half the units"),
-                ))
-            }
-            LayerSpec::BatchNorm { eps, momentum }
-                if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) =>
-            {
-                return Err(invalid(
-                    spec,
-                    i,
-                    format!("batch norm needs eps > 0 and momentum in [0, 1], got {eps}, {momentum}"),
-                ))
-            }
-            LayerSpec::Dense { activation: Activation::Rrelu { lower, upper }, .. }
-            | LayerSpec::Activation { activation: Activation::Rrelu { lower, upper } }
-                if lower.is_nan() || upper.is_nan() || lower > upper =>
-            {
-                return Err(invalid(spec, i, format!("RReLU needs lower ≤ upper, got {lower} and {upper}")))
-            }
-            _ => {}
+        let kind = l.kind().map_err(|e| invalid(spec, i, e.to_string()))?;
+        if let Some(problem) = kind.problem() {
+            return Err(invalid(spec, i, problem));
         }
     }
     Ok(())
@@ -118,99 +64,26 @@ impl Sequential {
         validate(spec)?;
         crate::limits::check_model(spec.weight_shapes(), b.max_tensor_bytes(), crate::limits::available_host_bytes())?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut model = Self {
-            spec: spec.clone(),
-            layers: Vec::new(),
-            widths: Vec::new(),
-            params: ParamSet::default(),
-            inits: Vec::new(),
-            buffers: Vec::new(),
-            workspaces: Vec::new(),
-            seed,
-        };
-        let mut width = spec.inputs;
-        for (i, l) in spec.layers.iter().enumerate() {
-            let stream = i as u32 + 1;
-            match *l {
-                LayerSpec::Dense { units, activation, init, bias } => {
-                    let w = init.sample(width, units, &mut rng);
-                    let wi = model.add_param(format!("layers.{i}.w"), width, units, &w, true);
-                    let bi = model.add_param(format!("layers.{i}.b"), 1, units, &vec![bias; units], false);
-                    // Fuse the activation into the matmul when it needs no tensor or noise;
-                    // keep the pre-activation when its derivative needs it.
-                    let fused = activation.fusable();
-                    let act = if fused { activation } else { Activation::Identity };
-                    let keep_pre = fused && !activation.output_suffices();
-                    model.push(Layer::Dense { w: wi, b: Some(bi), act, keep_pre }, units);
-                    if !fused {
-                        model.push_activation(i, activation, units, stream)?;
-                    }
-                    width = units;
-                }
-                LayerSpec::Linear { units, init } => {
-                    let w = init.sample(width, units, &mut rng);
-                    let wi = model.add_param(format!("layers.{i}.w"), width, units, &w, true);
-                    model.push(Layer::Dense { w: wi, b: None, act: Activation::Identity, keep_pre: false }, units);
-                    width = units;
-                }
-                LayerSpec::Activation { activation } => model.push_activation(i, activation, width, stream)?,
-                LayerSpec::Dropout { rate } => model.push(
-                    Layer::Dropout { spec: Dropout::inverted(rate, Noise { seed: model.noise_seed(), stream }) },
-                    width,
-                ),
-                LayerSpec::AlphaDropout { rate } => model.push(
-                    Layer::Dropout { spec: Dropout::alpha(rate, Noise { seed: model.noise_seed(), stream }) },
-                    width,
-                ),
-                LayerSpec::BatchNorm { eps, momentum } => {
-                    let affine = [vec![1.0; width], vec![0.0; width]].concat();
-                    let ai = model.add_param(format!("layers.{i}.affine"), 2, width, &affine, false);
-                    let running = b.upload(2, width, &[vec![0.0; width], vec![1.0; width]].concat())?;
-                    model.buffers.push((format!("layers.{i}.running"), running));
-                    model.push(Layer::BatchNorm { affine: ai, running, spec: BatchNorm { eps, momentum } }, width);
-                }
-            }
+        let noise_seed = (seed ^ (seed >> 32)) as u32;
+        let (mut inits, mut buffers, mut layers) = (Vec::new(), Vec::new(), Vec::new());
+        for (index, (kind, inputs)) in spec.kinds()?.into_iter().enumerate() {
+            let mut ctx = Build {
+                b: &mut *b,
+                index,
+                noise: Noise { seed: noise_seed, stream: index as u32 + 1 },
+                rng: &mut rng,
+                params: &mut inits,
+                buffers: &mut buffers,
+            };
+            layers.push(kind.build(&mut ctx, inputs)?);
         }
-        model.params = ParamSet::build(b, std::mem::take(&mut model.inits))?;
-        Ok(model)
-    }
-
-    fn push(&mut self, layer: Layer, width: usize) {
-        self.layers.push(layer);
-        self.widths.push(width);
-    }
-
-    fn push_activation(
-        &mut self,
-        i: usize,
-        act: Activation,
-        width: usize,
-        stream: u32,
-    ) -> Result<()> {
-        let alpha = match act {
-            Activation::Prelu => {
-                Some(self.add_param(format!("layers.{i}.alpha"), 1, width, &vec![0.25; width], false))
-            }
-            _ => None,
-        };
-        self.push(Layer::Activation { act, alpha, stream }, width);
-        Ok(())
-    }
-
-    /// Record a parameter to allocate once the model is built; its index in `params`.
-    fn add_param(&mut self, name: String, rows: usize, cols: usize, init: &[f32], penalized: bool) -> usize {
-        self.inits.push(ParamInit { name, rows, cols, values: init.to_vec(), penalized });
-        self.inits.len() - 1
+        let params = ParamSet::build(b, inits)?;
+        Ok(Self { spec: spec.clone(), layers, params, buffers, workspaces: Vec::new(), seed })
     }
 
     /// The seed the weights were drawn from and the dropout/RReLU masks are keyed by.
     pub fn seed(&self) -> u64 {
         self.seed
-    }
-
-    /// The Philox seed of this model's dropout and RReLU masks (one stream per layer).
-    fn noise_seed(&self) -> u32 {
-        (self.seed ^ (self.seed >> 32)) as u32
     }
 
     pub fn spec(&self) -> &ModelSpec {
@@ -240,32 +113,8 @@ impl Sequential {
     pub fn forward(&mut self, b: &mut dyn Backend, ws: usize, mode: Mode) -> Result<Tensor> {
         let w = &self.workspaces[ws];
         let mut x = w.input;
-        for (i, layer) in self.layers.iter().enumerate() {
-            let buf = &w.layers[i];
-            match *layer {
-                Layer::Dense { w: wi, b: bi, act, .. } => {
-                    let mut spec = Matmul::nn().with_activation(act);
-                    spec.bias = bi.map(|bi| self.params[bi].value);
-                    // Only backward reads the pre-activation: inference skips the extra store.
-                    spec.pre = if mode == Mode::Train { buf.pre } else { None };
-                    b.matmul(x, self.params[wi].value, buf.y, spec)?;
-                }
-                Layer::Activation { act, alpha, stream } => {
-                    let training = mode == Mode::Train;
-                    let noise = training.then_some(Noise { seed: self.noise_seed(), stream });
-                    let args = ActivationArgs { alpha: alpha.map(|a| self.params[a].value), noise };
-                    b.activation_forward(act, x, buf.y, args)?;
-                }
-                // In evaluation dropout is the identity: pass x on, no copy.
-                Layer::Dropout { .. } if mode == Mode::Eval => continue,
-                Layer::Dropout { spec } => b.dropout_forward(spec, x, buf.y)?,
-                Layer::BatchNorm { affine, running, spec } => {
-                    let saved = buf.scratch.expect("batch norm workspaces have saved statistics");
-                    let t = BatchNormTensors { x, affine: self.params[affine].value, saved, running };
-                    b.batchnorm_forward(spec, t, buf.y, mode == Mode::Train)?;
-                }
-            }
-            x = buf.y;
+        for (layer, buf) in self.layers.iter().zip(&w.layers) {
+            x = layer.forward(b, Forward { x, y: buf.y, extra: &buf.extra, params: &self.params, mode })?;
         }
         Ok(x)
     }
@@ -275,63 +124,25 @@ impl Sequential {
     pub fn backward(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
         let w = &self.workspaces[ws];
         let mut dy = w.dlogits;
-        // Whether `dy` is already the next Dense layer's dz: its activation's derivative was
-        // fused into the input-gradient product that wrote it (one dispatch, one pass fewer).
+        // Whether `dy` is already the layer's pre-activation gradient: the layer after it
+        // folded its activation's derivative into the product that wrote it.
         let mut dy_is_dz = false;
         for i in (0..self.layers.len()).rev() {
-            let x = if i == 0 { w.input } else { w.layers[i - 1].y };
-            let buf = &w.layers[i];
-            let given_dz = std::mem::take(&mut dy_is_dz);
-            match self.layers[i] {
-                Layer::Dense { w: wi, b: bi, act, .. } => {
-                    let dz = match buf.scratch {
-                        Some(dz) if !given_dz => {
-                            b.activation_backward(act, buf.pre, buf.y, dy, dz, ActivationArgs::default())?;
-                            dz
-                        }
-                        _ => dy,
-                    };
-                    // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
-                    let spec = match bi {
-                        Some(bi) => Matmul::tn().with_column_sum(self.params[bi].grad),
-                        None => Matmul::tn(),
-                    };
-                    b.matmul(x, dz, self.params[wi].grad, spec)?;
-                    if i > 0 {
-                        let mut spec = Matmul::nt();
-                        if let Layer::Dense { act: prev, .. } = self.layers[i - 1] {
-                            if prev != Activation::Identity {
-                                let at = &w.layers[i - 1];
-                                spec = spec.times_derivative(prev, at.pre.unwrap_or(at.y));
-                                dy_is_dz = true;
-                            }
-                        }
-                        b.matmul(dz, self.params[wi].value, buf.dx, spec)?;
-                    }
-                }
-                Layer::Activation { act, alpha, stream } => {
-                    let args = ActivationArgs {
-                        alpha: alpha.map(|a| self.params[a].value),
-                        noise: Some(Noise { seed: self.noise_seed(), stream }),
-                    };
-                    if let Some(a) = alpha {
-                        b.prelu_alpha_backward(x, dy, self.params[a].grad)?;
-                    }
-                    if i > 0 {
-                        b.activation_backward(act, Some(x), buf.y, dy, buf.dx, args)?;
-                    }
-                }
-                Layer::Dropout { spec } => {
-                    if i > 0 {
-                        b.dropout_backward(spec, dy, buf.dx)?;
-                    }
-                }
-                Layer::BatchNorm { affine, running, .. } => {
-                    let saved = buf.scratch.expect("batch norm workspaces have saved statistics");
-                    let t = BatchNormTensors { x, affine: self.params[affine].value, saved, running };
-                    b.batchnorm_backward(t, dy, buf.dx, self.params[affine].grad)?;
-                }
-            }
+            let (buf, before) = (&w.layers[i], i.checked_sub(1).map(|p| &w.layers[p]));
+            let x = before.map_or(w.input, |p| p.y);
+            let previous = before.and_then(|p| self.layers[i - 1].fusable_derivative(p.y, &p.extra));
+            let io = Backward {
+                x,
+                y: buf.y,
+                dy,
+                dy_is_dz,
+                dx: buf.dx,
+                first: i == 0,
+                previous,
+                extra: &buf.extra,
+                params: &self.params,
+            };
+            dy_is_dz = self.layers[i].backward(b, io)?;
             dy = buf.dx;
         }
         Ok(())

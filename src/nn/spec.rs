@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::init::Initializer;
+use super::layer::LayerKind;
+use super::layers::{ActivationKind, BatchNormKind, DenseKind, DropoutKind};
 use crate::backend::{Activation, BatchNorm, Loss};
+use crate::error::Result;
 
 /// One layer of a Sequential model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,9 +42,32 @@ pub enum LayerSpec {
         eps: f32,
         momentum: f32,
     },
+    /// A kind registered by name (`nn::register_layer`), with its own settings.
+    Custom {
+        kind: String,
+        #[serde(default)]
+        settings: serde_json::Value,
+    },
 }
 
 impl LayerSpec {
+    /// What this layer is: its width, parameters, checks, summary line, and how it builds.
+    pub fn kind(&self) -> Result<Box<dyn LayerKind>> {
+        Ok(match self {
+            Self::Dense { units, activation, init, bias } => {
+                Box::new(DenseKind { units: *units, activation: *activation, init: *init, bias: Some(*bias) })
+            }
+            Self::Linear { units, init } => {
+                Box::new(DenseKind { units: *units, activation: Activation::Identity, init: *init, bias: None })
+            }
+            Self::Activation { activation } => Box::new(ActivationKind { activation: *activation }),
+            Self::Dropout { rate } => Box::new(DropoutKind { rate: *rate, alpha: false }),
+            Self::AlphaDropout { rate } => Box::new(DropoutKind { rate: *rate, alpha: true }),
+            Self::BatchNorm { eps, momentum } => Box::new(BatchNormKind { eps: *eps, momentum: *momentum }),
+            Self::Custom { kind, settings } => super::layer::registered(kind, settings)?,
+        })
+    }
+
     /// A Dense layer with He-normal weights and zero bias.
     pub fn dense(units: usize, activation: Activation) -> Self {
         Self::Dense { units, activation, init: Initializer::HE_NORMAL, bias: 0.0 }
@@ -85,24 +111,30 @@ impl ModelSpec {
         Self { inputs, layers, loss: Loss::SoftmaxCrossEntropy }
     }
 
-    /// (layer number from 1, inputs, units) of every weight matrix, in order.
-    pub fn weight_shapes(&self) -> Vec<(usize, usize, usize)> {
+    /// Each layer's kind with its input width, in order (an unregistered custom kind is an
+    /// error naming it).
+    pub fn kinds(&self) -> Result<Vec<(Box<dyn LayerKind>, usize)>> {
         let mut width = self.inputs;
-        let mut out = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            if let Some((units, _)) = l.weights() {
-                out.push((i + 1, width, units));
-                width = units;
-            }
+        let mut out = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let kind = l.kind()?;
+            let inputs = width;
+            width = kind.units(inputs);
+            out.push((kind, inputs));
         }
-        out
+        Ok(out)
     }
 
-    /// Width of the model's output (the logits).
+    /// (layer number from 1, inputs, units) of every weight matrix, in order.
+    pub fn weight_shapes(&self) -> Vec<(usize, usize, usize)> {
+        let kinds = self.kinds().unwrap_or_default();
+        let shapes = kinds.iter().enumerate().filter_map(|(i, (k, inputs))| k.weights(*inputs).map(|(r, c)| (i + 1, r, c)));
+        shapes.collect()
+    }
+
+    /// Width of the model's output (the logits); the input width for a spec whose kinds are
+    /// not all known (`validate` says which).
     pub fn outputs(&self) -> usize {
-        self.layers.iter().fold(self.inputs, |width, l| match l {
-            LayerSpec::Dense { units, .. } | LayerSpec::Linear { units, .. } => *units,
-            _ => width,
-        })
+        self.kinds().ok().and_then(|k| k.last().map(|(k, inputs)| k.units(*inputs))).unwrap_or(self.inputs)
     }
 }

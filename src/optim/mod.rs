@@ -3,6 +3,8 @@
 
 mod optimizer;
 mod schedule;
+pub mod settings;
 
 pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerState};
 pub use schedule::{PlateauState, Schedule};
+pub use settings::{Setting, SETTINGS};

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::schedule::{PlateauState, Schedule};
+use super::settings::SETTINGS;
 use crate::backend::{Backend, Hyper, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::nn::{Param, ParamSet};
@@ -35,6 +36,15 @@ impl OptimizerKind {
         ("adamw", Self::Adamw),
         ("nadam", Self::Nadam),
     ];
+
+    /// The position in `NAMES`.
+    pub fn index(self) -> usize {
+        Self::NAMES.iter().position(|(_, k)| *k == self).expect("every kind is named")
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self.index()].0
+    }
 
     pub fn rule(&self) -> UpdateRule {
         match self {
@@ -69,31 +79,26 @@ pub struct OptimizerConfig {
 }
 
 impl OptimizerConfig {
-    /// PyTorch's defaults for `kind` (RMSProp's ρ = 0.9 as in Keras).
+    /// `kind` with its defaults (`settings::SETTINGS`: PyTorch's; 0 where it does not use a
+    /// setting) and a constant rate.
     pub fn new(kind: OptimizerKind) -> Self {
-        use OptimizerKind::*;
-        let (lr, momentum, beta2, eps, weight_decay) = match kind {
-            Sgd => (0.01, 0.0, 0.0, 0.0, 0.0),
-            Momentum | Nesterov => (0.01, 0.9, 0.0, 0.0, 0.0),
-            Adagrad => (0.01, 0.0, 0.0, 1e-10, 0.0),
-            Rmsprop => (0.001, 0.0, 0.9, 1e-8, 0.0),
-            Adam => (0.001, 0.9, 0.999, 1e-8, 0.0),
-            Adamw => (0.001, 0.9, 0.999, 1e-8, 0.01),
-            Nadam => (0.002, 0.9, 0.999, 1e-8, 0.0),
-        };
-        Self {
+        let mut c = Self {
             kind,
-            lr,
-            momentum,
-            beta2,
-            eps,
-            weight_decay,
+            lr: 0.0,
+            momentum: 0.0,
+            beta2: 0.0,
+            eps: 0.0,
+            weight_decay: 0.0,
             l1: 0.0,
             l2: 0.0,
             clip_value: 0.0,
             clip_norm: 0.0,
             schedule: Schedule::Constant,
+        };
+        for s in SETTINGS {
+            (s.set)(&mut c, s.default_for(kind).unwrap_or(0.0));
         }
+        c
     }
 
     pub fn with_lr(self, lr: f32) -> Self {
@@ -104,29 +109,10 @@ impl OptimizerConfig {
         Self { momentum, ..self }
     }
 
-    /// Reject values outside what the update rule can run with, naming the field.
+    /// Reject values outside what the update rule can run with, naming the setting.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, value: f32, want: &str| {
-            Err(Error::config(format!("optimizer {field}"), format!("{value} {want}")))
-        };
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad("learning rate", self.lr, "must be > 0");
-        }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return bad("momentum", self.momentum, "must be in [0, 1)");
-        }
-        if !(0.0..1.0).contains(&self.beta2) {
-            return bad("beta2", self.beta2, "must be in [0, 1)");
-        }
-        for (field, v) in [("eps", self.eps), ("weight_decay", self.weight_decay), ("l1", self.l1), ("l2", self.l2)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return bad(field, v, "must be ≥ 0");
-            }
-        }
-        for (field, v) in [("clip_value", self.clip_value), ("clip_norm", self.clip_norm)] {
-            if v.is_nan() || v < 0.0 {
-                return bad(field, v, "must be ≥ 0 (0 turns clipping off)");
-            }
+        for s in SETTINGS {
+            s.check((s.get)(self))?;
         }
         self.schedule.validate()
     }
@@ -159,6 +145,8 @@ pub struct Optimizer {
     /// after each update in the same submission, so pruned weights stay exactly 0 while the
     /// rest train.
     masks: Vec<(Tensor, Tensor)>,
+    /// Nadam's Π μ after the update `prepare` wrote the scalars of, for `record` to keep.
+    prepared_mu_product: Option<f64>,
 }
 
 impl Optimizer {
@@ -170,6 +158,7 @@ impl Optimizer {
             hyper: b.zeros(1, Hyper::LEN)?,
             norm: b.zeros(1, 1)?,
             masks: Vec::new(),
+            prepared_mu_product: None,
         })
     }
 
@@ -218,6 +207,13 @@ impl Optimizer {
         }
     }
 
+    /// The learning rate the last update of a saved optimizer used (the first one's when it
+    /// made none): where a run that continues at a constant rate should start.
+    pub fn scheduled_lr(config: &OptimizerConfig, state: Option<&OptimizerState>) -> f32 {
+        let state = state.copied().unwrap_or_default();
+        config.schedule.lr(config.lr, state.step.saturating_sub(1), &state.plateau)
+    }
+
     /// The learning rate the next update uses.
     pub fn lr(&self) -> f32 {
         self.config.schedule.lr(self.config.lr, self.state.step, &self.state.plateau)
@@ -253,7 +249,8 @@ impl Optimizer {
                 format!("it gave the learning rate {lr} at step {}; check its rate and values", self.state.step),
             ));
         }
-        let (h, _) = self.hyper();
+        let (h, mu_product) = self.hyper();
+        self.prepared_mu_product = Some(mu_product);
         b.write(self.hyper, h.with_penalties(self.config.l1, self.config.l2).as_slice())
     }
 
@@ -297,8 +294,10 @@ impl Optimizer {
         for &(value, mask) in &self.masks {
             b.apply_mask(mask, value)?;
         }
-        let (_, mu_product) = self.hyper();
-        self.state.mu_product = mu_product;
+        self.state.mu_product = match self.prepared_mu_product.take() {
+            Some(mu_product) => mu_product,
+            None => self.hyper().1,
+        };
         self.state.step += 1;
         Ok(())
     }

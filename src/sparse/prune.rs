@@ -34,10 +34,6 @@ pub struct LayerSparsity {
 }
 
 impl LayerSparsity {
-    pub fn zero_fraction(&self) -> f64 {
-        self.zeros as f64 / self.weights.max(1) as f64
-    }
-
     pub fn below_fraction(&self) -> f64 {
         self.below as f64 / self.weights.max(1) as f64
     }

@@ -114,9 +114,9 @@ pub fn save_with(
         model_seed: model.seed(),
         optimizer: opt.map(|o| o.config.clone()),
         optimizer_state: opt.map(|o| o.state),
-        train: trainer.map(|t| t.config.clone()),
-        trainer: trainer.map(|t| t.state),
-        history: trainer.map(|t| t.history.clone()),
+        train: trainer.map(|t| t.config().clone()),
+        trainer: trainer.map(|t| *t.state()),
+        history: trainer.map(|t| t.history().clone()),
         extra,
     };
     let json = serde_json::to_string(&meta).map_err(|e| problem(path, format!("metadata does not serialize: {e}")))?;
@@ -300,9 +300,8 @@ impl Loaded {
     pub fn restore_trainer(&self, b: &mut dyn Backend, model: &Sequential) -> Result<Trainer> {
         let err = |p: &str| Error::Checkpoint { path: self.path.clone(), problem: p.into() };
         let config = self.meta.train.clone().ok_or_else(|| err("holds no training loop (saved without one)"))?;
-        let mut trainer = Trainer::new(b, config)?;
-        trainer.state = self.meta.trainer.unwrap_or_default();
-        trainer.history = self.meta.history.clone().unwrap_or_default();
+        let state = self.meta.trainer.unwrap_or_default();
+        let mut trainer = Trainer::restored(b, config, state, self.meta.history.clone().unwrap_or_default())?;
         let mut live = Vec::new();
         let mut values = Vec::new();
         for (name, t) in model.named_tensors() {

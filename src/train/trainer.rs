@@ -127,12 +127,12 @@ pub trait Callback {
 }
 
 pub struct Trainer {
-    pub config: TrainConfig,
-    pub state: TrainerState,
-    pub history: History,
+    config: TrainConfig,
+    state: TrainerState,
+    history: History,
     stats: Tensor,
     /// Validation runs through this (`config.eval_batch_size` rows a batch).
-    pub inference: Inference,
+    inference: Inference,
     /// (live tensor, best-epoch copy) for early stopping's restore.
     best: Vec<(Tensor, Tensor)>,
 }
@@ -156,6 +156,50 @@ impl Trainer {
             stats: b.zeros(1, 4)?,
             best: Vec::new(),
         })
+    }
+
+    /// A trainer continuing a saved loop: its config, state, history and best-epoch copies.
+    pub fn restored(b: &mut dyn Backend, config: TrainConfig, state: TrainerState, history: History) -> Result<Self> {
+        let mut t = Self::new(b, config)?;
+        (t.state, t.history) = (state, history);
+        Ok(t)
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Where the loop is.
+    pub fn state(&self) -> &TrainerState {
+        &self.state
+    }
+
+    /// One record per completed epoch.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Run until `epochs` epochs in all (a resumed run given a new length).
+    pub fn set_epochs(&mut self, epochs: usize) {
+        self.config.epochs = epochs;
+    }
+
+    /// End the loop as diverged, keeping `record` (the epoch that diverged, whose weights were
+    /// put back to the epoch before) in the history.
+    pub fn end_diverged(&mut self, record: Option<EpochRecord>) {
+        self.history.epochs.extend(record);
+        (self.state.diverged, self.state.stopped) = (true, true);
+    }
+
+    /// Loss and accuracy of `model` on `data` (inference mode, `config.eval_batch_size` rows
+    /// a batch).
+    pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
+        self.inference.evaluate(b, model, data)
+    }
+
+    /// The evaluation and prediction runner the trainer validates with.
+    pub fn inference(&mut self) -> &mut Inference {
+        &mut self.inference
     }
 
     fn check_fit(&self, model: &Sequential, train: &DeviceData) -> Result<()> {
@@ -319,7 +363,8 @@ impl Trainer {
         Ok(record)
     }
 
-    /// One training step on rows `offset..offset + rows` of the epoch's order: one submission.
+    /// One training step on rows `offset..offset + rows` of the epoch's order, recorded and
+    /// submitted once: the gradients (`record_gradients`), then the update.
     pub fn step(
         &mut self,
         b: &mut dyn Backend,
@@ -329,19 +374,35 @@ impl Trainer {
         offset: usize,
         rows: usize,
     ) -> Result<()> {
+        // Writes first: a write submits whatever is recorded before it.
+        opt.prepare(b)?;
+        self.record_gradients(b, model, train, offset, rows)?;
+        // The seam where gradients are ready and the update is not yet recorded: a
+        // data-parallel step all-reduces the packed gradient buffer here.
+        opt.record(b, model.params())?;
+        b.submit()?;
+        self.state.step += 1;
+        Ok(())
+    }
+
+    /// Record gather → forward → loss → backward for rows `offset..offset + rows` of the
+    /// epoch's order, leaving the gradients in the model's gradient buffer (nothing submitted).
+    pub fn record_gradients(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        train: &DeviceData,
+        offset: usize,
+        rows: usize,
+    ) -> Result<()> {
         let ws = model.workspace(b, rows)?;
         let w = model.ws(ws);
         let (targets, dlogits) = (w.targets.unwrap_or(w.labels), w.dlogits);
-        // Writes first: a write submits whatever is recorded before it.
-        opt.prepare(b)?;
         b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32 })?;
         crate::infer::gather_batch(b, train, model.ws(ws))?;
         let logits = model.forward(b, ws, Mode::Train)?;
         b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / rows as f32)?;
         model.backward(b, ws)?;
-        opt.record(b, model.params())?;
-        b.submit()?;
-        self.state.step += 1;
         Ok(())
     }
 

@@ -73,6 +73,7 @@ impl AdapterRequest {
     }
 
     pub(crate) fn instance(&self) -> Result<wgpu::Instance> {
+        quiet_device_select_when_headless();
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         desc.backends = self.backend_bits()?;
         Ok(wgpu::Instance::new(desc))
@@ -130,4 +131,24 @@ pub(crate) fn no_adapter(backends: wgpu::Backends) -> Error {
                If WGPU_BACKEND is set, unset it so every backend is tried."
             .into(),
     }
+}
+
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` asks the window system (Wayland,
+/// then X) which GPU drives the display, and libwayland prints "error: XDG_RUNTIME_DIR is
+/// invalid or not set" twice on a machine that has none — lines a new user reads as wgtrain
+/// failing. The layer only reorders the adapters, and wgtrain chooses its own (WGPU_ADAPTER_NAME,
+/// WGPU_POWER_PREF), so where no window system is there to ask, the layer is switched off with
+/// the switch its manifest declares. Left on where a display exists, or where the user asked
+/// the layer for a device (`MESA_VK_DEVICE_SELECT`) or set the switch themselves.
+fn quiet_device_select_when_headless() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        let headless = !set("WAYLAND_DISPLAY") && !set("DISPLAY");
+        if headless && !set("NODEVICE_SELECT") && !set("MESA_VK_DEVICE_SELECT") {
+            // Every instance is created after this `Once`, so no Vulkan loader of this process
+            // reads the environment while it changes; Rust's own readers take its lock.
+            std::env::set_var("NODEVICE_SELECT", "1");
+        }
+    });
 }

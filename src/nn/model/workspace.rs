@@ -1,8 +1,9 @@
 //! The activations and gradients of one batch size, made on first use and kept for the
 //! run: what a forward and backward pass write into.
 
-use super::{Layer, Sequential};
-use crate::backend::{Activation, Backend, Loss};
+use super::Sequential;
+use crate::backend::{Backend, Loss};
+use crate::nn::spec::LayerSpec;
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 
@@ -10,10 +11,8 @@ use crate::tensor::{DType, Tensor};
 pub(super) struct LayerBuffers {
     pub(super) y: Tensor,
     pub(super) dx: Tensor,
-    /// Dense: dz before the fused activation; BatchNorm: the saved batch statistics.
-    pub(super) scratch: Option<Tensor>,
-    /// Dense with `keep_pre`: the pre-activation z, (rows, out).
-    pub(super) pre: Option<Tensor>,
+    /// The layer's own tensors (`Layer::workspace`).
+    pub(super) extra: Vec<Tensor>,
 }
 
 /// The activations and gradients of one batch size.
@@ -40,18 +39,12 @@ impl Sequential {
         }
         let (inputs, outputs) = (self.spec.inputs, self.spec.outputs());
         let mut layers = Vec::with_capacity(self.layers.len());
-        for (i, layer) in self.layers.iter().enumerate() {
-            let (in_w, out_w) = (if i == 0 { inputs } else { self.widths[i - 1] }, self.widths[i]);
-            let scratch = match layer {
-                Layer::Dense { act, .. } if *act != Activation::Identity => Some(b.zeros(rows, out_w)?),
-                Layer::BatchNorm { .. } => Some(b.zeros(2, out_w)?),
-                _ => None,
-            };
-            let pre = match layer {
-                Layer::Dense { keep_pre: true, .. } => Some(b.zeros(rows, out_w)?),
-                _ => None,
-            };
-            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, scratch, pre });
+        let mut in_w = inputs;
+        for layer in &self.layers {
+            let out_w = layer.units();
+            let extra = layer.workspace(b, rows)?;
+            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, extra });
+            in_w = out_w;
         }
         self.workspaces.push(Workspace {
             rows,
@@ -73,15 +66,15 @@ impl Sequential {
 
     /// The outputs (after the activation) of the hidden Dense layers in workspace `ws`, as
     /// written by its last forward pass: for measuring activations, dead units and the like.
-    /// An activation that is not fused into the product (PReLU, RReLU) is the layer after it.
+    /// A standalone activation layer right after a Dense layer counts as its activation.
     pub fn hidden_outputs(&self, ws: usize) -> Vec<Tensor> {
-        let last = self.layers.iter().rposition(|l| matches!(l, Layer::Dense { .. }));
-        let dense = self.layers.iter().enumerate().filter(|&(i, l)| matches!(l, Layer::Dense { .. }) && Some(i) != last);
-        let after = |i: usize| match self.layers.get(i + 1) {
-            Some(Layer::Activation { .. }) => i + 1,
+        let layers = &self.spec.layers;
+        let last = layers.iter().rposition(|l| l.weights().is_some());
+        let dense = (0..layers.len()).filter(|&i| layers[i].weights().is_some() && Some(i) != last);
+        let after = |i: usize| match layers.get(i + 1) {
+            Some(LayerSpec::Activation { .. }) => i + 1,
             _ => i,
         };
-        dense.map(|(i, _)| self.workspaces[ws].layers[after(i)].y).collect()
+        dense.map(|i| self.workspaces[ws].layers[after(i)].y).collect()
     }
-
 }

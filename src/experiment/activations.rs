@@ -1,12 +1,12 @@
 //! Questions 3 and 4: ELU against ReLU in a deep net, and every activation side by side
 //! (with logistic against softmax outputs).
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::experiment::{answer, measure};
-use wgtrain::nn::{Initializer, Mode, ModelSpec};
-use wgtrain::optim::{OptimizerConfig, OptimizerKind};
-use wgtrain::{Activation, Loss};
+use crate::experiment::{answer, measure};
+use crate::nn::{Initializer, Mode, ModelSpec};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::backend::{Activation, Loss};
 
 use super::lab::{self, Data, Outcome, Variant};
 use super::report::{curves, curves_over, pm, Report, Table};
@@ -183,7 +183,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
 
 /// Sandal (5) against Sneaker (7), relabelled 0 and 1.
 fn binary_task(ctx: &mut Ctx, data: &Data) -> Result<Data> {
-    let pick = |d: &wgtrain::data::Dataset| {
+    let pick = |d: &crate::data::Dataset| {
         let rows: Vec<usize> = (0..d.rows).filter(|&r| d.labels[r] == 5 || d.labels[r] == 7).collect();
         let mut s = d.select(&rows);
         s.labels.iter_mut().for_each(|l| *l = (*l == 7) as u32);
@@ -196,7 +196,7 @@ fn binary_task(ctx: &mut Ctx, data: &Data) -> Result<Data> {
 
 /// Test accuracy from the predictions: the argmax, or p > 0.5 for one logistic output.
 fn argmax_accuracy(ctx: &mut Ctx, o: &mut Outcome, data: &Data) -> Result<f64> {
-    let mut inference = wgtrain::infer::Inference::new(ctx.b, 1024)?;
+    let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
     let probs = inference.predict(ctx.b, &mut o.model, &data.test, Mode::Eval, 0)?;
     let labels = &data.host[2].labels;
     let width = probs.len() / labels.len();

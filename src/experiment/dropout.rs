@@ -1,12 +1,12 @@
 //! Question 7: what dropout costs in training and in inference, and what MC dropout costs.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::data::DeviceData;
-use wgtrain::experiment::{answer, measure};
-use wgtrain::nn::{Mode, ModelSpec};
-use wgtrain::optim::{OptimizerConfig, OptimizerKind};
-use wgtrain::Activation;
+use crate::data::DeviceData;
+use crate::experiment::{answer, measure};
+use crate::nn::{Mode, ModelSpec};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::backend::Activation;
 
 use super::activations::{epochs_to, per_seed};
 use super::lab::{self, Outcome, Variant};

@@ -3,8 +3,8 @@
 //! matrices, and the totals. Read from a checkpoint's tensors, so it needs no device.
 
 use serde::Serialize;
-use wgtrain::nn::{LayerSpec, ModelSpec};
-use wgtrain::train::checkpoint::Loaded;
+use crate::nn::{LayerSpec, LayerSummary, ModelSpec};
+use crate::train::checkpoint::Loaded;
 
 #[derive(Debug, Serialize)]
 pub struct LayerRow {
@@ -32,25 +32,23 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a model about to be built: parameters from the shapes alone.
+    /// The summary of a model about to be built: parameters from the shapes alone, each
+    /// layer's line from its kind (`LayerKind::summary`).
     pub fn of_spec(spec: &ModelSpec) -> Self {
         let mut width = spec.inputs;
         let mut layers = Vec::new();
         for (i, l) in spec.layers.iter().enumerate() {
-            let (kind, units, params, weights) = match l {
-                LayerSpec::Dense { units, activation, .. } => {
-                    (format!("Dense ({})", activation.name()), *units, width * units + units, width * units)
+            let (line, units) = match l.kind() {
+                Ok(kind) => (kind.summary(width), kind.units(width)),
+                Err(_) => {
+                    let name = match l {
+                        LayerSpec::Custom { kind, .. } => format!("{kind} (not registered)"),
+                        _ => "unknown".into(),
+                    };
+                    (LayerSummary { kind: name, params: 0, weights: 0, rank: None }, width)
                 }
-                LayerSpec::Linear { units, .. } => ("Linear (no bias)".to_string(), *units, width * units, width * units),
-                LayerSpec::Activation { activation } => {
-                    let slopes = if matches!(activation, wgtrain::Activation::Prelu) { width } else { 0 };
-                    (format!("Activation ({})", activation.name()), width, slopes, 0)
-                }
-                LayerSpec::Dropout { rate } => (format!("Dropout ({rate})"), width, 0, 0),
-                LayerSpec::AlphaDropout { rate } => (format!("AlphaDropout ({rate})"), width, 0, 0),
-                LayerSpec::BatchNorm { .. } => ("BatchNorm".to_string(), width, 2 * width, 0),
             };
-            let rank = matches!(l, LayerSpec::Linear { .. }).then_some(units);
+            let LayerSummary { kind, params, weights, rank } = line;
             layers.push(LayerRow { layer: i + 1, kind, units, params, zeros: 0, weights, rank, masked: false });
             width = units;
         }

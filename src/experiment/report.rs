@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use crate::error::{Context, Error, Result};
 use plotters::prelude::*;
 use serde_json::Value;
 
-use crate::cli::plot::{self, Figure, Series, OKABE_ITO};
+use crate::run::plot::{self, Figure, Series, OKABE_ITO};
 
 pub struct Report {
     pub name: &'static str,
@@ -124,7 +124,7 @@ pub fn curves_over(
 pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, f64, f64)]) -> Result<()> {
     let path = dir.join(file);
     let root = SVGBackend::new(&path, (760, 460)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE).map_err(|e| Error::msg(e.to_string()))?;
     let hi = bars.iter().map(|b| b.1 + b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let lo = bars.iter().map(|b| b.1 - b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::min);
     let n = bars.len();
@@ -134,7 +134,7 @@ pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, 
         .x_label_area_size(60)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..n as f64 - 0.5, lo..hi)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Error::msg(e.to_string()))?;
     let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     chart
         .configure_mesh()
@@ -146,7 +146,7 @@ pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, 
         })
         .y_desc(y_desc)
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Error::msg(e.to_string()))?;
     for (i, (_, mean, std)) in bars.iter().enumerate() {
         if !mean.is_finite() {
             continue;
@@ -155,13 +155,13 @@ pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, 
         let x = i as f64;
         chart
             .draw_series([Rectangle::new([(x - 0.35, 0.0f64.max(lo)), (x + 0.35, *mean)], color.filled())])
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(|e| Error::msg(e.to_string()))?;
         if *std > 0.0 {
             chart
                 .draw_series([ErrorBar::new_vertical(x, mean - std, *mean, mean + std, BLACK.stroke_width(2), 12)])
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(|e| Error::msg(e.to_string()))?;
         }
     }
-    root.present().map_err(|e| anyhow!("{e}"))?;
+    root.present().map_err(|e| Error::msg(e.to_string()))?;
     Ok(())
 }

@@ -12,7 +12,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Context, Error, Result};
+use crate::fail;
 
 /// The files `train`, `prune` and `factorize` write into a run directory: a directory holding anything else is not
 /// replaced (it is not a run directory, or holds the user's own files).
@@ -40,7 +41,7 @@ pub struct Staging {
 /// the link points to, not the link.
 fn resolve(target: &Path) -> Result<PathBuf> {
     if target.as_os_str().is_empty() {
-        bail!("--output is empty: give a directory for the run's outputs, e.g. --output runs/latest");
+        fail!("--output is empty: give a directory for the run's outputs, e.g. --output runs/latest");
     }
     match std::fs::symlink_metadata(target) {
         Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(target)
@@ -62,10 +63,10 @@ fn hidden_name(target: &Path, kind: &str, tag: &str) -> PathBuf {
 fn check_target(target: &Path) -> Result<()> {
     let Ok(meta) = std::fs::metadata(target) else { return Ok(()) };
     if !meta.is_dir() {
-        bail!("--output {} exists and is not a directory; choose a directory path", target.display());
+        fail!("--output {} exists and is not a directory; choose a directory path", target.display());
     }
     if target.file_name().is_none() || target.parent().is_none() {
-        bail!(
+        fail!(
             "--output {} cannot be replaced as a whole (it is the current, parent or root directory); \
              give a directory for this run, e.g. {}",
             target.display(),
@@ -77,7 +78,7 @@ fn check_target(target: &Path) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         let parent = std::fs::metadata(parent_of(target))?;
         if parent.dev() != meta.dev() {
-            bail!(
+            fail!(
                 "--output {} is a mount point; the run directory is replaced as a whole, which cannot be \
                  done to a mount point: give a directory inside it, e.g. {}",
                 target.display(),
@@ -95,7 +96,7 @@ fn check_target(target: &Path) -> Result<()> {
     if !foreign.is_empty() {
         foreign.sort();
         foreign.truncate(5);
-        bail!(
+        fail!(
             "--output {} holds files wgtrain did not write ({}); a run replaces its output directory \
              as a whole, so choose another --output or move those files",
             target.display(),
@@ -143,7 +144,7 @@ impl Staging {
             .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
+            Err(std::fs::TryLockError::WouldBlock) => fail!(
                 "another wgtrain run is writing to {} (it holds {}); wait for it, or choose another --output",
                 target.display(),
                 lock_path.display()
@@ -176,26 +177,26 @@ impl Staging {
 
     /// Write one output file, with an error that names the output, not the staging path.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<()> {
-        self.writing(name, |path| Ok(std::fs::write(path, bytes)?))
+        self.writing(name, |path| std::fs::write(path, bytes).map_err(|e| Error::io(path, e)))
     }
 
     /// Run `write` on the staging path of `name`; its error names the output, not the staging
     /// directory, and says the output was not changed.
     pub fn writing(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
         write(&self.path(name)).map_err(|e| {
-            anyhow::anyhow!(
+            Error::msg(format!(
                 "cannot write {}: {}; {} was left as it was",
                 self.target.join(name).display(),
-                os_cause(&e),
+                e.os_cause(),
                 self.target.display()
-            )
+            ))
         })
     }
 
     /// Put the staged directory in place of the destination, in one step.
     pub fn commit(mut self) -> Result<PathBuf> {
         let fail = |e: std::io::Error| {
-            anyhow::Error::new(e).context(format!("cannot put the outputs in {}; it was left as it was", self.target.display()))
+            Error::msg(format!("cannot put the outputs in {}; it was left as it was: {e}", self.target.display()))
         };
         sync_dir(&self.dir);
         if self.target.exists() {
@@ -210,18 +211,6 @@ impl Staging {
         self.committed = true;
         Ok(self.target.clone())
     }
-}
-
-/// The operating system's words for why an I/O failed ("No space left on device (os error
-/// 28)"), without the temporary path it failed on; the whole message when no I/O error is in
-/// the chain.
-pub fn os_cause(e: &anyhow::Error) -> String {
-    e.chain()
-        .find_map(|c| match c.downcast_ref::<wgtrain::Error>() {
-            Some(wgtrain::Error::Io { cause, .. }) => Some(cause.to_string()),
-            _ => c.downcast_ref::<std::io::Error>().map(|io| io.to_string()),
-        })
-        .unwrap_or_else(|| format!("{e:#}"))
 }
 
 /// Exchange directories `new` and `target` atomically where the platform can; else move

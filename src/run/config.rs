@@ -1,13 +1,15 @@
 //! The `train` configuration: TOML file and/or flags over built-in defaults, resolved into the
 //! engine's types with an error that names every invalid value and lists the valid ones.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Context, Result};
+use crate::fail;
 use serde::{Deserialize, Serialize};
 
-use wgtrain::nn::{Initializer, ModelSpec};
-use wgtrain::optim::{OptimizerConfig, OptimizerKind, Schedule};
-use wgtrain::train::{EarlyStopping, TrainConfig};
-use wgtrain::Activation;
+use crate::nn::{Initializer, ModelSpec};
+use super::settings::Given;
+use crate::optim::{OptimizerConfig, OptimizerKind, Schedule, Setting, SETTINGS};
+use crate::train::{EarlyStopping, TrainConfig};
+use crate::backend::Activation;
 
 /// Everything a training run needs. Every field has a default, so an empty file (or no file)
 /// is the default run: Fashion-MNIST, 784-300-100-10, ELU, He init, momentum 0.9, 10 epochs,
@@ -51,12 +53,12 @@ pub struct PruneSection {
     pub start: usize,
     /// Epoch from which the target holds (cubic); unset: the run's last epoch.
     pub end: Option<usize>,
-    pub scope: wgtrain::sparse::Scope,
+    pub scope: crate::sparse::Scope,
 }
 
 impl Default for PruneSection {
     fn default() -> Self {
-        Self { target: 0.9, schedule: PruneSchedule::Cubic, start: 1, end: None, scope: wgtrain::sparse::Scope::Global }
+        Self { target: 0.9, schedule: PruneSchedule::Cubic, start: 1, end: None, scope: crate::sparse::Scope::Global }
     }
 }
 
@@ -72,10 +74,10 @@ pub enum PruneSchedule {
 impl PruneSection {
     /// Check against a run of `epochs` epochs.
     pub fn check(&self, epochs: usize) -> Result<()> {
-        wgtrain::sparse::prune::check_sparsity(self.target)?;
+        crate::sparse::prune::check_sparsity(self.target)?;
         let end = self.end.unwrap_or(epochs);
         if self.start == 0 || self.start > end || end > epochs {
-            bail!(
+            fail!(
                 "prune epochs: start {} and end {end} must satisfy 1 ≤ start ≤ end ≤ epochs ({epochs})",
                 self.start
             );
@@ -90,9 +92,24 @@ impl PruneSection {
             PruneSchedule::OneShot => (epoch == self.start).then_some(self.target),
             PruneSchedule::Cubic => (self.start..=end).contains(&epoch).then(|| {
                 // The ramp reaches the target at the start of `end`.
-                wgtrain::sparse::cubic(self.target, self.start, end, epoch)
+                crate::sparse::cubic(self.target, self.start, end, epoch)
             }),
         }
+    }
+}
+
+/// A run's learning rate for sgd, momentum and nesterov when none is given: tuned for the
+/// default batch of 128 (PyTorch's 0.01 is slow there).
+pub const SGD_FAMILY_LR: f32 = 0.05;
+
+/// A run's default for setting `s` of rule `kind`: the rule's own, but `SGD_FAMILY_LR` for the
+/// learning rate of sgd, momentum and nesterov.
+pub fn run_default(s: &Setting, kind: OptimizerKind) -> Option<f32> {
+    let sgd_family = matches!(kind, OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov);
+    if s.name == "lr" && sgd_family {
+        Some(SGD_FAMILY_LR)
+    } else {
+        s.default_for(kind)
     }
 }
 
@@ -127,21 +144,17 @@ pub struct ModelConfig {
     pub batch_norm: bool,
 }
 
+/// `[optimizer]`: the rule, its settings (`optim::SETTINGS`: lr, momentum, beta2, eps,
+/// weight_decay, l1, l2, clip_value, clip_norm; unknown keys are refused by the settings' own
+/// reader) and the learning-rate schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct OptimizerSection {
     pub name: String,
-    /// Unset fields take the optimizer's own defaults (PyTorch's), except the learning rate
-    /// of sgd, momentum and nesterov: 0.05, tuned for the default batch of 128.
-    pub lr: Option<f32>,
-    pub momentum: Option<f32>,
-    pub beta2: Option<f32>,
-    pub eps: Option<f32>,
-    pub weight_decay: Option<f32>,
-    pub l1: f32,
-    pub l2: f32,
-    pub clip_value: f32,
-    pub clip_norm: f32,
+    /// Settings not given take the optimizer's own defaults (PyTorch's), except the learning
+    /// rate of sgd, momentum and nesterov: `SGD_FAMILY_LR`, tuned for the default batch of 128.
+    #[serde(flatten)]
+    pub settings: Given,
     /// constant | exponential | piecewise | plateau | 1cycle
     pub schedule: String,
     /// exponential: lr · decay_rate^(epoch / decay_epochs), applied every step
@@ -205,15 +218,7 @@ impl Default for OptimizerSection {
     fn default() -> Self {
         Self {
             name: "momentum".into(),
-            lr: None,
-            momentum: None,
-            beta2: None,
-            eps: None,
-            weight_decay: None,
-            l1: 0.0,
-            l2: 0.0,
-            clip_value: 0.0,
-            clip_norm: 0.0,
+            settings: Given::default(),
             schedule: "exponential".into(),
             decay_rate: 0.1,
             decay_epochs: 10.0,
@@ -234,7 +239,7 @@ impl Default for EarlyStoppingSection {
 }
 
 pub fn activation(name: &str) -> Result<Activation> {
-    Ok(Activation::from_name(name)?)
+    Activation::from_name(name)
 }
 
 pub fn initializer(name: &str) -> Result<Initializer> {
@@ -249,6 +254,23 @@ pub fn optimizer_kind(name: &str) -> Result<OptimizerKind> {
         let valid: Vec<&str> = OptimizerKind::NAMES.iter().map(|(n, _)| *n).collect();
         format!("unknown optimizer {name:?}; valid: {}", valid.join(", "))
     })
+}
+
+impl OptimizerSection {
+    /// Write out the settings `c` resolved to. Only those its optimizer uses are written, so a
+    /// saved config re-run with another optimizer takes that optimizer's defaults for the rest
+    /// (not Adam with β2 = ε = 0).
+    pub fn resolve(&mut self, c: &OptimizerConfig) {
+        self.settings = Given::resolved(c);
+    }
+
+    /// Forget the settings whose defaults depend on the rule: a run switching rule takes the
+    /// new rule's defaults for them, unless given again.
+    pub fn forget_rule_defaults(&mut self) {
+        for s in SETTINGS.iter().filter(|s| s.per_rule()) {
+            self.settings.remove(s.name);
+        }
+    }
 }
 
 impl RunConfig {
@@ -269,10 +291,10 @@ impl RunConfig {
         let act = activation(&m.activation)?;
         let init = initializer(&m.init)?;
         if !m.bias_init.is_finite() {
-            bail!("bias_init {} is not a finite number", m.bias_init);
+            fail!("bias_init {} is not a finite number", m.bias_init);
         }
         if m.dropout > 0.0 && m.alpha_dropout > 0.0 {
-            bail!("choose dropout or alpha_dropout, not both");
+            fail!("choose dropout or alpha_dropout, not both");
         }
         // The library's builder, so the command line and the library share the defaults.
         // Any dropout rate but 0 makes a layer, so the model's check judges it.
@@ -292,22 +314,19 @@ impl RunConfig {
     pub fn optimizer(&self, steps_per_epoch: usize) -> Result<OptimizerConfig> {
         let o = &self.optimizer;
         let mut c = OptimizerConfig::new(optimizer_kind(&o.name)?);
-        let sgd_family = matches!(c.kind, OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov);
-        c.lr = o.lr.unwrap_or(if sgd_family { 0.05 } else { c.lr });
-        c.momentum = o.momentum.unwrap_or(c.momentum);
-        if matches!(c.kind, OptimizerKind::Sgd | OptimizerKind::Adagrad | OptimizerKind::Rmsprop) {
-            c.momentum = 0.0;
+        // A setting the rule does not use is not applied (the rule would ignore it).
+        let kind = c.kind;
+        for s in SETTINGS.iter().filter(|s| s.used_by(kind)) {
+            if let Some(v) = o.settings.get(s.name).or(run_default(s, kind)) {
+                (s.set)(&mut c, v);
+            }
         }
-        c.beta2 = o.beta2.unwrap_or(c.beta2);
-        c.eps = o.eps.unwrap_or(c.eps);
-        c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
-        (c.l1, c.l2, c.clip_value, c.clip_norm) = (o.l1, o.l2, o.clip_value, o.clip_norm);
         let steps = steps_per_epoch as u32;
         c.schedule = match o.schedule.as_str() {
             "constant" => Schedule::Constant,
             "exponential" => {
                 if o.decay_epochs.is_nan() || o.decay_epochs <= 0.0 {
-                    bail!("decay_epochs {} must be > 0", o.decay_epochs);
+                    fail!("decay_epochs {} must be > 0", o.decay_epochs);
                 }
                 let decay_steps = ((o.decay_epochs * steps as f32).round() as u32).max(1);
                 Schedule::Exponential { rate: o.decay_rate, decay_steps }
@@ -317,13 +336,13 @@ impl RunConfig {
                 values: o.values.clone(),
             },
             "plateau" if self.validation_split == 0.0 => {
-                bail!("the plateau schedule watches the validation loss: set validation_split above 0 (e.g. 0.1)")
+                fail!("the plateau schedule watches the validation loss: set validation_split above 0 (e.g. 0.1)")
             }
             "plateau" => {
                 Schedule::ReduceOnPlateau { factor: o.factor, patience: o.patience, min_delta: 0.0, min_lr: o.min_lr }
             }
             "1cycle" => Schedule::one_cycle(o.max_lr.unwrap_or(10.0 * c.lr), steps * self.epochs as u32),
-            other => bail!("unknown schedule {other:?}; valid: constant, exponential, piecewise, plateau, 1cycle"),
+            other => fail!("unknown schedule {other:?}; valid: constant, exponential, piecewise, plateau, 1cycle"),
         };
         c.validate()?;
         Ok(c)
@@ -331,13 +350,13 @@ impl RunConfig {
 
     pub fn train_config(&self) -> Result<TrainConfig> {
         if self.epochs == 0 {
-            bail!("epochs is 0; train for at least 1");
+            fail!("epochs is 0; train for at least 1");
         }
         if !(0.0..1.0).contains(&self.validation_split) {
-            bail!("validation_split {} is not in [0, 1)", self.validation_split);
+            fail!("validation_split {} is not in [0, 1)", self.validation_split);
         }
         if self.early_stopping.is_some() && self.validation_split == 0.0 {
-            bail!("early stopping watches the validation loss: set validation_split above 0 (e.g. 0.1)");
+            fail!("early stopping watches the validation loss: set validation_split above 0 (e.g. 0.1)");
         }
         let config = TrainConfig {
             epochs: self.epochs,
@@ -348,12 +367,12 @@ impl RunConfig {
                 min_delta: e.min_delta,
                 restore_best: e.restore_best,
             }),
-            eval_batch_size: wgtrain::infer::DEFAULT_BATCH,
+            eval_batch_size: crate::infer::DEFAULT_BATCH,
             log_every: 20,
             sparsity_threshold: Some(self.sparsity_threshold),
         };
         if !(self.sparsity_threshold >= 0.0 && self.sparsity_threshold.is_finite()) {
-            bail!("sparsity_threshold {} must be a finite number ≥ 0", self.sparsity_threshold);
+            fail!("sparsity_threshold {} must be a finite number ≥ 0", self.sparsity_threshold);
         }
         if let Some(p) = &self.prune {
             p.check(self.epochs)?;

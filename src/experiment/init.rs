@@ -1,11 +1,11 @@
 //! Questions 1 and 2: how weights and biases start.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::experiment::{answer, measure};
-use wgtrain::nn::{Initializer, ModelSpec};
-use wgtrain::optim::{OptimizerConfig, OptimizerKind};
-use wgtrain::Activation;
+use crate::experiment::{answer, measure};
+use crate::nn::{Initializer, ModelSpec};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::backend::Activation;
 
 use super::lab::{self, Bias, Outcome, Variant};
 use super::report::{bars, curves, pm, pm1, Report, Table};

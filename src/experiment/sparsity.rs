@@ -2,13 +2,13 @@
 //! magnitude pruning once after training and along a cubic schedule during it, ℓ1
 //! regularization, and low-rank factorization.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::nn::{Mode, ModelSpec, Sequential};
-use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
-use wgtrain::sparse::{self, Rank, Scope};
-use wgtrain::train::{checkpoint, TrainConfig, Trainer};
-use wgtrain::Activation;
+use crate::nn::{Mode, ModelSpec, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use crate::sparse::{self, Rank, Scope};
+use crate::train::{checkpoint, TrainConfig, Trainer};
+use crate::backend::Activation;
 
 use super::lab::{self, Data, Variant};
 use super::report::{curves_over, Report, Table};
@@ -22,7 +22,7 @@ const RANKS: [usize; 5] = [4, 8, 16, 32, 64];
 const NEAR_ZERO: f32 = 1e-3;
 
 fn spec() -> Result<ModelSpec> {
-    Ok(ModelSpec::builder(784).dense(300, Activation::Relu).dense(100, Activation::Relu).classes(10)?)
+    ModelSpec::builder(784).dense(300, Activation::Relu).dense(100, Activation::Relu).classes(10)
 }
 
 fn opt() -> OptimizerConfig {
@@ -45,7 +45,7 @@ fn fit(ctx: &mut Ctx, data: &Data, model: &mut Sequential, opt: &mut Optimizer, 
 }
 
 fn accuracy(ctx: &mut Ctx, model: &mut Sequential, data: &Data) -> Result<f64> {
-    let mut inference = wgtrain::infer::Inference::new(ctx.b, 1024)?;
+    let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
     Ok(inference.evaluate(ctx.b, model, &data.test)?.accuracy as f64)
 }
 

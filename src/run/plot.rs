@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::error::{Context, Error, Result};
+use crate::fail;
 use plotters::prelude::*;
-use wgtrain::train::{EpochRecord, History};
+use crate::train::{EpochRecord, History};
 
 /// Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, orange, sky blue,
 /// reddish purple, yellow, black).
@@ -50,7 +51,7 @@ fn marker<DB: DrawingBackend>(
         1 => chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 5, style))).map(|_| ()),
         _ => chart.draw_series(points.iter().map(|&p| Cross::new(p, 4, color.stroke_width(2)))).map(|_| ()),
     };
-    drawn.map_err(|e| anyhow!("{e}"))
+    drawn.map_err(|e| Error::msg(e.to_string()))
 }
 
 /// The series marker as a polygon around (9, 0), for the legend: an octagon (circle), a
@@ -85,7 +86,7 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
     let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
     let pad = ((hi - lo) * 0.08).max(1e-3);
     let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE).map_err(|e| Error::msg(e.to_string()))?;
     // One epoch still gets an x range, so its points are drawn.
     let mut chart = ChartBuilder::on(&root)
         .caption(fig.title, ("sans-serif", 22))
@@ -93,7 +94,7 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0.5f32..epochs as f32 + 0.5, (lo - pad)..(hi + pad))
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Error::msg(e.to_string()))?;
     let log_y = fig.log_y;
     chart
         .configure_mesh()
@@ -103,13 +104,13 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
         .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-3 && *x >= 1.0 { format!("{}", x.round() as i64) } else { String::new() })
         .y_label_formatter(&|y| if log_y { log_label(10f32.powf(*y)) } else { format!("{y:.3}") })
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Error::msg(e.to_string()))?;
     if let Some((epoch, label)) = fig.mark {
         let grey = RGBColor(0x80, 0x80, 0x80);
         let x = epoch as f32;
         chart
             .draw_series(DashedLineSeries::new(vec![(x, lo - pad), (x, hi + pad)], 6, 4, grey.stroke_width(1)))
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| Error::msg(e.to_string()))?
             .label(label.to_string())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
     }
@@ -123,7 +124,7 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| Error::msg(e.to_string()))?
             .label(s.name.clone())
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
@@ -138,8 +139,8 @@ pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    root.present().map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Error::msg(e.to_string()))?;
+    root.present().map_err(|e| Error::msg(e.to_string()))?;
     Ok(())
 }
 
@@ -180,7 +181,7 @@ pub enum Metric {
 /// `wgtrain plot RUN_DIR… -o OUT.svg --metric M`: one curve per run, named by its directory.
 pub fn compare(runs: &[PathBuf], metric: Metric, out: &Path) -> Result<()> {
     if runs.is_empty() {
-        bail!("give one or more run directories (each holding history.json)");
+        fail!("give one or more run directories (each holding history.json)");
     }
     let mut series = Vec::new();
     for run in runs {

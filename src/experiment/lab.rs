@@ -4,20 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use rand::SeedableRng;
 use rand_distr::Distribution;
 use serde_json::json;
-use wgtrain::data::{Dataset, DeviceData, Standardizer};
-use wgtrain::experiment::measure;
-use wgtrain::infer::Metrics;
-use wgtrain::nn::{Mode, ModelSpec, Sequential};
-use wgtrain::optim::{Optimizer, OptimizerConfig};
-use wgtrain::train::{checkpoint, EarlyStopping, History, TrainConfig, Trainer};
-use wgtrain::{Backend, StepCounters};
+use crate::data::{Dataset, DeviceData, Standardizer};
+use crate::experiment::measure;
+use crate::infer::Metrics;
+use crate::nn::{Mode, ModelSpec, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::train::{checkpoint, EarlyStopping, History, TrainConfig, Trainer};
+use crate::backend::{Backend, StepCounters};
 
-use crate::cli::config::RunConfig;
-use crate::cli::{dataset, plot};
+use crate::run::{dataset, plot, RunConfig};
 
 /// Rows of the validation set the activation probes run on.
 const PROBE_ROWS: usize = 512;
@@ -34,9 +33,16 @@ pub struct Data {
 impl Data {
     /// `name` split as `train` splits it (10% validation), cut to `train_rows` training rows
     /// when given (the quick runs), standardized when asked (one mean and deviation for images).
-    pub fn load(b: &mut dyn Backend, name: &str, data_dir: &str, train_rows: Option<usize>, standardize: bool) -> Result<Self> {
+    pub fn load(
+        b: &mut dyn Backend,
+        name: &str,
+        data_dir: &str,
+        train_rows: Option<usize>,
+        standardize: bool,
+        fetch: &mut dyn FnMut(crate::data::locate::Fetching),
+    ) -> Result<Self> {
         let cfg = RunConfig { dataset: name.into(), data_dir: data_dir.into(), standardize: Some(false), ..RunConfig::default() };
-        let splits = dataset::load(&cfg)?;
+        let splits = dataset::load(&cfg, fetch)?;
         let mut train = splits.train;
         let mut val = splits.val.context("the experiments hold out a validation split")?;
         let mut test = splits.test;
@@ -73,7 +79,7 @@ impl Data {
     pub fn free(self, b: &mut dyn Backend) -> Result<()> {
         self.train.free(b)?;
         self.val.free(b)?;
-        Ok(self.test.free(b)?)
+        self.test.free(b)
     }
 
     pub fn describe(&self) -> String {
@@ -178,13 +184,13 @@ pub fn train(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, out: &Pat
     }
     while !trainer.done() {
         trainer.run_epoch(b, &mut model, &mut opt, &data.train, Some(&data.val), &mut [])?;
-        if v.probe && !trainer.state.diverged {
+        if v.probe && !trainer.state().diverged {
             probes.push(probe(b, &mut model, &data.val)?);
         }
     }
     trainer.finish(b)?;
-    let test = trainer.inference.evaluate(b, &mut model, &data.test)?;
-    let h = trainer.history.clone();
+    let test = trainer.evaluate(b, &mut model, &data.test)?;
+    let h = trainer.history().clone();
     let later: Vec<f64> = h.epochs.iter().skip(1).map(|r| r.seconds).collect();
     let seconds_per_epoch = if later.is_empty() { h.epochs[0].seconds } else { measure::median(&later) };
     let steps = data.train.rows.div_ceil(v.batch_size) as f64;
@@ -196,7 +202,7 @@ pub fn train(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, out: &Pat
     plot::history(&h, &dir, None)?;
     let metrics = json!({
         "variant": v.name, "seed": seed, "test_loss": test.loss, "test_accuracy": test.accuracy,
-        "seconds_per_epoch": seconds_per_epoch, "diverged": trainer.state.diverged,
+        "seconds_per_epoch": seconds_per_epoch, "diverged": trainer.state().diverged,
         "model": v.spec, "optimizer": format!("{:?}", v.opt), "epochs": h.epochs.len(), "probes": probes,
     });
     std::fs::write(dir.join("metrics.json"), serde_json::to_string_pretty(&metrics)?)?;
@@ -219,7 +225,7 @@ pub fn probe(b: &mut dyn Backend, model: &mut Sequential, val: &DeviceData) -> R
     let ws = model.workspace(b, rows)?;
     b.write_u32(val.order, &(0..val.rows as u32).collect::<Vec<_>>())?;
     b.begin_step(StepCounters { step: 0, batch_offset: 0 })?;
-    wgtrain::infer::gather_batch(b, val, model.ws(ws))?;
+    crate::infer::gather_batch(b, val, model.ws(ws))?;
     model.forward(b, ws, Mode::Eval)?;
     b.submit()?;
     let mut probe = Probe { dead: Vec::new(), mean: Vec::new() };
@@ -235,7 +241,7 @@ pub fn probe(b: &mut dyn Backend, model: &mut Sequential, val: &DeviceData) -> R
 /// passes for at least a quarter of a second so that short passes are not lost in the
 /// timer's and the driver's noise (after a warm-up pass: pipelines, workspaces).
 pub fn timed_inference(b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData, mode: Mode, passes: u32) -> Result<f64> {
-    let mut inference = wgtrain::infer::Inference::new(b, 1024)?;
+    let mut inference = crate::infer::Inference::new(b, 1024)?;
     inference.predict(b, model, data, mode, 0)?;
     let start = Instant::now();
     let mut rounds = 0;

@@ -2,14 +2,14 @@
 //! mean over those steps, read back and cleared), so overshoot and oscillation show within
 //! an epoch, and a run that diverges is recorded as such and stopped.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::experiment::{answer, measure};
-use wgtrain::infer::Metrics;
-use wgtrain::nn::{ModelSpec, Sequential};
-use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
-use wgtrain::train::{epoch_order, TrainConfig, Trainer};
-use wgtrain::Activation;
+use crate::experiment::{answer, measure};
+use crate::infer::Metrics;
+use crate::nn::{ModelSpec, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::{epoch_order, TrainConfig, Trainer};
+use crate::backend::Activation;
 
 use super::lab::Data;
 use super::report::{curves_over, pm, Report, Table};

@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Context, Error, Result};
+use crate::fail;
 use serde::{Deserialize, Serialize};
 
 use super::config::RunConfig;
-use wgtrain::data::{sources, Dataset, Features, Standardizer};
+use crate::data::locate::{locate, Fetching};
+use crate::data::{sources, Dataset, Features, Standardizer};
 
 pub const DATASETS: &str = "fashion-mnist, mnist, cifar10, digits, spirals, csv:PATH, idx:DIR";
 
@@ -33,16 +35,17 @@ pub struct Splits {
 /// The named dataset split as `load` splits it, before any standardization: the published
 /// test set where there is one, else 20% held out by seed; then `validation_split` of the
 /// rest for validation.
-pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> {
+/// `report` hears of a dataset being fetched on first use.
+pub fn load_raw(cfg: &RunConfig, report: &mut dyn FnMut(Fetching)) -> Result<(Dataset, Option<Dataset>, Dataset)> {
     let data_dir = PathBuf::from(&cfg.data_dir);
-    let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { Ok(all.split(0.2, cfg.seed ^ 0x5EED)?) };
+    let held_out = |all: Dataset| -> Result<(Dataset, Dataset)> { all.split(0.2, cfg.seed ^ 0x5EED) };
     let (train, test) = match cfg.dataset.as_str() {
         "fashion-mnist" | "mnist" => {
-            let dir = super::data::locate(&cfg.dataset, &data_dir)?;
+            let dir = locate(&cfg.dataset, &data_dir, report)?;
             (sources::idx_dir(&cfg.dataset, &dir, true)?, sources::idx_dir(&cfg.dataset, &dir, false)?)
         }
         "cifar10" => {
-            let dir = super::data::locate(&cfg.dataset, &data_dir)?;
+            let dir = locate(&cfg.dataset, &data_dir, report)?;
             (sources::cifar10(&dir, true)?, sources::cifar10(&dir, false)?)
         }
         "digits" => {
@@ -56,11 +59,11 @@ pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> 
             Some(("idx", dir)) => {
                 (sources::idx_dir(dir, Path::new(dir), true)?, sources::idx_dir(dir, Path::new(dir), false)?)
             }
-            _ => bail!("unknown dataset {other:?}; valid: {DATASETS}"),
+            _ => fail!("unknown dataset {other:?}; valid: {DATASETS}"),
         },
     };
     if test.cols != train.cols {
-        bail!(
+        fail!(
             "{}: the test set has {} features per sample but the training set has {}; they must match",
             cfg.dataset,
             test.cols,
@@ -68,14 +71,14 @@ pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> 
         );
     }
     if !(0.0..1.0).contains(&cfg.validation_split) {
-        bail!("--validation-split {} is not in [0, 1): 0 turns validation off, 0.1 holds out a tenth", cfg.validation_split);
+        fail!("--validation-split {} is not in [0, 1): 0 turns validation off, 0.1 holds out a tenth", cfg.validation_split);
     }
     if cfg.validation_split == 0.0 {
         return Ok((train, None, test));
     }
     let held = (train.rows as f64 * cfg.validation_split).round() as usize;
     if held == 0 || held == train.rows {
-        bail!(
+        fail!(
             "--validation-split {} of {} training samples holds out {held}; give a fraction that leaves at least \
              one sample on each side (e.g. 0.1), or 0 for no validation",
             cfg.validation_split,
@@ -88,8 +91,8 @@ pub fn load_raw(cfg: &RunConfig) -> Result<(Dataset, Option<Dataset>, Dataset)> 
 
 /// Load the named dataset, split it (`load_raw`), and standardize as configured, fitting on
 /// the training split.
-pub fn load(cfg: &RunConfig) -> Result<Splits> {
-    let (mut train, mut val, mut test) = load_raw(cfg)?;
+pub fn load(cfg: &RunConfig, report: &mut dyn FnMut(Fetching)) -> Result<Splits> {
+    let (mut train, mut val, mut test) = load_raw(cfg, report)?;
     let mut transform = match &train.features {
         Features::U8 { scale, shift, .. } => InputTransform { scale: *scale, shift: *shift, mean: None, std: None },
         Features::F32(_) => InputTransform { scale: 1.0, shift: 0.0, mean: None, std: None },
@@ -114,6 +117,17 @@ pub fn load(cfg: &RunConfig) -> Result<Splits> {
     Ok(Splits { train, val, test, transform, standardized })
 }
 
+/// Fashion-MNIST's and CIFAR-10's class names; the digits and MNIST are named by their number.
+pub fn class_names(dataset: &str, classes: usize) -> Vec<String> {
+    const FASHION: [&str; 10] =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    match dataset {
+        "fashion-mnist" if classes == 10 => FASHION.iter().map(|s| s.to_string()).collect(),
+        "cifar10" if classes == 10 => crate::data::sources::CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
+        _ => (0..classes).map(|c| c.to_string()).collect(),
+    }
+}
+
 impl InputTransform {
     /// The transform of checkpoints that stored none (written through the library).
     pub fn identity() -> Self {
@@ -127,7 +141,7 @@ impl InputTransform {
             Features::F32(v) => {
                 if let (Some(mean), Some(std)) = (&self.mean, &self.std) {
                     if mean.len() != data.cols || std.len() != data.cols {
-                        bail!(
+                        fail!(
                             "the checkpoint standardizes {} features but {} has {}",
                             mean.len(),
                             data.name,
@@ -149,16 +163,16 @@ impl InputTransform {
 pub fn prediction_inputs(path: &Path, label_column: Option<isize>) -> Result<Dataset> {
     let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
     if name.contains("-ubyte") || name.ends_with(".idx") {
-        let idx = wgtrain::data::idx::read_idx(path)?;
+        let idx = crate::data::idx::read_idx(path)?;
         if idx.dims.len() < 2 {
-            bail!("{}: an IDX file of {} dimension(s) is not a set of images", path.display(), idx.dims.len());
+            fail!("{}: an IDX file of {} dimension(s) is not a set of images", path.display(), idx.dims.len());
         }
         let cols: usize = idx.dims[1..].iter().product();
         let labels = vec![0; idx.dims[0]];
-        return Ok(Dataset::new("input", Features::U8 { data: idx.data, scale: 1.0, shift: 0.0 }, labels, cols)?);
+        return Dataset::new("input", Features::U8 { data: idx.data, scale: 1.0, shift: 0.0 }, labels, cols);
     }
-    let text = wgtrain::data::csv::read_text(path)?;
-    let parsed = wgtrain::data::csv::rows(&text).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))?;
+    let text = crate::data::csv::read_text(path)?;
+    let parsed = crate::data::csv::rows(&text).map_err(|p| Error::msg(format!("{}: {p}", path.display())))?;
     let mut rows = 0;
     let mut cols = None;
     let mut values = Vec::new();
@@ -166,14 +180,14 @@ pub fn prediction_inputs(path: &Path, label_column: Option<isize>) -> Result<Dat
         if let Some(c) = label_column {
             let at = if c < 0 { row.len() as isize + c } else { c };
             if at < 0 || at as usize >= row.len() {
-                bail!("{} line {line}: no column {c} to drop", path.display());
+                fail!("{} line {line}: no column {c} to drop", path.display());
             }
             row.remove(at as usize);
         }
         match cols {
             None => cols = Some(row.len()),
             Some(c) if c != row.len() => {
-                bail!("{} line {line}: {} fields where earlier lines have {c}", path.display(), row.len())
+                fail!("{} line {line}: {} fields where earlier lines have {c}", path.display(), row.len())
             }
             _ => {}
         }
@@ -181,5 +195,5 @@ pub fn prediction_inputs(path: &Path, label_column: Option<isize>) -> Result<Dat
         rows += 1;
     }
     let cols = cols.with_context(|| format!("{}: no rows to predict", path.display()))?;
-    Ok(Dataset::new("input", Features::F32(values), vec![0; rows], cols)?)
+    Dataset::new("input", Features::F32(values), vec![0; rows], cols)
 }

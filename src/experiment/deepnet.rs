@@ -1,12 +1,12 @@
 //! The chapter's exercise: a deep net (20 hidden layers of 100), built up step by step.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde_json::json;
-use wgtrain::experiment::measure;
-use wgtrain::nn::{BatchNormAt, Initializer, ModelSpec};
-use wgtrain::optim::{OptimizerConfig, OptimizerKind, Schedule};
-use wgtrain::train::EarlyStopping;
-use wgtrain::Activation;
+use crate::experiment::measure;
+use crate::nn::{BatchNormAt, Initializer, ModelSpec};
+use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use crate::train::EarlyStopping;
+use crate::backend::Activation;
 
 use super::lab::{self, Data, Outcome, Variant};
 use super::report::{curves, pm, Report, Table};
@@ -14,8 +14,8 @@ use super::Ctx;
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let dataset = ctx.dataset.clone();
-    let plain = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, false)?;
-    let standardized = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, true)?;
+    let plain = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, false, &mut ctx.fetch)?;
+    let standardized = Data::load(ctx.b, &dataset, &ctx.data_dir, ctx.scale.train_rows, true, &mut ctx.fetch)?;
     let inputs = plain.host[0].cols;
     let classes = plain.host[0].classes;
     let mut report = Report::new(
@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         if v.name.contains("alpha dropout") {
             let mut accs = Vec::new();
             for o in runs.iter_mut() {
-                let mut inference = wgtrain::infer::Inference::new(ctx.b, 1024)?;
+                let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
                 let (mean, _) = inference.predict_mc(ctx.b, &mut o.model, &data.test, mc)?;
                 let labels = &data.host[2].labels;
                 let correct = labels.iter().enumerate().filter(|&(r, &l)| {

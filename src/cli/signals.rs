@@ -1,0 +1,38 @@
+//! Stopping a run on Ctrl-C or SIGTERM after the current step: the run's last complete epoch
+//! is on disk, so `wgtrain train --resume` continues it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use wgtrain::train::Callback;
+
+/// Ctrl-C and SIGTERM: the first asks the training loop to stop after its current step; a
+/// second exits at once.
+#[derive(Clone)]
+pub struct Signals {
+    count: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    /// Install the handler (once per process).
+    pub fn install() -> Result<Self> {
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        ctrlc::set_handler(move || {
+            if seen.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("\nsecond interrupt: exiting now");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: finishing the current step (press Ctrl-C again to exit at once)");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+        Ok(Self { count })
+    }
+}
+
+impl Callback for Signals {
+    fn stop_requested(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
+    }
+}
