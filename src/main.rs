@@ -77,8 +77,8 @@ enum Command {
         dataset: Option<String>,
         #[arg(long)]
         data_dir: Option<String>,
-        #[arg(long, value_enum, default_value_t = cli::eval::Split::Test)]
-        split: cli::eval::Split,
+        #[arg(long, value_enum, default_value_t = wgtrain::run::Split::Test)]
+        split: wgtrain::run::Split,
     },
     /// Predict classes for the rows of an IDX image file or a CSV file.
     ///

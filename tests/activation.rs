@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, context, gpu, matmul_tilings, uniform, Both};
 use wgtrain::backend::activation::{SELU_ALPHA, SELU_LAMBDA};
-use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward};
+use wgtrain::cpu::activation::{activation_backward, activation_forward, prelu_alpha_backward, Slopes};
 use wgtrain::{Activation, ActivationArgs, Backend, CpuBackend, Error, GpuBackend, Matmul, Noise, StepCounters};
 
 /// (rows, cols): sizes that are not multiples of the 256-wide workgroup.
@@ -284,9 +284,9 @@ fn cpu_twin_functions_and_backend_agree() {
     let mut c = CpuBackend::new();
     for act in Activation::ALL.into_iter().filter(|a| *a != Activation::Prelu) {
         let mut y = vec![0.0; rows * cols];
-        activation_forward(act, &x, &mut y, cols, None, None, 0);
+        activation_forward(act, &x, &mut y, cols, Slopes::default());
         let mut dx = vec![0.0; rows * cols];
-        activation_backward(act, &x, &dy, &mut dx, cols, None, None, 0);
+        activation_backward(act, &x, &dy, &mut dx, cols, Slopes::default());
         let (xt, dyt) = (c.upload(rows, cols, &x).unwrap(), c.upload(rows, cols, &dy).unwrap());
         let (yt, dxt) = (c.zeros(rows, cols).unwrap(), c.zeros(rows, cols).unwrap());
         c.activation_forward(act, xt, yt, ActivationArgs::default()).unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_close, uniform, Both};
-use wgtrain::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
+use wgtrain::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, BatchNormGrads, BatchNormSlices};
 use wgtrain::{Backend, BatchNorm, BatchNormTensors, CpuBackend};
 
 /// Σ dy·y for training-mode batch norm, in f64, as in Ioffe & Szegedy (2015).
@@ -30,9 +30,12 @@ fn twin_backward_matches_f64_central_differences() {
     let affine = [uniform(3, cols).iter().map(|v| 1.0 + 0.5 * v).collect::<Vec<_>>(), uniform(4, cols)].concat();
     let (mut y, mut saved, mut running) =
         (vec![0.0; rows * cols], vec![0.0; 2 * cols], vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-    batchnorm_forward(&x, &affine, &mut y, &mut saved, &mut running, rows, cols, eps as f32, 0.1);
+    let spec = wgtrain::BatchNorm { eps: eps as f32, momentum: 0.1 };
+    let slices = BatchNormSlices { x: &x, affine: &affine, y: &mut y, saved: &mut saved, running: &mut running };
+    batchnorm_forward(&spec, slices, rows, cols);
     let (mut dx, mut daffine) = (vec![0.0; rows * cols], vec![0.0; 2 * cols]);
-    batchnorm_backward(&x, &affine, &saved, &dy, &mut dx, &mut daffine, rows, cols);
+    let grads = BatchNormGrads { x: &x, affine: &affine, saved: &saved, dy: &dy, dx: &mut dx, daffine: &mut daffine };
+    batchnorm_backward(grads, rows, cols);
 
     let f = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
     let (x64, dy64, g64, b64) = (f(&x), f(&dy), f(&affine[..cols]), f(&affine[cols..]));

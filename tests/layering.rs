@@ -102,3 +102,23 @@ fn only_the_gpu_module_names_wgpu() {
         .collect();
     assert!(outside.is_empty(), "wgpu used outside src/gpu: {outside:?}");
 }
+
+#[test]
+fn the_command_line_holds_no_training_policy() {
+    // The run's policy (the loop, resume, divergence, pruning, what is saved) belongs to the
+    // library's `run`: the command line parses, calls it and prints, and never builds or
+    // drives a model, an optimizer or a training loop itself.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root.join("cli"), &mut files);
+    files.push(root.join("main.rs"));
+    let forbidden = ["Trainer", "run_epoch", ".fit(", "Sequential::new", "Optimizer::new", "checkpoint::save"];
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for needle in forbidden.iter().filter(|n| text.contains(**n)) {
+            found.push(format!("{} uses {needle}", f.strip_prefix(&root).unwrap().display()));
+        }
+    }
+    assert!(found.is_empty(), "training policy in the command line: {found:?}");
+}

@@ -57,7 +57,7 @@ fn check_parity(backend: &mut GpuBackend) {
                     (uniform(seed, m * k), uniform(seed + 1, k * n), uniform(seed + 2, n));
                 let mut want = vec![0.0; m * n];
                 let bias_ref = with_bias.then_some(bias_vals.as_slice());
-                matmul_forward(&a_vals, &b_vals, bias_ref, &mut want, m, n, k, form.trans_a, form.trans_b);
+                matmul_forward(&a_vals, &b_vals, bias_ref, &mut want, MatmulDims { m, n, k }, form.trans_a, form.trans_b);
 
                 let a_shape = if form.trans_a { (k, m) } else { (m, k) };
                 let b_shape = if form.trans_b { (n, k) } else { (k, n) };
@@ -152,7 +152,7 @@ fn matmul_on_cpu_backend_equals_the_twin_bit_for_bit() {
     let (m, k, n) = (5, 7, 3);
     let (a_vals, b_vals) = (uniform(1, m * k), uniform(2, k * n));
     let mut want = vec![0.0; m * n];
-    matmul_forward(&a_vals, &b_vals, None, &mut want, m, n, k, false, false);
+    matmul_forward(&a_vals, &b_vals, None, &mut want, MatmulDims { m, n, k }, false, false);
     let mut cpu = CpuBackend::new();
     let (a, b, c) = (cpu.upload(m, k, &a_vals).unwrap(), cpu.upload(k, n, &b_vals).unwrap(), cpu.zeros(m, n).unwrap());
     cpu.matmul(a, b, c, Matmul::nn()).unwrap();
@@ -164,13 +164,13 @@ fn twin_computes_a_known_product() {
     // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]; with bias [1,-1].
     let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
     let mut c = [0.0; 4];
-    matmul_forward(&a, &b, Some(&[1.0, -1.0]), &mut c, 2, 2, 2, false, false);
+    matmul_forward(&a, &b, Some(&[1.0, -1.0]), &mut c, MatmulDims { m: 2, n: 2, k: 2 }, false, false);
     assert_eq!(c, [20.0, 21.0, 44.0, 49.0]);
     // Aᵀ·B with A stored transposed: Aᵀ = [[1,3],[2,4]].
-    matmul_forward(&a, &b, None, &mut c, 2, 2, 2, true, false);
+    matmul_forward(&a, &b, None, &mut c, MatmulDims { m: 2, n: 2, k: 2 }, true, false);
     assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
     // A·Bᵀ: Bᵀ = [[5,7],[6,8]].
-    matmul_forward(&a, &b, None, &mut c, 2, 2, 2, false, true);
+    matmul_forward(&a, &b, None, &mut c, MatmulDims { m: 2, n: 2, k: 2 }, false, true);
     assert_eq!(c, [17.0, 23.0, 39.0, 53.0]);
 }
 
@@ -182,8 +182,8 @@ fn chained_matmuls_in_one_submission_see_each_others_results() {
     let (xv, w1v, w2v) = (uniform(7, b * i), uniform(8, i * h), uniform(9, h * o));
     let mut hv = vec![0.0; b * h];
     let mut want = vec![0.0; b * o];
-    matmul_forward(&xv, &w1v, None, &mut hv, b, h, i, false, false);
-    matmul_forward(&hv, &w2v, None, &mut want, b, o, h, false, false);
+    matmul_forward(&xv, &w1v, None, &mut hv, MatmulDims { m: b, n: h, k: i }, false, false);
+    matmul_forward(&hv, &w2v, None, &mut want, MatmulDims { m: b, n: o, k: h }, false, false);
     let (x, w1, w2) = (g.upload(b, i, &xv).unwrap(), g.upload(i, h, &w1v).unwrap(), g.upload(h, o, &w2v).unwrap());
     let (hid, y) = (g.zeros(b, h).unwrap(), g.zeros(b, o).unwrap());
     let before = g.stats();
@@ -279,7 +279,7 @@ fn tensors_from_another_backend_are_rejected() {
 /// rounding (a few ulps of a value ≤ 1.13, far inside atol).
 #[test]
 fn the_derivative_epilogue_matches_product_then_activation_backward() {
-    use wgtrain::cpu::activation::activation_backward;
+    use wgtrain::cpu::activation::{activation_backward, Slopes};
     let acts = [Activation::Relu, Activation::leaky_relu(), Activation::elu(), Activation::Tanh, Activation::Gelu];
     for tiling in matmul_tilings() {
         let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
@@ -288,9 +288,9 @@ fn the_derivative_epilogue_matches_product_then_activation_backward() {
                 let seed = 7000 + 100 * s as u64 + a_i as u64;
                 let (a_vals, b_vals, at_vals) = (uniform(seed, m * k), uniform(seed + 1, k * n), uniform(seed + 2, m * n));
                 let mut product = vec![0.0; m * n];
-                matmul_forward(&a_vals, &b_vals, None, &mut product, m, n, k, false, true);
+                matmul_forward(&a_vals, &b_vals, None, &mut product, MatmulDims { m, n, k }, false, true);
                 let mut want = vec![0.0; m * n];
-                activation_backward(act, &at_vals, &product, &mut want, n, None, None, 0);
+                activation_backward(act, &at_vals, &product, &mut want, n, Slopes::default());
                 let a = g.upload(m, k, &a_vals).unwrap();
                 let b = g.upload(n, k, &b_vals).unwrap();
                 let at = g.upload(m, n, &at_vals).unwrap();
@@ -310,9 +310,9 @@ fn the_derivative_epilogue_matches_product_then_activation_backward() {
     let (m, k, n) = (5, 7, 3);
     let (a_vals, b_vals, at_vals) = (uniform(1, m * k), uniform(2, k * n), uniform(3, m * n));
     let mut product = vec![0.0; m * n];
-    matmul_forward(&a_vals, &b_vals, None, &mut product, m, n, k, false, true);
+    matmul_forward(&a_vals, &b_vals, None, &mut product, MatmulDims { m, n, k }, false, true);
     let mut want = vec![0.0; m * n];
-    activation_backward(Activation::elu(), &at_vals, &product, &mut want, n, None, None, 0);
+    activation_backward(Activation::elu(), &at_vals, &product, &mut want, n, Slopes::default());
     let (a, b, at, c) = (cpu.upload(m, k, &a_vals).unwrap(), cpu.upload(n, k, &b_vals).unwrap(), cpu.upload(m, n, &at_vals).unwrap(), cpu.zeros(m, n).unwrap());
     cpu.matmul(a, b, c, Matmul::nt().times_derivative(Activation::elu(), at)).unwrap();
     assert_eq!(cpu.read(c).unwrap(), want);

@@ -3,56 +3,13 @@
 
 mod common;
 
+use common::training::{blobs, mlp_with_everything, read_params, setup};
 use common::{assert_close, context, gpu, Both};
-use wgtrain::data::{sources, Dataset};
+use wgtrain::data::sources;
 use wgtrain::nn::{Initializer, LayerSpec, Mode, ModelSpec, Sequential};
 use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
-use wgtrain::train::{checkpoint, DeviceData, TrainConfig, Trainer};
+use wgtrain::train::{DeviceData, TrainConfig, Trainer};
 use wgtrain::{Activation, Backend, CpuBackend, GpuBackend, Loss};
-
-fn blobs() -> Dataset {
-    sources::blobs(60, 4, 20, 1.5, 3)
-}
-
-/// Dense(32, relu) → BatchNorm → Dropout(0.2) → Dense(16, tanh) → Dense(4).
-fn mlp_with_everything() -> ModelSpec {
-    ModelSpec {
-        inputs: 20,
-        layers: vec![
-            LayerSpec::dense(32, Activation::Relu),
-            LayerSpec::batch_norm(),
-            LayerSpec::Dropout { rate: 0.2 },
-            LayerSpec::dense(16, Activation::Tanh),
-            LayerSpec::Dense {
-                units: 4,
-                activation: Activation::Identity,
-                init: Initializer::GLOROT_UNIFORM,
-                bias: 0.0,
-            },
-        ],
-        loss: Loss::SoftmaxCrossEntropy,
-    }
-}
-
-struct Run {
-    model: Sequential,
-    opt: Optimizer,
-    trainer: Trainer,
-    data: DeviceData,
-}
-
-fn setup(b: &mut dyn Backend, spec: &ModelSpec, data: &Dataset, config: TrainConfig) -> Run {
-    let mut model = Sequential::new(b, spec, 11).unwrap();
-    let opt = Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05)).unwrap();
-    opt.attach(b, model.params_mut()).unwrap();
-    let trainer = Trainer::new(b, config).unwrap();
-    let data = DeviceData::upload(b, data).unwrap();
-    Run { model, opt, trainer, data }
-}
-
-fn read_params(b: &mut dyn Backend, model: &Sequential) -> Vec<Vec<f32>> {
-    model.named_tensors().iter().map(|(_, t)| b.read(*t).unwrap()).collect()
-}
 
 #[test]
 fn ten_training_steps_agree_on_gpu_and_cpu_twin() {
@@ -189,105 +146,6 @@ fn same_value_init_keeps_neurons_identical_unless_dropout_breaks_the_symmetry() 
 }
 
 #[test]
-fn a_checkpoint_round_trip_gives_identical_predictions() {
-    let data = blobs();
-    let dir = tempdir("roundtrip");
-    let mut g = gpu();
-    let mut r = setup(
-        &mut g,
-        &mlp_with_everything(),
-        &data,
-        TrainConfig { epochs: 2, batch_size: 32, ..TrainConfig::default() },
-    );
-    r.trainer.fit(&mut g, &mut r.model, &mut r.opt, &r.data, None, &mut []).unwrap();
-    let path = dir.join("model.safetensors");
-    checkpoint::save(&path, &mut g, &r.model, Some(&r.opt), Some(&r.trainer)).unwrap();
-    let before = r.trainer.inference().predict(&mut g, &mut r.model, &r.data, Mode::Eval, 0).unwrap();
-
-    let mut fresh = gpu();
-    let loaded = checkpoint::load(&path).unwrap();
-    let mut model = loaded.build_model(&mut fresh).unwrap();
-    let mut trainer = loaded.restore_trainer(&mut fresh, &model).unwrap();
-    let data2 = DeviceData::upload(&mut fresh, &data).unwrap();
-    let after = trainer.inference().predict(&mut fresh, &mut model, &data2, Mode::Eval, 0).unwrap();
-    assert_eq!(before, after, "predictions changed across save and load");
-    assert_eq!(trainer.history().epochs.len(), 2);
-}
-
-#[test]
-fn saving_at_epoch_k_and_resuming_equals_an_uninterrupted_run() {
-    let data = blobs();
-    let config = TrainConfig { epochs: 4, batch_size: 24, seed: 5, ..TrainConfig::default() };
-    // Uninterrupted: 4 epochs.
-    let mut g = gpu();
-    let mut whole = setup(&mut g, &mlp_with_everything(), &data, config.clone());
-    whole.trainer.fit(&mut g, &mut whole.model, &mut whole.opt, &whole.data, None, &mut []).unwrap();
-    let want = read_params(&mut g, &whole.model);
-
-    // Interrupted: 2 epochs, save, then a fresh process-like start from the file.
-    let dir = tempdir("resume");
-    let path = dir.join("epoch2.safetensors");
-    let mut g1 = gpu();
-    let mut first = setup(&mut g1, &mlp_with_everything(), &data, TrainConfig { epochs: 2, ..config.clone() });
-    first.trainer.fit(&mut g1, &mut first.model, &mut first.opt, &first.data, None, &mut []).unwrap();
-    checkpoint::save(&path, &mut g1, &first.model, Some(&first.opt), Some(&first.trainer)).unwrap();
-
-    let mut g2 = gpu();
-    let loaded = checkpoint::load(&path).unwrap();
-    let mut model = loaded.build_model(&mut g2).unwrap();
-    let mut opt = loaded.restore_optimizer(&mut g2, &mut model).unwrap();
-    let mut trainer = loaded.restore_trainer(&mut g2, &model).unwrap();
-    trainer.set_epochs(4);
-    let data2 = DeviceData::upload(&mut g2, &data).unwrap();
-    trainer.fit(&mut g2, &mut model, &mut opt, &data2, None, &mut []).unwrap();
-    let got = read_params(&mut g2, &model);
-    assert_eq!(got, want, "the resumed run differs from the uninterrupted one");
-    assert_eq!(trainer.state().step, whole.trainer.state().step);
-}
-
-#[test]
-fn a_checkpoint_from_another_architecture_or_a_damaged_file_is_refused() {
-    let data = blobs();
-    let dir = tempdir("refuse");
-    let mut g = gpu();
-    let r = setup(&mut g, &mlp_with_everything(), &data, TrainConfig::default());
-    let path = dir.join("a.safetensors");
-    checkpoint::save(&path, &mut g, &r.model, None, None).unwrap();
-
-    let other = ModelSpec::mlp(20, &[8], 4, Activation::Relu);
-    let mut model = Sequential::new(&mut g, &other, 1).unwrap();
-    let err = checkpoint::load(&path).unwrap().restore_model(&mut g, &mut model).unwrap_err();
-    assert!(err.to_string().contains("different architecture"), "{err}");
-
-    let bytes = std::fs::read(&path).unwrap();
-    let truncated = dir.join("truncated.safetensors");
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let err = checkpoint::load(&truncated).err().unwrap();
-    assert!(err.to_string().contains("corrupt or truncated"), "{err}");
-    let err = checkpoint::load(&dir.join("missing.safetensors")).err().unwrap();
-    assert!(err.to_string().contains("not found"), "{err}");
-}
-
-#[test]
-fn a_failed_save_leaves_the_previous_checkpoint_intact() {
-    let dir = tempdir("atomic");
-    let path = dir.join("keep.safetensors");
-    checkpoint::write_atomically(&path, b"first").unwrap();
-    // Writing into a directory that does not exist fails before anything is replaced.
-    let bad = dir.join("no-such-dir").join("keep.safetensors");
-    assert!(checkpoint::write_atomically(&bad, b"second").is_err());
-    assert_eq!(std::fs::read(&path).unwrap(), b"first");
-    checkpoint::write_atomically(&path, b"second").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"second");
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind");
-}
-
-#[test]
 fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
     let data = blobs();
     let (train, val) = data.split(0.3, 1).unwrap();
@@ -310,13 +168,6 @@ fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
     );
     let restored = r.trainer.inference().evaluate(&mut g, &mut r.model, &val).unwrap().loss;
     assert!((restored - best).abs() <= 1e-6 * best.max(1.0), "restored weights give {restored}, best was {best}");
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgtrain-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

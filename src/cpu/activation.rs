@@ -100,8 +100,19 @@ impl Activation {
     }
 }
 
+/// Where an activation's negative-side slope comes from, element by element: PReLU's learned
+/// slopes `alpha` (cols), RReLU's random ones (Philox keyed by `noise`, counter `step`);
+/// neither: the activation's own parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slopes<'a> {
+    pub alpha: Option<&'a [f32]>,
+    pub noise: Option<Noise>,
+    pub step: u32,
+}
+
 /// The negative-side parameter of element `i` of a tensor with `cols` columns.
-fn param_at(act: Activation, i: usize, cols: usize, alpha: Option<&[f32]>, noise: Option<Noise>, step: u32) -> f32 {
+fn param_at(act: Activation, i: usize, cols: usize, slopes: Slopes) -> f32 {
+    let Slopes { alpha, noise, step } = slopes;
     match (act, alpha, noise) {
         (Activation::Prelu, Some(alpha), _) => alpha[i % cols],
         (Activation::Rrelu { lower, upper }, _, Some(n)) => {
@@ -112,34 +123,16 @@ fn param_at(act: Activation, i: usize, cols: usize, alpha: Option<&[f32]>, noise
 }
 
 /// `y[i] = act(x[i])`; x, y: (rows, cols); alpha: (cols) for PReLU.
-pub fn activation_forward(
-    act: Activation,
-    x: &[f32],
-    y: &mut [f32],
-    cols: usize,
-    alpha: Option<&[f32]>,
-    noise: Option<Noise>,
-    step: u32,
-) {
+pub fn activation_forward(act: Activation, x: &[f32], y: &mut [f32], cols: usize, slopes: Slopes) {
     for i in 0..x.len() {
-        y[i] = act.apply(x[i], param_at(act, i, cols, alpha, noise, step));
+        y[i] = act.apply(x[i], param_at(act, i, cols, slopes));
     }
 }
 
 /// `dx[i] = dy[i]·act'(x[i])`.
-#[allow(clippy::too_many_arguments)]
-pub fn activation_backward(
-    act: Activation,
-    x: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-    cols: usize,
-    alpha: Option<&[f32]>,
-    noise: Option<Noise>,
-    step: u32,
-) {
+pub fn activation_backward(act: Activation, x: &[f32], dy: &[f32], dx: &mut [f32], cols: usize, slopes: Slopes) {
     for i in 0..x.len() {
-        dx[i] = dy[i] * act.derivative(x[i], param_at(act, i, cols, alpha, noise, step));
+        dx[i] = dy[i] * act.derivative(x[i], param_at(act, i, cols, slopes));
     }
 }
 

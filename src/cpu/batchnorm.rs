@@ -1,19 +1,32 @@
 //! CPU twin of `shaders/batchnorm.wgsl`. affine = [γ; β], saved = [μ_B; 1/√(σ²_B+ε)],
 //! running = [μ; σ²], each (2, cols).
 
+use crate::backend::BatchNorm;
+
+/// The slices of a training forward pass; x, y: (rows, cols); the rest (2, cols).
+pub struct BatchNormSlices<'a> {
+    pub x: &'a [f32],
+    pub affine: &'a [f32],
+    pub y: &'a mut [f32],
+    pub saved: &'a mut [f32],
+    pub running: &'a mut [f32],
+}
+
+/// The slices of a backward pass: the forward's input, affine and saved statistics, and the
+/// gradients.
+pub struct BatchNormGrads<'a> {
+    pub x: &'a [f32],
+    pub affine: &'a [f32],
+    pub saved: &'a [f32],
+    pub dy: &'a [f32],
+    pub dx: &'a mut [f32],
+    pub daffine: &'a mut [f32],
+}
+
 /// Training: normalize by batch statistics, save them, update the running statistics.
-#[allow(clippy::too_many_arguments)]
-pub fn batchnorm_forward(
-    x: &[f32],
-    affine: &[f32],
-    y: &mut [f32],
-    saved: &mut [f32],
-    running: &mut [f32],
-    rows: usize,
-    cols: usize,
-    eps: f32,
-    momentum: f32,
-) {
+pub fn batchnorm_forward(spec: &BatchNorm, b: BatchNormSlices, rows: usize, cols: usize) {
+    let BatchNormSlices { x, affine, y, saved, running } = b;
+    let BatchNorm { eps, momentum } = *spec;
     let n = rows as f32;
     for j in 0..cols {
         let mut sum = 0.0f32;
@@ -50,17 +63,8 @@ pub fn batchnorm_forward_eval(x: &[f32], affine: &[f32], y: &mut [f32], running:
 }
 
 /// dγ = Σ dy·x̂, dβ = Σ dy, dx = γ/(B·σ) · (B·dy − Σ dy − x̂·Σ dy·x̂).
-#[allow(clippy::too_many_arguments)]
-pub fn batchnorm_backward(
-    x: &[f32],
-    affine: &[f32],
-    saved: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-    daffine: &mut [f32],
-    rows: usize,
-    cols: usize,
-) {
+pub fn batchnorm_backward(g: BatchNormGrads, rows: usize, cols: usize) {
+    let BatchNormGrads { x, affine, saved, dy, dx, daffine } = g;
     let n = rows as f32;
     for j in 0..cols {
         let (mean, inv_std) = (saved[j], saved[cols + j]);

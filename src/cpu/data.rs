@@ -1,8 +1,9 @@
 //! CPU twin of `shaders/data.wgsl`. A gather source is a list of chunks of `chunk_rows`
 //! rows; source row r is row r % chunk_rows of chunk r / chunk_rows.
 
+use crate::backend::Gather;
+
 /// `dst[r, f] = src[index[offset + r], f]·scale + shift`.
-#[allow(clippy::too_many_arguments)]
 pub fn gather_rows_f32(
     src: &[&[f32]],
     chunk_rows: usize,
@@ -10,14 +11,12 @@ pub fn gather_rows_f32(
     dst: &mut [f32],
     cols: usize,
     offset: usize,
-    scale: f32,
-    shift: f32,
+    spec: Gather,
 ) {
-    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v * scale + shift);
+    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v * spec.scale + spec.shift);
 }
 
 /// As `gather_rows_f32` from bytes.
-#[allow(clippy::too_many_arguments)]
 pub fn gather_rows_u8(
     src: &[&[u8]],
     chunk_rows: usize,
@@ -25,10 +24,9 @@ pub fn gather_rows_u8(
     dst: &mut [f32],
     cols: usize,
     offset: usize,
-    scale: f32,
-    shift: f32,
+    spec: Gather,
 ) {
-    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v as f32 * scale + shift);
+    gather_scaled(src, chunk_rows, index, dst, cols, offset, |v| v as f32 * spec.scale + spec.shift);
 }
 
 fn gather_scaled<T: Copy>(

@@ -1,21 +1,13 @@
 //! CPU twin of `shaders/matmul.wgsl`: `C = op(A)·op(B) (+ bias)`, naive and obviously right.
 //! Products accumulate in f32 in increasing k, as each GPU thread does.
 
+use crate::backend::MatmulDims;
+
 /// `c[i,j] = Σ_k op(a)[i,k]·op(b)[k,j] + bias[j]`, with `op(a)`: (m, k), `op(b)`: (k, n), `c`: (m, n).
 ///
 /// `a` is stored (m, k), or (k, m) when `trans_a`; `b` is stored (k, n), or (n, k) when `trans_b`.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward(
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    c: &mut [f32],
-    m: usize,
-    n: usize,
-    k: usize,
-    trans_a: bool,
-    trans_b: bool,
-) {
+pub fn matmul_forward(a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32], d: MatmulDims, trans_a: bool, trans_b: bool) {
+    let MatmulDims { m, n, k } = d;
     let a_at = |i: usize, kk: usize| {
         if trans_a {
             a[kk * m + i]

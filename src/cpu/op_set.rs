@@ -1,6 +1,7 @@
 //! The op set on the CPU: `Backend` for `CpuBackend`, each op running its naive twin.
 
 use super::backend::{CpuBackend, HostData};
+use super::activation::Slopes;
 use super::{activation, batchnorm, data, dropout, loss, matmul, optim, reduce};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
@@ -125,10 +126,10 @@ impl Backend for CpuBackend {
             let index = s.u32s(op, index)?;
             if src[0].dtype == DType::U8 {
                 let chunks = src.iter().map(|&t| s.u8s(op, t)).collect::<Result<Vec<_>>>()?;
-                data::gather_rows_u8(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
+                data::gather_rows_u8(&chunks, chunk_rows, index, out, cols, offset, spec);
             } else {
                 let chunks = src.iter().map(|&t| s.f32s(op, t)).collect::<Result<Vec<_>>>()?;
-                data::gather_rows_f32(&chunks, chunk_rows, index, out, cols, offset, spec.scale, spec.shift);
+                data::gather_rows_f32(&chunks, chunk_rows, index, out, cols, offset, spec);
             }
             Ok(())
         })
@@ -143,7 +144,7 @@ impl Backend for CpuBackend {
         self.with_out("matmul", c, |s, out| {
             let bias = s.f32_opt("matmul", spec.bias)?;
             let (a, b) = (s.f32s("matmul", a)?, s.f32s("matmul", b)?);
-            matmul::matmul_forward(a, b, bias, out, d.m, d.n, d.k, spec.trans_a, spec.trans_b);
+            matmul::matmul_forward(a, b, bias, out, d, spec.trans_a, spec.trans_b);
             Ok(())
         })?;
         if let Some(pre) = spec.pre {
@@ -171,7 +172,7 @@ impl Backend for CpuBackend {
             self.with_out("matmul", c, |s, out| {
                 let product = out.to_vec();
                 let at = s.f32s("matmul", d.at)?;
-                activation::activation_backward(d.activation, at, &product, out, d.at.cols, None, None, 0);
+                activation::activation_backward(d.activation, at, &product, out, d.at.cols, Slopes::default());
                 Ok(())
             })?;
         }
@@ -183,7 +184,8 @@ impl Backend for CpuBackend {
         let step = self.counters.step;
         self.with_out("activation_forward", y, |s, out| {
             let alpha = s.f32_opt("activation_forward", args.alpha)?;
-            activation::activation_forward(act, s.f32s("activation_forward", x)?, out, x.cols, alpha, args.noise, step);
+            let slopes = Slopes { alpha, noise: args.noise, step };
+            activation::activation_forward(act, s.f32s("activation_forward", x)?, out, x.cols, slopes);
             Ok(())
         })
     }
@@ -204,7 +206,7 @@ impl Backend for CpuBackend {
             let op = "activation_backward";
             let alpha = s.f32_opt(op, args.alpha)?;
             let (xv, dyv) = (s.f32s(op, x)?, s.f32s(op, dy)?);
-            activation::activation_backward(act, xv, dyv, out, x.cols, alpha, args.noise, step);
+            activation::activation_backward(act, xv, dyv, out, x.cols, Slopes { alpha, noise: args.noise, step });
             Ok(())
         })
     }
@@ -249,7 +251,8 @@ impl Backend for CpuBackend {
         let mut running = self.take("batchnorm_forward", t.running)?;
         let result = self.with_out("batchnorm_forward", y, |s, out| {
             let (x, affine) = (s.f32s("batchnorm_forward", t.x)?, s.f32s("batchnorm_forward", t.affine)?);
-            batchnorm::batchnorm_forward(x, affine, out, &mut saved, &mut running, rows, cols, spec.eps, spec.momentum);
+            let b = batchnorm::BatchNormSlices { x, affine, y: out, saved: &mut saved, running: &mut running };
+            batchnorm::batchnorm_forward(&spec, b, rows, cols);
             Ok(())
         });
         self.put(t.saved, saved);
@@ -265,7 +268,8 @@ impl Backend for CpuBackend {
             let op = "batchnorm_backward";
             let (x, affine, saved, dyv) =
                 (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.saved)?, s.f32s(op, dy)?);
-            batchnorm::batchnorm_backward(x, affine, saved, dyv, out, &mut da, rows, cols);
+            let g = batchnorm::BatchNormGrads { x, affine, saved, dy: dyv, dx: out, daffine: &mut da };
+            batchnorm::batchnorm_backward(g, rows, cols);
             Ok(())
         });
         self.put(daffine, da);
@@ -339,7 +343,7 @@ impl Backend for CpuBackend {
         let mut s2 = t.state[1].filter(|_| rule.state_count() > 1).map(|s| self.take("update", s)).transpose()?;
         let result = (|| {
             let (grad, norm) = (self.f32s("update", t.grad)?, self.f32_opt("update", t.grad_norm)?);
-            optim::update(rule, &h, t.penalized, &mut theta, grad, norm, s1.as_deref_mut(), s2.as_deref_mut());
+            optim::update(rule, &h, t.penalized, &mut theta, grad, norm, [s1.as_deref_mut(), s2.as_deref_mut()]);
             Ok(())
         })();
         self.put(t.param, theta);

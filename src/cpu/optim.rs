@@ -96,8 +96,7 @@ pub fn nadam_update(theta: &mut [f32], grad: &[f32], h: &Hyper, norm: Option<&[f
 
 /// One update by `rule` with the penalties on the first `penalized` elements only (see
 /// `UpdateTensors::penalized`): the penalized share with `h`, the rest with its penalties
-/// set to zero. `s1`, `s2` hold the rule's state (as many as it keeps).
-#[allow(clippy::too_many_arguments)]
+/// set to zero. `state` holds the rule's state slots (as many as it keeps).
 pub fn update(
     rule: UpdateRule,
     h: &Hyper,
@@ -105,9 +104,9 @@ pub fn update(
     theta: &mut [f32],
     grad: &[f32],
     norm: Option<&[f32]>,
-    s1: Option<&mut [f32]>,
-    s2: Option<&mut [f32]>,
+    state: [Option<&mut [f32]>; 2],
 ) {
+    let [s1, s2] = state;
     let plain = Hyper { l1: 0.0, l2: 0.0, ..*h };
     let (theta_pen, theta_plain) = theta.split_at_mut(penalized);
     let (grad_pen, grad_plain) = grad.split_at(penalized);

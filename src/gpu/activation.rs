@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{grid, to_u32};
 use crate::backend::{Activation, Noise};
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder, Specialized};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel, Specialized};
 use crate::shaders;
 
 params_struct! {
@@ -74,18 +74,22 @@ pub struct ActivationBuffers<'a> {
     pub counters: &'a GpuBuffer,
 }
 
+/// The gradients of a backward pass, (rows, cols) each.
+pub struct ActivationGrads<'a> {
+    pub dy: &'a GpuBuffer,
+    pub dx: &'a GpuBuffer,
+}
+
 /// Record `y = act(x)`.
-#[allow(clippy::too_many_arguments)]
 pub fn activation_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ActivationKernels,
+    call: Call<ActivationKernels>,
     act: Activation,
     b: ActivationBuffers,
     noise: Option<Noise>,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(act, noise, rows, cols)?;
     // Unused bindings still need a buffer; x is never read through `alpha`.
     let alpha = b.alpha.unwrap_or(b.x);
@@ -94,19 +98,17 @@ pub fn activation_forward(
 }
 
 /// Record `dx = dy·act'(x)` (x may be y itself when the activation allows).
-#[allow(clippy::too_many_arguments)]
 pub fn activation_backward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ActivationKernels,
+    call: Call<ActivationKernels>,
     act: Activation,
     b: ActivationBuffers,
-    dy: &GpuBuffer,
-    dx: &GpuBuffer,
+    g: ActivationGrads,
     noise: Option<Noise>,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let ActivationGrads { dy, dx } = g;
     let p = params(act, noise, rows, cols)?;
     let alpha = b.alpha.unwrap_or(b.x);
     let bind = [(1, b.x), (2, alpha), (3, b.counters), (5, dy), (6, dx)];
@@ -114,17 +116,15 @@ pub fn activation_backward(
 }
 
 /// Record `dalpha[j] = Σ_r dy[r, j]·min(x[r, j], 0)`.
-#[allow(clippy::too_many_arguments)]
 pub fn prelu_alpha_backward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ActivationKernels,
+    call: Call<ActivationKernels>,
     x: &GpuBuffer,
     dy: &GpuBuffer,
     dalpha: &GpuBuffer,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(Activation::Prelu, None, rows, cols)?;
     let groups = [to_u32("prelu_alpha_backward", "columns", cols)?.div_ceil(super::WG), 1, 1];
     rec.dispatch(ctx, &k.prelu_alpha, bytemuck::bytes_of(&p), &[(1, x), (4, dalpha), (5, dy)], groups)

@@ -11,7 +11,7 @@ use super::matmul::{MatmulKernels, MatmulTiling};
 use super::optim::OptimKernels;
 use super::random::{philox_blocks, RandomKernels};
 use super::reduce::ReduceKernels;
-use super::{BufferPool, GpuBuffer, GpuContext, GpuStats, Recorder};
+use super::{BufferPool, Call, GpuBuffer, GpuContext, GpuStats, Recorder};
 use crate::backend::{Backend, Matmul};
 use crate::backend::{MatmulDims, StepCounters};
 use crate::error::Result;
@@ -114,7 +114,7 @@ impl GpuBackend {
         let input = self.upload_u32(1, flat.len().max(1), &flat)?;
         let out = self.alloc(1, (4 * inputs.len()).max(1), DType::U32)?;
         let (ib, ob) = (buf(&self.tensors, "philox_blocks", input)?, buf(&self.tensors, "philox_blocks", out)?);
-        philox_blocks(&mut self.rec, &self.ctx, &self.k.random, ib, ob, inputs.len())?;
+        philox_blocks(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.random }, ib, ob, inputs.len())?;
         let words = self.read_u32(out)?;
         self.free(input)?;
         self.free(out)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::to_u32;
 use crate::backend::BatchNorm;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 
 params_struct! {
@@ -56,17 +56,15 @@ pub struct BatchNormBuffers<'a> {
 }
 
 /// Record a forward pass: batch statistics when `training`, running statistics otherwise.
-#[allow(clippy::too_many_arguments)]
 pub fn batchnorm_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &BatchNormKernels,
+    call: Call<BatchNormKernels>,
     spec: &BatchNorm,
     b: BatchNormBuffers,
     rows: usize,
     cols: usize,
     training: bool,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(spec, rows, cols)?;
     if training {
         let bind = [(1, b.x), (2, b.affine), (3, b.y), (4, b.saved), (5, b.running)];
@@ -80,21 +78,21 @@ pub fn batchnorm_forward(
     }
 }
 
+/// The buffers of a backward pass: the forward's input, affine and saved statistics, and the
+/// gradients; x, dy, dx: (rows, cols); the rest (2, cols).
+pub struct BatchNormGrads<'a> {
+    pub x: &'a GpuBuffer,
+    pub affine: &'a GpuBuffer,
+    pub saved: &'a GpuBuffer,
+    pub dy: &'a GpuBuffer,
+    pub dx: &'a GpuBuffer,
+    pub daffine: &'a GpuBuffer,
+}
+
 /// Record the backward pass: dx (rows, cols) and daffine = [dγ; dβ].
-#[allow(clippy::too_many_arguments)]
-pub fn batchnorm_backward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &BatchNormKernels,
-    x: &GpuBuffer,
-    affine: &GpuBuffer,
-    saved: &GpuBuffer,
-    dy: &GpuBuffer,
-    dx: &GpuBuffer,
-    daffine: &GpuBuffer,
-    rows: usize,
-    cols: usize,
-) -> Result<()> {
+pub fn batchnorm_backward(call: Call<BatchNormKernels>, g: BatchNormGrads, rows: usize, cols: usize) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let BatchNormGrads { x, affine, saved, dy, dx, daffine } = g;
     // ε and the momentum only matter forward; the saved statistics carry ε.
     let p = params(&BatchNorm { eps: 0.0, momentum: 0.0 }, rows, cols)?;
     let bind = [(1, x), (2, affine), (3, dy), (4, saved), (5, dx), (6, daffine)];

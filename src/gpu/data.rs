@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use super::{grid, to_u32};
+use crate::backend::Gather;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 use crate::tensor::DType;
 
@@ -58,24 +59,28 @@ impl DataKernels {
     }
 }
 
-/// Record `dst[r] = src[index[offset + r]]·scale + shift`; dst: (rows, cols); `src` holds
-/// 1..=4 chunks of `chunk_rows` rows each (the last may be shorter).
-#[allow(clippy::too_many_arguments)]
+/// The buffers of a gather: `src` holds 1..=4 chunks of `chunk_rows` rows each (the last may
+/// be shorter), `index` the epoch's order, `counters` the step's batch offset.
+pub struct GatherBuffers<'a> {
+    pub src: &'a [&'a GpuBuffer],
+    pub chunk_rows: usize,
+    pub index: &'a GpuBuffer,
+    pub dst: &'a GpuBuffer,
+    pub counters: &'a GpuBuffer,
+}
+
+/// Record `dst[r] = src[index[offset + r]]·scale + shift`; dst: (rows, cols).
 pub fn gather_rows(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &DataKernels,
+    call: Call<DataKernels>,
     src_dtype: DType,
-    src: &[&GpuBuffer],
-    chunk_rows: usize,
-    index: &GpuBuffer,
-    dst: &GpuBuffer,
-    counters: &GpuBuffer,
+    b: GatherBuffers,
     rows: usize,
     cols: usize,
-    scale: f32,
-    shift: f32,
+    spec: Gather,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let GatherBuffers { src, chunk_rows, index, dst, counters } = b;
+    let (scale, shift) = (spec.scale, spec.shift);
     let n = rows * cols;
     let mut p =
         Params::new(to_u32("gather_rows", "element count", n)?, to_u32("gather_rows", "columns", cols)?, scale, shift);
@@ -96,22 +101,21 @@ pub fn gather_rows(
 }
 
 /// Record `y[i] = value`.
-pub fn fill(rec: &mut Recorder, ctx: &GpuContext, k: &DataKernels, y: &GpuBuffer, n: usize, value: f32) -> Result<()> {
+pub fn fill(call: Call<DataKernels>, y: &GpuBuffer, n: usize, value: f32) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params::new(to_u32("fill", "element count", n)?, 1, value, 0.0);
     rec.dispatch(ctx, &k.fill, bytemuck::bytes_of(&p), &[(4, y)], grid(n))
 }
 
 /// Record `y[i] = value·x[i]`, in place when `x` is `None`.
-#[allow(clippy::too_many_arguments)]
 pub fn scale(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &DataKernels,
+    call: Call<DataKernels>,
     x: Option<&GpuBuffer>,
     y: &GpuBuffer,
     n: usize,
     value: f32,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params::new(to_u32("scale", "element count", n)?, 1, value, 0.0);
     match x {
         Some(x) => rec.dispatch(ctx, &k.scale, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n)),
@@ -120,7 +124,8 @@ pub fn scale(
 }
 
 /// Record `y[i] = 0` where `mask[i]` is 0.
-pub fn apply_mask(rec: &mut Recorder, ctx: &GpuContext, k: &DataKernels, mask: &GpuBuffer, y: &GpuBuffer, n: usize) -> Result<()> {
+pub fn apply_mask(call: Call<DataKernels>, mask: &GpuBuffer, y: &GpuBuffer, n: usize) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params::new(to_u32("apply_mask", "element count", n)?, 1, 0.0, 0.0);
     rec.dispatch(ctx, &k.apply_mask, bytemuck::bytes_of(&p), &[(1, mask), (4, y)], grid(n))
 }

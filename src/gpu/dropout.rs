@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{grid, to_u32};
 use crate::backend::{Dropout, DropoutKind};
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 
 params_struct! {
@@ -59,34 +59,30 @@ fn params(spec: &Dropout, n: usize) -> Result<Params> {
 }
 
 /// Record `y = mask(x)`; x, y: (n).
-#[allow(clippy::too_many_arguments)]
 pub fn dropout_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &DropoutKernels,
+    call: Call<DropoutKernels>,
     spec: &Dropout,
     x: &GpuBuffer,
     y: &GpuBuffer,
     counters: &GpuBuffer,
     n: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(spec, n)?;
     // One invocation per Philox block of four elements.
     rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &[(1, x), (2, counters), (3, y)], grid(n.div_ceil(4)))
 }
 
 /// Record `dx = mask'(dy)`; dy, dx: (n).
-#[allow(clippy::too_many_arguments)]
 pub fn dropout_backward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &DropoutKernels,
+    call: Call<DropoutKernels>,
     spec: &Dropout,
     dy: &GpuBuffer,
     dx: &GpuBuffer,
     counters: &GpuBuffer,
     n: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(spec, n)?;
     rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &[(1, dy), (2, counters), (3, dx)], grid(n.div_ceil(4)))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::to_u32;
 use crate::backend::Loss;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 
 params_struct! {
@@ -45,35 +45,31 @@ fn params(rows: usize, cols: usize, scale: f32) -> Result<Params> {
 
 /// Record `probs = softmax(z)` row by row; z, probs: (rows, cols).
 pub fn softmax_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &LossKernels,
+    call: Call<LossKernels>,
     z: &GpuBuffer,
     probs: &GpuBuffer,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = params(rows, cols, 1.0)?;
     let groups = [p.rows.div_ceil(THREADS), 1, 1];
     rec.dispatch(ctx, &k.softmax, bytemuck::bytes_of(&p), &[(1, z), (3, probs)], groups)
 }
 
+/// The buffers of a loss: logits, targets, the logits' gradient and the stats accumulators.
+pub struct LossBuffers<'a> {
+    pub z: &'a GpuBuffer,
+    pub targets: &'a GpuBuffer,
+    pub dz: &'a GpuBuffer,
+    pub stats: &'a GpuBuffer,
+}
+
 /// Record one loss: dz and the stats accumulators. z, dz: (rows, cols); targets: labels
 /// (rows) or (rows, cols); stats: (4).
-#[allow(clippy::too_many_arguments)]
-pub fn loss_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &LossKernels,
-    loss: Loss,
-    z: &GpuBuffer,
-    targets: &GpuBuffer,
-    dz: &GpuBuffer,
-    stats: &GpuBuffer,
-    rows: usize,
-    cols: usize,
-    scale: f32,
-) -> Result<()> {
+pub fn loss_forward(call: Call<LossKernels>, loss: Loss, b: LossBuffers, rows: usize, cols: usize, scale: f32) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let LossBuffers { z, targets, dz, stats } = b;
     let p = params(rows, cols, scale)?;
     let kernel = match loss {
         Loss::SoftmaxCrossEntropy => &k.cross_entropy,

@@ -3,7 +3,7 @@
 use super::to_u32;
 use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceKind, GpuBuffer, GpuContext, Recorder, Specialized};
+use crate::gpu::{Call, DeviceKind, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
 /// Outputs per invocation of `matmul_forward` (rows, columns).
@@ -274,25 +274,24 @@ struct Pick<'a> {
     reads_transposes: bool,
 }
 
+/// The buffers of one product: the operands, the output, and the epilogue's optional ones.
+pub struct MatmulBuffers<'a> {
+    pub a: &'a GpuBuffer,
+    pub b: &'a GpuBuffer,
+    pub c: &'a GpuBuffer,
+    pub bias: Option<&'a GpuBuffer>,
+    pub pre: Option<&'a GpuBuffer>,
+    pub derivative_at: Option<&'a GpuBuffer>,
+    pub col_sum: Option<&'a GpuBuffer>,
+}
+
 /// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given, or
 /// `C = op(A)·op(B) ⊙ act'(derivative_at)` for a derivative epilogue; also `col_sum[j] =
 /// Σ_k op(B)[k, j]` when given.
 /// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre, derivative_at: (M, N).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    kernels: &MatmulKernels,
-    a: &GpuBuffer,
-    b: &GpuBuffer,
-    bias: Option<&GpuBuffer>,
-    c: &GpuBuffer,
-    pre: Option<&GpuBuffer>,
-    derivative_at: Option<&GpuBuffer>,
-    col_sum: Option<&GpuBuffer>,
-    d: MatmulDims,
-    spec: &Matmul,
-) -> Result<()> {
+pub fn matmul_forward(call: Call<MatmulKernels>, m: MatmulBuffers, d: MatmulDims, spec: &Matmul) -> Result<()> {
+    let Call { rec, ctx, k: kernels } = call;
+    let MatmulBuffers { a, b, c, bias, pre, derivative_at, col_sum } = m;
     let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);
     let (a_rs, a_ks) = if spec.trans_a { (1, m) } else { (k, 1) };
     let (b_ks, b_cs) = if spec.trans_b { (1, k) } else { (n, 1) };

@@ -49,7 +49,7 @@ pub use matmul::MatmulTiling;
 
 pub(crate) use device::buffer::BufferPool;
 pub(crate) use device::kernel::{Kernel, Specialized};
-pub(crate) use device::recorder::Recorder;
+pub(crate) use device::recorder::{Call, Recorder};
 
 use crate::error::{Error, Result};
 

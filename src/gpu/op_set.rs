@@ -7,9 +7,10 @@ use super::batchnorm::{self as bn_ops, BatchNormBuffers};
 use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
-use super::matmul::matmul_forward;
+use super::matmul::{matmul_forward, MatmulBuffers};
 use super::optim::{self as optim_ops, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
+use super::Call;
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
@@ -154,7 +155,7 @@ impl Backend for GpuBackend {
     fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {
         check_dtype("fill", t, DType::F32)?;
         let y = buf(&self.tensors, "fill", t)?;
-        data_ops::fill(&mut self.rec, &self.ctx, &self.k.data, y, t.len(), value)
+        data_ops::fill(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data }, y, t.len(), value)
     }
 
     fn scale(&mut self, x: Tensor, y: Tensor, value: f32) -> Result<()> {
@@ -166,13 +167,13 @@ impl Backend for GpuBackend {
         }
         let xb = if in_place { None } else { Some(buf(&self.tensors, "scale", x)?) };
         let yb = buf(&self.tensors, "scale", y)?;
-        data_ops::scale(&mut self.rec, &self.ctx, &self.k.data, xb, yb, y.len(), value)
+        data_ops::scale(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data }, xb, yb, y.len(), value)
     }
 
     fn apply_mask(&mut self, mask: Tensor, y: Tensor) -> Result<()> {
         checks::elementwise("apply_mask", mask, y)?;
         let (m, yb) = (buf(&self.tensors, "apply_mask", mask)?, buf(&self.tensors, "apply_mask", y)?);
-        data_ops::apply_mask(&mut self.rec, &self.ctx, &self.k.data, m, yb, y.len())
+        data_ops::apply_mask(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data }, m, yb, y.len())
     }
 
     fn gather_rows(&mut self, src: &[Tensor], index: Tensor, dst: Tensor, spec: Gather) -> Result<()> {
@@ -181,24 +182,9 @@ impl Backend for GpuBackend {
         let chunks = src.iter().map(|&c| buf(t, "gather_rows", c)).collect::<Result<Vec<_>>>()?;
         let (i, d) = (buf(t, "gather_rows", index)?, buf(t, "gather_rows", dst)?);
         let c = &self.counters;
-        let (rows, cols, chunk_rows) = (dst.rows, dst.cols, src[0].rows);
-        let (scale, shift) = (spec.scale, spec.shift);
-        let k = &self.k.data;
-        data_ops::gather_rows(
-            &mut self.rec,
-            &self.ctx,
-            k,
-            src[0].dtype,
-            &chunks,
-            chunk_rows,
-            i,
-            d,
-            c,
-            rows,
-            cols,
-            scale,
-            shift,
-        )
+        let b = data_ops::GatherBuffers { src: &chunks, chunk_rows: src[0].rows, index: i, dst: d, counters: c };
+        let call = Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data };
+        data_ops::gather_rows(call, src[0].dtype, b, dst.rows, dst.cols, spec)
     }
 
     fn max_tensor_bytes(&self) -> u64 {
@@ -213,7 +199,8 @@ impl Backend for GpuBackend {
         let at = buf_opt(t, "matmul", spec.derivative.map(|d| d.at))?;
         let sums = buf_opt(t, "matmul", spec.column_sum)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
-        matmul_forward(&mut self.rec, &self.ctx, &self.k.matmul, ab, bb, bias, cb, pre, at, sums, dims, &spec)
+        let m = MatmulBuffers { a: ab, b: bb, c: cb, bias, pre, derivative_at: at, col_sum: sums };
+        matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.matmul }, m, dims, &spec)
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
@@ -226,7 +213,7 @@ impl Backend for GpuBackend {
             alpha: buf_opt(t, op, args.alpha)?,
             counters: &self.counters,
         };
-        act_ops::activation_forward(&mut self.rec, &self.ctx, &self.k.activation, act, b, args.noise, x.rows, x.cols)
+        act_ops::activation_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.activation }, act, b, args.noise, x.rows, x.cols)
     }
 
     fn activation_backward(
@@ -248,19 +235,9 @@ impl Backend for GpuBackend {
             alpha: buf_opt(t, op, args.alpha)?,
             counters: &self.counters,
         };
-        let (dyb, dxb) = (buf(t, op, dy)?, buf(t, op, dx)?);
-        act_ops::activation_backward(
-            &mut self.rec,
-            &self.ctx,
-            &self.k.activation,
-            act,
-            b,
-            dyb,
-            dxb,
-            args.noise,
-            y.rows,
-            y.cols,
-        )
+        let g = act_ops::ActivationGrads { dy: buf(t, op, dy)?, dx: buf(t, op, dx)? };
+        let call = Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.activation };
+        act_ops::activation_backward(call, act, b, g, args.noise, y.rows, y.cols)
     }
 
     fn prelu_alpha_backward(&mut self, x: Tensor, dy: Tensor, dalpha: Tensor) -> Result<()> {
@@ -268,19 +245,19 @@ impl Backend for GpuBackend {
         let t = &self.tensors;
         let op = "prelu_alpha_backward";
         let (xb, dyb, db) = (buf(t, op, x)?, buf(t, op, dy)?, buf(t, op, dalpha)?);
-        act_ops::prelu_alpha_backward(&mut self.rec, &self.ctx, &self.k.activation, xb, dyb, db, x.rows, x.cols)
+        act_ops::prelu_alpha_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.activation }, xb, dyb, db, x.rows, x.cols)
     }
 
     fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
         checks::elementwise("dropout_forward", x, y)?;
         let (xb, yb) = (buf(&self.tensors, "dropout_forward", x)?, buf(&self.tensors, "dropout_forward", y)?);
-        drop_ops::dropout_forward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, xb, yb, &self.counters, x.len())
+        drop_ops::dropout_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, xb, yb, &self.counters, x.len())
     }
 
     fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
         checks::elementwise("dropout_backward", dy, dx)?;
         let (dyb, dxb) = (buf(&self.tensors, "dropout_backward", dy)?, buf(&self.tensors, "dropout_backward", dx)?);
-        drop_ops::dropout_backward(&mut self.rec, &self.ctx, &self.k.dropout, &spec, dyb, dxb, &self.counters, dy.len())
+        drop_ops::dropout_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, dyb, dxb, &self.counters, dy.len())
     }
 
     fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
@@ -293,48 +270,42 @@ impl Backend for GpuBackend {
             saved: buf(ts, op, t.saved)?,
             running: buf(ts, op, t.running)?,
         };
-        bn_ops::batchnorm_forward(&mut self.rec, &self.ctx, &self.k.batchnorm, &spec, b, t.x.rows, t.x.cols, training)
+        bn_ops::batchnorm_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.batchnorm }, &spec, b, t.x.rows, t.x.cols, training)
     }
 
     fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
         checks::batchnorm(&t, dy, Some((dx, daffine)))?;
         let (ts, op) = (&self.tensors, "batchnorm_backward");
-        let (x, affine, saved) = (buf(ts, op, t.x)?, buf(ts, op, t.affine)?, buf(ts, op, t.saved)?);
-        let (dyb, dxb, dab) = (buf(ts, op, dy)?, buf(ts, op, dx)?, buf(ts, op, daffine)?);
+        let g = bn_ops::BatchNormGrads {
+            x: buf(ts, op, t.x)?,
+            affine: buf(ts, op, t.affine)?,
+            saved: buf(ts, op, t.saved)?,
+            dy: buf(ts, op, dy)?,
+            dx: buf(ts, op, dx)?,
+            daffine: buf(ts, op, daffine)?,
+        };
         let (rows, cols) = t.x.shape();
-        bn_ops::batchnorm_backward(
-            &mut self.rec,
-            &self.ctx,
-            &self.k.batchnorm,
-            x,
-            affine,
-            saved,
-            dyb,
-            dxb,
-            dab,
-            rows,
-            cols,
-        )
+        bn_ops::batchnorm_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.batchnorm }, g, rows, cols)
     }
 
     fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {
         checks::softmax(z, probs)?;
         let (zb, pb) = (buf(&self.tensors, "softmax", z)?, buf(&self.tensors, "softmax", probs)?);
-        loss_ops::softmax_forward(&mut self.rec, &self.ctx, &self.k.loss, zb, pb, z.rows, z.cols)
+        loss_ops::softmax_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.loss }, zb, pb, z.rows, z.cols)
     }
 
     fn loss(&mut self, loss: Loss, z: Tensor, targets: Tensor, dz: Tensor, stats: Tensor, scale: f32) -> Result<()> {
         checks::loss(loss, z, targets, dz, stats)?;
         let t = &self.tensors;
-        let (zb, tb, dzb, sb) =
-            (buf(t, "loss", z)?, buf(t, "loss", targets)?, buf(t, "loss", dz)?, buf(t, "loss", stats)?);
-        loss_ops::loss_forward(&mut self.rec, &self.ctx, &self.k.loss, loss, zb, tb, dzb, sb, z.rows, z.cols, scale)
+        let op = "loss";
+        let b = loss_ops::LossBuffers { z: buf(t, op, z)?, targets: buf(t, op, targets)?, dz: buf(t, op, dz)?, stats: buf(t, op, stats)? };
+        loss_ops::loss_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.loss }, loss, b, z.rows, z.cols, scale)
     }
 
     fn column_sum(&mut self, x: Tensor, y: Tensor) -> Result<()> {
         checks::column_sum(x, y)?;
         let (xb, yb) = (buf(&self.tensors, "column_sum", x)?, buf(&self.tensors, "column_sum", y)?);
-        reduce_ops::column_sum(&mut self.rec, &self.ctx, &self.k.reduce, xb, yb, x.rows, x.cols)
+        reduce_ops::column_sum(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.reduce }, xb, yb, x.rows, x.cols)
     }
 
     fn argmax_correct(&mut self, x: Tensor, labels: Tensor, stats: Tensor) -> Result<()> {
@@ -342,13 +313,13 @@ impl Backend for GpuBackend {
         let t = &self.tensors;
         let (xb, lb, sb) =
             (buf(t, "argmax_correct", x)?, buf(t, "argmax_correct", labels)?, buf(t, "argmax_correct", stats)?);
-        reduce_ops::argmax_correct(&mut self.rec, &self.ctx, &self.k.reduce, xb, lb, sb, x.rows, x.cols)
+        reduce_ops::argmax_correct(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.reduce }, xb, lb, sb, x.rows, x.cols)
     }
 
     fn sum_squares(&mut self, x: Tensor, out: Tensor, accumulate: bool) -> Result<()> {
         checks::sum_squares(x, out)?;
         let (xb, ob) = (buf(&self.tensors, "sum_squares", x)?, buf(&self.tensors, "sum_squares", out)?);
-        reduce_ops::sum_squares(&mut self.rec, &self.ctx, &self.k.reduce, xb, ob, x.len(), accumulate)
+        reduce_ops::sum_squares(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.reduce }, xb, ob, x.len(), accumulate)
     }
 
     fn update(&mut self, rule: UpdateRule, u: UpdateTensors) -> Result<()> {
@@ -363,6 +334,6 @@ impl Backend for GpuBackend {
             grad_norm: buf_opt(t, op, u.grad_norm)?,
             penalized: u.penalized,
         };
-        optim_ops::update(&mut self.rec, &self.ctx, &self.k.optim, rule, b, u.param.len())
+        optim_ops::update(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.optim }, rule, b, u.param.len())
     }
 }

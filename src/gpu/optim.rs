@@ -3,7 +3,7 @@
 use super::{grid, to_u32};
 use crate::backend::UpdateRule;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Recorder, Specialized};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
 params_struct! {
@@ -53,13 +53,12 @@ pub struct UpdateBuffers<'a> {
 
 /// Record one update of `n` parameters.
 pub fn update(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &OptimKernels,
+    call: Call<OptimKernels>,
     rule: UpdateRule,
     b: UpdateBuffers,
     n: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params {
         n: to_u32("update", "parameter count", n)?,
         _pad0: 0,

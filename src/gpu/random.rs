@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::to_u32;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 
 params_struct! {
@@ -29,13 +29,12 @@ impl RandomKernels {
 
 /// Record `out[4i..4i+4] = philox4x32_10(input[6i..6i+4], input[6i+4..6i+6])` for `n` blocks.
 pub fn philox_blocks(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &RandomKernels,
+    call: Call<RandomKernels>,
     input: &GpuBuffer,
     out: &GpuBuffer,
     n: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params { n: to_u32("philox_blocks", "block count", n)?, _pad0: 0, _pad1: 0, _pad2: 0 };
     rec.dispatch(ctx, &k.blocks, bytemuck::bytes_of(&p), &[(1, input), (2, out)], [p.n.div_ceil(64), 1, 1])
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::to_u32;
 use crate::error::Result;
-use crate::gpu::{GpuBuffer, GpuContext, Kernel, Recorder};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
 
 params_struct! {
@@ -38,14 +38,13 @@ impl ReduceKernels {
 
 /// Record `y[j] = Σ_r x[r, j]`; x: (rows, cols), y: (cols).
 pub fn column_sum(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ReduceKernels,
+    call: Call<ReduceKernels>,
     x: &GpuBuffer,
     y: &GpuBuffer,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params {
         rows: to_u32("column_sum", "rows", rows)?,
         cols: to_u32("column_sum", "columns", cols)?,
@@ -55,17 +54,15 @@ pub fn column_sum(
 }
 
 /// Record the correct-count of row argmaxes against labels into stats.
-#[allow(clippy::too_many_arguments)]
 pub fn argmax_correct(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ReduceKernels,
+    call: Call<ReduceKernels>,
     x: &GpuBuffer,
     labels: &GpuBuffer,
     stats: &GpuBuffer,
     rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p = Params {
         rows: to_u32("argmax_correct", "rows", rows)?,
         cols: to_u32("argmax_correct", "columns", cols)?,
@@ -76,14 +73,13 @@ pub fn argmax_correct(
 
 /// Record `out = [Σx, Σx², Σ|x|]` (added to `out` when `accumulate`).
 pub fn sum_squares(
-    rec: &mut Recorder,
-    ctx: &GpuContext,
-    k: &ReduceKernels,
+    call: Call<ReduceKernels>,
     x: &GpuBuffer,
     out: &GpuBuffer,
     n: usize,
     accumulate: bool,
 ) -> Result<()> {
+    let Call { rec, ctx, k } = call;
     let p =
         Params { n: to_u32("sum_squares", "element count", n)?, accumulate: accumulate as u32, ..Params::default() };
     rec.dispatch(ctx, &k.sum_squares, bytemuck::bytes_of(&p), &[(1, x), (2, out)], [1, 1, 1])

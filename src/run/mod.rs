@@ -14,6 +14,7 @@
 mod compress;
 pub mod config;
 pub mod dataset;
+mod evaluate;
 mod observe;
 pub mod output;
 pub mod plot;
@@ -27,6 +28,7 @@ mod write;
 pub use compress::{Change, Compressed, Compression};
 pub use config::{EarlyStoppingSection, ModelConfig, OnDivergence, OptimizerSection, PruneSchedule, PruneSection, RunConfig};
 pub use dataset::{InputTransform, Splits};
+pub use evaluate::{evaluate, predict, Evaluation, Predictions, Split};
 pub use observe::{DataSummary, EarlyStop, Event, Observer, Outcome, Quiet, OUTPUT_FILES};
 pub use saved::{checkpoint_in, metadata, INPUT_TRANSFORM_KEY, RUN_CONFIG_KEY};
 pub use summary::Summary;

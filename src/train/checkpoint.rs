@@ -13,7 +13,8 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::history::History;
-use super::trainer::{TrainConfig, Trainer, TrainerState};
+use super::config::{TrainConfig, TrainerState};
+use super::trainer::Trainer;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::nn::{ModelSpec, Sequential};

@@ -1,10 +1,12 @@
 //! Training: the device-resident dataset, the loop, metrics history, checkpoints.
 
 pub mod checkpoint;
+mod config;
 mod history;
 mod trainer;
 
 pub use crate::data::DeviceData;
 pub use crate::infer::Metrics;
 pub use history::{EpochRecord, History, Throughput};
-pub use trainer::{epoch_order, Callback, EarlyStopping, TrainConfig, Trainer, TrainerState};
+pub use config::{EarlyStopping, TrainConfig, TrainerState};
+pub use trainer::{epoch_order, Callback, Trainer};

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 
+use super::config::{TrainConfig, TrainerState};
 use super::history::{EpochRecord, History, Sparsity};
 use crate::backend::{Backend, Loss, StepCounters};
 use crate::data::DeviceData;
@@ -17,99 +17,6 @@ use crate::infer::{Inference, Metrics};
 use crate::nn::{Mode, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EarlyStopping {
-    /// Epochs without improvement of the validation loss before stopping.
-    pub patience: usize,
-    /// The improvement that counts.
-    pub min_delta: f32,
-    /// Put back the weights of the best epoch when training ends.
-    pub restore_best: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    /// Seeds the shuffling (per epoch) and nothing else: weights and masks have their own.
-    pub seed: u64,
-    pub early_stopping: Option<EarlyStopping>,
-    /// Batch size for evaluation and prediction.
-    pub eval_batch_size: usize,
-    /// Read the running loss and accuracy back after the first step and every this many steps
-    /// for `Callback::on_progress` (0: only at the end of each epoch). Each read waits for the
-    /// device.
-    #[serde(default)]
-    pub log_every: usize,
-    /// Record in the history, each epoch, the fraction of weights with |w| below this (reads
-    /// the weights back once per epoch); `None` records nothing.
-    #[serde(default)]
-    pub sparsity_threshold: Option<f32>,
-}
-
-impl TrainConfig {
-    /// Reject settings no run can use, naming the value and the fix.
-    pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 {
-            return Err(Error::config("batch size", "0; it must be at least 1"));
-        }
-        if self.eval_batch_size == 0 {
-            return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
-        }
-        Ok(())
-    }
-
-    /// Check the batch size against a training set of `rows` samples.
-    pub fn check_rows(&self, rows: usize) -> Result<()> {
-        if self.batch_size > rows {
-            return Err(Error::config(
-                "batch size",
-                format!("{} is larger than the {rows} training samples; use at most {rows}", self.batch_size),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 10,
-            batch_size: 32,
-            seed: 42,
-            early_stopping: None,
-            eval_batch_size: crate::infer::DEFAULT_BATCH,
-            log_every: 0,
-            sparsity_threshold: None,
-        }
-    }
-}
-
-/// Where the loop is: saved in checkpoints so a resumed run continues exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TrainerState {
-    // "No best yet" is f32::MAX, not infinity: JSON (checkpoint metadata) has no infinity.
-    /// Epochs completed.
-    pub epoch: usize,
-    /// Training steps completed (the Philox step counter).
-    pub step: u32,
-    pub best_val_loss: f32,
-    pub best_epoch: usize,
-    pub wait: usize,
-    pub stopped: bool,
-    /// The training or validation loss became NaN or infinite; training stopped at that epoch.
-    #[serde(default)]
-    pub diverged: bool,
-}
-
-impl Default for TrainerState {
-    fn default() -> Self {
-        Self { epoch: 0, step: 0, best_val_loss: f32::MAX, best_epoch: 0, wait: 0, stopped: false, diverged: false }
-    }
-}
 
 /// Hooks for progress display; every method has a do-nothing default.
 pub trait Callback {

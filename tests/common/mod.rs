@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod serve;
+pub mod training;
 
 use std::sync::{Arc, OnceLock};
 

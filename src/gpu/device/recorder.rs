@@ -33,6 +33,14 @@ struct Cached {
 /// a warm training step should change only `submits` and `dispatches`.
 pub type GpuStats = crate::backend::Counters;
 
+/// What recording one kernel family's dispatch needs: the open encoder, the device, and the
+/// family's pipelines (`K`). Every kernel wrapper takes one, then its buffers and sizes.
+pub struct Call<'a, K> {
+    pub rec: &'a mut Recorder,
+    pub ctx: &'a super::context::GpuContext,
+    pub k: &'a K,
+}
+
 /// The open command encoder of one backend, plus what it reuses between steps.
 pub struct Recorder {
     pub(crate) stats: GpuStats,
