@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::training::{blobs, mlp_with_everything, read_params, setup};
 use common::gpu;
+use common::training::{blobs, mlp_with_everything, read_params, setup};
 use wgtrain::nn::{Mode, ModelSpec, Sequential};
 use wgtrain::train::{checkpoint, DeviceData, TrainConfig};
 use wgtrain::Activation;
@@ -115,4 +115,3 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
-

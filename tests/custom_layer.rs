@@ -121,7 +121,13 @@ fn a_registered_layer_kind_trains_through_the_traits_alone() {
         // other): a few ulps of a step of 0.1 × O(1) gradients, so 1e-6 absolute.
         for k in 0..2 {
             assert_eq!(scaled_before[k], plain_before[k], "{name}: tensor {k} before the step");
-            common::assert_close(&format!("{name}: tensor {k} after the step"), &scaled_after[k], &plain_after[k], 1e-6, 1e-5);
+            common::assert_close(
+                &format!("{name}: tensor {k} after the step"),
+                &scaled_after[k],
+                &plain_after[k],
+                1e-6,
+                1e-5,
+            );
         }
         // The last layer's weight gradient is xᵀ·dz with x twice as large: twice the step.
         let step = |b: &[f32], a: &[f32]| b.iter().zip(a).map(|(b, a)| b - a).collect::<Vec<f32>>();

@@ -57,7 +57,11 @@ impl Observer for Printed {
             Event::Resuming { epoch, epochs } => println!("# resuming after epoch {epoch} of {epochs}"),
             Event::Model(spec) => println!("# model\n{}", Summary::of_spec(spec)),
             Event::Pruned { epoch, zeros, target } => {
-                println!("# epoch {epoch} starts pruned to {:.1}% zero weights (target {:.1}%)", 100.0 * zeros, 100.0 * target)
+                println!(
+                    "# epoch {epoch} starts pruned to {:.1}% zero weights (target {:.1}%)",
+                    100.0 * zeros,
+                    100.0 * target
+                )
             }
             Event::LrCut { epoch, loss } => {
                 println!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates ÷10", epoch - 1)
@@ -69,7 +73,12 @@ impl Observer for Printed {
 
 /// Run `cfg` (continuing `resume` when given) on the backend `open` gives. The data is found
 /// (and fetched) first, so a run that cannot start says so before a device is opened or tuned.
-pub fn run(cfg: RunConfig, open: impl FnOnce() -> Result<Box<dyn Backend>>, json_out: bool, resume: Option<&Path>) -> Result<()> {
+pub fn run(
+    cfg: RunConfig,
+    open: impl FnOnce() -> Result<Box<dyn Backend>>,
+    json_out: bool,
+    resume: Option<&Path>,
+) -> Result<()> {
     let epochs = cfg.epochs;
     let mut observer = Printed {
         device: String::new(),
@@ -100,8 +109,11 @@ pub fn run(cfg: RunConfig, open: impl FnOnce() -> Result<Box<dyn Backend>>, json
 
 fn print_outcome(o: &Outcome) {
     if let Some(s) = o.early_stop {
-        let restored =
-            if s.restored { format!("; restored the weights of epoch {} (val_loss {:.4})", s.best_epoch, s.best_val_loss) } else { String::new() };
+        let restored = if s.restored {
+            format!("; restored the weights of epoch {} (val_loss {:.4})", s.best_epoch, s.best_val_loss)
+        } else {
+            String::new()
+        };
         println!(
             "\nearly stopping: no better validation loss for {} epochs after epoch {}; stopped after epoch {}{restored}",
             s.patience, s.best_epoch, s.epoch

@@ -40,9 +40,7 @@ pub fn env_mirrors() -> Vec<String> {
 
 /// Where `remote` is: the first of the data directory and the system directory that has it.
 pub fn found(remote: &Remote, data_dir: &Path) -> Option<PathBuf> {
-    [data_dir.join(remote.name), system_dir().join(remote.name)]
-        .into_iter()
-        .find(|d| download::present(remote, d))
+    [data_dir.join(remote.name), system_dir().join(remote.name)].into_iter().find(|d| download::present(remote, d))
 }
 
 /// The directory holding dataset `name`, fetched into the data directory if no place has it.

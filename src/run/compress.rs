@@ -81,7 +81,12 @@ pub struct Compressed {
 }
 
 /// Accuracy on `data` and inference samples/s (median of three passes over it).
-fn measure(b: &mut dyn Backend, model: &mut Sequential, inference: &mut Inference, data: &DeviceData) -> Result<(Metrics, f64)> {
+fn measure(
+    b: &mut dyn Backend,
+    model: &mut Sequential,
+    inference: &mut Inference,
+    data: &DeviceData,
+) -> Result<(Metrics, f64)> {
     let metrics = inference.evaluate(b, model, data)?;
     let mut times: Vec<f64> = (0..3)
         .map(|_| {
@@ -170,7 +175,9 @@ impl Compression {
         let mut run_config = cfg.clone();
         run_config.output = staging.target().display().to_string();
         let extra = super::saved::metadata(&run_config, &transform)?;
-        staging.writing("model.safetensors", |path| checkpoint::save_with(path, b, &model, Some(&opt), Some(&trainer), extra))?;
+        staging.writing("model.safetensors", |path| {
+            checkpoint::save_with(path, b, &model, Some(&opt), Some(&trainer), extra)
+        })?;
         let summary = Summary::of(&checkpoint::load(&staging.path("model.safetensors"))?);
         let speed = (speed_before, tuned.map_or(speed_after, |t| t.1));
         let report = json!({

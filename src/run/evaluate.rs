@@ -134,8 +134,12 @@ pub fn predict(
     if data.cols != inputs {
         fail!("{} has {} features per row but the model takes {inputs}", input.display(), data.cols);
     }
-    let dropout =
-        loaded.meta.model.layers.iter().any(|l| matches!(l, LayerSpec::Dropout { .. } | LayerSpec::AlphaDropout { .. }));
+    let dropout = loaded
+        .meta
+        .model
+        .layers
+        .iter()
+        .any(|l| matches!(l, LayerSpec::Dropout { .. } | LayerSpec::AlphaDropout { .. }));
     InputTransform::from_checkpoint(&loaded)?.apply(&mut data)?;
     let mut model = loaded.build_model(b)?;
     let device_data = DeviceData::upload(b, &data)?;

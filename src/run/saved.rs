@@ -33,7 +33,9 @@ impl RunConfig {
         let mut cfg = match loaded.meta.extra.get(RUN_CONFIG_KEY) {
             Some(text) => toml::from_str(text).context("the checkpoint's run config does not parse")?,
             None if dataset.is_some() => RunConfig::default(),
-            None => fail!("the checkpoint holds no run config (not written by a wgtrain run); name the dataset (--dataset)"),
+            None => {
+                fail!("the checkpoint holds no run config (not written by a wgtrain run); name the dataset (--dataset)")
+            }
         };
         if let Some(d) = dataset {
             cfg.dataset = d;
@@ -62,11 +64,13 @@ pub fn checkpoint_in(path: &Path) -> Result<std::path::PathBuf> {
     if !path.is_dir() {
         return Ok(path.to_path_buf());
     }
-    [super::resume::CHECKPOINT, "model.safetensors"].iter().map(|f| path.join(f)).find(|p| p.is_file()).with_context(|| {
-        format!(
-            "--resume {}: the directory holds neither {} nor model.safetensors",
-            path.display(),
-            super::resume::CHECKPOINT
-        )
-    })
+    [super::resume::CHECKPOINT, "model.safetensors"].iter().map(|f| path.join(f)).find(|p| p.is_file()).with_context(
+        || {
+            format!(
+                "--resume {}: the directory holds neither {} nor model.safetensors",
+                path.display(),
+                super::resume::CHECKPOINT
+            )
+        },
+    )
 }

@@ -143,7 +143,8 @@ impl Prepared {
         let test_metrics = run.trainer.evaluate(b, &mut run.model, &test)?;
         // The trained loop is in the resume directory until the outputs are in place: if
         // writing them fails (a full disk), resuming writes them without training again.
-        let ending = Ending { test: test_metrics, wall_seconds: wall, cuts: &divergence.cuts, diverged_in: divergence.ended_in };
+        let ending =
+            Ending { test: test_metrics, wall_seconds: wall, cuts: &divergence.cuts, diverged_in: divergence.ended_in };
         let parts = Parts { config: &this.config, model: &run.model, opt: &run.opt, trainer: &run.trainer };
         let outcome = super::write::outputs(b, parts, extra, staging, ending).map_err(|e| {
             Error::msg(format!(
@@ -188,7 +189,11 @@ impl Run {
         };
         observer.event(Event::Resolved { config: &self.config, data });
         let (model, opt, trainer) = match &self.resume {
-            None => (Sequential::new(b, &spec, self.config.seed)?, Optimizer::new(b, opt_config)?, Trainer::new(b, train_config)?),
+            None => (
+                Sequential::new(b, &spec, self.config.seed)?,
+                Optimizer::new(b, opt_config)?,
+                Trainer::new(b, train_config)?,
+            ),
             Some(path) => {
                 let loaded = checkpoint::load(path)?;
                 let saved = &loaded.meta.model;
@@ -240,7 +245,8 @@ impl Run {
                 }
             }
             let callbacks: &mut dyn crate::train::Callback = observer;
-            match run.trainer.run_epoch(b, &mut run.model, &mut run.opt, &run.train, run.val.as_ref(), &mut [callbacks]) {
+            match run.trainer.run_epoch(b, &mut run.model, &mut run.opt, &run.train, run.val.as_ref(), &mut [callbacks])
+            {
                 Err(Error::Interrupted { epoch, step, steps }) => {
                     let resume = resume_dir.dir.display().to_string();
                     return Err(Error::RunInterrupted { epoch, step, steps, resume });
@@ -255,7 +261,10 @@ impl Run {
             // Back to the last good epoch, then carry on with smaller steps or stop there.
             let epoch = run.trainer.state().epoch;
             let history = run.trainer.history();
-            let loss = history.last().map_or(f32::NAN, |r| if r.loss.is_finite() { r.val_loss.unwrap_or(r.loss) } else { r.loss });
+            let loss =
+                history
+                    .last()
+                    .map_or(f32::NAN, |r| if r.loss.is_finite() { r.val_loss.unwrap_or(r.loss) } else { r.loss });
             let diverged = history.last().cloned();
             let good = checkpoint::load(&resume_dir.checkpoint())?;
             good.restore_model(b, &mut run.model)?;
@@ -266,7 +275,9 @@ impl Run {
                 cuts_from_here += 1;
                 run.opt.scale_lr(LR_CUT.powi(cuts_from_here));
                 run.trainer.begin(b, &mut run.model, &mut run.opt, &run.train)?;
-                divergence.cuts.push(serde_json::json!({ "epoch": epoch, "loss": loss, "lr_after": run.opt.config.lr }));
+                divergence
+                    .cuts
+                    .push(serde_json::json!({ "epoch": epoch, "loss": loss, "lr_after": run.opt.config.lr }));
                 observer.event(Event::LrCut { epoch, loss });
                 continue;
             }

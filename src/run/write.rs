@@ -44,7 +44,9 @@ pub(super) fn outputs(
     let (cfg, trainer) = (p.config, p.trainer);
     let h = trainer.history();
     let throughput = h.throughput();
-    staging.writing("model.safetensors", |path| checkpoint::save_with(path, b, p.model, Some(p.opt), Some(trainer), extra))?;
+    staging.writing("model.safetensors", |path| {
+        checkpoint::save_with(path, b, p.model, Some(p.opt), Some(trainer), extra)
+    })?;
     staging.write("history.csv", h.to_csv())?;
     staging.write("history.json", serde_json::to_string_pretty(h)?)?;
     staging.write("config.toml", cfg.to_toml())?;

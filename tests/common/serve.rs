@@ -43,10 +43,12 @@ impl Server {
                     let (mode, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                     let known = ["good", "drop", "wrong"].contains(&mode);
                     let Some(body) = files.get(name).filter(|_| known) else {
-                        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                         return;
                     };
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                     let _ = stream.write_all(head.as_bytes());
                     let _ = match mode {
                         "good" => stream.write_all(body),

@@ -54,13 +54,23 @@ impl Layer for BatchNormLayer {
     }
 
     fn forward(&self, b: &mut dyn Backend, io: Forward) -> Result<Tensor> {
-        let t = BatchNormTensors { x: io.x, affine: io.params[self.affine].value, saved: io.extra[0], running: self.running };
+        let t = BatchNormTensors {
+            x: io.x,
+            affine: io.params[self.affine].value,
+            saved: io.extra[0],
+            running: self.running,
+        };
         b.batchnorm_forward(self.spec, t, io.y, io.mode == Mode::Train)?;
         Ok(io.y)
     }
 
     fn backward(&self, b: &mut dyn Backend, io: Backward) -> Result<bool> {
-        let t = BatchNormTensors { x: io.x, affine: io.params[self.affine].value, saved: io.extra[0], running: self.running };
+        let t = BatchNormTensors {
+            x: io.x,
+            affine: io.params[self.affine].value,
+            saved: io.extra[0],
+            running: self.running,
+        };
         b.batchnorm_backward(t, io.dy, io.dx, io.params[self.affine].grad)?;
         Ok(false)
     }

@@ -31,7 +31,8 @@ impl LayerKind for DropoutKind {
     }
 
     fn build(&self, ctx: &mut Build, inputs: usize) -> Result<Box<dyn Layer>> {
-        let spec = if self.alpha { Dropout::alpha(self.rate, ctx.noise) } else { Dropout::inverted(self.rate, ctx.noise) };
+        let spec =
+            if self.alpha { Dropout::alpha(self.rate, ctx.noise) } else { Dropout::inverted(self.rate, ctx.noise) };
         Ok(Box::new(DropoutLayer { spec, units: inputs }))
     }
 }
