@@ -71,7 +71,7 @@ fn bench_backend(
             bench.iter_custom(|iters| {
                 let start = Instant::now();
                 for i in 0..iters as usize {
-                    b.begin_step(StepCounters { step: 0, batch_offset: ((i % batches) * BATCH) as u32 }).unwrap();
+                    b.begin_step(StepCounters { step: 0, batch_offset: ((i % batches) * BATCH) as u32, row_base: 0 }).unwrap();
                     b.gather_rows(&train.x, train.order, input, Gather::default()).unwrap();
                     model.forward(b, ws, Mode::Eval).unwrap();
                     b.submit().unwrap();

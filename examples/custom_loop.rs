@@ -39,7 +39,7 @@ fn main() -> wgtrain::Result<()> {
             opt.prepare(b)?;
             b.write(input, &x)?;
             b.write_u32(labels, &y)?;
-            b.begin_step(StepCounters { step: (epoch * 100 + step) as u32, batch_offset: 0 })?;
+            b.begin_step(StepCounters { step: (epoch * 100 + step) as u32, batch_offset: 0, row_base: 0 })?;
             let logits = model.forward(b, ws, Mode::Train)?;
             b.loss(Loss::SoftmaxCrossEntropy, logits, labels, dlogits, stats, 1.0 / batch as f32)?;
             model.backward(b, ws)?;

@@ -2,7 +2,9 @@
 // slope gradient. Maths in lib/activations.wgsl; RReLU's training slopes come from Philox
 // (lib/philox.wgsl), drawn again in backward from (seed, stream, step, element).
 //
-// x, y, dy, dx: (rows, cols); alpha: (cols) PReLU slopes; counters[0] = step.
+// x, y, dy, dx: (rows, cols); alpha: (cols) PReLU slopes; counters[0] = step, counters[2] = the
+// row of the whole batch that row 0 is (RReLU's slopes are drawn by the row in the whole batch,
+// as dropout's masks).
 
 struct Params {
     n: u32,
@@ -45,7 +47,7 @@ fn param_at(i: u32) -> f32 {
         return alpha[i % p.cols];
     }
     if ACT == ACT_RRELU && p.training != 0u {
-        return p.lower + (p.upper - p.lower) * philox_uniform(p.seed, p.stream, counters[0], i);
+        return p.lower + (p.upper - p.lower) * philox_uniform(p.seed, p.stream, counters[0], counters[2] * p.cols + i);
     }
     return p.a;
 }

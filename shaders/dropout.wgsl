@@ -7,7 +7,9 @@
 //   a = ((1 − p)(1 + p·α′²))^(−1/2), b = −a·α′·p, which keeps mean 0 and variance 1.
 // The host folds p = 1 to "everything dropped, output 0" (PyTorch's convention).
 //
-// x, y, dy, dx: (n); counters[0] = step.
+// x, y, dy, dx: (n) = (rows, cols); counters[0] = step, counters[2] = the row of the whole
+// batch that row 0 is (a data-parallel replica's slice starts inside it): element i is drawn
+// as element counters[2]·cols + i, so a replica's masks are the ones a run of one draws.
 
 struct Params {
     n: u32,
@@ -19,7 +21,7 @@ struct Params {
     a: f32,
     b: f32,
     dropped: f32,
-    _pad0: u32,
+    cols: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -35,9 +37,23 @@ struct Params {
 // computed once for all four instead of once per element (4× less generator work; the masks
 // are the same draws, so GPU and twin still agree bit for bit).
 
-// Whether each element of block q is kept.
+// Whether each element of block q is kept. Drawn at global element g = base + 4q + j: one
+// Philox block where base is a multiple of 4 (always in a run of one), else the two blocks
+// the four straddle.
 fn kept4(q: u32) -> vec4<bool> {
-    return philox_uniforms4(p.seed, p.stream, counters[0], q) >= vec4(p.p);
+    let g = counters[2] * p.cols + 4u * q;
+    let lo = philox_uniforms4(p.seed, p.stream, counters[0], g / 4u);
+    let shift = g % 4u;
+    if shift == 0u {
+        return lo >= vec4(p.p);
+    }
+    let hi = philox_uniforms4(p.seed, p.stream, counters[0], g / 4u + 1u);
+    var u: vec4<f32>;
+    for (var j = 0u; j < 4u; j++) {
+        let lane = shift + j;
+        u[j] = select(hi[lane % 4u], lo[lane % 4u], lane < 4u);
+    }
+    return u >= vec4(p.p);
 }
 
 // src = x, dst = y.

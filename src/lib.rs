@@ -8,6 +8,7 @@
 //! - `nn`, `optim`: layers, models, optimizers, written once against the op set;
 //! - `train`, `infer`: the training loop and checkpoints; evaluation and prediction;
 //! - `run`: a whole run as one call (config, data, policies, the run directory), over `train`;
+//! - `dist`: data-parallel runs over MPI (feature `mpi`), below `run`;
 //! - `data`: datasets, used by `train` and `infer`;
 //! - the `wgtrain` binary (`src/main.rs`, `src/cli/`), which only translates.
 //!
@@ -17,6 +18,7 @@ pub mod backend;
 pub mod bench;
 pub mod cpu;
 pub mod data;
+pub mod dist;
 pub mod error;
 pub mod experiment;
 pub mod gpu;

@@ -265,7 +265,21 @@ fn main() {
     let matches = command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let autotune = if cli.no_autotune { Autotune::Skip } else { Autotune::from_env() };
-    let devices = Devices { list: cli.device.clone(), autotune };
+    // A data-parallel job under mpirun: train runs one replica per rank, info says which
+    // adapter each rank takes; the other commands run in one process.
+    let job = match &cli.command {
+        Command::Train(_) | Command::Info { checkpoint: None } => cli::dist::Job::from_env(),
+        _ => match wgtrain::dist::launched().filter(|l| l.size > 1) {
+            Some(_) => Err(anyhow::anyhow!("only `train` and `info` run under an MPI launcher; run this command alone")),
+            None => Ok(None),
+        },
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::exit(1)
+    });
+    let adapter_index = job.as_ref().map(|j| j.launch.local_rank);
+    let devices = Devices { list: cli.device.clone(), autotune, adapter_index };
     let outcome = match cli.command {
         Command::Bench(args) => {
             devices.for_bench().and_then(|(backends, machine)| cli::bench::run(*args, backends, machine, cli.json))
@@ -308,13 +322,16 @@ fn main() {
         Command::Data { action: DataAction::Fetch { name }, data_dir } => {
             cli::data::locate(&name, &data_dir).map(|dir| println!("{name}: {}", dir.display()))
         }
-        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], autotune, cli.json),
+        Command::Info { checkpoint: None } if job.is_some() => {
+            cli::info::rank(&devices, job.as_ref().expect("checked").launch, cli.json)
+        }
+        Command::Info { checkpoint } => cli::info::run(checkpoint.as_deref(), cli.device == [Device::Cpu], &devices, cli.json),
         Command::Train(args) => {
             let resume = args.resume.clone();
             let train_matches = matches.subcommand_matches("train").expect("the train subcommand matched");
             args.resolve(&given(&matches, "train"), train_matches).and_then(|cfg| {
                 let file = resume.as_deref().map(wgtrain::run::checkpoint_in).transpose()?;
-                cli::train::run(cfg, || devices.backend(), cli.json, file.as_deref())
+                cli::train::run(cfg, || devices.backend(), cli.json, file.as_deref(), job.as_ref())
             })
         }
         Command::Eval { checkpoint, dataset, data_dir, split } => devices.backend()
@@ -333,6 +350,9 @@ fn main() {
         }
     };
     if let Err(e) = outcome {
+        if let Some(job) = &job {
+            job.fail(&e);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

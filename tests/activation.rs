@@ -148,7 +148,7 @@ fn run_both(act: Activation, rows: usize, cols: usize, training: bool, both: &mu
     let dy = uniform(20 + cols as u64, rows * cols);
     let slopes = uniform(30, cols);
     let noise = (training && matches!(act, Activation::Rrelu { .. })).then_some(Noise { seed: 9, stream: 4 });
-    let counters = StepCounters { step: 12, batch_offset: 0 };
+    let counters = StepCounters { step: 12, batch_offset: 0, row_base: 0 };
     let mut out = Vec::new();
     for b in both.each() {
         b.begin_step(counters).unwrap();

@@ -174,3 +174,33 @@ fn fashion_mnist_is_found_where_the_system_package_puts_it() {
     assert!(stdout.contains("60000 train") && !stderr.contains("fetching"), "{stdout}\n{stderr}");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing was fetched into the data directory");
 }
+
+#[test]
+fn a_headless_machine_sees_no_error_lines_from_the_vulkan_layers() {
+    // A fresh shell on a server: no display, no runtime directory, and none of the variables
+    // the other tests set to quiet Mesa.
+    let dir = tempdir("headless");
+    let out = dir.join("run");
+    let mut c = common::cli::wgtrain_command(&["train", "--dataset", "digits", "--epochs", "1", "--layers", "16"]);
+    c.args(["--no-autotune", "--device", "gpu", "--output", out.to_str().unwrap()]);
+    for var in ["NODEVICE_SELECT", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "MESA_VK_DEVICE_SELECT"] {
+        c.env_remove(var);
+    }
+    let run = c.output().unwrap();
+    let (_, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert!(errors.is_empty(), "lines a new user reads as failures: {errors:?}");
+}
+
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_started_by_a_launcher_says_how_to_build_with_it() {
+    // What Open MPI's mpirun sets for rank 1 of 2.
+    let mut c = common::cli::wgtrain_command(&["train", "--dataset", "digits", "--epochs", "1"]);
+    c.env("OMPI_COMM_WORLD_SIZE", "2").env("OMPI_COMM_WORLD_RANK", "1");
+    let run = c.output().unwrap();
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success());
+    assert!(stderr.contains("rank 1 of 2") && stderr.contains("cargo build --release --features mpi"), "{stderr}");
+}

@@ -28,7 +28,7 @@ fn gathers_match_the_twin(cols: usize) {
     let spec = Gather { scale: 1.0 / 255.0, shift: -0.5 };
     let mut outs = Vec::new();
     for b in Both::new().each() {
-        b.begin_step(StepCounters { step: 0, batch_offset: 700 }).unwrap();
+        b.begin_step(StepCounters { step: 0, batch_offset: 700, row_base: 0 }).unwrap();
         let idx = b.upload_u32(1, src_rows, &index).unwrap();
         let (s8, s32, sf) = (
             b.upload_u8(src_rows, cols, &pixels).unwrap(),
@@ -58,7 +58,7 @@ fn a_gather_past_the_end_of_the_index_list_is_an_error() {
         let idx = b.upload_u32(1, 10, &permutation(10)).unwrap();
         let src = b.zeros(10, 3).unwrap();
         let dst = b.zeros(4, 3).unwrap();
-        b.begin_step(StepCounters { step: 0, batch_offset: 8 }).unwrap();
+        b.begin_step(StepCounters { step: 0, batch_offset: 8, row_base: 0 }).unwrap();
         let err = b.gather_rows(&[src], idx, dst, Gather::default()).unwrap_err();
         assert!(err.to_string().contains("batch_offset + rows = 12"), "{err}");
         let wrong = b.zeros(4, 2).unwrap();
@@ -116,7 +116,7 @@ fn gathers_read_sources_split_into_chunks() {
     let spec = Gather { scale: 0.5, shift: 1.0 };
     let mut outs = Vec::new();
     for b in Both::new().each() {
-        b.begin_step(StepCounters { step: 0, batch_offset: 0 }).unwrap();
+        b.begin_step(StepCounters { step: 0, batch_offset: 0, row_base: 0 }).unwrap();
         let idx = b.upload_u32(1, src_rows, &index).unwrap();
         let chunks8: Vec<_> = (0..src_rows)
             .step_by(chunk)

@@ -22,7 +22,7 @@ fn normal(seed: u64, n: usize) -> Vec<f32> {
 
 /// Forward and backward of `spec` at `step` on one backend: (y, dx) for dy = 1.
 fn run(b: &mut dyn Backend, spec: Dropout, x: &[f32], step: u32) -> (Vec<f32>, Vec<f32>) {
-    b.begin_step(StepCounters { step, batch_offset: 0 }).unwrap();
+    b.begin_step(StepCounters { step, batch_offset: 0, row_base: 0 }).unwrap();
     let n = x.len();
     let xt = b.upload(1, n, x).unwrap();
     let dy = b.upload(1, n, &vec![1.0; n]).unwrap();
@@ -140,4 +140,43 @@ fn a_drop_rate_outside_zero_one_is_rejected() {
             assert!(err.to_string().contains("drop rate p in [0, 1]"), "{err}");
         }
     }
+}
+
+/// Dropout and RReLU over rows `first..` of a (rows, cols) batch given as a slice of its own,
+/// starting at `row_base = first`: (dropout y, dropout dx for dy = 1, RReLU y).
+fn slice_masks(b: &mut dyn Backend, x: &[f32], rows: usize, cols: usize, first: usize) -> [Vec<f32>; 3] {
+    b.begin_step(StepCounters { step: 9, batch_offset: 0, row_base: first as u32 }).unwrap();
+    let n = rows - first;
+    let xt = b.upload(n, cols, &x[first * cols..]).unwrap();
+    let dy = b.upload(n, cols, &vec![1.0; n * cols]).unwrap();
+    let (y, dx, r) = (b.zeros(n, cols).unwrap(), b.zeros(n, cols).unwrap(), b.zeros(n, cols).unwrap());
+    let spec = Dropout::inverted(0.4, NOISE);
+    b.dropout_forward(spec, xt, y).unwrap();
+    b.dropout_backward(spec, dy, dx).unwrap();
+    let rrelu = wgtrain::Activation::Rrelu { lower: 0.1, upper: 0.4 };
+    let args = wgtrain::ActivationArgs { alpha: None, noise: Some(NOISE) };
+    b.activation_forward(rrelu, xt, r, args).unwrap();
+    [b.read(y).unwrap(), b.read(dx).unwrap(), b.read(r).unwrap()]
+}
+
+#[test]
+fn a_replicas_slice_of_a_batch_draws_the_masks_of_those_rows_in_the_whole_batch() {
+    // 7 rows of 5: row 3 starts at element 15, inside a Philox block of four, so the GPU
+    // kernel reads the two blocks the slice straddles.
+    let (rows, cols) = (7, 5);
+    let x: Vec<f32> = normal(3, rows * cols).iter().map(|v| v - 0.2).collect();
+    let mut both = Both::new();
+    for (name, b) in both.named() {
+        let whole = slice_masks(b, &x, rows, cols, 0);
+        for first in [1, 3, 4, 6] {
+            let part = slice_masks(b, &x, rows, cols, first);
+            for (k, what) in ["dropout forward", "dropout backward", "RReLU"].iter().enumerate() {
+                assert_eq!(part[k], whole[k][first * cols..], "{name}: {what} of rows {first}.. as a slice");
+            }
+        }
+    }
+    // And the twin agrees with the GPU bit for bit on a slice.
+    let gpu_part = slice_masks(&mut both.gpu, &x, rows, cols, 3);
+    let cpu_part = slice_masks(&mut both.cpu, &x, rows, cols, 3);
+    assert_eq!(gpu_part, cpu_part);
 }

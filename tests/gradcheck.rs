@@ -73,7 +73,7 @@ fn check(spec: &ModelSpec, kind: Loss) {
     b.write(input, &x).unwrap();
     b.write_u32(labels, &(0..rows).map(|r| label(r) as u32).collect::<Vec<_>>()).unwrap();
     // A fixed step fixes the dropout mask, so the loss is a smooth function of the weights.
-    b.begin_step(StepCounters { step: 5, batch_offset: 0 }).unwrap();
+    b.begin_step(StepCounters { step: 5, batch_offset: 0, row_base: 0 }).unwrap();
     let stats = b.zeros(1, 4).unwrap();
     let loss = |b: &mut CpuBackend, model: &mut Sequential| -> f64 {
         let logits = model.forward(b, ws, Mode::Train).unwrap();

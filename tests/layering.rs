@@ -21,9 +21,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sparse", &["backend", "error", "tensor", "nn", "optim"]),
     ("infer", &["backend", "error", "tensor", "nn", "data"]),
     ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "sparse", "limits"]),
-    ("run", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits"]),
+    ("dist", &["error", "train"]),
+    ("run", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits"]),
     ("bench", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train"]),
-    ("experiment", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run"]),
+    ("experiment", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

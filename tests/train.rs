@@ -54,7 +54,7 @@ fn batch_one_inference_is_one_submit_and_one_small_readback() {
     let mut model = r.model;
     let ws = model.workspace(&mut g, 1).unwrap();
     let call = |g: &mut GpuBackend, model: &mut Sequential, row: u32| {
-        g.begin_step(wgtrain::StepCounters { step: 0, batch_offset: row }).unwrap();
+        g.begin_step(wgtrain::StepCounters { step: 0, batch_offset: row, row_base: 0 }).unwrap();
         let input = model.ws(ws).input;
         g.gather_rows(&r.data.x, r.data.order, input, r.data.gather).unwrap();
         let logits = model.forward(g, ws, Mode::Eval).unwrap();

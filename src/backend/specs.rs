@@ -15,11 +15,15 @@ pub struct Noise {
 }
 
 /// Per-step scalars that kernels read from a small device buffer (so bind groups stay cached):
-/// the step (Philox counter) and the first position in the index list a gather reads.
+/// the step (Philox counter), the first position in the index list a gather reads, and the
+/// row of the whole batch this batch's first row is (nonzero for a replica's slice of a
+/// data-parallel batch): masks are keyed by the row in the whole batch, so N replicas draw
+/// the masks one process draws.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepCounters {
     pub step: u32,
     pub batch_offset: u32,
+    pub row_base: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -66,7 +66,7 @@ impl Setup {
     fn record_infer(&mut self, b: &mut dyn Backend, i: usize) -> Result<crate::tensor::Tensor> {
         let ws = self.model.workspace(b, self.batch)?;
         let input = self.model.ws(ws).input;
-        b.begin_step(StepCounters { step: 0, batch_offset: self.offset(i) as u32 })?;
+        b.begin_step(StepCounters { step: 0, batch_offset: self.offset(i) as u32, row_base: 0 })?;
         b.gather_rows(&self.data.x, self.data.order, input, self.data.gather)?;
         self.model.forward(b, ws, Mode::Eval)
     }

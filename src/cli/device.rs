@@ -20,9 +20,21 @@ pub type Named = Vec<(String, Box<dyn Backend>)>;
 pub struct Devices {
     pub list: Vec<Device>,
     pub autotune: Autotune,
+    /// Take the k-th adapter (one rank per adapter in a data-parallel job) unless
+    /// WGPU_ADAPTER_NAME names one.
+    pub adapter_index: Option<usize>,
 }
 
 impl Devices {
+    /// The adapter wgpu's variables ask for, or this rank's.
+    pub fn request(&self) -> wgtrain::gpu::AdapterRequest {
+        let mut request = wgtrain::gpu::AdapterRequest::from_env();
+        if request.name.is_none() {
+            request.index = self.adapter_index;
+        }
+        request
+    }
+
     /// The one backend of a command other than bench.
     pub fn backend(&self) -> Result<Box<dyn Backend>> {
         Ok(match self.list.as_slice() {
@@ -51,7 +63,7 @@ impl Devices {
     /// The GPU backend on the adapter wgpu's variables pick, saying so when the matmul tiling
     /// is being tuned for it (once per adapter; a few seconds).
     pub fn open_gpu(&self) -> wgtrain::Result<GpuBackend> {
-        let ctx = wgtrain::GpuContext::from_env()?;
+        let ctx = wgtrain::GpuContext::new(&self.request())?;
         let start = std::time::Instant::now();
         let tuned = tune::choose(&ctx, self.autotune)?;
         if let TuneSource::Measured { cache } = &tuned.source {

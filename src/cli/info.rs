@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::Result;
 use wgtrain::gpu::tune::TuneSource;
-use wgtrain::gpu::{list_adapters, AdapterRequest, GpuBackend, GpuContext};
+use super::device::Devices;
+use wgtrain::gpu::{list_adapters, GpuBackend, GpuContext};
 use wgtrain::train::checkpoint;
 
-pub fn run(checkpoint: Option<&Path>, cpu: bool, autotune: wgtrain::gpu::tune::Autotune, json: bool) -> Result<()> {
+pub fn run(checkpoint: Option<&Path>, cpu: bool, devices: &Devices, json: bool) -> Result<()> {
     match checkpoint {
         Some(path) => {
             let loaded = checkpoint::load(path)?;
@@ -21,8 +22,25 @@ pub fn run(checkpoint: Option<&Path>, cpu: bool, autotune: wgtrain::gpu::tune::A
             Ok(())
         }
         None if cpu => cpu_twin(json),
-        None => adapters(autotune, json),
+        None => adapters(devices, json),
     }
+}
+
+/// `info` under an MPI launcher: which adapter each rank takes, one line per rank.
+pub fn rank(devices: &Devices, launch: wgtrain::dist::Launch, json: bool) -> Result<()> {
+    let ctx = GpuContext::new(&devices.request())?;
+    let host = std::env::var("HOSTNAME").or_else(|_| std::fs::read_to_string("/etc/hostname")).unwrap_or_default();
+    let host = host.trim();
+    if json {
+        let out = serde_json::json!({
+            "rank": launch.rank, "size": launch.size, "local_rank": launch.local_rank,
+            "host": host, "adapter": ctx.adapter().to_string(),
+        });
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("rank {} of {} on {host} (local rank {}): {}", launch.rank, launch.size, launch.local_rank, ctx.adapter());
+    }
+    Ok(())
 }
 
 /// `info --device cpu`: the processor the CPU twin runs on and the memory it may use.
@@ -48,11 +66,11 @@ fn cpu_twin(json: bool) -> Result<()> {
     Ok(())
 }
 
-fn adapters(autotune: wgtrain::gpu::tune::Autotune, json: bool) -> Result<()> {
-    let request = AdapterRequest::from_env();
+fn adapters(devices: &Devices, json: bool) -> Result<()> {
+    let request = devices.request();
     let adapters = list_adapters(&request)?;
     let ctx = GpuContext::new(&request)?;
-    let tuned = wgtrain::gpu::tune::choose(&ctx, autotune)?;
+    let tuned = wgtrain::gpu::tune::choose(&ctx, devices.autotune)?;
     let backend = GpuBackend::with_tiling(ctx.clone(), tuned.tiling)?;
     let l = ctx.limits();
     let how = match &tuned.source {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compress;
 pub mod data;
 pub mod device;
+pub mod dist;
 pub mod eval;
 pub mod experiment;
 pub mod info;

@@ -15,6 +15,13 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// No handler: the signals keep their default action (ending the process). For a rank of
+    /// an MPI job, where a step waits for every rank: a rank asked to finish its step would
+    /// wait for ever for ranks the launcher has already ended, holding the output's lock.
+    pub fn none() -> Self {
+        Self { count: Arc::new(AtomicUsize::new(0)) }
+    }
+
     /// Install the handler (once per process).
     pub fn install() -> Result<Self> {
         let count = Arc::new(AtomicUsize::new(0));

@@ -73,23 +73,30 @@ impl Observer for Printed {
 
 /// Run `cfg` (continuing `resume` when given) on the backend `open` gives. The data is found
 /// (and fetched) first, so a run that cannot start says so before a device is opened or tuned.
+/// Under an MPI launcher, `job` makes this process one replica of the run; only rank 0 prints.
 pub fn run(
     cfg: RunConfig,
     open: impl FnOnce() -> Result<Box<dyn Backend>>,
     json_out: bool,
     resume: Option<&Path>,
+    job: Option<&super::dist::Job>,
 ) -> Result<()> {
     let epochs = cfg.epochs;
+    let prints = job.is_none_or(|j| j.rank() == 0);
     let mut observer = Printed {
         device: String::new(),
-        progress: (!json_out).then(|| Progress::new(epochs)),
-        signals: Signals::install()?,
+        progress: (!json_out && prints).then(|| Progress::new(epochs)),
+        // Under mpirun the launcher ends every rank on a signal; the last epoch is on disk.
+        signals: if job.is_some() { Signals::none() } else { Signals::install()? },
         fetch: Box::new(super::data::reporter()),
     };
-    let run = match resume {
+    let mut run = match resume {
         Some(checkpoint) => Run::new(cfg).resuming(checkpoint),
         None => Run::new(cfg),
     };
+    if let Some(job) = job {
+        run = run.replicated(job.replicas()?);
+    }
     let prepared = run.prepare(&mut observer)?;
     let mut b = open()?;
     observer.device = b.describe();
@@ -99,10 +106,10 @@ pub fn run(
         }
         e => e.into(),
     })?;
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(&outcome.metrics)?);
-    } else {
-        print_outcome(&outcome);
+    match (prints, json_out) {
+        (false, _) => {}
+        (true, true) => println!("{}", serde_json::to_string_pretty(&outcome.metrics)?),
+        (true, false) => print_outcome(&outcome),
     }
     Ok(())
 }

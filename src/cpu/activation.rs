@@ -101,22 +101,24 @@ impl Activation {
 }
 
 /// Where an activation's negative-side slope comes from, element by element: PReLU's learned
-/// slopes `alpha` (cols), RReLU's random ones (Philox keyed by `noise`, counter `step`);
-/// neither: the activation's own parameter.
+/// slopes `alpha` (cols), RReLU's random ones (Philox keyed by `noise`, counter `step`, element
+/// `base + i`: `base` is `StepCounters::row_base` × cols, 0 in a run of one); neither: the
+/// activation's own parameter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Slopes<'a> {
     pub alpha: Option<&'a [f32]>,
     pub noise: Option<Noise>,
     pub step: u32,
+    pub base: u32,
 }
 
 /// The negative-side parameter of element `i` of a tensor with `cols` columns.
 fn param_at(act: Activation, i: usize, cols: usize, slopes: Slopes) -> f32 {
-    let Slopes { alpha, noise, step } = slopes;
+    let Slopes { alpha, noise, step, base } = slopes;
     match (act, alpha, noise) {
         (Activation::Prelu, Some(alpha), _) => alpha[i % cols],
         (Activation::Rrelu { lower, upper }, _, Some(n)) => {
-            lower + (upper - lower) * philox_uniform(n.seed, n.stream, step, i as u32)
+            lower + (upper - lower) * philox_uniform(n.seed, n.stream, step, base.wrapping_add(i as u32))
         }
         _ => act.param(),
     }

@@ -181,10 +181,10 @@ impl Backend for CpuBackend {
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {
         checks::activation(act, x, y, &args)?;
-        let step = self.counters.step;
+        let (step, base) = (self.counters.step, self.counters.row_base.wrapping_mul(x.cols as u32));
         self.with_out("activation_forward", y, |s, out| {
             let alpha = s.f32_opt("activation_forward", args.alpha)?;
-            let slopes = Slopes { alpha, noise: args.noise, step };
+            let slopes = Slopes { alpha, noise: args.noise, step, base };
             activation::activation_forward(act, s.f32s("activation_forward", x)?, out, x.cols, slopes);
             Ok(())
         })
@@ -200,13 +200,13 @@ impl Backend for CpuBackend {
         args: ActivationArgs,
     ) -> Result<()> {
         checks::activation_backward(act, x, y, dy, dx, &args)?;
-        let step = self.counters.step;
+        let (step, base) = (self.counters.step, self.counters.row_base.wrapping_mul(y.cols as u32));
         let x = x.unwrap_or(y);
         self.with_out("activation_backward", dx, |s, out| {
             let op = "activation_backward";
             let alpha = s.f32_opt(op, args.alpha)?;
             let (xv, dyv) = (s.f32s(op, x)?, s.f32s(op, dy)?);
-            activation::activation_backward(act, xv, dyv, out, x.cols, Slopes { alpha, noise: args.noise, step });
+            activation::activation_backward(act, xv, dyv, out, x.cols, Slopes { alpha, noise: args.noise, step, base });
             Ok(())
         })
     }
@@ -222,17 +222,17 @@ impl Backend for CpuBackend {
 
     fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
         checks::elementwise("dropout_forward", x, y)?;
-        let step = self.counters.step;
+        let (step, base) = (self.counters.step, self.counters.row_base.wrapping_mul(x.cols as u32));
         self.with_out("dropout_forward", y, |s, out| {
-            dropout::dropout_forward(&spec, s.f32s("dropout_forward", x)?, out, step)
+            dropout::dropout_forward(&spec, s.f32s("dropout_forward", x)?, out, step, base)
         })
     }
 
     fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
         checks::elementwise("dropout_backward", dy, dx)?;
-        let step = self.counters.step;
+        let (step, base) = (self.counters.step, self.counters.row_base.wrapping_mul(dy.cols as u32));
         self.with_out("dropout_backward", dx, |s, out| {
-            dropout::dropout_backward(&spec, s.f32s("dropout_backward", dy)?, out, step)
+            dropout::dropout_backward(&spec, s.f32s("dropout_backward", dy)?, out, step, base)
         })
     }
 

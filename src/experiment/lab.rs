@@ -224,7 +224,7 @@ pub fn probe(b: &mut dyn Backend, model: &mut Sequential, val: &DeviceData) -> R
     let rows = PROBE_ROWS.min(val.rows);
     let ws = model.workspace(b, rows)?;
     b.write_u32(val.order, &(0..val.rows as u32).collect::<Vec<_>>())?;
-    b.begin_step(StepCounters { step: 0, batch_offset: 0 })?;
+    b.begin_step(StepCounters { step: 0, batch_offset: 0, row_base: 0 })?;
     crate::infer::gather_batch(b, val, model.ws(ws))?;
     model.forward(b, ws, Mode::Eval)?;
     b.submit()?;

@@ -20,7 +20,7 @@ params_struct! {
         a: f32,
         b: f32,
         dropped: f32,
-        _pad0: u32,
+        cols: u32,
         _pad1: u32,
         _pad2: u32,
     }
@@ -40,7 +40,7 @@ impl DropoutKernels {
     }
 }
 
-fn params(spec: &Dropout, n: usize) -> Result<Params> {
+fn params(spec: &Dropout, n: usize, cols: usize) -> Result<Params> {
     let k = spec.coefficients()?;
     Ok(Params {
         n: to_u32("dropout", "element count", n)?,
@@ -52,7 +52,7 @@ fn params(spec: &Dropout, n: usize) -> Result<Params> {
         a: k.a,
         b: k.b,
         dropped: k.dropped,
-        _pad0: 0,
+        cols: to_u32("dropout", "columns", cols)?,
         _pad1: 0,
         _pad2: 0,
     })
@@ -66,9 +66,10 @@ pub fn dropout_forward(
     y: &GpuBuffer,
     counters: &GpuBuffer,
     n: usize,
+    cols: usize,
 ) -> Result<()> {
     let Call { rec, ctx, k } = call;
-    let p = params(spec, n)?;
+    let p = params(spec, n, cols)?;
     // One invocation per Philox block of four elements.
     rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &[(1, x), (2, counters), (3, y)], grid(n.div_ceil(4)))
 }
@@ -81,8 +82,9 @@ pub fn dropout_backward(
     dx: &GpuBuffer,
     counters: &GpuBuffer,
     n: usize,
+    cols: usize,
 ) -> Result<()> {
     let Call { rec, ctx, k } = call;
-    let p = params(spec, n)?;
+    let p = params(spec, n, cols)?;
     rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &[(1, dy), (2, counters), (3, dx)], grid(n.div_ceil(4)))
 }

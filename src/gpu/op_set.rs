@@ -130,7 +130,7 @@ impl Backend for GpuBackend {
 
     fn begin_step(&mut self, counters: StepCounters) -> Result<()> {
         self.counters_host = counters;
-        let words = [counters.step, counters.batch_offset, 0, 0];
+        let words = [counters.step, counters.batch_offset, counters.row_base, 0];
         let b = Arc::clone(&self.counters);
         self.rec.write(&self.ctx, &b, bytemuck::cast_slice(&words))
     }
@@ -251,13 +251,13 @@ impl Backend for GpuBackend {
     fn dropout_forward(&mut self, spec: Dropout, x: Tensor, y: Tensor) -> Result<()> {
         checks::elementwise("dropout_forward", x, y)?;
         let (xb, yb) = (buf(&self.tensors, "dropout_forward", x)?, buf(&self.tensors, "dropout_forward", y)?);
-        drop_ops::dropout_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, xb, yb, &self.counters, x.len())
+        drop_ops::dropout_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, xb, yb, &self.counters, x.len(), x.cols)
     }
 
     fn dropout_backward(&mut self, spec: Dropout, dy: Tensor, dx: Tensor) -> Result<()> {
         checks::elementwise("dropout_backward", dy, dx)?;
         let (dyb, dxb) = (buf(&self.tensors, "dropout_backward", dy)?, buf(&self.tensors, "dropout_backward", dx)?);
-        drop_ops::dropout_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, dyb, dxb, &self.counters, dy.len())
+        drop_ops::dropout_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.dropout }, &spec, dyb, dxb, &self.counters, dy.len(), dy.cols)
     }
 
     fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {

@@ -129,7 +129,7 @@ impl Inference {
         for offset in (0..data.rows).step_by(batch) {
             let rows = batch.min(data.rows - offset);
             let ws = model.workspace(b, rows)?;
-            b.begin_step(StepCounters { step: pass, batch_offset: offset as u32 })?;
+            b.begin_step(StepCounters { step: pass, batch_offset: offset as u32, row_base: 0 })?;
             gather_batch(b, data, model.ws(ws))?;
             let logits = model.forward(b, ws, mode)?;
             each(b, model, ws, logits)?;

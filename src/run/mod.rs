@@ -11,6 +11,7 @@
 //! - `output` and `resume`: the all-or-nothing run directory and the epoch checkpoints beside it;
 //! - `plot`: a run's curves as SVG.
 
+mod agree;
 mod compress;
 pub mod config;
 pub mod dataset;

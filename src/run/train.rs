@@ -28,17 +28,19 @@ use crate::error::{Error, Result};
 use crate::fail;
 use crate::nn::Sequential;
 use crate::optim::Optimizer;
-use crate::train::{checkpoint, Trainer};
+use crate::train::{checkpoint, Replicas, Trainer};
 
 /// Times `OnDivergence::ReduceLr` cuts the rates before the run gives up.
 const MAX_LR_REDUCTIONS: usize = 3;
 /// Each cut: a decade (halving rarely rescues a run whose last finite epoch already overshot).
 const LR_CUT: f32 = 0.1;
 
-/// A training run: a config, and optionally a checkpoint to continue.
+/// A training run: a config, and optionally a checkpoint to continue and the other replicas
+/// of a data-parallel run.
 pub struct Run {
     config: RunConfig,
     resume: Option<PathBuf>,
+    replicas: Option<Box<dyn Replicas>>,
 }
 
 /// The model, optimizer and loop of a run in progress, with the data they train on.
@@ -59,7 +61,7 @@ struct Divergence {
 
 impl Run {
     pub fn new(config: RunConfig) -> Self {
-        Self { config, resume: None }
+        Self { config, resume: None, replicas: None }
     }
 
     /// Continue the run saved in `checkpoint` (a resume checkpoint, or a finished run's model
@@ -68,6 +70,21 @@ impl Run {
     pub fn resuming(mut self, checkpoint: impl Into<PathBuf>) -> Self {
         self.resume = Some(checkpoint.into());
         self
+    }
+
+    /// Run as one replica of a data-parallel run (`train::Replicas`): every replica trains on
+    /// its slice of each global batch; replica 0 alone writes the run directory and the resume
+    /// checkpoints (which the others read back after a divergence: keep the output on a
+    /// filesystem every replica sees). Replicas whose configs or data differ are refused
+    /// before the first step, with the first difference named.
+    pub fn replicated(mut self, replicas: Box<dyn Replicas>) -> Self {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// Whether this process writes the run's files (the only one, or replica 0).
+    fn writes(&self) -> bool {
+        self.replicas.as_ref().is_none_or(|r| r.rank() == 0)
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -88,9 +105,9 @@ impl Run {
         let train_config = self.config.train_config()?;
         self.config.model_spec(1, 2)?;
         self.config.optimizer(1_000)?;
-        let staging = Staging::new(Path::new(&self.config.output))?;
-        let resume_dir = ResumeDir::beside(staging.target());
-        if self.resume.is_none() && resume_dir.checkpoint().exists() {
+        let staging = if self.writes() { Some(Staging::new(Path::new(&self.config.output))?) } else { None };
+        let resume_dir = ResumeDir::beside(staging.as_ref().map_or(Path::new(&self.config.output), |s| s.target()));
+        if self.writes() && self.resume.is_none() && resume_dir.checkpoint().exists() {
             fail!(
                 "{} holds an interrupted run on this output; continue it with: wgtrain train --resume {} \
                  (or remove that directory to start over)",
@@ -108,7 +125,8 @@ impl Run {
 pub struct Prepared {
     run: Run,
     train_config: crate::train::TrainConfig,
-    staging: Staging,
+    /// The output, locked; None on replicas that do not write.
+    staging: Option<Staging>,
     resume_dir: ResumeDir,
     splits: Splits,
 }
@@ -120,13 +138,16 @@ impl Prepared {
     /// directory that continues it.
     pub fn train(self, b: &mut dyn Backend, observer: &mut dyn Observer) -> Result<Outcome> {
         let Prepared { run: mut this, train_config, staging, resume_dir, splits } = self;
+        let writes = this.writes();
         let mut run = this.start(b, &splits, train_config, observer)?;
         let extra = super::saved::metadata(&this.config, &splits.transform)?;
         let test = DeviceData::upload(b, &splits.test)?;
         let start = Instant::now();
         run.trainer.begin(b, &mut run.model, &mut run.opt, &run.train)?;
         // The last good state is on disk before the first step, and after every epoch.
-        resume_dir.save(b, &run.model, &run.opt, &run.trainer, extra.clone())?;
+        if writes {
+            resume_dir.save(b, &run.model, &run.opt, &run.trainer, extra.clone())?;
+        }
         let divergence = this.train_loop(b, &mut run, &resume_dir, &extra, observer)?;
         let advice = format!(
             "Lower the learning rate (now {}), clip gradients (--clip-norm 1), or pass --on-divergence reduce-lr",
@@ -135,7 +156,9 @@ impl Prepared {
         if let Some((epoch, loss)) = divergence.ended_in.filter(|_| run.trainer.state().epoch == 0) {
             // No epoch of this run ever completed: there is nothing better than the initial
             // weights to keep, so an existing output stays as it is.
-            resume_dir.remove();
+            if writes {
+                resume_dir.remove();
+            }
             return Err(Error::Diverged { epoch, loss, kept: None, advice });
         }
         run.trainer.finish(b)?;
@@ -153,7 +176,9 @@ impl Prepared {
                 dir = resume_dir.dir.display()
             ))
         })?;
-        resume_dir.remove();
+        if writes {
+            resume_dir.remove();
+        }
         if let Some((epoch, loss)) = divergence.ended_in {
             let kept = Some((run.trainer.state().epoch, outcome.output.display().to_string()));
             return Err(Error::Diverged { epoch, loss, kept, advice });
@@ -188,6 +213,9 @@ impl Run {
             classes,
         };
         observer.event(Event::Resolved { config: &self.config, data });
+        if let Some(r) = self.replicas.as_mut() {
+            super::agree::same_run(r.as_mut(), &self.config, splits)?;
+        }
         let (model, opt, trainer) = match &self.resume {
             None => (
                 Sequential::new(b, &spec, self.config.seed)?,
@@ -214,6 +242,10 @@ impl Run {
                 (model, opt, trainer)
             }
         };
+        let mut trainer = trainer;
+        if let Some(r) = self.replicas.take() {
+            trainer.set_replicas(r);
+        }
         observer.event(Event::Model(model.spec()));
         let train = DeviceData::upload(b, train)?;
         let val = splits.val.as_ref().map(|v| DeviceData::upload(b, v)).transpose()?;
@@ -254,7 +286,9 @@ impl Run {
                 result => result?,
             };
             if !run.trainer.state().diverged {
-                resume_dir.save(b, &run.model, &run.opt, &run.trainer, extra.clone())?;
+                if run.trainer.replica().0 == 0 {
+                    resume_dir.save(b, &run.model, &run.opt, &run.trainer, extra.clone())?;
+                }
                 cuts_from_here = 0;
                 continue;
             }
@@ -269,7 +303,11 @@ impl Run {
             let good = checkpoint::load(&resume_dir.checkpoint())?;
             good.restore_model(b, &mut run.model)?;
             run.opt = good.restore_optimizer(b, &mut run.model)?;
+            let replicas = run.trainer.take_replicas();
             run.trainer = good.restore_trainer(b, &run.model)?;
+            if let Some(r) = replicas {
+                run.trainer.set_replicas(r);
+            }
             run.trainer.set_epochs(cfg.epochs);
             if cfg.on_divergence == OnDivergence::ReduceLr && divergence.cuts.len() < MAX_LR_REDUCTIONS {
                 cuts_from_here += 1;

@@ -33,27 +33,45 @@ pub(super) struct Ending<'a> {
     pub diverged_in: Option<(usize, f32)>,
 }
 
-/// Write the run directory and put it in place.
+/// What exchanging gradients cost a data-parallel run's replica 0 (None for a run of one):
+/// seconds, their share of the training time, and bytes all-reduced per step.
+fn gradient_sync(trainer: &Trainer) -> Option<serde_json::Value> {
+    let (seconds, bytes, steps) = trainer.gradient_sync();
+    let train_seconds: f64 = trainer.history().epochs.iter().map(|r| r.seconds).sum();
+    (trainer.replica().1 > 1).then(|| {
+        json!({
+            "seconds": seconds,
+            "share_of_training": seconds / train_seconds.max(f64::MIN_POSITIVE),
+            "steps": steps,
+            "bytes_per_step": bytes as f64 / steps.max(1) as f64,
+        })
+    })
+}
+
+/// Write the run directory and put it in place (a replica that does not write gets the
+/// outcome alone: `staging` None).
 pub(super) fn outputs(
     b: &mut dyn Backend,
     p: Parts,
     extra: BTreeMap<String, String>,
-    staging: Staging,
+    staging: Option<Staging>,
     end: Ending,
 ) -> Result<Outcome> {
     let (cfg, trainer) = (p.config, p.trainer);
     let h = trainer.history();
     let throughput = h.throughput();
-    staging.writing("model.safetensors", |path| {
-        checkpoint::save_with(path, b, p.model, Some(p.opt), Some(trainer), extra)
-    })?;
-    staging.write("history.csv", h.to_csv())?;
-    staging.write("history.json", serde_json::to_string_pretty(h)?)?;
-    staging.write("config.toml", cfg.to_toml())?;
-    let restore = trainer.config().early_stopping.as_ref().is_some_and(|e| e.restore_best);
     let best_epoch = trainer.state().best_epoch;
-    let best = (restore && best_epoch > 0).then_some(best_epoch);
-    staging.writing("loss.svg", |_| super::plot::history(h, staging.dir(), best))?;
+    if let Some(staging) = &staging {
+        staging.writing("model.safetensors", |path| {
+            checkpoint::save_with(path, b, p.model, Some(p.opt), Some(trainer), extra)
+        })?;
+        staging.write("history.csv", h.to_csv())?;
+        staging.write("history.json", serde_json::to_string_pretty(h)?)?;
+        staging.write("config.toml", cfg.to_toml())?;
+        let restore = trainer.config().early_stopping.as_ref().is_some_and(|e| e.restore_best);
+        let best = (restore && best_epoch > 0).then_some(best_epoch);
+        staging.writing("loss.svg", |_| super::plot::history(h, staging.dir(), best))?;
+    }
     let samples_per_second = throughput.map_or(0.0, |t| t.samples_per_second);
     let metrics = json!({
         "device": b.describe(),
@@ -71,9 +89,16 @@ pub(super) fn outputs(
         "throughput": throughput,
         "parameters": p.model.parameter_count(),
         "output": cfg.output,
+        "replicas": trainer.replica().1,
+        "gradient_sync": gradient_sync(trainer),
     });
-    staging.write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
-    let output = staging.commit()?;
+    let output = match staging {
+        Some(staging) => {
+            staging.write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
+            staging.commit()?
+        }
+        None => std::path::PathBuf::from(&cfg.output),
+    };
     Ok(Outcome {
         output,
         config: cfg.clone(),

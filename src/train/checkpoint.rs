@@ -243,6 +243,11 @@ fn check_dense_shapes(spec: &ModelSpec, tensors: &HashMap<String, (Vec<usize>, V
 }
 
 impl Loaded {
+    /// The names of every tensor the checkpoint holds (`model.…`, `optim.…`, `best.…`, `mask.…`).
+    pub fn names(&self) -> Vec<String> {
+        self.tensors.keys().cloned().collect()
+    }
+
     /// A stored tensor's shape and values, by name (`model.layers.0.w`, `mask.layers.0.w`, …).
     pub fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
         self.tensors.get(name).map(|(s, v)| (s.as_slice(), v.as_slice()))

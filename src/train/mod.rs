@@ -3,10 +3,12 @@
 pub mod checkpoint;
 mod config;
 mod history;
+mod replicas;
 mod trainer;
 
 pub use crate::data::DeviceData;
 pub use crate::infer::Metrics;
 pub use history::{EpochRecord, History, Throughput};
+pub use replicas::{shard, Replicas};
 pub use config::{EarlyStopping, TrainConfig, TrainerState};
-pub use trainer::{epoch_order, Callback, Trainer};
+pub use trainer::{epoch_order, BatchSlice, Callback, Trainer};

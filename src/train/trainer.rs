@@ -9,6 +9,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::config::{TrainConfig, TrainerState};
+use super::replicas::Replicas;
 use super::history::{EpochRecord, History, Sparsity};
 use crate::backend::{Backend, Loss, StepCounters};
 use crate::data::DeviceData;
@@ -42,6 +43,26 @@ pub struct Trainer {
     inference: Inference,
     /// (live tensor, best-epoch copy) for early stopping's restore.
     best: Vec<(Tensor, Tensor)>,
+    /// The other replicas of a data-parallel run (`parallel`).
+    replicas: Option<Box<dyn Replicas>>,
+    /// A callback asked this replica to stop; the next step tells the others.
+    stop_wanted: bool,
+    /// Some replica asked to stop: every replica stops after the same step.
+    stop_agreed: bool,
+    /// Time spent exchanging gradients (readback, all-reduce, upload), and bytes all-reduced.
+    sync_seconds: f64,
+    sync_bytes: u64,
+    sync_steps: u64,
+}
+
+/// A global batch (rows `offset..offset + rows` of the epoch's order) and the slice of it one
+/// replica takes (`first..first + count`; the whole batch in a run of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSlice {
+    pub offset: usize,
+    pub rows: usize,
+    pub first: usize,
+    pub count: usize,
 }
 
 /// The order of the training rows in `epoch`: a pure function of (seed, epoch).
@@ -51,6 +72,9 @@ pub fn epoch_order(seed: u64, epoch: usize, rows: usize) -> Vec<u32> {
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(key));
     order
 }
+
+mod early;
+mod parallel;
 
 impl Trainer {
     pub fn new(b: &mut dyn Backend, config: TrainConfig) -> Result<Self> {
@@ -62,6 +86,12 @@ impl Trainer {
             history: History::default(),
             stats: b.zeros(1, 4)?,
             best: Vec::new(),
+            replicas: None,
+            stop_wanted: false,
+            stop_agreed: false,
+            sync_seconds: 0.0,
+            sync_bytes: 0,
+            sync_steps: 0,
         })
     }
 
@@ -84,6 +114,30 @@ impl Trainer {
     /// One record per completed epoch.
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// Train as one replica of a data-parallel run: each step takes this replica's slice of
+    /// the global batch (`train::shard`) and sums gradients with the others before the
+    /// update; the training metrics are summed over the replicas at each epoch's end.
+    pub fn set_replicas(&mut self, replicas: Box<dyn Replicas>) {
+        self.replicas = Some(replicas);
+    }
+
+    /// (rank, size) of this replica; (0, 1) for a run of one.
+    pub fn replica(&self) -> (usize, usize) {
+        self.replicas.as_ref().map_or((0, 1), |r| (r.rank(), r.size()))
+    }
+
+    /// Seconds this replica spent exchanging gradients since it was made (from gradients
+    /// ready to the sum uploaded: readback, all-reduce, upload), the bytes it all-reduced, and
+    /// the steps.
+    pub fn gradient_sync(&self) -> (f64, u64, u64) {
+        (self.sync_seconds, self.sync_bytes, self.sync_steps)
+    }
+
+    /// Take back the replicas (to hand them to a restored trainer).
+    pub fn take_replicas(&mut self) -> Option<Box<dyn Replicas>> {
+        self.replicas.take()
     }
 
     /// Run until `epochs` epochs in all (a resumed run given a new length).
@@ -168,7 +222,8 @@ impl Trainer {
     /// first epoch, for loops that call `run_epoch` themselves.
     pub fn begin(&mut self, b: &mut dyn Backend, model: &mut Sequential, opt: &mut Optimizer, train: &DeviceData) -> Result<()> {
         self.check_fit(model, train)?;
-        opt.attach(b, model.params_mut())
+        opt.attach(b, model.params_mut())?;
+        self.broadcast_model(b, model)
     }
 
     /// Whether the loop is over: every epoch run, or stopped (early, or on divergence).
@@ -212,7 +267,15 @@ impl Trainer {
             let n = batch.min(rows - offset);
             self.step(b, model, opt, train, offset, n)?;
             callbacks.iter_mut().for_each(|c| c.on_batch_end(k + 1, n));
-            if callbacks.iter().any(|c| c.stop_requested()) {
+            let wanted = callbacks.iter().any(|c| c.stop_requested());
+            let stop = match self.replicas {
+                None => wanted,
+                Some(_) => {
+                    self.stop_wanted |= wanted;
+                    self.stop_agreed
+                }
+            };
+            if stop {
                 b.sync()?;
                 return Err(Error::Interrupted { epoch: self.state.epoch + 1, step: k + 1, steps: batches });
             }
@@ -225,7 +288,11 @@ impl Trainer {
         }
         b.sync()?;
         let seconds = start.elapsed().as_secs_f64();
-        let train_metrics = Metrics::from_stats(&b.read(self.stats)?);
+        let mut stats = b.read(self.stats)?;
+        if let Some(r) = self.replicas.as_mut() {
+            r.all_reduce_sum(&mut stats)?;
+        }
+        let train_metrics = Metrics::from_stats(&stats);
         let val_metrics = val.map(|v| self.inference.evaluate(b, model, v)).transpose()?;
         // Only non-finite values count: cross-entropy is unbounded, and runs with large steps
         // reach losses in the thousands on confident mistakes and still recover.
@@ -281,9 +348,12 @@ impl Trainer {
         offset: usize,
         rows: usize,
     ) -> Result<()> {
+        if self.replicas.is_some() {
+            return self.parallel_step(b, model, opt, train, offset, rows);
+        }
         // Writes first: a write submits whatever is recorded before it.
         opt.prepare(b)?;
-        self.record_gradients(b, model, train, offset, rows)?;
+        self.record_gradients(b, model, train, BatchSlice { offset, rows, first: offset, count: rows })?;
         // The seam where gradients are ready and the update is not yet recorded: a
         // data-parallel step all-reduces the packed gradient buffer here.
         opt.record(b, model.params())?;
@@ -292,23 +362,28 @@ impl Trainer {
         Ok(())
     }
 
-    /// Record gather → forward → loss → backward for rows `offset..offset + rows` of the
-    /// epoch's order, leaving the gradients in the model's gradient buffer (nothing submitted).
+    /// Record gather → forward → loss → backward for the rows of `batch` this replica takes,
+    /// leaving the gradients in the model's gradient buffer (nothing submitted). The loss is
+    /// the mean over the whole batch (more rows than the slice when replicas share it), so
+    /// the replicas' gradients add up to the batch's.
     pub fn record_gradients(
         &mut self,
         b: &mut dyn Backend,
         model: &mut Sequential,
         train: &DeviceData,
-        offset: usize,
-        rows: usize,
+        batch: BatchSlice,
     ) -> Result<()> {
+        let BatchSlice { offset: batch_offset, rows: batch_rows, first: offset, count: rows } = batch;
         let ws = model.workspace(b, rows)?;
         let w = model.ws(ws);
         let (targets, dlogits) = (w.targets.unwrap_or(w.labels), w.dlogits);
-        b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32 })?;
+        // Masks (dropout, RReLU) are keyed by the step and the row in the whole batch, so a
+        // replica's slice draws the masks those rows draw in a run of one.
+        let row_base = (offset - batch_offset) as u32;
+        b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32, row_base })?;
         crate::infer::gather_batch(b, train, model.ws(ws))?;
         let logits = model.forward(b, ws, Mode::Train)?;
-        b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / rows as f32)?;
+        b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / batch_rows as f32)?;
         model.backward(b, ws)?;
         Ok(())
     }
@@ -321,43 +396,5 @@ impl Trainer {
     /// The training loss and accuracy accumulated since the epoch began (reads the device).
     pub fn running_metrics(&self, b: &mut dyn Backend) -> Result<Metrics> {
         Ok(Metrics::from_stats(&b.read(self.stats)?))
-    }
-
-    /// The best-epoch copies kept for early stopping's restore, as (live, copy) pairs.
-    pub fn best_snapshot(&self) -> &[(Tensor, Tensor)] {
-        &self.best
-    }
-
-    /// Put back best-epoch copies (from a checkpoint) for the tensors in `live`.
-    pub fn restore_snapshot(&mut self, b: &mut dyn Backend, live: &[Tensor], values: &[Vec<f32>]) -> Result<()> {
-        self.best.clear();
-        for (t, v) in live.iter().zip(values) {
-            let copy = b.upload(t.rows, t.cols, v)?;
-            self.best.push((*t, copy));
-        }
-        Ok(())
-    }
-
-    fn early_stopping(&mut self, b: &mut dyn Backend, model: &Sequential, val_loss: f32) -> Result<()> {
-        let Some(es) = self.config.early_stopping.clone() else { return Ok(()) };
-        if val_loss < self.state.best_val_loss - es.min_delta {
-            self.state.best_val_loss = val_loss;
-            self.state.best_epoch = self.state.epoch + 1;
-            self.state.wait = 0;
-            if es.restore_best {
-                if self.best.is_empty() {
-                    for (_, t) in model.named_tensors() {
-                        self.best.push((t, b.zeros(t.rows, t.cols)?));
-                    }
-                }
-                for &(live, best) in &self.best {
-                    b.copy(live, best)?;
-                }
-            }
-        } else {
-            self.state.wait += 1;
-            self.state.stopped = self.state.wait >= es.patience;
-        }
-        Ok(())
     }
 }

@@ -15,6 +15,9 @@ pub struct AdapterRequest {
     pub name: Option<String>,
     /// `low`, `high` or `none`.
     pub power: Option<String>,
+    /// The k-th adapter wgpu lists (wrapping round when there are fewer): one replica per
+    /// adapter in a data-parallel run. A name, when given, wins.
+    pub index: Option<usize>,
 }
 
 /// The facts about an adapter that a user needs to know which one ran their work.
@@ -41,7 +44,7 @@ impl AdapterRequest {
     /// The request described by `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Self { backends: var("WGPU_BACKEND"), name: var("WGPU_ADAPTER_NAME"), power: var("WGPU_POWER_PREF") }
+        Self { backends: var("WGPU_BACKEND"), name: var("WGPU_ADAPTER_NAME"), power: var("WGPU_POWER_PREF"), index: None }
     }
 
     pub(crate) fn backend_bits(&self) -> Result<wgpu::Backends> {
@@ -92,6 +95,14 @@ impl AdapterRequest {
                     available: if names.is_empty() { "none".into() } else { names.join("; ") },
                 },
             );
+        }
+        if let Some(k) = self.index {
+            let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+            if adapters.is_empty() {
+                return Err(no_adapter(backends));
+            }
+            let k = k % adapters.len();
+            return Ok(adapters.swap_remove(k));
         }
         let options = wgpu::RequestAdapterOptions {
             power_preference: self.power_preference()?,

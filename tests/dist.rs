@@ -1,0 +1,213 @@
+//! Data-parallel training under `mpirun` (the `mpi` feature): two ranks sharing this machine's
+//! adapter train the weights one process trains with the same global batch, up to the order
+//! of the gradient sums; a run of two ranks continues as one; ranks that disagree, and a rank
+//! that dies, end the job in bounded time with nothing written lost.
+#![cfg(feature = "mpi")]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cli::{tempdir, text, wgtrain};
+use wgtrain::train::checkpoint;
+
+/// `mpirun` for `ranks` ranks of the test binary, each with `args` (as root, oversubscribing
+/// the two cores). `NODEVICE_SELECT` as for the other CLI tests.
+fn mpirun(ranks: usize, args: &[&str]) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np", &ranks.to_string()])
+        .arg(env!("CARGO_BIN_EXE_wgtrain"))
+        .args(args)
+        .env("NODEVICE_SELECT", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Run `c` to its end, failing the test if it takes longer than `limit`.
+fn bounded(mut c: Command, limit: Duration) -> Output {
+    let mut child = c.spawn().expect("mpirun runs (apt-get install openmpi-bin)");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the job ran past {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// digits, two small hidden layers, global batch 64, no tuning (each rank would time the
+/// tilings at once on the shared adapter).
+fn digits_run(out: &Path, epochs: &str) -> Vec<String> {
+    let out = out.to_str().unwrap();
+    ["train", "--dataset", "digits", "--layers", "64,32", "--batch-size", "64", "--epochs", epochs]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--seed", "5", "--no-autotune", "--output", out].iter().map(|s| s.to_string()))
+        .collect()
+}
+
+fn tensors(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let loaded = checkpoint::load(&dir.join("model.safetensors")).unwrap();
+    let mut names: Vec<String> = loaded.names().into_iter().filter(|n| n.starts_with("model.")).collect();
+    names.sort();
+    names.into_iter().map(|n| (n.clone(), loaded.tensor(&n).unwrap().1.to_vec())).collect()
+}
+
+/// Every weight within 1e-6 + 1e-5·|w| of the other run's. Measured: two ranks and one process
+/// differ by at most 1.2e-7 (an ulp at |w| ≈ 0.7) after 3 epochs: the order in which the
+/// per-rank gradient sums are added is the only difference.
+fn assert_same_weights(a: &Path, b: &Path) {
+    let (ta, tb) = (tensors(a), tensors(b));
+    assert_eq!(ta.len(), tb.len());
+    for ((name, x), (_, y)) in ta.iter().zip(&tb) {
+        let bad = x.iter().zip(y).filter(|(x, y)| (*x - *y).abs() > 1e-6 + 1e-5 * x.abs()).count();
+        let worst = x.iter().zip(y).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert_eq!(bad, 0, "{name}: {bad} of {} weights differ (max |Δ| {worst:e})", x.len());
+    }
+}
+
+fn history(dir: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    // loss, accuracy, val_loss, val_accuracy, lr: not the timings.
+    text.lines().skip(1).map(|l| l.split(',').skip(1).take(5).map(|v| v.parse().unwrap()).collect()).collect()
+}
+
+fn assert_same_history(a: &Path, b: &Path) {
+    let (ha, hb) = (history(a), history(b));
+    assert_eq!(ha.len(), hb.len(), "epochs");
+    for (ra, rb) in ha.iter().zip(&hb) {
+        for (x, y) in ra.iter().zip(rb) {
+            // The metrics are sums of the same per-sample values in another order.
+            assert!((x - y).abs() <= 1e-6 + 1e-5 * x.abs(), "history {ra:?} vs {rb:?}");
+        }
+    }
+}
+
+#[test]
+fn two_ranks_train_the_weights_one_process_trains() {
+    let dir = tempdir("dist-equal");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    let single = wgtrain(&digits_run(&one, "3"));
+    assert!(single.status.success(), "{}", text(&single).1);
+    let args = digits_run(&two, "3");
+    let pair = bounded(mpirun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+    let (stdout, stderr) = text(&pair);
+    assert!(pair.status.success(), "{stderr}");
+    // Rank 0 alone prints (one summary, not two) and writes.
+    assert_eq!(stdout.matches("\ntest: loss").count(), 1, "{stdout}");
+    assert_same_weights(&one, &two);
+    assert_same_history(&one, &two);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(two.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["replicas"], 2);
+    assert!(!dir.join("two.resume").exists(), "the resume checkpoint outlived the run");
+}
+
+#[test]
+fn with_dropout_two_ranks_draw_the_masks_one_process_draws() {
+    // Masks are keyed by the row in the global batch (`StepCounters::row_base`), so rank 1's
+    // half of a batch drops the units one process drops in the same rows.
+    let dir = tempdir("dist-dropout");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    let with_dropout = |out: &Path| {
+        let mut args = digits_run(out, "2");
+        args.extend(["--dropout".to_string(), "0.3".to_string(), "--activation".to_string(), "rrelu".to_string()]);
+        args
+    };
+    let single = wgtrain(&with_dropout(&one));
+    assert!(single.status.success(), "{}", text(&single).1);
+    let args = with_dropout(&two);
+    let pair = bounded(mpirun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+    assert!(pair.status.success(), "{}", text(&pair).1);
+    assert_same_weights(&one, &two);
+    assert_same_history(&one, &two);
+}
+
+#[test]
+fn a_run_of_two_ranks_continues_as_one_process() {
+    let dir = tempdir("dist-resume");
+    let (straight, resumed) = (dir.join("straight"), dir.join("resumed"));
+    assert!(wgtrain(&digits_run(&straight, "3")).status.success());
+    let args = digits_run(&resumed, "2");
+    let pair = bounded(mpirun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+    assert!(pair.status.success(), "{}", text(&pair).1);
+    let more = wgtrain(&["train", "--resume", resumed.to_str().unwrap(), "--epochs", "3", "--no-autotune"]);
+    assert!(more.status.success(), "{}", text(&more).1);
+    assert_same_weights(&straight, &resumed);
+    assert_same_history(&straight, &resumed);
+}
+
+#[test]
+fn ranks_given_different_settings_are_refused_with_the_difference_named() {
+    let dir = tempdir("dist-differ");
+    let out = dir.join("run");
+    let mut args = digits_run(&out, "2");
+    args.extend(["--lr".to_string(), "0.05".to_string()]);
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np", "1", env!("CARGO_BIN_EXE_wgtrain")]).args(&args);
+    args.last_mut().unwrap().replace_range(.., "0.1");
+    c.args([":", "-np", "1", env!("CARGO_BIN_EXE_wgtrain")]).args(&args);
+    c.env("NODEVICE_SELECT", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out_ = bounded(c, Duration::from_secs(120));
+    let stderr = text(&out_).1;
+    assert!(!out_.status.success());
+    assert!(
+        stderr.contains("replica 1 runs something other than replica 0: `lr = 0.1` here, `lr = 0.05` on replica 0"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a refused job wrote its output");
+}
+
+/// The pid of rank `rank` among `mpirun`'s children running the test binary.
+fn rank_pid(rank: usize) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else { continue };
+        let ours = exe == Path::new(env!("CARGO_BIN_EXE_wgtrain"));
+        let wanted = format!("OMPI_COMM_WORLD_RANK={rank}");
+        if ours && environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_rank_that_dies_ends_the_job_and_the_saved_epoch_resumes() {
+    let dir = tempdir("dist-kill");
+    let out = dir.join("run");
+    let args = digits_run(&out, "40");
+    let mut job = mpirun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
+    let resume = dir.join("run.resume").join("checkpoint.safetensors");
+    let start = Instant::now();
+    // Wait for an epoch end past the first (the first checkpoint is taken before any step).
+    let saved_after = |p: &Path| checkpoint::load(p).ok().and_then(|c| c.meta.trainer).map_or(0, |t| t.epoch);
+    while saved_after(&resume) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(240), "no epoch ended");
+        assert!(job.try_wait().unwrap().is_none(), "the job ended before the kill");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = rank_pid(1).expect("rank 1 runs");
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let killed = Instant::now();
+    while job.try_wait().unwrap().is_none() {
+        assert!(killed.elapsed() < Duration::from_secs(60), "the job outlived its rank 1 by a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!job.wait().unwrap().success());
+    assert!(!out.exists(), "a killed job put an output in place");
+    let epoch = saved_after(&resume);
+    assert!(epoch >= 2, "the resume checkpoint is damaged or gone");
+    let resumed =
+        wgtrain(&["train", "--resume", dir.join("run.resume").to_str().unwrap(), "--epochs", "3", "--no-autotune"]);
+    let stderr = text(&resumed).1;
+    // The saved run may already be past 3 epochs: then it is written as it stands.
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(out.join("model.safetensors").exists());
+}
