@@ -4,6 +4,7 @@ mod cli;
 
 use std::path::PathBuf;
 
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use cli::device::{Device, Devices};
 use wgtrain::gpu::tune::Autotune;
@@ -248,6 +249,30 @@ fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command().mut_subcommand("train", cli::train_args::with_optimizer_flags)
 }
 
+/// A data-parallel job under mpirun: train runs one replica per rank, info says which adapter
+/// each rank takes; the other commands run in one process.
+fn job_for(command: &Command) -> Result<Option<cli::dist::Job>> {
+    match command {
+        Command::Train(_) | Command::Info { checkpoint: None } => cli::dist::Job::from_env(),
+        _ => match wgtrain::dist::launched().filter(|l| l.size > 1) {
+            Some(_) => anyhow::bail!("only `train` and `info` run under an MPI launcher; run this command alone"),
+            None => Ok(None),
+        },
+    }
+}
+
+/// `experiment NAME|all|list`.
+fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<PathBuf>, data: (String, String), devices: &Devices) -> Result<()> {
+    if name == "list" {
+        print!("{}", wgtrain::experiment::list());
+        return Ok(());
+    }
+    let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
+    let (data_dir, dataset) = data;
+    let mut b = devices.backend()?;
+    cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut())
+}
+
 /// The arguments of subcommand `name` given on the command line (not defaults), as clap ids.
 fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
     let Some(sub) = matches.subcommand_matches(name) else { return Vec::new() };
@@ -265,16 +290,7 @@ fn main() {
     let matches = command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let autotune = if cli.no_autotune { Autotune::Skip } else { Autotune::from_env() };
-    // A data-parallel job under mpirun: train runs one replica per rank, info says which
-    // adapter each rank takes; the other commands run in one process.
-    let job = match &cli.command {
-        Command::Train(_) | Command::Info { checkpoint: None } => cli::dist::Job::from_env(),
-        _ => match wgtrain::dist::launched().filter(|l| l.size > 1) {
-            Some(_) => Err(anyhow::anyhow!("only `train` and `info` run under an MPI launcher; run this command alone")),
-            None => Ok(None),
-        },
-    }
-    .unwrap_or_else(|e| {
+    let job = job_for(&cli.command).unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         std::process::exit(1)
     });
@@ -306,14 +322,7 @@ fn main() {
             Ok(())
         }
         Command::Experiment { name, quick, seeds, output, dataset, data_dir } => {
-            if name == "list" {
-                print!("{}", wgtrain::experiment::list());
-                Ok(())
-            } else {
-                let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
-                let scale = wgtrain::experiment::Scale::new(quick, seeds);
-                devices.backend().and_then(|mut b| cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut()))
-            }
+            experiment(name, wgtrain::experiment::Scale::new(quick, seeds), output, (data_dir, dataset), &devices)
         }
         Command::Data { action: DataAction::List, data_dir } => {
             print!("{}", cli::data::list(&data_dir));
