@@ -156,20 +156,26 @@ fn ranks_given_different_settings_are_refused_with_the_difference_named() {
     let out_ = bounded(c, Duration::from_secs(120));
     let stderr = text(&out_).1;
     assert!(!out_.status.success());
+    // Every rank says the same sentence, so whichever ends the job first, it names the difference.
     assert!(
-        stderr.contains("replica 1 runs something other than replica 0: `lr = 0.1` here, `lr = 0.05` on replica 0"),
+        stderr.contains(
+            "replica 1 runs something other than replica 0: `lr = 0.1` on replica 1, `lr = 0.05` on replica 0"
+        ),
         "{stderr}"
     );
     assert!(!out.exists(), "a refused job wrote its output");
 }
 
-/// The pid of rank `rank` among `mpirun`'s children running the test binary.
-fn rank_pid(rank: usize) -> Option<u32> {
+/// The pid of rank `rank` of the job whose command line holds `job` (its unique output path:
+/// other tests' jobs run the same binary at the same time).
+fn rank_pid(rank: usize, job: &str) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
         let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else { continue };
-        let ours = exe == Path::new(env!("CARGO_BIN_EXE_wgtrain"));
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let ours =
+            exe == Path::new(env!("CARGO_BIN_EXE_wgtrain")) && cmdline.split(|b| *b == 0).any(|a| a == job.as_bytes());
         let wanted = format!("OMPI_COMM_WORLD_RANK={rank}");
         if ours && environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()) {
             return Some(pid);
@@ -193,7 +199,8 @@ fn a_rank_that_dies_ends_the_job_and_the_saved_epoch_resumes() {
         assert!(job.try_wait().unwrap().is_none(), "the job ended before the kill");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid = rank_pid(1).expect("rank 1 runs");
+    let job_name = out.to_str().unwrap();
+    let pid = rank_pid(1, job_name).expect("rank 1 runs");
     assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
     let killed = Instant::now();
     while job.try_wait().unwrap().is_none() {
@@ -201,6 +208,12 @@ fn a_rank_that_dies_ends_the_job_and_the_saved_epoch_resumes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!job.wait().unwrap().success());
+    // mpirun may return while the ranks it ended are still going away: every rank is gone
+    // (and rank 0's lock on the output released) within a bound, none hangs.
+    while rank_pid(0, job_name).is_some() || rank_pid(1, job_name).is_some() {
+        assert!(killed.elapsed() < Duration::from_secs(60), "a rank outlived the job by a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(!out.exists(), "a killed job put an output in place");
     let epoch = saved_after(&resume);
     assert!(epoch >= 2, "the resume checkpoint is damaged or gone");

@@ -67,8 +67,8 @@ impl Replicas for MpiReplicas {
         Ok(())
     }
 
-    fn broadcast_bytes(&mut self, data: &mut Vec<u8>) -> Result<()> {
-        let root = self.world.process_at_rank(0);
+    fn broadcast_bytes(&mut self, root: usize, data: &mut Vec<u8>) -> Result<()> {
+        let root = self.world.process_at_rank(root as i32);
         let mut len = data.len() as u64;
         root.broadcast_into(&mut len);
         data.resize(len as usize, 0);

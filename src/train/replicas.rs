@@ -15,8 +15,8 @@ pub trait Replicas {
     fn all_reduce_sum(&mut self, data: &mut [f32]) -> Result<()>;
     /// Replace `data` by replica 0's.
     fn broadcast(&mut self, data: &mut [f32]) -> Result<()>;
-    /// Replace `data` by replica 0's bytes (any length).
-    fn broadcast_bytes(&mut self, data: &mut Vec<u8>) -> Result<()>;
+    /// Replace `data` by replica `root`'s bytes (any length).
+    fn broadcast_bytes(&mut self, root: usize, data: &mut Vec<u8>) -> Result<()>;
 }
 
 /// The rows `offset..offset + rows` of a global batch that replica `rank` of `size` takes:
