@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cli::tempdir;
 use common::gpu;
 use common::training::{blobs, mlp_with_everything, read_params, setup};
 use wgtrain::nn::{Mode, ModelSpec, Sequential};
@@ -107,11 +108,4 @@ fn a_failed_save_leaves_the_previous_checkpoint_intact() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgtrain-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
