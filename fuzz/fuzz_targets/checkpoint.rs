@@ -1,6 +1,9 @@
-//! Checkpoint bytes: a checked checkpoint or an error, never a panic.
+//! The checkpoint target: the check in `checks::checkpoint` on every input libFuzzer makes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = wgtrain::train::checkpoint::parse(data, std::path::Path::new("fuzz.safetensors"));
-});
+// Each target uses one of the shared checks.
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::checkpoint(data));

@@ -1,14 +1,9 @@
-//! `train` config files: any TOML gives a run config whose every derived setting is valid or
-//! an error, never a panic.
+//! The config target: the check in `checks::config` on every input libFuzzer makes.
 #![no_main]
 
-use wgtrain::run::RunConfig;
+// Each target uses one of the shared checks.
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(cfg) = toml::from_str::<RunConfig>(text) else { return };
-    let _ = cfg.train_config();
-    let _ = cfg.model_spec(784, 10);
-    let _ = cfg.optimizer(100);
-    let _ = cfg.to_toml();
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::config(data));
