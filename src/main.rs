@@ -188,6 +188,12 @@ enum Command {
         /// Seeds per variant [default: 3, or 2 with --quick].
         #[arg(long)]
         seeds: Option<usize>,
+        /// Epochs per run [default: 20, or 5 with --quick].
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Training rows used (the validation split a fifth as many) [default: all, or 10,000 with --quick].
+        #[arg(long)]
+        train_rows: Option<usize>,
         /// Where the report goes [default: experiments/NAME, or experiments/ for all].
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -249,20 +255,23 @@ fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command().mut_subcommand("train", cli::train_args::with_optimizer_flags)
 }
 
-/// A data-parallel job under mpirun: train runs one replica per rank, info says which adapter
-/// each rank takes; the other commands run in one process.
+/// A job under mpirun: train runs one replica per rank, experiment spreads its runs over the
+/// ranks, bench --distributed times the data-parallel step, info says which adapter each rank
+/// takes; the other commands run in one process.
 fn job_for(command: &Command) -> Result<Option<cli::dist::Job>> {
     match command {
         Command::Train(_) | Command::Info { checkpoint: None } => cli::dist::Job::from_env(),
+        Command::Experiment { name, .. } if name != "list" => cli::dist::Job::from_env(),
+        Command::Bench(args) if args.distributed => cli::dist::Job::from_env(),
         _ => match wgtrain::dist::launched().filter(|l| l.size > 1) {
-            Some(_) => anyhow::bail!("only `train` and `info` run under an MPI launcher; run this command alone"),
+            Some(_) => anyhow::bail!("only `train`, `experiment`, `bench --distributed` and `info` run under an MPI launcher; run this command alone"),
             None => Ok(None),
         },
     }
 }
 
 /// `experiment NAME|all|list`.
-fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<PathBuf>, data: (String, String), devices: &Devices) -> Result<()> {
+fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<PathBuf>, data: (String, String), devices: &Devices, job: Option<&cli::dist::Job>) -> Result<()> {
     if name == "list" {
         print!("{}", wgtrain::experiment::list());
         return Ok(());
@@ -270,7 +279,9 @@ fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<Pa
     let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
     let (data_dir, dataset) = data;
     let mut b = devices.backend()?;
-    cli::experiment::run(&name, scale, &output, &data_dir, &dataset, b.as_mut())
+    let replicas = job.map(|j| j.replicas()).transpose()?;
+    let request = cli::experiment::Request { name: &name, scale, output: &output, data_dir: &data_dir, dataset: &dataset };
+    cli::experiment::run(request, b.as_mut(), replicas)
 }
 
 /// The arguments of subcommand `name` given on the command line (not defaults), as clap ids.
@@ -297,6 +308,10 @@ fn main() {
     let adapter_index = job.as_ref().map(|j| j.launch.local_rank);
     let devices = Devices { list: cli.device.clone(), autotune, adapter_index };
     let outcome = match cli.command {
+        Command::Bench(args) if args.distributed => devices.backend().and_then(|mut b| {
+            let replicas = job.as_ref().map(|j| j.replicas()).transpose()?;
+            cli::bench_dist::run(&args, b.as_mut(), replicas, cli.json)
+        }),
         Command::Bench(args) => {
             devices.for_bench().and_then(|(backends, machine)| cli::bench::run(*args, backends, machine, cli.json))
         }
@@ -321,8 +336,10 @@ fn main() {
             clap_complete::generate(shell, &mut command(), "wgtrain", &mut std::io::stdout());
             Ok(())
         }
-        Command::Experiment { name, quick, seeds, output, dataset, data_dir } => {
-            experiment(name, wgtrain::experiment::Scale::new(quick, seeds), output, (data_dir, dataset), &devices)
+        Command::Experiment { name, quick, seeds, epochs, train_rows, output, dataset, data_dir } => {
+            wgtrain::experiment::Scale::given(quick, seeds, epochs, train_rows).map_err(anyhow::Error::from).and_then(|scale| {
+                experiment(name, scale, output, (data_dir, dataset), &devices, job.as_ref())
+            })
         }
         Command::Data { action: DataAction::List, data_dir } => {
             print!("{}", cli::data::list(&data_dir));

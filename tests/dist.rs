@@ -1,7 +1,8 @@
 //! Data-parallel training under `mpirun` (the `mpi` feature): two ranks sharing this machine's
 //! adapter train the weights one process trains with the same global batch, up to the order
 //! of the gradient sums; a run of two ranks continues as one; ranks that disagree, and a rank
-//! that dies, end the job in bounded time with nothing written lost.
+//! that dies, end the job in bounded time with nothing written lost. An experiment's runs
+//! spread over two ranks give rank 0 the report one process writes.
 #![cfg(feature = "mpi")]
 
 mod common;
@@ -214,6 +215,14 @@ fn a_rank_that_dies_ends_the_job_and_the_saved_epoch_resumes() {
         assert!(killed.elapsed() < Duration::from_secs(60), "a rank outlived the job by a minute");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A rank whose main thread is gone can still be ending its other threads (lavapipe's),
+    // which hold its files: the output's lock is free within the same bound.
+    let lock = std::fs::File::open(dir.join(".run.lock")).unwrap();
+    while lock.try_lock().is_err() {
+        assert!(killed.elapsed() < Duration::from_secs(60), "rank 0's lock outlived the job by a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lock.unlock().unwrap();
     assert!(!out.exists(), "a killed job put an output in place");
     let epoch = saved_after(&resume);
     assert!(epoch >= 2, "the resume checkpoint is damaged or gone");
@@ -223,4 +232,92 @@ fn a_rank_that_dies_ends_the_job_and_the_saved_epoch_resumes() {
     // The saved run may already be past 3 epochs: then it is written as it stands.
     assert!(resumed.status.success(), "{stderr}");
     assert!(out.join("model.safetensors").exists());
+}
+
+/// bias-init at a small scale (2 seeds, 1 epoch, 1000 rows: eight runs), no tuning.
+fn small_experiment(out: &Path, seeds: &str) -> Vec<String> {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    ["experiment", "bias-init", "--seeds", seeds, "--epochs", "1", "--train-rows", "1000", "--data-dir", data]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--no-autotune", "-o", out.to_str().unwrap()].iter().map(|s| s.to_string()))
+        .collect()
+}
+
+#[test]
+fn two_ranks_share_an_experiments_runs_and_rank_0_writes_the_same_report() {
+    let dir = tempdir("dist-experiment");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    let alone = wgtrain(&small_experiment(&one, "2").iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(alone.status.success(), "{}", text(&alone).1);
+    let args = small_experiment(&two, "2");
+    let job = bounded(mpirun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+    let (stdout, stderr) = text(&job);
+    assert!(job.status.success(), "{stderr}");
+    // Rank 0 alone prints the answer.
+    assert_eq!(stdout.matches("(wrote ").count(), 1, "{stdout}");
+    let results = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("results.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (results(&one), results(&two));
+    assert_eq!(a["tables"], b["tables"], "the same tables, every number");
+    assert_eq!(a["answer"], b["answer"]);
+    assert!(std::fs::read_to_string(two.join("report.md")).unwrap().contains("runs spread over 2 MPI ranks"));
+    // Every run's directory is in rank 0's output, those rank 1 trained (odd units) included,
+    // with the weights the one-process run trained.
+    for run in ["bias_0-s1", "bias_0-s2", "bias_0.01-s1", "bias_0.01-s2", "bias_0.1-s1", "bias_0.1-s2", "bias_random-s1", "bias_random-s2"] {
+        for file in ["model.safetensors", "history.json", "metrics.json", "loss.svg"] {
+            assert!(two.join("runs").join(run).join(file).is_file(), "{run}/{file} missing");
+        }
+        assert_eq!(tensors(&one.join("runs").join(run)), tensors(&two.join("runs").join(run)), "{run}");
+    }
+    // Nothing but rank 0's report in the output directory, no scratch left behind.
+    let entries: Vec<_> = std::fs::read_dir(&two).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(entries.iter().all(|e| ["runs", "report.md", "results.json", "accuracy.svg"].contains(&e.as_str())), "{entries:?}");
+}
+
+#[test]
+fn ranks_asked_for_different_experiments_are_refused_with_the_difference_named() {
+    let dir = tempdir("dist-experiment-differ");
+    let out = dir.join("out");
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np", "1", env!("CARGO_BIN_EXE_wgtrain")]).args(small_experiment(&out, "2"));
+    c.args([":", "-np", "1", env!("CARGO_BIN_EXE_wgtrain")]).args(small_experiment(&out, "3"));
+    c.env("NODEVICE_SELECT", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
+    let job = bounded(c, Duration::from_secs(120));
+    let stderr = text(&job).1;
+    assert!(!job.status.success());
+    assert!(stderr.contains("replica 1 runs something other than replica 0") && stderr.contains("seeds: 3"), "{stderr}");
+    assert!(!out.join("report.md").exists(), "a refused job wrote a report");
+}
+
+#[test]
+fn bench_distributed_reports_every_ranks_step_and_exchange() {
+    let args = ["bench", "--distributed", "--layers", "64,32,10", "--batch", "16", "--repeats", "1", "--no-autotune", "--json"];
+    let job = bounded(mpirun(2, &args), Duration::from_secs(180));
+    let (stdout, stderr) = text(&job);
+    assert!(job.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("rank 0 alone prints one JSON report");
+    assert_eq!(report["schema"], "wgtrain-bench-distributed/1");
+    assert_eq!(report["ranks"], 2);
+    let row = &report["rows"][0];
+    assert_eq!(row["batch_per_rank"], 16);
+    let ranks = row["per_rank"].as_array().unwrap();
+    assert_eq!(ranks.len(), 2);
+    // 64·32 + 32 + 32·10 + 10 = 2,410 gradients and the stop flag, 4 bytes each; the packed
+    // gradient buffer starts each of its 4 parts on the adapter's storage alignment (16 bytes
+    // on lavapipe, at most 256 on any adapter), so it is read back with up to 4 × 256 bytes
+    // of padding.
+    for (i, r) in ranks.iter().enumerate() {
+        assert_eq!(r["rank"], i);
+        let bytes = r["all_reduce_bytes"].as_u64().unwrap();
+        assert!((4 * 2411..=4 * 2411 + 4 * 256).contains(&bytes), "{r}");
+        let (step, reduce) = (r["step_ms"].as_f64().unwrap(), r["all_reduce_ms"].as_f64().unwrap());
+        assert!(step > 0.0 && reduce > 0.0 && reduce < step, "{r}");
+    }
+    let efficiency = row["efficiency"].as_f64().unwrap();
+    assert!(efficiency > 0.0 && efficiency.is_finite(), "{row}");
+    // Alone it says how to run it.
+    let alone = wgtrain(&["bench", "--distributed", "--layers", "64,32,10"]);
+    assert!(!alone.status.success() && text(&alone).1.contains("run it under mpirun"), "{}", text(&alone).1);
 }

@@ -27,16 +27,16 @@ const ISOLATED_STEPS: usize = 5;
 const LATENCY_CALLS: (usize, usize) = (20, 200);
 
 /// A model, its optimizer and trainer, and synthetic data on one backend.
-struct Setup {
+pub(super) struct Setup {
     model: Sequential,
     opt: Optimizer,
-    trainer: Trainer,
+    pub(super) trainer: Trainer,
     data: DeviceData,
     batch: usize,
 }
 
 impl Setup {
-    fn new(b: &mut dyn Backend, m: &BenchModel, batch: usize) -> Result<Self> {
+    pub(super) fn new(b: &mut dyn Backend, m: &BenchModel, batch: usize) -> Result<Self> {
         if batch == 0 {
             return Err(Error::config("bench batch size", "0; it must be at least 1"));
         }
@@ -57,7 +57,7 @@ impl Setup {
         (i % (self.data.rows / self.batch)) * self.batch
     }
 
-    fn train_step(&mut self, b: &mut dyn Backend, i: usize) -> Result<()> {
+    pub(super) fn train_step(&mut self, b: &mut dyn Backend, i: usize) -> Result<()> {
         let offset = self.offset(i);
         self.trainer.step(b, &mut self.model, &mut self.opt, &self.data, offset, self.batch)
     }

@@ -4,6 +4,7 @@
 //! per step, achieved GFLOP/s, and first-step latency). `report` holds the JSON schema that
 //! `bench --compare` and `scripts/bench-pytorch.py` share.
 
+pub mod distributed;
 mod measure;
 pub mod report;
 

@@ -25,15 +25,15 @@ pub struct BenchArgs {
     /// Dropout after each hidden layer.
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
-    /// Batch sizes.
+    /// Batch sizes (per rank with --distributed).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 128, 1024])]
-    batch: Vec<usize>,
+    pub batch: Vec<usize>,
     /// Repeats per measurement (rates are the median and 10th–90th percentiles over them).
     #[arg(long, default_value_t = 5)]
-    repeats: usize,
+    pub repeats: usize,
     /// Write the report as JSON here (the schema in README: "Bench JSON").
     #[arg(short, long)]
-    output: Option<PathBuf>,
+    pub output: Option<PathBuf>,
     /// Draw samples/s against batch size (log axes) as SVG here.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -45,10 +45,14 @@ pub struct BenchArgs {
     /// Print our rates divided by those in these reports (same schema), per model and batch.
     #[arg(long, num_args = 1..)]
     compare: Vec<PathBuf>,
+    /// Under mpirun: the data-parallel step of each model at each batch per rank, against
+    /// rank 0's step alone: step and all-reduce time and bytes per rank, scaling efficiency.
+    #[arg(long, conflicts_with_all = ["profile", "compare", "chart"])]
+    pub distributed: bool,
 }
 
 impl BenchArgs {
-    fn models(&self) -> Result<Vec<BenchModel>> {
+    pub fn models(&self) -> Result<Vec<BenchModel>> {
         let default: Vec<String> = match self.layers {
             None => MODEL_NAMES.map(String::from).to_vec(),
             Some(_) => Vec::new(),
@@ -250,7 +254,7 @@ fn print_profile(title: &str, p: &Profile) {
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)?;

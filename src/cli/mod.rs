@@ -1,6 +1,7 @@
 //! The `wgtrain` command line: parse, call the library, print.
 
 pub mod bench;
+pub mod bench_dist;
 pub mod compress;
 pub mod data;
 pub mod device;

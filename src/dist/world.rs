@@ -67,6 +67,19 @@ impl Replicas for MpiReplicas {
         Ok(())
     }
 
+    fn idle_barrier(&mut self) -> Result<()> {
+        // Open MPI's blocking collectives poll without sleeping; poll a non-blocking barrier
+        // every millisecond instead.
+        let mut request = self.world.immediate_barrier();
+        loop {
+            match request.test() {
+                Ok(_) => return Ok(()),
+                Err(pending) => request = pending,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     fn broadcast_bytes(&mut self, root: usize, data: &mut Vec<u8>) -> Result<()> {
         let root = self.world.process_at_rank(root as i32);
         let mut len = data.len() as u64;

@@ -6,9 +6,9 @@ use serde_json::json;
 use crate::experiment::{answer, measure};
 use crate::nn::{Initializer, Mode, ModelSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind};
-use crate::backend::{Activation, Loss};
+use crate::backend::{Activation, Backend, Loss};
 
-use super::lab::{self, Data, Outcome, Variant};
+use super::lab::{self, Data, Outcome, Run, Variant};
 use super::report::{curves, curves_over, pm, Report, Table};
 use super::Ctx;
 
@@ -19,14 +19,14 @@ pub fn target(quick: bool) -> f32 {
 }
 
 /// Mean epochs to `target` over runs; None when any run never got there.
-pub fn epochs_to(runs: &[Outcome], target: f32) -> Option<f64> {
+pub fn epochs_to(runs: &[Run], target: f32) -> Option<f64> {
     let e: Option<Vec<f64>> = runs.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect();
     e.map(|e| measure::mean_std(&e).0)
 }
 
 /// Epochs to `target` of each seed's run ("3, never"): the table shows them all, since the
 /// mean (`epochs_to`) counts a variant as reaching the target only when every seed does.
-pub fn per_seed(runs: &[Outcome], target: f32) -> String {
+pub fn per_seed(runs: &[Run], target: f32) -> String {
     let each: Vec<String> = runs
         .iter()
         .map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map_or("never".into(), |e| e.to_string()))
@@ -57,12 +57,18 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     let mut mean_curves = Vec::new();
     let mut layer_curves = Vec::new();
     let mut results = Vec::new();
-    for (name, act) in [("ReLU", Activation::Relu), ("ELU", Activation::elu())] {
+    let pair = [("ReLU", Activation::Relu), ("ELU", Activation::elu())];
+    let mut variants = Vec::new();
+    for (name, act) in pair {
         let spec = ModelSpec::builder(784).repeat(20, |b| b.dense(100, act)).classes(10)?;
         let mut v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
         v.probe = true;
-        let runs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, &data, &v, s, &ctx.out)).collect::<Result<_>>()?;
-        let stat = |f: &dyn Fn(&Outcome) -> f64| measure::mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+        variants.push(v);
+    }
+    let seeds = ctx.seeds();
+    let all = ctx.train_all(&data, &variants, &seeds)?;
+    for ((name, _), runs) in pair.into_iter().zip(all) {
+        let stat = |f: &dyn Fn(&Run) -> f64| measure::mean_std(&runs.iter().map(f).collect::<Vec<_>>());
         let dead = stat(&|o| o.probes.last().unwrap().dead_mean());
         let mean_act = stat(&|o| o.probes.last().unwrap().activation_mean());
         let secs = stat(&|o| o.seconds_per_epoch);
@@ -122,11 +128,15 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let mut val_curves = Vec::new();
     let mut rows: Vec<(String, f64, Option<f64>, f64)> = Vec::new();
     let hidden: Vec<Activation> = Activation::ALL.into_iter().filter(|a| *a != Activation::Identity && *a != Activation::GeluTanh).collect();
-    for act in hidden {
-        let data = if act == Activation::Selu { &standardized } else { &plain };
+    let mut variants = Vec::new();
+    for &act in &hidden {
         let spec = ModelSpec::builder(784).init(init_for(act)).repeat(5, |b| b.dense(100, act)).classes(10)?;
-        let v = Variant::new(act.name(), spec, opt.clone(), ctx.scale.epochs);
-        let runs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+        variants.push(Variant::new(act.name(), spec, opt.clone(), ctx.scale.epochs));
+    }
+    let with_data = hidden.iter().zip(&variants).map(|(&act, v)| (if act == Activation::Selu { &standardized } else { &plain }, v)).collect();
+    let seeds = ctx.seeds();
+    let all = ctx.train_each(with_data, &seeds)?;
+    for (act, runs) in hidden.into_iter().zip(all) {
         let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
         let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
         let e = epochs_to(&runs, target);
@@ -140,35 +150,36 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let mut outputs = Table::new("Output layer: softmax against logistic (mean over seeds)", &["task", "output", "test accuracy", "test loss"]);
     let binary = binary_task(ctx, &plain)?;
     let mut out_rows = Vec::new();
-    for (task, data, classes) in [("Sandal vs Sneaker", &binary, 2usize), ("10 classes", &plain, 10)] {
-        for logistic in [false, true] {
-            let outputs_n = if logistic && classes == 2 { 1 } else { classes };
-            let mut spec = ModelSpec::builder(784).repeat(2, |b| b.dense(100, Activation::Relu)).classes(outputs_n)?;
-            let name = if logistic { format!("logistic ×{outputs_n}") } else { format!("softmax ×{outputs_n}") };
-            // Logistic outputs need f32 targets: a copy of the splits with them.
-            let owned = if logistic {
-                spec.loss = Loss::SigmoidBinaryCrossEntropy;
-                Some(Data::upload(ctx.b, &data.name, data.host.clone())?.with_binary_targets(ctx.b, outputs_n)?)
-            } else {
-                None
-            };
-            let data = owned.as_ref().unwrap_or(data);
-            let v = Variant::new(&format!("{task} {name}"), spec, opt.clone(), ctx.scale.epochs);
-            let mut accs = Vec::new();
-            let mut losses = Vec::new();
-            for seed in ctx.scale.seeds() {
-                let mut o = lab::train(ctx.b, data, &v, seed, &ctx.out)?;
-                accs.push(argmax_accuracy(ctx, &mut o, data)?);
-                losses.push(o.test.loss as f64);
-            }
-            let a = measure::mean_std(&accs);
-            outputs.row(vec![task.into(), name.clone(), pm(a.0, a.1, true), format!("{:.4}", measure::mean_std(&losses).0)]);
-            out_rows.push((task, logistic, a.0));
-            results.push(json!({ "task": task, "output": name, "test_accuracy": accs, "test_loss": losses }));
-            if let Some(d) = owned {
-                d.free(ctx.b)?;
-            }
+    let tasks = [("Sandal vs Sneaker", &binary, 2usize), ("10 classes", &plain, 10)];
+    let setups: Vec<(usize, bool)> = (0..tasks.len()).flat_map(|t| [(t, false), (t, true)]).collect();
+    let units: Vec<(usize, u64)> = (0..setups.len()).flat_map(|i| seeds.iter().map(move |&s| (i, s))).collect();
+    // Each run gives (argmax accuracy, test loss); the model is measured where it trained.
+    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(i, seed), out| {
+        let (task, data, classes) = tasks[setups[i].0];
+        let (v, outputs_n) = output_variant(task, classes, setups[i].1, &opt, ctx.scale.epochs)?;
+        // Logistic outputs need f32 targets: a copy of the splits with them.
+        let owned = if v.spec.loss == Loss::SigmoidBinaryCrossEntropy {
+            Some(Data::upload(b, &data.name, data.host.clone())?.with_binary_targets(b, outputs_n)?)
+        } else {
+            None
+        };
+        let data = owned.as_ref().unwrap_or(data);
+        let mut o = lab::train(b, data, &v, seed, out)?;
+        let accuracy = argmax_accuracy(b, &mut o, data)?;
+        if let Some(d) = owned {
+            d.free(b)?;
         }
+        Ok((accuracy, o.test.loss as f64))
+    })?;
+    for (&(t, logistic), runs) in setups.iter().zip(measured.chunks(seeds.len())) {
+        let (task, _, classes) = tasks[t];
+        let name = output_variant(task, classes, logistic, &opt, ctx.scale.epochs)?.0.name.trim_start_matches(task).trim().to_string();
+        let accs: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let losses: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        let a = measure::mean_std(&accs);
+        outputs.row(vec![task.into(), name.clone(), pm(a.0, a.1, true), format!("{:.4}", measure::mean_std(&losses).0)]);
+        out_rows.push((task, logistic, a.0));
+        results.push(json!({ "task": task, "output": name, "test_accuracy": accs, "test_loss": losses }));
     }
     report.tables.push(outputs);
     report.answer = activations_answer(&rows, &out_rows, target);
@@ -194,10 +205,22 @@ fn binary_task(ctx: &mut Ctx, data: &Data) -> Result<Data> {
     Data::upload(ctx.b, "Sandal vs Sneaker", host)
 }
 
+/// The 784-100-100 ReLU net with a softmax or a logistic output for `task` (`classes`
+/// classes), and its number of outputs.
+fn output_variant(task: &str, classes: usize, logistic: bool, opt: &OptimizerConfig, epochs: usize) -> Result<(Variant, usize)> {
+    let outputs_n = if logistic && classes == 2 { 1 } else { classes };
+    let mut spec = ModelSpec::builder(784).repeat(2, |b| b.dense(100, Activation::Relu)).classes(outputs_n)?;
+    let name = if logistic { format!("logistic ×{outputs_n}") } else { format!("softmax ×{outputs_n}") };
+    if logistic {
+        spec.loss = Loss::SigmoidBinaryCrossEntropy;
+    }
+    Ok((Variant::new(&format!("{task} {name}"), spec, opt.clone(), epochs), outputs_n))
+}
+
 /// Test accuracy from the predictions: the argmax, or p > 0.5 for one logistic output.
-fn argmax_accuracy(ctx: &mut Ctx, o: &mut Outcome, data: &Data) -> Result<f64> {
-    let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
-    let probs = inference.predict(ctx.b, &mut o.model, &data.test, Mode::Eval, 0)?;
+fn argmax_accuracy(b: &mut dyn Backend, o: &mut Outcome, data: &Data) -> Result<f64> {
+    let mut inference = crate::infer::Inference::new(b, 1024)?;
+    let probs = inference.predict(b, &mut o.model, &data.test, Mode::Eval, 0)?;
     let labels = &data.host[2].labels;
     let width = probs.len() / labels.len();
     let correct = labels

@@ -6,9 +6,9 @@ use crate::experiment::measure;
 use crate::nn::{BatchNormAt, Initializer, ModelSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::train::EarlyStopping;
-use crate::backend::Activation;
+use crate::backend::{Activation, Backend};
 
-use super::lab::{self, Data, Outcome, Variant};
+use super::lab::{self, Data, Outcome, Run, Variant};
 use super::report::{curves, pm, Report, Table};
 use super::Ctx;
 
@@ -53,13 +53,28 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut val = Vec::new();
     let mut rows = Vec::new();
     let mut mc_row = None;
-    for (mut v, standardize) in variants {
-        // 1cycle runs its whole schedule: early stopping would cut the annealing short.
-        if !matches!(v.opt.schedule, Schedule::OneCycle { .. }) {
-            v.early_stopping = Some(stop.clone());
-        }
-        let data = if standardize { &standardized } else { &plain };
-        let mut runs: Vec<Outcome> = seeds.iter().map(|&s| lab::train(ctx.b, data, &v, s, &ctx.out)).collect::<Result<_>>()?;
+    let variants: Vec<(Variant, bool)> = variants
+        .into_iter()
+        .map(|(mut v, standardize)| {
+            // 1cycle runs its whole schedule: early stopping would cut the annealing short.
+            if !matches!(v.opt.schedule, Schedule::OneCycle { .. }) {
+                v.early_stopping = Some(stop.clone());
+            }
+            (v, standardize)
+        })
+        .collect();
+    let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
+    // Each run, with MC dropout's test accuracy for the alpha-dropout net (measured on the
+    // trained model where it trained).
+    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(i, seed), out| {
+        let (v, standardize) = &variants[i];
+        let data = if *standardize { &standardized } else { &plain };
+        let mut o = lab::train(b, data, v, seed, out)?;
+        let mc_accuracy = if v.name.contains("alpha dropout") { Some(mc_accuracy(b, &mut o, data, mc)?) } else { None };
+        Ok((o.run(out), mc_accuracy))
+    })?;
+    for ((v, _), measured) in variants.iter().zip(measured.chunks(seeds.len())) {
+        let runs: Vec<&Run> = measured.iter().map(|m| &m.0).collect();
         let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
         let run_epochs = measure::mean_std(&runs.iter().map(|o| o.history.epochs.len() as f64).collect::<Vec<_>>());
         let best = measure::mean_std(&runs.iter().map(|o| best_epoch(o) as f64).collect::<Vec<_>>());
@@ -68,18 +83,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         rows.push((v.name.clone(), acc.0, secs, best.0));
         val.push((v.name.clone(), runs[0].val_accuracy()));
         results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
-        if v.name.contains("alpha dropout") {
-            let mut accs = Vec::new();
-            for o in runs.iter_mut() {
-                let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
-                let (mean, _) = inference.predict_mc(ctx.b, &mut o.model, &data.test, mc)?;
-                let labels = &data.host[2].labels;
-                let correct = labels.iter().enumerate().filter(|&(r, &l)| {
-                    let p = &mean[r * classes..(r + 1) * classes];
-                    p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32 == l
-                }).count();
-                accs.push(correct as f64 / labels.len() as f64);
-            }
+        let accs: Vec<f64> = measured.iter().filter_map(|m| m.1).collect();
+        if !accs.is_empty() {
             let a = measure::mean_std(&accs);
             mc_row = Some((a.0, acc.0));
             table.row(vec![format!("  + MC dropout ({mc} passes)"), pm(a.0, a.1, true), "—".into(), "—".into(), "—".into()]);
@@ -96,8 +101,25 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     Ok(report)
 }
 
+/// Test accuracy of the mean of `passes` MC-dropout predictions.
+fn mc_accuracy(b: &mut dyn Backend, o: &mut Outcome, data: &Data, passes: u32) -> Result<f64> {
+    let mut inference = crate::infer::Inference::new(b, 1024)?;
+    let (mean, _) = inference.predict_mc(b, &mut o.model, &data.test, passes)?;
+    let labels = &data.host[2].labels;
+    let classes = mean.len() / labels.len().max(1);
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|&(r, &l)| {
+            let p = &mean[r * classes..(r + 1) * classes];
+            p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32 == l
+        })
+        .count();
+    Ok(correct as f64 / labels.len() as f64)
+}
+
 /// The epoch with the lowest validation loss (whose weights early stopping restored).
-fn best_epoch(o: &Outcome) -> usize {
+fn best_epoch(o: &Run) -> usize {
     o.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap_or(f32::MAX).total_cmp(&b.val_loss.unwrap_or(f32::MAX))).map_or(0, |r| r.epoch)
 }
 

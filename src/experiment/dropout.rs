@@ -7,9 +7,10 @@ use crate::experiment::{answer, measure};
 use crate::nn::{Mode, ModelSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::Activation;
+use crate::train::checkpoint;
 
 use super::activations::{epochs_to, per_seed};
-use super::lab::{self, Outcome, Variant};
+use super::lab::{self, Run, Variant};
 use super::report::{bars, curves, pm, Report, Table};
 use super::Ctx;
 
@@ -30,26 +31,35 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push(format!("times: median epoch time after the first ÷ steps; inference: batches of 1024 after a warm-up, each timing at least 0.25 s, the setups compared timed in alternation (5 rounds with and without dropout layers, 3 for MC dropout), medians; MC dropout over the first {MC_ROWS} test rows"));
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.02);
     let mut table = Table::new("Training with and without dropout (mean ± std over seeds)", &["model", "ms / step", "epochs to target (per seed)", "test accuracy", "inference µs / sample"]);
-    let mut runs: Vec<Vec<Outcome>> = Vec::new();
-    let mut val = Vec::new();
     let names = ["no dropout", "dropout 0.2"];
+    let mut variants = Vec::new();
     for (name, rate) in names.into_iter().zip([0.0, 0.2]) {
         let spec = ModelSpec::builder(784).dense(300, Activation::Relu).dropout(rate).dense(100, Activation::Relu).dropout(rate).classes(10)?;
-        let v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
-        let outs: Vec<Outcome> = ctx.scale.seeds().map(|s| lab::train(ctx.b, &data, &v, s, &ctx.out)).collect::<Result<_>>()?;
-        val.push((name.to_string(), outs[0].val_accuracy()));
-        runs.push(outs);
+        variants.push(Variant::new(name, spec, opt.clone(), ctx.scale.epochs));
     }
-    // Inference with and without the dropout layers (evaluation mode), in alternation.
+    let seeds = ctx.seeds();
+    let runs = ctx.train_all(&data, &variants, &seeds)?;
+    let val: Vec<(String, Vec<f32>)> = names.iter().zip(&runs).map(|(n, r)| (n.to_string(), r[0].val_accuracy())).collect();
+    if !ctx.pool.leader() {
+        // The inference timings below are the leader's alone: one adapter, in alternation.
+        data.free(ctx.b)?;
+        return Ok(report);
+    }
+    // Inference with and without the dropout layers (evaluation mode), in alternation, on
+    // the first seed's trained models.
+    let mut models = Vec::new();
+    for r in &runs {
+        models.push(checkpoint::load(&ctx.out.join(&r[0].dir).join("model.safetensors"))?.build_model(ctx.b)?);
+    }
     let inference = {
-        let (without, with) = runs.split_at_mut(1);
-        let (m0, m1) = (&mut without[0][0].model, &mut with[0][0].model);
+        let (without, with) = models.split_at_mut(1);
+        let (m0, m1) = (&mut without[0], &mut with[0]);
         lab::alternate(5, 2, |i| {
             let model = if i == 0 { &mut *m0 } else { &mut *m1 };
             lab::timed_inference(ctx.b, model, &data.test, Mode::Eval, 1)
         })?
     };
-    let best = |o: &Outcome| o.val_accuracy().into_iter().fold(0.0f32, f32::max) as f64;
+    let best = |o: &Run| o.val_accuracy().into_iter().fold(0.0f32, f32::max) as f64;
     let target = (0.98 * measure::mean_std(&runs[0].iter().map(best).collect::<Vec<_>>()).0) as f32;
     for ((name, outs), infer) in names.iter().zip(&runs).zip(&inference) {
         let step = measure::mean_std(&outs.iter().map(|o| o.seconds_per_step).collect::<Vec<_>>());
@@ -62,7 +72,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     // MC dropout on the dropout model, over a slice of the test set.
     let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());
     let small = DeviceData::upload(ctx.b, &slice)?;
-    let model = &mut runs[1][0].model;
+    let model = &mut models[1];
     // A plain pass and MC dropout of each size, in alternation.
     let setups = [(Mode::Eval, 1)].into_iter().chain(MC_PASSES.iter().map(|&n| (Mode::McDropout, n))).collect::<Vec<_>>();
     let times = lab::alternate(3, setups.len(), |i| lab::timed_inference(ctx.b, model, &small, setups[i].0, setups[i].1))?;

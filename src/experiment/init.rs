@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::experiment::{answer, measure};
 use crate::nn::{Initializer, ModelSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind};
-use crate::backend::Activation;
+use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Bias, Outcome, Variant};
 use super::report::{bars, curves, pm, pm1, Report, Table};
@@ -14,14 +14,14 @@ use super::Ctx;
 const UNITS: usize = 100;
 
 /// Distinct neurons of each hidden Dense layer (all but the output layer).
-fn distinct(ctx: &mut Ctx, o: &Outcome) -> Result<Vec<usize>> {
+fn distinct(b: &mut dyn Backend, o: &Outcome) -> Result<Vec<usize>> {
     let params = o.model.params();
     let weights: Vec<_> = params.iter().filter(|p| p.name.ends_with(".w")).collect();
     let mut out = Vec::new();
     for w in &weights[..weights.len() - 1] {
         let bias_name = w.name.replace(".w", ".b");
-        let bias = params.iter().find(|p| p.name == bias_name).map(|p| ctx.b.read(p.value)).transpose()?;
-        let values = ctx.b.read(w.value)?;
+        let bias = params.iter().find(|p| p.name == bias_name).map(|p| b.read(p.value)).transpose()?;
+        let values = b.read(w.value)?;
         out.push(measure::distinct_units(&values, bias.as_deref(), w.value.rows, w.value.cols, 1e-5));
     }
     Ok(out)
@@ -50,22 +50,29 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
     let mut summary = Vec::new();
     let mut results = Vec::new();
     let mut curves_val = Vec::new();
-    for (name, spec) in variants {
-        let v = Variant::new(name, spec, opt.clone(), ctx.scale.epochs);
+    let seeds = ctx.seeds();
+    let units: Vec<(Variant, u64)> = variants
+        .iter()
+        .flat_map(|(name, spec)| seeds.iter().map(|&s| (Variant::new(name, spec.clone(), opt.clone(), ctx.scale.epochs), s)))
+        .collect();
+    // Each run with its distinct neurons per hidden layer, taken from the trained model.
+    let runs = ctx.pool.map(ctx.b, &ctx.out, &units, |b, (v, seed), out| {
+        let o = lab::train(b, &data, v, *seed, out)?;
+        Ok((o.run(out), distinct(b, &o)?))
+    })?;
+    for ((name, _), runs) in variants.iter().zip(runs.chunks(seeds.len())) {
         let (mut acc, mut per_layer) = (Vec::new(), vec![Vec::new(); 2]);
-        for seed in ctx.scale.seeds() {
-            let o = lab::train(ctx.b, &data, &v, seed, &ctx.out)?;
-            let d = distinct(ctx, &o)?;
+        for (o, d) in runs {
             acc.push(o.test.accuracy as f64);
             d.iter().enumerate().for_each(|(i, &n)| per_layer[i].push(n as f64));
-            if seed == 1 {
+            if o.seed == 1 {
                 curves_val.push((name.to_string(), o.val_accuracy()));
             }
-            results.push(json!({ "init": name, "seed": seed, "test_accuracy": o.test.accuracy, "distinct": d }));
+            results.push(json!({ "init": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "distinct": d }));
         }
         let (am, asd) = measure::mean_std(&acc);
         let layers: Vec<(f64, f64)> = per_layer.iter().map(|l| measure::mean_std(l)).collect();
-        table.row(vec![name.into(), pm1(layers[0]), pm1(layers[1]), pm(am, asd, true)]);
+        table.row(vec![name.to_string(), pm1(layers[0]), pm1(layers[1]), pm(am, asd, true)]);
         let mean_distinct = (layers[0].0 + layers[1].0) / 2.0;
         summary.push(answer::Symmetry { accuracy: am, distinct: mean_distinct, units: UNITS });
     }
@@ -101,17 +108,23 @@ pub fn bias(ctx: &mut Ctx) -> Result<Report> {
     let mut outcomes = Vec::new();
     let mut results = Vec::new();
     let mut bar_data = Vec::new();
+    let mut variants = Vec::new();
     for (name, value, how) in starts {
         let spec = ModelSpec::builder(784).bias(value).repeat(3, |b| b.dense(100, Activation::Relu)).classes(10)?;
         let mut v = Variant::new(&format!("bias {name}"), spec, opt.clone(), ctx.scale.epochs);
         (v.bias, v.probe) = (how, true);
+        variants.push(v);
+    }
+    let seeds = ctx.seeds();
+    let runs = ctx.train_all(&data, &variants, &seeds)?;
+    for ((name, _, _), runs) in starts.iter().zip(&runs) {
+        let name = *name;
         let (mut acc, mut dead, mut dead0) = (Vec::new(), Vec::new(), Vec::new());
-        for seed in ctx.scale.seeds() {
-            let o = lab::train(ctx.b, &data, &v, seed, &ctx.out)?;
+        for o in runs {
             acc.push(o.test.accuracy as f64);
             dead.push(o.probes.last().map_or(0.0, |p| p.dead_mean()));
             dead0.push(o.probes[0].dead_mean());
-            results.push(json!({ "bias": name, "seed": seed, "test_accuracy": o.test.accuracy, "probes": o.probes }));
+            results.push(json!({ "bias": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "probes": o.probes }));
         }
         let (a, d, d0) = (measure::mean_std(&acc), measure::mean_std(&dead), measure::mean_std(&dead0));
         table.row(vec![name.into(), pm(a.0, a.1, true), pm(d.0, d.1, true), pm(d0.0, d0.1, true)]);

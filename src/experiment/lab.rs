@@ -117,7 +117,7 @@ impl Variant {
 }
 
 /// Dead-unit fraction and mean activation of each hidden layer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
     pub dead: Vec<f64>,
     pub mean: Vec<f64>,
@@ -152,6 +152,36 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What the run measured, without the model (what travels between ranks).
+    pub fn run(&self, out: &Path) -> Run {
+        Run {
+            name: self.name.clone(),
+            seed: self.seed,
+            history: self.history.clone(),
+            test: self.test,
+            seconds_per_epoch: self.seconds_per_epoch,
+            seconds_per_step: self.seconds_per_step,
+            probes: self.probes.clone(),
+            dir: self.dir.strip_prefix(out).unwrap_or(&self.dir).to_path_buf(),
+        }
+    }
+}
+
+/// A finished run's measurements (an `Outcome` without its model).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Run {
+    pub name: String,
+    pub seed: u64,
+    pub history: History,
+    pub test: Metrics,
+    pub seconds_per_epoch: f64,
+    pub seconds_per_step: f64,
+    pub probes: Vec<Probe>,
+    /// The run directory, relative to the experiment's output.
+    pub dir: PathBuf,
+}
+
+impl Run {
     pub fn val_accuracy(&self) -> Vec<f32> {
         self.history.epochs.iter().map(|r| r.val_accuracy.unwrap_or(f32::NAN)).collect()
     }

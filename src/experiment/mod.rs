@@ -11,6 +11,7 @@ pub mod answer;
 pub mod lab;
 pub mod measure;
 mod momentum;
+pub mod pool;
 pub mod report;
 mod sparsity;
 
@@ -20,6 +21,7 @@ use crate::backend::Backend;
 use crate::data::locate::Fetching;
 use crate::error::Result;
 use crate::fail;
+pub use pool::Pool;
 
 /// Every experiment: its name and what it measures.
 pub const EXPERIMENTS: &[(&str, &str)] = &[
@@ -43,10 +45,40 @@ pub struct Scale {
     pub train_rows: Option<usize>,
 }
 
+/// The most seeds, epochs and training rows an experiment takes: far above any useful
+/// setting (a full run of every experiment with 3 seeds and 20 epochs takes hours on two
+/// cores), low enough that a mistyped count is refused instead of running for months.
+pub const MAX_SEEDS: usize = 100;
+pub const MAX_EPOCHS: usize = 1000;
+
 impl Scale {
+    /// The quick or the full scale, with any of seeds, epochs and training rows changed.
     pub fn new(quick: bool, seeds: Option<usize>) -> Self {
         let (s, epochs, rows) = if quick { (2, 5, Some(10_000)) } else { (3, 20, None) };
         Scale { quick, seeds: seeds.unwrap_or(s).max(1), epochs, train_rows: rows }
+    }
+
+    /// `new`, with the counts a user gave checked and applied.
+    pub fn given(quick: bool, seeds: Option<usize>, epochs: Option<usize>, train_rows: Option<usize>) -> Result<Self> {
+        let mut scale = Self::new(quick, seeds);
+        match seeds {
+            Some(0) => fail!("--seeds must be at least 1, got 0"),
+            Some(n) if n > MAX_SEEDS => fail!("--seeds must be at most {MAX_SEEDS} (every seed is a full run of every variant), got {n}"),
+            _ => {}
+        }
+        if let Some(e) = epochs {
+            if e == 0 || e > MAX_EPOCHS {
+                fail!("--epochs must be from 1 to {MAX_EPOCHS}, got {e}");
+            }
+            scale.epochs = e;
+        }
+        if let Some(r) = train_rows {
+            if r < 1000 {
+                fail!("--train-rows must be at least 1000 (the smallest task, Sandal vs Sneaker, keeps a fifth of them, and a batch is 128 rows), got {r}");
+            }
+            scale.train_rows = Some(r);
+        }
+        Ok(scale)
     }
 
     pub fn seeds(&self) -> impl Iterator<Item = u64> {
@@ -75,6 +107,8 @@ pub struct Ctx<'a> {
     pub dataset: String,
     /// Hears of a dataset fetched on first use.
     pub fetch: Box<dyn FnMut(Fetching) + 'a>,
+    /// Where the runs train: here, or spread over the ranks of an MPI job.
+    pub pool: Pool<'a>,
 }
 
 impl Ctx<'_> {
@@ -85,12 +119,39 @@ impl Ctx<'_> {
 
     /// The setup lines every report starts with.
     pub fn setup(&mut self, data: &lab::Data) -> Vec<String> {
-        vec![
+        let mut lines = vec![
             format!("data: {}", data.describe()),
             format!("device: {}", self.b.describe()),
             self.scale.describe(),
             "batch 128; seeds give the weights, the shuffling and the dropout masks".into(),
-        ]
+        ];
+        lines.extend(self.pool.describe());
+        lines
+    }
+
+    /// Train every (variant, seed) pair, spread over the pool; the runs come back grouped by
+    /// variant, in seed order.
+    pub fn train_all(&mut self, data: &lab::Data, variants: &[lab::Variant], seeds: &[u64]) -> Result<Vec<Vec<lab::Run>>> {
+        self.train_each(variants.iter().map(|v| (data, v)).collect(), seeds)
+    }
+
+    /// As `train_all`, each variant on its own data.
+    pub fn train_each(&mut self, variants: Vec<(&lab::Data, &lab::Variant)>, seeds: &[u64]) -> Result<Vec<Vec<lab::Run>>> {
+        let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
+        let runs = self.pool.map(self.b, &self.out, &units, |b, &(v, seed), out| {
+            let (data, variant) = variants[v];
+            Ok(lab::train(b, data, variant, seed, out)?.run(out))
+        })?;
+        let mut grouped: Vec<Vec<lab::Run>> = variants.iter().map(|_| Vec::new()).collect();
+        for ((v, _), run) in units.iter().zip(runs) {
+            grouped[*v].push(run);
+        }
+        Ok(grouped)
+    }
+
+    /// The seeds of this scale, as a list.
+    pub fn seeds(&self) -> Vec<u64> {
+        self.scale.seeds().collect()
     }
 }
 
@@ -116,10 +177,15 @@ pub fn named(name: &str) -> Result<Vec<&'static str>> {
 
 /// Run experiment `name` (one of `EXPERIMENTS`) into `ctx.out`, and write its report there;
 /// returns the report and the path of its `report.md`.
+/// Under an MPI job every rank runs the experiment (its share of the runs) but only rank 0
+/// writes: the report path returned elsewhere is a scratch one, removed with the pool.
 pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
+    ctx.out = ctx.pool.output(&ctx.out);
     std::fs::create_dir_all(&ctx.out).map_err(|e| crate::error::Error::io(&ctx.out, e))?;
     // The runs of an earlier report on this directory are replaced, not mixed in.
-    let _ = std::fs::remove_dir_all(ctx.out.join("runs"));
+    if ctx.pool.leader() {
+        let _ = std::fs::remove_dir_all(ctx.out.join("runs"));
+    }
     let report = match name {
         "init-symmetry" => init::symmetry(ctx)?,
         "bias-init" => init::bias(ctx)?,
@@ -132,5 +198,6 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
         other => fail!("no experiment {other:?}"),
     };
     let path = report.write(&ctx.out)?;
+    ctx.pool.finish()?;
     Ok((report, path))
 }

@@ -2,14 +2,14 @@
 //! mean over those steps, read back and cleared), so overshoot and oscillation show within
 //! an epoch, and a run that diverges is recorded as such and stopped.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use serde_json::json;
 use crate::experiment::{answer, measure};
 use crate::infer::Metrics;
 use crate::nn::{ModelSpec, Sequential};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use crate::train::{epoch_order, TrainConfig, Trainer};
-use crate::backend::Activation;
+use crate::backend::{Activation, Backend};
 
 use super::lab::Data;
 use super::report::{curves_over, pm, Report, Table};
@@ -20,19 +20,18 @@ const BETAS: [f64; 5] = [0.0, 0.9, 0.99, 0.999, 0.99999];
 const LR: f32 = 0.01;
 
 /// Mean training loss of every `WINDOW` steps, until the end or the first non-finite window.
-fn trace(ctx: &mut Ctx, data: &Data, beta: f64, seed: u64) -> Result<Vec<f32>> {
-    let b = &mut *ctx.b;
+fn trace(b: &mut dyn Backend, epochs: usize, data: &Data, beta: f64, seed: u64) -> Result<Vec<f32>> {
     let spec = ModelSpec::builder(784).dense(300, Activation::Relu).dense(100, Activation::Relu).classes(10)?;
     let mut model = Sequential::new(b, &spec, seed)?;
     let kind = if beta == 0.0 { OptimizerKind::Sgd } else { OptimizerKind::Momentum };
     let mut opt = Optimizer::new(b, OptimizerConfig::new(kind).with_lr(LR).with_momentum(beta as f32))?;
     let batch = 128;
-    let mut trainer = Trainer::new(b, TrainConfig { epochs: ctx.scale.epochs, batch_size: batch, seed, ..TrainConfig::default() })?;
+    let mut trainer = Trainer::new(b, TrainConfig { epochs, batch_size: batch, seed, ..TrainConfig::default() })?;
     trainer.begin(b, &mut model, &mut opt, &data.train)?;
     let rows = data.train.rows;
     let stats = trainer.running_metrics_tensor();
     let mut losses = Vec::new();
-    for epoch in 0..ctx.scale.epochs {
+    for epoch in 0..epochs {
         b.write_u32(data.train.order, &epoch_order(seed, epoch, rows))?;
         let steps = rows.div_ceil(batch);
         for start in (0..steps).step_by(WINDOW) {
@@ -65,20 +64,27 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut outcomes = Vec::new();
     let mut plot = Vec::new();
     let mut results = Vec::new();
-    for beta in BETAS {
+    let seeds = ctx.seeds();
+    let units: Vec<(f64, u64)> = BETAS.iter().flat_map(|&beta| seeds.iter().map(move |&s| (beta, s))).collect();
+    let epochs = ctx.scale.epochs;
+    let traces = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(beta, seed), out| {
+        let losses = trace(b, epochs, &data, beta, seed)?;
+        let dir = out.join("runs").join(format!("beta{beta}-s{seed}"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let csv: String = losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", (i + 1) * WINDOW)).collect();
+        let path = dir.join("loss_trace.csv");
+        std::fs::write(&path, format!("step,loss\n{csv}")).map_err(|e| Error::io(&path, e))?;
+        Ok(losses)
+    })?;
+    for (beta, traces) in BETAS.into_iter().zip(traces.chunks(seeds.len())) {
         let (mut finals, mut overs, mut oscs, mut diverged) = (Vec::new(), Vec::new(), Vec::new(), 0);
-        for seed in ctx.scale.seeds() {
-            let losses = trace(ctx, &data, beta, seed)?;
+        for (&seed, losses) in seeds.iter().zip(traces) {
             let finite = losses.last().is_some_and(|l| l.is_finite());
-            let dir = ctx.out.join("runs").join(format!("beta{beta}-s{seed}"));
-            std::fs::create_dir_all(&dir)?;
-            let csv: String = losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", (i + 1) * WINDOW)).collect();
-            std::fs::write(dir.join("loss_trace.csv"), format!("step,loss\n{csv}"))?;
             if finite {
                 let tail = &losses[losses.len().saturating_sub(3)..];
                 finals.push(measure::mean(tail));
-                overs.push(measure::overshoot(&losses));
-                oscs.push(measure::oscillation(&losses));
+                overs.push(measure::overshoot(losses));
+                oscs.push(measure::oscillation(losses));
             } else {
                 diverged += 1;
             }

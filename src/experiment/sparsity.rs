@@ -8,7 +8,7 @@ use crate::nn::{Mode, ModelSpec, Sequential};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use crate::sparse::{self, Rank, Scope};
 use crate::train::{checkpoint, TrainConfig, Trainer};
-use crate::backend::Activation;
+use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Data, Variant};
 use super::report::{curves_over, Report, Table};
@@ -21,6 +21,22 @@ const RANKS: [usize; 5] = [4, 8, 16, 32, 64];
 /// |w| below this counts as zero for ℓ1 (which shrinks weights towards 0 without reaching it).
 const NEAR_ZERO: f32 = 1e-3;
 
+/// The runs that train from scratch (spread over the pool); the rest starts from the dense one.
+#[derive(Clone, Copy)]
+enum Unit {
+    Dense,
+    Iterative(f64),
+    L1(f32),
+}
+
+/// What a unit measured: the dense run, or (zero fraction, accuracy, accuracy before the
+/// near-zero weights were set to 0).
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Measured {
+    Dense(lab::Run),
+    Sparse { zeros: f64, accuracy: f64, trained: f64 },
+}
+
 fn spec() -> Result<ModelSpec> {
     ModelSpec::builder(784).dense(300, Activation::Relu).dense(100, Activation::Relu).classes(10)
 }
@@ -30,8 +46,7 @@ fn opt() -> OptimizerConfig {
 }
 
 /// Train `model` with `opt` for `epochs` on `data`, pruning each epoch to `schedule(epoch)`.
-fn fit(ctx: &mut Ctx, data: &Data, model: &mut Sequential, opt: &mut Optimizer, epochs: usize, schedule: impl Fn(usize) -> f64) -> Result<()> {
-    let b = &mut *ctx.b;
+fn fit(b: &mut dyn Backend, data: &Data, model: &mut Sequential, opt: &mut Optimizer, epochs: usize, schedule: impl Fn(usize) -> f64) -> Result<()> {
     let mut trainer = Trainer::new(b, TrainConfig { epochs, batch_size: 128, seed: 1, ..TrainConfig::default() })?;
     trainer.begin(b, model, opt, &data.train)?;
     for epoch in 1..=epochs {
@@ -44,13 +59,13 @@ fn fit(ctx: &mut Ctx, data: &Data, model: &mut Sequential, opt: &mut Optimizer, 
     Ok(())
 }
 
-fn accuracy(ctx: &mut Ctx, model: &mut Sequential, data: &Data) -> Result<f64> {
-    let mut inference = crate::infer::Inference::new(ctx.b, 1024)?;
-    Ok(inference.evaluate(ctx.b, model, &data.test)?.accuracy as f64)
+fn accuracy(b: &mut dyn Backend, model: &mut Sequential, data: &Data) -> Result<f64> {
+    let mut inference = crate::infer::Inference::new(b, 1024)?;
+    Ok(inference.evaluate(b, model, &data.test)?.accuracy as f64)
 }
 
-fn zeros(ctx: &mut Ctx, model: &Sequential, threshold: f32) -> Result<f64> {
-    let layers = sparse::measure(ctx.b, model, threshold)?;
+fn zeros(b: &mut dyn Backend, model: &Sequential, threshold: f32) -> Result<f64> {
+    let layers = sparse::measure(b, model, threshold)?;
     let (below, n) = layers.iter().fold((0, 0), |(z, n), l| (z + if threshold > 0.0 { l.below } else { l.zeros }, n + l.weights));
     Ok(below as f64 / n as f64)
 }
@@ -69,9 +84,37 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push(format!("model: 784-300-100-10 ReLU, He init, momentum 0.9, lr 0.02, {epochs} epochs, seed 1 (one seed: differences under half a point are noise)"));
     report.setup.push(format!("one-shot: the trained model pruned by global magnitude, then fine-tuned {fine_tune} epoch(s) with the pruned weights held at 0; iterative: pruned along Zhu & Gupta's cubic ramp over epochs 1..{} while training; ℓ1: λ·sign(w) added to the gradient, |w| < {NEAR_ZERO} counted (and then set) to zero", epochs.saturating_sub(1).max(1)));
     let v = Variant::new("dense", spec()?, opt(), epochs);
-    let mut base = lab::train(ctx.b, &data, &v, 1, &ctx.out)?;
+    let units: Vec<Unit> = [Unit::Dense].into_iter().chain(ITERATIVE.map(Unit::Iterative)).chain(L1.map(Unit::L1)).collect();
+    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, unit, out| match *unit {
+        Unit::Dense => Ok(Measured::Dense(lab::train(b, &data, &v, 1, out)?.run(out))),
+        Unit::Iterative(target) => {
+            let mut model = Sequential::new(b, &spec()?, 1)?;
+            let mut o = Optimizer::new(b, opt())?;
+            let end = epochs.saturating_sub(1).max(1);
+            fit(b, &data, &mut model, &mut o, epochs, |e| sparse::cubic(target, 1, end, e))?;
+            let accuracy = accuracy(b, &mut model, &data)?;
+            Ok(Measured::Sparse { zeros: zeros(b, &model, 0.0)?, accuracy, trained: accuracy })
+        }
+        Unit::L1(lambda) => {
+            let mut model = Sequential::new(b, &spec()?, 1)?;
+            let mut config = opt();
+            config.l1 = lambda;
+            let mut o = Optimizer::new(b, config)?;
+            fit(b, &data, &mut model, &mut o, epochs, |_| 0.0)?;
+            let trained = accuracy(b, &mut model, &data)?;
+            let near = zeros(b, &model, NEAR_ZERO)?;
+            sparse::prune(b, &model, &mut o, near, Scope::Global)?;
+            Ok(Measured::Sparse { zeros: near, accuracy: accuracy(b, &mut model, &data)?, trained })
+        }
+    })?;
+    if !ctx.pool.leader() {
+        // One-shot pruning and factorization start from the dense model, on the leader.
+        data.free(ctx.b)?;
+        return Ok(report);
+    }
+    let Some(Measured::Dense(base)) = measured.first() else { unreachable!("the dense run is the first unit") };
     let dense_acc = base.test.accuracy as f64;
-    let path = base.dir.join("model.safetensors");
+    let path = ctx.out.join(&base.dir).join("model.safetensors");
     let mut table = Table::new("Accuracy against the fraction of zero weights", &["method", "setting", "zero weights", "test accuracy", "vs dense"]);
     let row = |t: &mut Table, method: &str, setting: String, z: f64, acc: f64| {
         t.row(vec![method.into(), setting, format!("{:.1}%", 100.0 * z), format!("{:.2}%", 100.0 * acc), format!("{:+.2}", 100.0 * (acc - dense_acc))])
@@ -84,10 +127,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         let mut model = checkpoint::load(&path)?.build_model(ctx.b)?;
         let mut o = Optimizer::new(ctx.b, opt())?;
         sparse::prune(ctx.b, &model, &mut o, s, Scope::Global)?;
-        let before = accuracy(ctx, &mut model, &data)?;
-        fit(ctx, &data, &mut model, &mut o, fine_tune, |_| 0.0)?;
-        let after = accuracy(ctx, &mut model, &data)?;
-        let z = zeros(ctx, &model, 0.0)?;
+        let before = accuracy(ctx.b, &mut model, &data)?;
+        fit(ctx.b, &data, &mut model, &mut o, fine_tune, |_| 0.0)?;
+        let after = accuracy(ctx.b, &mut model, &data)?;
+        let z = zeros(ctx.b, &model, 0.0)?;
         row(&mut table, "one-shot", format!("{:.0}%, no fine-tuning", 100.0 * s), s, before);
         row(&mut table, "one-shot", format!("{:.0}%, fine-tuned", 100.0 * s), z, after);
         prune_curve.push(before as f32);
@@ -95,43 +138,36 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         results.push(json!({ "method": "one-shot", "sparsity": s, "zeros": z, "accuracy_before_fine_tuning": before, "accuracy": after }));
     }
     let mut iterative = Vec::new();
-    for target in ITERATIVE {
-        let mut model = Sequential::new(ctx.b, &spec()?, 1)?;
-        let mut o = Optimizer::new(ctx.b, opt())?;
-        let end = epochs.saturating_sub(1).max(1);
-        fit(ctx, &data, &mut model, &mut o, epochs, |e| sparse::cubic(target, 1, end, e))?;
-        let (acc, z) = (accuracy(ctx, &mut model, &data)?, zeros(ctx, &model, 0.0)?);
-        row(&mut table, "iterative (cubic)", format!("{:.0}%", 100.0 * target), z, acc);
-        iterative.push((target, z, acc));
-        results.push(json!({ "method": "iterative", "sparsity": target, "zeros": z, "accuracy": acc }));
-    }
     let mut l1 = Vec::new();
-    for lambda in L1 {
-        let mut model = Sequential::new(ctx.b, &spec()?, 1)?;
-        let mut config = opt();
-        config.l1 = lambda;
-        let mut o = Optimizer::new(ctx.b, config)?;
-        fit(ctx, &data, &mut model, &mut o, epochs, |_| 0.0)?;
-        let trained = accuracy(ctx, &mut model, &data)?;
-        let near = zeros(ctx, &model, NEAR_ZERO)?;
-        sparse::prune(ctx.b, &model, &mut o, near, Scope::Global)?;
-        let acc = accuracy(ctx, &mut model, &data)?;
-        row(&mut table, "ℓ1", format!("λ = {lambda:e}, |w| < {NEAR_ZERO} set to 0"), near, acc);
-        l1.push((lambda, near, trained, acc));
-        results.push(json!({ "method": "l1", "lambda": lambda, "zeros": near, "accuracy_trained": trained, "accuracy": acc }));
+    for (unit, m) in units.iter().zip(&measured).skip(1) {
+        let Measured::Sparse { zeros: z, accuracy: acc, trained } = *m else { unreachable!("only the first unit is dense") };
+        match *unit {
+            Unit::Iterative(target) => {
+                row(&mut table, "iterative (cubic)", format!("{:.0}%", 100.0 * target), z, acc);
+                iterative.push((target, z, acc));
+                results.push(json!({ "method": "iterative", "sparsity": target, "zeros": z, "accuracy": acc }));
+            }
+            Unit::L1(lambda) => {
+                row(&mut table, "ℓ1", format!("λ = {lambda:e}, |w| < {NEAR_ZERO} set to 0"), z, acc);
+                l1.push((lambda, z, trained, acc));
+                results.push(json!({ "method": "l1", "lambda": lambda, "zeros": z, "accuracy_trained": trained, "accuracy": acc }));
+            }
+            Unit::Dense => unreachable!("the dense run is the first unit"),
+        }
     }
     report.tables.push(table);
     // Low-rank factorization of the two hidden layers, no fine-tuning.
-    let dense_params = base.model.parameter_count();
+    let mut base_model = checkpoint::load(&path)?.build_model(ctx.b)?;
+    let dense_params = base_model.parameter_count();
     let mut factorized = Vec::new();
     for r in RANKS {
-        let (mut model, _) = sparse::factorize(ctx.b, &base.model, &[], Rank::Fixed(r))?;
-        let acc = accuracy(ctx, &mut model, &data)?;
+        let (mut model, _) = sparse::factorize(ctx.b, &base_model, &[], Rank::Fixed(r))?;
+        let acc = accuracy(ctx.b, &mut model, &data)?;
         factorized.push((r, model, acc));
     }
     // Inference of the dense model and each factorized one, timed in alternation.
     let times = lab::alternate(3, RANKS.len() + 1, |i| {
-        let model = if i == 0 { &mut base.model } else { &mut factorized[i - 1].1 };
+        let model = if i == 0 { &mut base_model } else { &mut factorized[i - 1].1 };
         lab::timed_inference(ctx.b, model, &data.test, Mode::Eval, 1)
     })?;
     let dense_time = times[0];

@@ -11,7 +11,7 @@ use crate::nn::{Mode, Sequential, Workspace};
 use crate::tensor::Tensor;
 
 /// Loss and accuracy over a dataset (or the running values of a training epoch).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub loss: f32,
     pub accuracy: f32,
@@ -48,13 +48,26 @@ impl Inference {
 
     /// Loss and accuracy over `data` in evaluation mode (dropout off, running statistics).
     pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
+        Ok(Metrics::from_stats(&self.evaluate_rows(b, model, data, 0, data.rows)?))
+    }
+
+    /// The `stat::*` sums (loss, correct, counts) over rows `first..first + count` of `data`
+    /// in evaluation mode: a replica's shard, summed with the others' into `evaluate`'s value.
+    pub fn evaluate_rows(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        first: usize,
+        count: usize,
+    ) -> Result<Vec<f32>> {
         b.fill(self.stats, 0.0)?;
         let stats = self.stats;
-        self.batches(b, model, data, Mode::Eval, 0, |b, model, ws, logits| {
+        self.batches_over(b, model, data, (first, count), Mode::Eval, 0, |b, model, ws, logits| {
             let w = model.ws(ws);
             b.loss(model.spec().loss, logits, w.targets.unwrap_or(w.labels), w.dlogits, stats, 1.0)
         })?;
-        Ok(Metrics::from_stats(&b.read(self.stats)?))
+        b.read(self.stats)
     }
 
     /// Class probabilities (rows × outputs, in data order) in `mode`; `pass` keys the dropout
@@ -123,11 +136,27 @@ impl Inference {
         data: &DeviceData,
         mode: Mode,
         pass: u32,
+        each: impl FnMut(&mut dyn Backend, &mut Sequential, usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        self.batches_over(b, model, data, (0, data.rows), mode, pass, each)
+    }
+
+    /// `batches` over rows `first..first + count` of `data` only.
+    #[allow(clippy::too_many_arguments)]
+    fn batches_over(
+        &self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        data: &DeviceData,
+        (first, count): (usize, usize),
+        mode: Mode,
+        pass: u32,
         mut each: impl FnMut(&mut dyn Backend, &mut Sequential, usize, Tensor) -> Result<()>,
     ) -> Result<()> {
-        let batch = self.batch_size.min(data.rows);
-        for offset in (0..data.rows).step_by(batch) {
-            let rows = batch.min(data.rows - offset);
+        let end = (first + count).min(data.rows);
+        let batch = self.batch_size.min(count).max(1);
+        for offset in (first..end).step_by(batch) {
+            let rows = batch.min(end - offset);
             let ws = model.workspace(b, rows)?;
             b.begin_step(StepCounters { step: pass, batch_offset: offset as u32, row_base: 0 })?;
             gather_batch(b, data, model.ws(ws))?;

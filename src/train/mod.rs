@@ -9,6 +9,6 @@ mod trainer;
 pub use crate::data::DeviceData;
 pub use crate::infer::Metrics;
 pub use history::{EpochRecord, History, Throughput};
-pub use replicas::{shard, Replicas};
+pub use replicas::{agree, shard, Replicas};
 pub use config::{EarlyStopping, TrainConfig, TrainerState};
 pub use trainer::{epoch_order, BatchSlice, Callback, Trainer};

@@ -154,8 +154,14 @@ impl Trainer {
 
     /// Loss and accuracy of `model` on `data` (inference mode, `config.eval_batch_size` rows
     /// a batch).
+    /// In a data-parallel run each replica evaluates its shard of the rows (`shard`) and the
+    /// sums are all-reduced: every replica returns the whole set's metrics.
     pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
-        self.inference.evaluate(b, model, data)
+        let Some(r) = self.replicas.as_mut() else { return self.inference.evaluate(b, model, data) };
+        let (first, count) = super::shard(0, data.rows, r.rank(), r.size());
+        let mut stats = self.inference.evaluate_rows(b, model, data, first, count)?;
+        r.all_reduce_sum(&mut stats)?;
+        Ok(Metrics::from_stats(&stats))
     }
 
     /// The evaluation and prediction runner the trainer validates with.
@@ -293,7 +299,7 @@ impl Trainer {
             r.all_reduce_sum(&mut stats)?;
         }
         let train_metrics = Metrics::from_stats(&stats);
-        let val_metrics = val.map(|v| self.inference.evaluate(b, model, v)).transpose()?;
+        let val_metrics = val.map(|v| self.evaluate(b, model, v)).transpose()?;
         // Only non-finite values count: cross-entropy is unbounded, and runs with large steps
         // reach losses in the thousands on confident mistakes and still recover.
         if !train_metrics.loss.is_finite() || val_metrics.is_some_and(|v| !v.loss.is_finite()) {
