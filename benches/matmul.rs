@@ -71,7 +71,7 @@ fn bench_gpu(c: &mut Criterion, group_name: &str, label: &str, ctx: &std::sync::
 
 fn matmul(c: &mut Criterion) {
     let ctx = GpuContext::from_env().expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
-    let chosen = wgtrain::gpu::tune::choose(&ctx, wgtrain::gpu::tune::Autotune::from_env()).unwrap().tiling;
+    let chosen = wgtrain::gpu::tune::choose(&ctx, wgtrain::gpu::tune::Autotune::from_env().unwrap()).unwrap().tiling;
     eprintln!("adapter: {}\ngpu: {chosen}", ctx.adapter());
     bench_gpu(c, "matmul", "gpu", &ctx, chosen);
     // The other tilings this adapter runs, for comparison.

@@ -20,6 +20,7 @@ pub mod cpu;
 pub mod data;
 pub mod dist;
 pub mod error;
+pub mod files;
 pub mod experiment;
 pub mod gpu;
 pub mod infer;

@@ -8,6 +8,11 @@ use crate::error::{Error, Result};
 pub const MAX_CLASSES: usize = 1 << 16;
 /// Stochastic passes of Monte Carlo dropout per prediction.
 pub const MAX_MC_PASSES: u32 = 10_000;
+/// Epochs of one training run (or fine-tuning): a hundred thousand epochs of the smallest
+/// bundled dataset already take days; anything above is a mistyped count.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Repeats of one `bench` measurement (each lasts about a quarter of a second).
+pub const MAX_BENCH_REPEATS: usize = 1_000;
 /// Bytes a compressed data file may expand to (Fashion-MNIST's largest is 47 MB).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
 /// Copies of each parameter a training run keeps: the weights, their gradient and up to two

@@ -1,5 +1,16 @@
 //! The `wgtrain` command line.
 
+/// `print!` to standard output through `cli::out` (a closed pipe ends the process quietly).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!($($arg)*)) };
+}
+
+/// `println!` through `cli::out`.
+macro_rules! outln {
+    () => { $crate::cli::out::write(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod cli;
 
 use std::path::PathBuf;
@@ -251,8 +262,15 @@ enum DataAction {
 
 /// The command line: the derived commands, with `train`'s optimizer flags added from the
 /// library's one declaration of the settings.
+/// Every subcommand takes negative numbers as values (`--lr -1` reaches the domain check,
+/// which names it, instead of clap's "unexpected argument").
 fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command().mut_subcommand("train", cli::train_args::with_optimizer_flags)
+    let mut c = <Cli as clap::CommandFactory>::command().mut_subcommand("train", cli::train_args::with_optimizer_flags);
+    let names: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    for name in names {
+        c = c.mut_subcommand(name, |s| s.allow_negative_numbers(true));
+    }
+    c
 }
 
 /// A job under mpirun: train runs one replica per rank, experiment spreads its runs over the
@@ -273,7 +291,7 @@ fn job_for(command: &Command) -> Result<Option<cli::dist::Job>> {
 /// `experiment NAME|all|list`.
 fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<PathBuf>, data: (String, String), devices: &Devices, job: Option<&cli::dist::Job>) -> Result<()> {
     if name == "list" {
-        print!("{}", wgtrain::experiment::list());
+        out!("{}", wgtrain::experiment::list());
         return Ok(());
     }
     let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
@@ -282,6 +300,13 @@ fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<Pa
     let replicas = job.map(|j| j.replicas()).transpose()?;
     let request = cli::experiment::Request { name: &name, scale, output: &output, data_dir: &data_dir, dataset: &dataset };
     cli::experiment::run(request, b.as_mut(), replicas)
+}
+
+/// The shell completion script for `shell`.
+fn completions(shell: clap_complete::Shell) {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "wgtrain", &mut script);
+    cli::out::write_bytes(&script);
 }
 
 /// The arguments of subcommand `name` given on the command line (not defaults), as clap ids.
@@ -297,24 +322,32 @@ fn given(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// `bench`, or `bench --distributed` across the ranks of `job`.
+fn bench(args: cli::bench::BenchArgs, devices: &Devices, job: Option<&cli::dist::Job>, json: bool) -> Result<()> {
+    if args.distributed {
+        let mut b = devices.backend()?;
+        let replicas = job.map(|j| j.replicas()).transpose()?;
+        return cli::bench_dist::run(&args, b.as_mut(), replicas, json);
+    }
+    let (backends, machine) = devices.for_bench()?;
+    cli::bench::run(args, backends, machine, json)
+}
+
+/// Say what went wrong before anything ran, and exit.
+fn fatal(e: anyhow::Error) -> ! {
+    eprintln!("error: {e:#}");
+    std::process::exit(1)
+}
+
 fn main() {
     let matches = command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let autotune = if cli.no_autotune { Autotune::Skip } else { Autotune::from_env() };
-    let job = job_for(&cli.command).unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        std::process::exit(1)
-    });
+    let autotune = if cli.no_autotune { Autotune::Skip } else { Autotune::from_env().unwrap_or_else(|e| fatal(e.into())) };
+    let job = job_for(&cli.command).unwrap_or_else(|e| fatal(e));
     let adapter_index = job.as_ref().map(|j| j.launch.local_rank);
     let devices = Devices { list: cli.device.clone(), autotune, adapter_index };
     let outcome = match cli.command {
-        Command::Bench(args) if args.distributed => devices.backend().and_then(|mut b| {
-            let replicas = job.as_ref().map(|j| j.replicas()).transpose()?;
-            cli::bench_dist::run(&args, b.as_mut(), replicas, cli.json)
-        }),
-        Command::Bench(args) => {
-            devices.for_bench().and_then(|(backends, machine)| cli::bench::run(*args, backends, machine, cli.json))
-        }
+        Command::Bench(args) => bench(*args, &devices, job.as_ref(), cli.json),
         Command::Prune { args, sparsity, per_layer } => devices.backend().and_then(|mut b| {
             let scope = if per_layer { wgtrain::sparse::Scope::PerLayer } else { wgtrain::sparse::Scope::Global };
             cli::compress::run(args, wgtrain::run::Change::Prune { sparsity, scope }, b.as_mut(), cli.json)
@@ -329,11 +362,11 @@ fn main() {
         }),
         Command::Plot { runs, output, metric } => wgtrain::run::plot::compare(&runs, metric, &output).map_err(anyhow::Error::from).map(|()| {
             if !cli.json {
-                println!("wrote {}", output.display());
+                outln!("wrote {}", output.display());
             }
         }),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "wgtrain", &mut std::io::stdout());
+            completions(shell);
             Ok(())
         }
         Command::Experiment { name, quick, seeds, epochs, train_rows, output, dataset, data_dir } => {
@@ -342,11 +375,11 @@ fn main() {
             })
         }
         Command::Data { action: DataAction::List, data_dir } => {
-            print!("{}", cli::data::list(&data_dir));
+            out!("{}", cli::data::list(&data_dir));
             Ok(())
         }
         Command::Data { action: DataAction::Fetch { name }, data_dir } => {
-            cli::data::locate(&name, &data_dir).map(|dir| println!("{name}: {}", dir.display()))
+            cli::data::locate(&name, &data_dir).map(|dir| outln!("{name}: {}", dir.display()))
         }
         Command::Info { checkpoint: None } if job.is_some() => {
             cli::info::rank(&devices, job.as_ref().expect("checked").launch, cli.json)
@@ -380,6 +413,8 @@ fn main() {
             job.fail(&e);
         }
         eprintln!("error: {e:#}");
+        cli::out::finish();
         std::process::exit(1);
     }
+    cli::out::finish();
 }

@@ -107,6 +107,35 @@ fn a_wrong_file_or_a_dropped_connection_falls_through_to_the_next_mirror() {
 }
 
 #[test]
+fn a_mirror_that_stalls_is_given_up_for_the_next_within_the_stall_limit() {
+    // The only test here that sets the variable; the default is 30 s.
+    std::env::set_var("WGTRAIN_FETCH_STALL_SECONDS", "2");
+    let f = fixture();
+    let pinned = f.pinned();
+    let dir = tempdir("download-stall").join("testset");
+    let start = std::time::Instant::now();
+    fetch(&f.remote(&pinned), &[f.server.base("stall"), f.server.base("good")], &dir, &mut no_progress()).unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(60), "took {:?}", start.elapsed());
+    assert_eq!(std::fs::read(dir.join("plain.bin")).unwrap(), f.plain);
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    // A partial file a killed fetch left (untouched for longer than twice the stall limit) is
+    // removed by the next fetch.
+    let killed = tempdir("download-dead-part").join("testset");
+    std::fs::create_dir_all(&killed).unwrap();
+    let part = killed.join(".plain.bin.part.abc123");
+    std::fs::write(&part, b"half").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&part).unwrap().set_modified(old).unwrap();
+    fetch(&f.remote(&pinned), &[f.server.base("good")], &killed, &mut no_progress()).unwrap();
+    assert!(leftovers(&killed).is_empty(), "{:?}", leftovers(&killed));
+    // Stalling alone: the error says so.
+    let alone = tempdir("download-stall-alone").join("testset");
+    let e = fetch(&f.remote(&pinned), &[f.server.base("stall")], &alone, &mut no_progress()).unwrap_err();
+    assert!(e.to_string().contains("no byte for 2 s after 1000 bytes; the server stalled"), "{e}");
+    assert!(leftovers(&alone).is_empty(), "{:?}", leftovers(&alone));
+}
+
+#[test]
 fn with_no_good_source_nothing_is_left_and_the_error_lists_every_source() {
     let f = fixture();
     let pinned = f.pinned();

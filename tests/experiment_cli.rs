@@ -61,3 +61,43 @@ fn a_quick_experiment_writes_its_report_and_reproduces_its_numbers() {
     }
     assert_eq!(tables[0], tables[1], "the same seed reproduces every number of the tables");
 }
+
+#[test]
+fn an_experiment_output_holding_the_users_files_is_refused_and_left_as_it_was() {
+    let dir = tempdir("experiment-foreign");
+    let out = dir.join("exp");
+    std::fs::create_dir_all(out.join("runs/x")).unwrap();
+    for (file, text) in [("report.md", "my notes"), ("results.json", "{}"), ("runs/x/notes.txt", "keep me")] {
+        std::fs::write(out.join(file), text).unwrap();
+    }
+    let ran = wgtrain(&["experiment", "momentum", "--epochs", "1", "--train-rows", "1000", "-o", out.to_str().unwrap()]);
+    let stderr = text(&ran).1;
+    assert!(!ran.status.success() && stderr.contains("holds files wgtrain did not write (runs/x/notes.txt)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(out.join("runs/x/notes.txt")).unwrap(), "keep me");
+    assert_eq!(std::fs::read_to_string(out.join("report.md")).unwrap(), "my notes");
+    // `.` cannot be replaced whole.
+    let here = common::cli::wgtrain_command(&["experiment", "momentum", "-o", "."]).current_dir(&dir).output().unwrap();
+    assert!(!here.status.success() && text(&here).1.contains("cannot be replaced as a whole"), "{}", text(&here).1);
+}
+
+#[test]
+fn an_interrupted_experiment_says_so_and_leaves_nothing() {
+    let dir = tempdir("experiment-interrupt");
+    let out = dir.join("exp");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let args = ["experiment", "momentum", "--epochs", "2", "--train-rows", "5000", "--data-dir", data, "-o", out.to_str().unwrap()];
+    let child = common::cli::wgtrain_command(&args).spawn().unwrap();
+    // Wait for its staging directory, then Ctrl-C.
+    let start = std::time::Instant::now();
+    let staging = || std::fs::read_dir(&dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".exp.staging."));
+    while !staging() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "no staging directory appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let done = child.wait_with_output().unwrap();
+    let stderr = text(&done).1;
+    assert_eq!(done.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: the experiment stopped; nothing was written"), "{stderr}");
+    assert!(!staging() && !out.exists(), "left behind: {:?}", std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>());
+}

@@ -132,8 +132,20 @@ impl Report {
                 ))
             }
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::config(format!("compare file {origin}"), format!("does not fit {SCHEMA}: {e}")))
+        let report: Report = serde_json::from_value(value)
+            .map_err(|e| Error::config(format!("compare file {origin}"), format!("does not fit {SCHEMA}: {e}")))?;
+        // Ratios are taken against these rates: each must be a finite number above 0.
+        for r in &report.rows {
+            for (what, rate) in [("train", r.train.median), ("infer", r.infer.median)] {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(Error::config(
+                        format!("compare file {origin}"),
+                        format!("model {} at batch {}: {what} rate {rate} is not a finite number above 0", r.model, r.batch),
+                    ));
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -73,6 +73,13 @@ fn check(args: &BenchArgs, models: &[BenchModel], backends: &[(String, Box<dyn B
     if args.repeats == 0 {
         bail!("--repeats 0: measure at least once (the default is 5)");
     }
+    if args.repeats > wgtrain::limits::MAX_BENCH_REPEATS {
+        bail!(
+            "--repeats {}: at most {} (each repeat lasts about 0.25 s per model, batch and path; the default is 5)",
+            args.repeats,
+            wgtrain::limits::MAX_BENCH_REPEATS
+        );
+    }
     if args.batch.is_empty() || args.batch.contains(&0) {
         bail!("--batch {:?}: every batch size must be at least 1", args.batch);
     }
@@ -105,7 +112,7 @@ pub fn run(args: BenchArgs, backends: Vec<(String, Box<dyn Backend>)>, machine: 
         .iter()
         .map(|p| {
             let text =
-                std::fs::read_to_string(p).with_context(|| format!("cannot read compare file {}", p.display()))?;
+                wgtrain::files::read_text(p, wgtrain::files::bound::TEXT).with_context(|| format!("cannot read compare file {}", p.display()))?;
             Ok(Report::from_json(&text, &p.display().to_string())?)
         })
         .collect::<Result<_>>()?;
@@ -114,7 +121,7 @@ pub fn run(args: BenchArgs, backends: Vec<(String, Box<dyn Backend>)>, machine: 
         return profile(&args, &models, &mut backends, &machine, json);
     }
     if !json {
-        println!("{}", header(&machine));
+        outln!("{}", header(&machine));
     }
     let mut rows = Vec::new();
     for m in &models {
@@ -123,7 +130,7 @@ pub fn run(args: BenchArgs, backends: Vec<(String, Box<dyn Backend>)>, machine: 
                 let row = bench::measure(b.as_mut(), path, m, batch, args.repeats)
                     .with_context(|| format!("benchmarking {} at batch {batch} on {path}", m.name))?;
                 if !json {
-                    println!("{}", table_line(&row));
+                    outln!("{}", table_line(&row));
                 }
                 rows.push(row);
             }
@@ -136,7 +143,7 @@ pub fn run(args: BenchArgs, backends: Vec<(String, Box<dyn Backend>)>, machine: 
         if !comparisons.is_empty() {
             value["comparisons"] = serde_json::to_value(&comparisons)?;
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else if !args.compare.is_empty() {
         print_comparisons(&comparisons);
     }
@@ -205,12 +212,12 @@ fn table_line(r: &Row) -> String {
 
 fn print_comparisons(c: &[Comparison]) {
     if c.is_empty() {
-        println!("\nno row of the compare files has the same layers and batch as a row measured here");
+        outln!("\nno row of the compare files has the same layers and batch as a row measured here");
         return;
     }
-    println!("\n{:<14} {:>5} {:<22} {:<22} {:>11} {:>11}", "model", "batch", "ours", "theirs", "train ×", "infer ×");
+    outln!("\n{:<14} {:>5} {:<22} {:<22} {:>11} {:>11}", "model", "batch", "ours", "theirs", "train ×", "infer ×");
     for x in c {
-        println!(
+        outln!(
             "{:<14} {:>5} {:<22} {:<22} {:>11.2} {:>11.2}",
             x.model, x.batch, x.ours, x.theirs, x.train_ratio, x.infer_ratio
         );
@@ -237,29 +244,25 @@ fn profile(
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "profiles": all}))?);
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "profiles": all}))?);
     }
     Ok(())
 }
 
 fn print_profile(title: &str, p: &Profile) {
-    println!("# {title}\n# timing: {}", p.method);
+    outln!("# {title}\n# timing: {}", p.method);
     for (what, kernels) in [("training step", &p.train), ("inference batch", &p.infer)] {
         let total: f64 = kernels.iter().map(|k| k.ms).sum();
-        println!("{what}: {total:.3} ms in {} dispatches", kernels.iter().map(|k| k.calls).sum::<usize>());
+        outln!("{what}: {total:.3} ms in {} dispatches", kernels.iter().map(|k| k.calls).sum::<usize>());
         for k in kernels {
-            println!("  {:>6.1}%  {:>9.3} ms  {:>3}×  {}", 100.0 * k.share, k.ms, k.calls, k.kernel);
+            outln!("  {:>6.1}%  {:>9.3} ms  {:>3}×  {}", 100.0 * k.share, k.ms, k.calls, k.kernel);
         }
     }
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    wgtrain::files::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Samples/s against batch size, log axes, one line per (model, path, train|infer), in the

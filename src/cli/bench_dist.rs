@@ -20,14 +20,17 @@ pub fn run(args: &BenchArgs, b: &mut dyn Backend, replicas: Option<Box<dyn Repli
     if args.repeats == 0 || args.batch.is_empty() || args.batch.contains(&0) {
         bail!("--repeats and every --batch must be at least 1");
     }
+    if args.repeats > wgtrain::limits::MAX_BENCH_REPEATS {
+        bail!("--repeats {}: at most {}", args.repeats, wgtrain::limits::MAX_BENCH_REPEATS);
+    }
     let models = args.models()?;
     let leader = replicas.rank() == 0;
     let ranks = replicas.size();
     let mut replicas = Some(replicas);
     if leader && !json {
-        println!("# {} ranks · {} · batch per rank fixed (weak scaling)", ranks, b.describe());
-        println!("# alone = rank 0's step with no exchange; step and all-reduce (gradients read back, summed, written back) per rank, median over repeats");
-        println!(
+        outln!("# {} ranks · {} · batch per rank fixed (weak scaling)", ranks, b.describe());
+        outln!("# alone = rank 0's step with no exchange; step and all-reduce (gradients read back, summed, written back) per rank, median over repeats");
+        outln!(
             "{:<14} {:>6} {:>9} {:>22} {:>22} {:>11} {:>7} {:>10}",
             "model", "batch", "alone ms", "step ms (per rank)", "all-reduce ms", "KiB/step", "share", "efficiency"
         );
@@ -38,7 +41,7 @@ pub fn run(args: &BenchArgs, b: &mut dyn Backend, replicas: Option<Box<dyn Repli
             let row = distributed::measure(b, &mut replicas, m, batch, args.repeats)
                 .with_context(|| format!("benchmarking {} at batch {batch} per rank", m.name))?;
             if leader && !json {
-                println!("{}", line(&row));
+                outln!("{}", line(&row));
             }
             rows.push(row);
         }
@@ -48,7 +51,7 @@ pub fn run(args: &BenchArgs, b: &mut dyn Backend, replicas: Option<Box<dyn Repli
     }
     let report = json!({ "schema": SCHEMA, "ranks": ranks, "adapter": b.describe(), "rows": rows });
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     }
     if let Some(path) = &args.output {
         super::bench::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;

@@ -23,6 +23,7 @@ pub struct CompressArgs {
 }
 
 pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bool) -> Result<()> {
+    super::signals::install_immediate("the compression")?;
     let (checkpoint, device) = (args.checkpoint.display().to_string(), b.describe());
     let epochs = args.fine_tune_epochs;
     let job = Compression {
@@ -34,14 +35,14 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
     };
     let c = job.run(b, &mut Quiet)?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&c.report)?);
+        outln!("{}", serde_json::to_string_pretty(&c.report)?);
         return Ok(());
     }
     let dataset = c.report["dataset"].as_str().unwrap_or_default();
-    println!("# {checkpoint} on {dataset} (from the checkpoint's run config), {device}");
-    println!("\n{}", c.summary);
+    outln!("# {checkpoint} on {dataset} (from the checkpoint's run config), {device}");
+    outln!("\n{}", c.summary);
     for f in &c.factorized {
-        println!(
+        outln!(
             "layer {} ({}→{}): {} → {} parameters at rank {} (keeps {:.1}% of Σσ², ‖W − AB‖_F = {:.4})",
             f.layer,
             f.inputs,
@@ -53,14 +54,14 @@ pub fn run(args: CompressArgs, change: Change, b: &mut dyn Backend, json_out: bo
             f.error
         );
     }
-    println!("parameters: {} → {}", c.params_before, c.params_after);
+    outln!("parameters: {} → {}", c.params_before, c.params_after);
     let (before, after, tuned) = c.accuracy;
     let tuned = tuned.map_or(String::new(), |t| format!(", {:.2}% after {epochs} epochs of fine-tuning", 100.0 * t));
-    println!("test accuracy: {:.2}% → {:.2}%{tuned}", 100.0 * before, 100.0 * after);
-    println!(
+    outln!("test accuracy: {:.2}% → {:.2}%{tuned}", 100.0 * before, 100.0 * after);
+    outln!(
         "inference: {:.0} → {:.0} samples/s (test set, median of 3 passes)",
         c.samples_per_second.0, c.samples_per_second.1
     );
-    println!("wrote {}/{{model.safetensors, summary.json}}", c.output.display());
+    outln!("wrote {}/{{model.safetensors, summary.json}}", c.output.display());
     Ok(())
 }

@@ -38,7 +38,7 @@ impl Devices {
     /// The one backend of a command other than bench.
     pub fn backend(&self) -> Result<Box<dyn Backend>> {
         Ok(match self.list.as_slice() {
-            [Device::Auto] => match self.gpu_or_note() {
+            [Device::Auto] => match self.gpu_or_note()? {
                 Some(g) => Box::new(g),
                 None => Box::new(CpuBackend::new()),
             },
@@ -49,15 +49,20 @@ impl Devices {
     }
 
     /// The GPU backend, or None after one line saying why not and how to get a GPU path.
-    pub fn gpu_or_note(&self) -> Option<GpuBackend> {
-        self.open_gpu()
-            .map_err(|e| {
+    /// Only a missing adapter falls back to the twin: a wrong setting (a bad `WGTRAIN_MATMUL`)
+    /// is an error, not a silent change of device.
+    pub fn gpu_or_note(&self) -> wgtrain::Result<Option<GpuBackend>> {
+        match self.open_gpu() {
+            Ok(g) => Ok(Some(g)),
+            Err(e @ (wgtrain::Error::NoAdapter { .. } | wgtrain::Error::RequestDevice { .. })) => {
                 eprintln!(
                     "note: no GPU adapter ({e}); running on the CPU twin. Without a GPU, Mesa's software Vulkan \
                      driver gives a GPU path: apt-get install mesa-vulkan-drivers"
-                )
-            })
-            .ok()
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The GPU backend on the adapter wgpu's variables pick, saying so when the matmul tiling
@@ -87,7 +92,7 @@ impl Devices {
         for d in &self.list {
             // For bench, auto is the GPU when there is one, else the CPU twin (said so).
             let gpu = match d {
-                Device::Auto => self.gpu_or_note(),
+                Device::Auto => self.gpu_or_note()?,
                 Device::Gpu => Some(self.open_gpu()?),
                 Device::Cpu => None,
             };

@@ -33,31 +33,31 @@ pub fn run(
             "confusion_matrix": e.confusion,
             "model": e.summary,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let device = b.describe();
-    println!("{} on {} (from {source}; {split:?} split, {} samples, {device})", path.display(), e.dataset, e.samples);
-    println!(
+    outln!("{} on {} (from {source}; {split:?} split, {} samples, {device})", path.display(), e.dataset, e.samples);
+    outln!(
         "loss {:.4}  accuracy {:.2}%  ({:.0} samples/s)\n",
         e.metrics.loss,
         100.0 * e.metrics.accuracy,
         e.samples_per_second
     );
-    println!("{}", e.summary);
-    print!("{}", e.report);
+    outln!("{}", e.summary);
+    out!("{}", e.report);
     print_confusion(&e);
     Ok(())
 }
 
 fn print_confusion(e: &Evaluation) {
-    println!("\nconfusion matrix (rows: true class, columns: predicted):");
-    print!("      ");
-    (0..e.confusion.len()).for_each(|c| print!("{c:>6}"));
-    println!();
+    outln!("\nconfusion matrix (rows: true class, columns: predicted):");
+    out!("      ");
+    (0..e.confusion.len()).for_each(|c| out!("{c:>6}"));
+    outln!();
     for (c, row) in e.confusion.iter().enumerate() {
-        print!("  {c:>2}: ");
-        row.iter().for_each(|n| print!("{n:>6}"));
-        println!();
+        out!("  {c:>2}: ");
+        row.iter().for_each(|n| out!("{n:>6}"));
+        outln!();
     }
 }

@@ -24,6 +24,10 @@ pub struct Request<'a> {
 pub fn run(req: Request, b: &mut dyn Backend, mut replicas: Option<Box<dyn Replicas>>) -> Result<()> {
     let names = experiment::named(req.name)?;
     let leader = replicas.as_ref().is_none_or(|r| r.rank() == 0);
+    // Under mpirun the launcher ends every rank on a signal.
+    if replicas.is_none() {
+        super::signals::install_immediate("the experiment")?;
+    }
     let say = |line: String| {
         if leader {
             eprintln!("{line}");
@@ -53,7 +57,7 @@ pub fn run(req: Request, b: &mut dyn Backend, mut replicas: Option<Box<dyn Repli
         };
         let (report, path) = experiment::run(n, &mut ctx)?;
         if leader {
-            println!(
+            outln!(
                 "{}\n\n{}\n(wrote {} in {:.0} s)\n",
                 n,
                 report.answer,
@@ -63,7 +67,7 @@ pub fn run(req: Request, b: &mut dyn Backend, mut replicas: Option<Box<dyn Repli
         }
     }
     if names.len() > 1 && leader {
-        println!("{} experiments in {:.0} s", names.len(), start.elapsed().as_secs_f64());
+        outln!("{} experiments in {:.0} s", names.len(), start.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -15,9 +15,9 @@ pub fn run(checkpoint: Option<&Path>, cpu: bool, devices: &Devices, json: bool) 
             let loaded = checkpoint::load(path)?;
             let summary = wgtrain::run::Summary::of(&loaded);
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                println!("{}\n{summary}", path.display());
+                outln!("{}\n{summary}", path.display());
             }
             Ok(())
         }
@@ -36,9 +36,9 @@ pub fn rank(devices: &Devices, launch: wgtrain::dist::Launch, json: bool) -> Res
             "rank": launch.rank, "size": launch.size, "local_rank": launch.local_rank,
             "host": host, "adapter": ctx.adapter().to_string(),
         });
-        println!("{}", serde_json::to_string(&out)?);
+        outln!("{}", serde_json::to_string(&out)?);
     } else {
-        println!("rank {} of {} on {host} (local rank {}): {}", launch.rank, launch.size, launch.local_rank, ctx.adapter());
+        outln!("rank {} of {} on {host} (local rank {}): {}", launch.rank, launch.size, launch.local_rank, ctx.adapter());
     }
     Ok(())
 }
@@ -55,13 +55,13 @@ fn cpu_twin(json: bool) -> Result<()> {
             "available_memory_bytes": memory,
             "threads_used": 1,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("device: the CPU twin (the reference implementation of every kernel, in plain Rust)");
-    println!("cpu: {} ({} cores; the twin uses one thread)", host.cpu, host.cores);
+    outln!("device: the CPU twin (the reference implementation of every kernel, in plain Rust)");
+    outln!("cpu: {} ({} cores; the twin uses one thread)", host.cpu, host.cores);
     if let Some(m) = memory {
-        println!("available memory: {:.1} GiB", m as f64 / (1u64 << 30) as f64);
+        outln!("available memory: {:.1} GiB", m as f64 / (1u64 << 30) as f64);
     }
     Ok(())
 }
@@ -96,31 +96,31 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
                 "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
             },
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("adapters ({}):", adapters.len());
+    outln!("adapters ({}):", adapters.len());
     for a in &adapters {
-        println!("  {a}");
+        outln!("  {a}");
     }
-    println!("chosen: {}", ctx.adapter());
-    println!("device kind: {:?}", ctx.kind());
-    println!("matmul tiling: {}", backend.matmul_tiling());
-    println!("  {how}");
+    outln!("chosen: {}", ctx.adapter());
+    outln!("device kind: {:?}", ctx.kind());
+    outln!("matmul tiling: {}", backend.matmul_tiling());
+    outln!("  {how}");
     if !tuned.gflops.is_empty() {
         let each: Vec<String> = tuned.gflops.iter().map(|(name, g)| format!("{name} {g:.1}")).collect();
-        println!("  GFLOP/s over the tuning products: {}", each.join(", "));
+        outln!("  GFLOP/s over the tuning products: {}", each.join(", "));
     }
-    println!("limits:");
-    println!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
-    println!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);
-    println!("  max_storage_buffers_per_shader_stage {:>13}", l.max_storage_buffers_per_shader_stage);
-    println!("  max_compute_workgroup_storage_size  {:>14} bytes", l.max_compute_workgroup_storage_size);
-    println!("  max_compute_invocations_per_workgroup {:>12}", l.max_compute_invocations_per_workgroup);
-    println!(
+    outln!("limits:");
+    outln!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);
+    outln!("  max_buffer_size                     {:>14} bytes", l.max_buffer_size);
+    outln!("  max_storage_buffers_per_shader_stage {:>13}", l.max_storage_buffers_per_shader_stage);
+    outln!("  max_compute_workgroup_storage_size  {:>14} bytes", l.max_compute_workgroup_storage_size);
+    outln!("  max_compute_invocations_per_workgroup {:>12}", l.max_compute_invocations_per_workgroup);
+    outln!(
         "  max_compute_workgroup_size (x, y)   {:>14}",
         format!("({}, {})", l.max_compute_workgroup_size_x, l.max_compute_workgroup_size_y)
     );
-    println!("  max_compute_workgroups_per_dimension {:>13}", l.max_compute_workgroups_per_dimension);
+    outln!("  max_compute_workgroups_per_dimension {:>13}", l.max_compute_workgroups_per_dimension);
     Ok(())
 }

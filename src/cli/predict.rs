@@ -34,9 +34,9 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
             checkpoint::write_atomically(path, &csv(&p)?)?;
             if json_out {
                 let summary = serde_json::json!({ "rows": p.rows, "classes": p.classes, "output": path.display().to_string(), "mc_dropout": a.mc_dropout });
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                println!("wrote {} predictions to {}", p.rows, path.display());
+                outln!("wrote {} predictions to {}", p.rows, path.display());
             }
         }
         None if json_out => {
@@ -50,9 +50,9 @@ pub fn run(a: PredictArgs, b: &mut dyn Backend, json_out: bool) -> Result<()> {
                 })
                 .collect();
             let out = serde_json::json!({ "rows": p.rows, "classes": p.classes, "mc_dropout": a.mc_dropout, "predictions": rows });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?);
         }
-        None => std::io::Write::write_all(&mut std::io::stdout(), &csv(&p)?)?,
+        None => super::out::write_bytes(&csv(&p)?),
     }
     Ok(())
 }

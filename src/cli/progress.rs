@@ -73,7 +73,7 @@ impl Callback for Progress {
             (Some(l), Some(a)) => format!(" val_loss {l:.4} val_acc {a:.4}"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "epoch {:>3}/{}: loss {:.4} acc {:.4}{val} lr {:.3e} {:.1}s ({:.0} samples/s)",
             r.epoch, self.epochs, r.loss, r.accuracy, r.lr, r.seconds, r.samples_per_second
         );

@@ -28,7 +28,8 @@ impl Signals {
         let seen = count.clone();
         ctrlc::set_handler(move || {
             if seen.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("\nsecond interrupt: exiting now");
+                eprintln!("\nsecond interrupt: exiting now (the output was left as it was; the last epoch's checkpoint is kept)");
+                wgtrain::run::output::abandon_all();
                 std::process::exit(130);
             }
             eprintln!("\ninterrupt: finishing the current step (press Ctrl-C again to exit at once)");
@@ -38,8 +39,21 @@ impl Signals {
     }
 }
 
+/// Ctrl-C and SIGTERM for a command with no step to finish (`experiment`, `prune`,
+/// `factorize`): stop at once, saying so, with what was being staged removed and every output
+/// as it was.
+pub fn install_immediate(what: &'static str) -> Result<()> {
+    ctrlc::set_handler(move || {
+        eprintln!("\ninterrupted: {what} stopped; nothing was written, and its outputs were left as they were");
+        wgtrain::run::output::abandon_all();
+        std::process::exit(130);
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
 impl Callback for Signals {
+    /// On Ctrl-C or SIGTERM, and when the reader of standard output went away.
     fn stop_requested(&self) -> bool {
-        self.count.load(Ordering::SeqCst) > 0
+        self.count.load(Ordering::SeqCst) > 0 || super::out::closed()
     }
 }

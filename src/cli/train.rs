@@ -48,23 +48,27 @@ impl Observer for Printed {
         }
         match event {
             Event::Resolved { config, data } => {
-                println!("# wgtrain train on {}\n{}", self.device, config.to_toml());
-                println!(
+                outln!("# wgtrain train on {}\n{}", self.device, config.to_toml());
+                outln!(
                     "# data: {} train, {} validation, {} test samples of {} features, {} classes",
                     data.train, data.validation, data.test, data.features, data.classes
                 );
             }
-            Event::Resuming { epoch, epochs } => println!("# resuming after epoch {epoch} of {epochs}"),
-            Event::Model(spec) => println!("# model\n{}", Summary::of_spec(spec)),
+            Event::Resuming { epoch, epochs } if epoch >= epochs => eprintln!(
+                "note: the run has trained {epoch} epochs already and --epochs {epochs} asks for no more: it is written \
+                 as it stands (give --epochs above {epoch} to train it further)"
+            ),
+            Event::Resuming { epoch, epochs } => outln!("# resuming after epoch {epoch} of {epochs}"),
+            Event::Model(spec) => outln!("# model\n{}", Summary::of_spec(spec)),
             Event::Pruned { epoch, zeros, target } => {
-                println!(
+                outln!(
                     "# epoch {epoch} starts pruned to {:.1}% zero weights (target {:.1}%)",
                     100.0 * zeros,
                     100.0 * target
                 )
             }
             Event::LrCut { epoch, loss } => {
-                println!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates ÷10", epoch - 1)
+                outln!("# epoch {epoch} diverged (loss {loss:.4e}); back to epoch {}, learning rates ÷10", epoch - 1)
             }
             Event::Fetching(_) => {}
         }
@@ -108,7 +112,7 @@ pub fn run(
     })?;
     match (prints, json_out) {
         (false, _) => {}
-        (true, true) => println!("{}", serde_json::to_string_pretty(&outcome.metrics)?),
+        (true, true) => outln!("{}", serde_json::to_string_pretty(&outcome.metrics)?),
         (true, false) => print_outcome(&outcome),
     }
     Ok(())
@@ -121,12 +125,12 @@ fn print_outcome(o: &Outcome) {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "\nearly stopping: no better validation loss for {} epochs after epoch {}; stopped after epoch {}{restored}",
             s.patience, s.best_epoch, s.epoch
         );
     }
-    println!(
+    outln!(
         "\ntest: loss {:.4} accuracy {:.2}% · {} epochs in {:.1}s",
         o.test.loss,
         100.0 * o.test.accuracy,
@@ -135,10 +139,10 @@ fn print_outcome(o: &Outcome) {
     );
     if let Some(t) = o.history.throughput() {
         let after = t.after_first_epoch_samples_per_second.map_or(String::new(), |r| format!(", {r:.0} after it"));
-        println!(
+        outln!(
             "training: {:.0} samples/s ({} samples in {:.1}s; first epoch {:.0} samples/s{after})",
             t.samples_per_second, t.samples, t.seconds, t.first_epoch_samples_per_second
         );
     }
-    println!("wrote {}/{{{OUTPUT_FILES}}}", o.output.display());
+    outln!("wrote {}/{{{OUTPUT_FILES}}}", o.output.display());
 }

@@ -248,6 +248,16 @@ impl TrainArgs {
         }
         let file = wgtrain::run::checkpoint_in(path)?;
         let loaded = wgtrain::train::checkpoint::load(&file)?;
-        Ok(RunConfig::from_checkpoint(&loaded, None, None)?)
+        let mut cfg = RunConfig::from_checkpoint(&loaded, None, None)?;
+        // Where the user pointed (or -o, applied after), not where the run once wrote.
+        match (wgtrain::run::resumed_output(path), &self.output) {
+            (Some(output), _) => cfg.output = output.to_string_lossy().into_owned(),
+            (None, Some(_)) => {}
+            (None, None) => anyhow::bail!(
+                "--resume {}: a checkpoint outside a run directory; say where the continued run goes with --output DIR",
+                path.display()
+            ),
+        }
+        Ok(cfg)
     }
 }

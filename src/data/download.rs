@@ -140,12 +140,12 @@ const CIFAR10: Remote<'static> = Remote {
 
 /// Which pin a file's bytes match, if any.
 pub fn verify(file: &Pinned, path: &Path) -> Result<bool> {
-    let bytes = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::open(path).map_err(|e| Error::io(path, e))?;
     if hex(&hash(bytes).map_err(|e| Error::io(path, e))?) == file.sha256 {
         return Ok(true);
     }
     let Some(content) = file.content_sha256 else { return Ok(false) };
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
+    let gz = flate2::read::GzDecoder::new(crate::files::open(path).map_err(|e| Error::io(path, e))?);
     // A file that is not gzip (or is cut short) cannot match the content pin.
     Ok(hash(gz).is_ok_and(|h| hex(&h) == content))
 }
@@ -199,6 +199,7 @@ pub fn fetch(remote: &Remote, mirrors: &[String], dir: &Path, progress: Progress
     if remote.unpack == Unpack::TarGz && present(remote, dir) {
         return Ok(());
     }
+    remove_dead_parts(remote, dir);
     for file in remote.files {
         let dest = dir.join(file.name);
         if dest.exists() {
@@ -258,16 +259,29 @@ fn download(agent: &ureq::Agent, url: &str, file: &Pinned, dest: &Path, progress
     // A recompressed copy is a little smaller or larger than the published file; anything
     // far beyond it is not the file.
     let limit = file.size + file.size / 2 + (1 << 20);
-    let mut body = response.into_body().into_with_config().limit(limit).reader();
-    let mut buf = vec![0u8; 1 << 16];
+    let body = response.into_body().into_with_config().limit(limit).reader();
+    // The body is read on a thread of its own, so that a server which stops sending without
+    // closing the connection is given up after `stall` without a byte (the thread, blocked in
+    // its read, ends with the process).
+    let stall = stall_limit();
+    let chunks = read_in_background(body);
     let mut done = 0u64;
     loop {
-        let n = body.read(&mut buf).map_err(|e| format!("the transfer broke after {done} bytes: {e}"))?;
-        if n == 0 {
+        let chunk = match chunks.recv_timeout(stall) {
+            Ok(Ok(chunk)) => chunk,
+            Ok(Err(e)) => return Err(format!("the transfer broke after {done} bytes: {e}")),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!("no byte for {} s after {done} bytes; the server stalled", stall.as_secs()))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(format!("the transfer broke after {done} bytes"))
+            }
+        };
+        if chunk.is_empty() {
             break;
         }
-        tmp.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
-        done += n as u64;
+        tmp.write_all(&chunk).map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
+        done += chunk.len() as u64;
         progress(file.name, done, total);
     }
     if total.is_some_and(|t| t != done) {
@@ -283,11 +297,55 @@ fn download(agent: &ureq::Agent, url: &str, file: &Pinned, dest: &Path, progress
     Ok(())
 }
 
+/// Remove the partial downloads (`.FILE.part.XXXX`) that killed fetches left in `dir`: those
+/// untouched for twice the stall limit, which no live fetch can own (a live one writes at
+/// least once per stall limit, or gives up).
+fn remove_dead_parts(remote: &Remote, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let dead_after = 2 * stall_limit();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = remote.files.iter().any(|f| name.starts_with(&format!(".{}.part.", f.name)));
+        let idle = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if ours && idle.is_some_and(|i| i > dead_after) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// How long a transfer may go without a byte before the next mirror is tried:
+/// `WGTRAIN_FETCH_STALL_SECONDS` (default 30).
+fn stall_limit() -> Duration {
+    let seconds = std::env::var("WGTRAIN_FETCH_STALL_SECONDS").ok().and_then(|v| v.trim().parse::<u64>().ok());
+    Duration::from_secs(seconds.filter(|&s| s > 0).unwrap_or(30))
+}
+
+/// Chunks of `body` as a thread reads them; an empty chunk is the end.
+fn read_in_background(mut body: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(8);
+    std::thread::spawn(move || loop {
+        let mut buf = vec![0u8; 1 << 16];
+        match body.read(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.send(Ok(buf)).is_err() || n == 0 {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Extract `archive` (gzipped tar) into `dir` through a staging directory, then delete it.
 /// Entries that would land outside the staging directory are refused by `tar`.
 fn unpack_tar_gz(archive: &Path, dir: &Path) -> Result<()> {
     let staging = tempfile::Builder::new().prefix(".unpack.").tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(archive).map_err(|e| Error::io(archive, e))?);
+    let gz = flate2::read::GzDecoder::new(crate::files::open(archive).map_err(|e| Error::io(archive, e))?);
     tar::Archive::new(gz).unpack(staging.path()).map_err(|e| Error::DataCorrupt {
         path: archive.display().to_string(),
         problem: format!("cannot extract: {e}"),

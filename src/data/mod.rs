@@ -16,7 +16,7 @@ pub use device::DeviceData;
 /// The bytes of a data file, gunzipped when they start with the gzip magic bytes (at most
 /// `limits::MAX_DECOMPRESSED_BYTES`). A missing file is `DataMissing` with `hint`.
 fn read_file(path: &std::path::Path, what: &str, hint: &str) -> crate::error::Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+    let raw = crate::files::read(path, crate::files::bound::DATA).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => crate::error::Error::DataMissing {
             what: what.into(),
             path: path.display().to_string(),

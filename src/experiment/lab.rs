@@ -227,15 +227,19 @@ pub fn train(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, out: &Pat
     let dir = out.join("runs").join(format!("{}-s{seed}", v.name.replace([' ', '/', '='], "_")));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     checkpoint::save_with(&dir.join("model.safetensors"), b, &model, None, Some(&trainer), Default::default())?;
-    std::fs::write(dir.join("history.json"), serde_json::to_string_pretty(&h)?)?;
-    std::fs::write(dir.join("history.csv"), h.to_csv())?;
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write("history.json", serde_json::to_string_pretty(&h)?)?;
+    write("history.csv", h.to_csv())?;
     plot::history(&h, &dir, None)?;
     let metrics = json!({
         "variant": v.name, "seed": seed, "test_loss": test.loss, "test_accuracy": test.accuracy,
         "seconds_per_epoch": seconds_per_epoch, "diverged": trainer.state().diverged,
         "model": v.spec, "optimizer": format!("{:?}", v.opt), "epochs": h.epochs.len(), "probes": probes,
     });
-    std::fs::write(dir.join("metrics.json"), serde_json::to_string_pretty(&metrics)?)?;
+    write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
     Ok(Outcome {
         name: v.name.clone(),
         seed,

@@ -23,6 +23,8 @@ use crate::error::Result;
 use crate::fail;
 pub use pool::Pool;
 
+use crate::run::output::{Holds, Staging};
+
 /// Every experiment: its name and what it measures.
 pub const EXPERIMENTS: &[(&str, &str)] = &[
     ("init-symmetry", "Q1: all weights one He-drawn value vs He init, with and without dropout: distinct neurons per layer, accuracy"),
@@ -177,15 +179,24 @@ pub fn named(name: &str) -> Result<Vec<&'static str>> {
 
 /// Run experiment `name` (one of `EXPERIMENTS`) into `ctx.out`, and write its report there;
 /// returns the report and the path of its `report.md`.
-/// Under an MPI job every rank runs the experiment (its share of the runs) but only rank 0
-/// writes: the report path returned elsewhere is a scratch one, removed with the pool.
+///
+/// The output is replaced as a run's is (`run::output::Staging`): written beside it and put in
+/// place whole when the report is done, so a failure or a kill leaves the earlier report as it
+/// was; a directory holding files an experiment does not write (the user's own) is refused
+/// before anything runs, as are `.` and `/`. Under an MPI job every rank runs the experiment
+/// (its share of the runs) but only rank 0 writes: the path returned elsewhere is a scratch
+/// one, removed with the pool.
 pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
-    ctx.out = ctx.pool.output(&ctx.out);
+    let target = ctx.out.clone();
+    let staging = match ctx.pool.leader() {
+        true => Some(Staging::holding(&target, Holds::Experiment)?),
+        false => None,
+    };
+    ctx.out = match &staging {
+        Some(s) => s.dir().to_path_buf(),
+        None => ctx.pool.output(&ctx.out),
+    };
     std::fs::create_dir_all(&ctx.out).map_err(|e| crate::error::Error::io(&ctx.out, e))?;
-    // The runs of an earlier report on this directory are replaced, not mixed in.
-    if ctx.pool.leader() {
-        let _ = std::fs::remove_dir_all(ctx.out.join("runs"));
-    }
     let report = match name {
         "init-symmetry" => init::symmetry(ctx)?,
         "bias-init" => init::bias(ctx)?,
@@ -197,7 +208,11 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
         "deep-net" => deepnet::run(ctx)?,
         other => fail!("no experiment {other:?}"),
     };
-    let path = report.write(&ctx.out)?;
+    let mut path = report.write(&ctx.out)?;
+    if let Some(s) = staging {
+        path = s.commit()?.join("report.md");
+    }
+    ctx.out = target;
     ctx.pool.finish()?;
     Ok((report, path))
 }

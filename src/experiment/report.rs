@@ -80,7 +80,8 @@ impl Report {
             "experiment": self.name, "question": self.question, "setup": self.setup, "tables": tables,
             "answer": self.answer, "measurements": self.results,
         });
-        std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+        let json = dir.join("results.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&results)?).with_context(|| format!("cannot write {}", json.display()))?;
         let path = dir.join("report.md");
         std::fs::write(&path, self.markdown()).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
@@ -123,7 +124,13 @@ pub fn curves_over(
 /// Bars with error bars (mean ± std) into `dir/file`.
 pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, f64, f64)]) -> Result<()> {
     let path = dir.join(file);
-    let root = SVGBackend::new(&path, (760, 460)).into_drawing_area();
+    let mut svg = String::new();
+    render_bars(&mut svg, title, y_desc, bars)?;
+    crate::files::write(&path, svg.as_bytes()).map_err(|e| Error::io(&path, e))
+}
+
+fn render_bars(svg: &mut String, title: &str, y_desc: &str, bars: &[(String, f64, f64)]) -> Result<()> {
+    let root = SVGBackend::with_string(svg, (760, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| Error::msg(e.to_string()))?;
     let hi = bars.iter().map(|b| b.1 + b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let lo = bars.iter().map(|b| b.1 - b.2).filter(|v| v.is_finite()).fold(0.0f64, f64::min);

@@ -64,7 +64,7 @@ impl GpuBackend {
     /// A backend on `ctx`, with the matmul tiling tuned for its adapter (`gpu::tune`: measured
     /// at first use, then read from the cache).
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
-        let tiling = super::tune::choose(&ctx, super::tune::Autotune::from_env())?.tiling;
+        let tiling = super::tune::choose(&ctx, super::tune::Autotune::from_env()?)?.tiling;
         Self::with_tiling(ctx, tiling)
     }
 

@@ -89,11 +89,11 @@ pub enum Autotune {
 
 impl Autotune {
     /// `Skip` where `WGTRAIN_AUTOTUNE=0`, else `Measure`.
-    pub fn from_env() -> Self {
-        if std::env::var("WGTRAIN_AUTOTUNE").is_ok_and(|v| v == "0") {
-            Autotune::Skip
-        } else {
-            Autotune::Measure
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("WGTRAIN_AUTOTUNE").as_deref() {
+            Err(_) | Ok("") | Ok("1") => Ok(Autotune::Measure),
+            Ok("0") => Ok(Autotune::Skip),
+            Ok(other) => Err(Error::BadEnv { var: "WGTRAIN_AUTOTUNE", value: other.into(), expected: "0 (skip) or 1 (time the tilings)" }),
         }
     }
 }
@@ -225,7 +225,8 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 fn read_cache(path: &Path) -> Option<CacheFile> {
-    let text = std::fs::read_to_string(path).ok()?;
+    // Unreadable, not a file (a FIFO would block every GPU command) or too large: retuned.
+    let text = crate::files::read_text(path, crate::files::bound::TEXT).ok()?;
     serde_json::from_str::<CacheFile>(&text).ok().filter(|f| f.schema == SCHEMA)
 }
 

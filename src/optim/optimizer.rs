@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::schedule::{PlateauState, Schedule};
-use super::settings::SETTINGS;
+use super::settings::{Range, SETTINGS};
 use crate::backend::{Backend, Hyper, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::nn::{Param, ParamSet};
@@ -112,7 +112,16 @@ impl OptimizerConfig {
     /// Reject values outside what the update rule can run with, naming the setting.
     pub fn validate(&self) -> Result<()> {
         for s in SETTINGS {
-            s.check((s.get)(self))?;
+            let v = (s.get)(self);
+            if s.used_by(self.kind) {
+                s.check(v)?;
+            } else if !Range::NonNegative.contains(v) {
+                // Unused by this rule, but still a number (a config read back must be sane).
+                return Err(Error::config(
+                    format!("optimizer {}", s.name),
+                    format!("{v} {}", Range::NonNegative.describe()),
+                ));
+            }
         }
         self.schedule.validate()
     }

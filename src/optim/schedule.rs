@@ -128,6 +128,33 @@ impl Schedule {
         }
     }
 
+    /// Refuse a schedule whose learning rate, from base rate `lr`, leaves the range f32 can
+    /// hold (reaches 0 or infinity) before step `steps`, the run's last: the run would stop
+    /// there with nothing written.
+    pub fn check_lasts(&self, lr: f32, steps: u32) -> Result<()> {
+        let Self::Exponential { rate, decay_steps } = self else { return Ok(()) };
+        let last = steps.saturating_sub(1);
+        let end = self.lr(lr, last, &PlateauState::default());
+        if end.is_finite() && end > 0.0 {
+            return Ok(());
+        }
+        // The first step where it does, to say when.
+        let (mut lo, mut hi) = (0u32, last);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let v = self.lr(lr, mid, &PlateauState::default());
+            if v.is_finite() && v > 0.0 { lo = mid + 1 } else { hi = mid }
+        }
+        Err(Error::config(
+            "schedule",
+            format!(
+                "exponential decay by {rate} every {decay_steps} steps takes the learning rate {lr} to {end} at step {lo} \
+                 of the run's {steps}; decay more slowly (--decay-rate closer to 1, or a larger --decay-epochs) or \
+                 train fewer epochs"
+            ),
+        ))
+    }
+
     /// The learning rate at `step` (0-based) for base rate `lr`.
     pub fn lr(&self, lr: f32, step: u32, plateau: &PlateauState) -> f32 {
         match self {

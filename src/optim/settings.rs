@@ -139,8 +139,8 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "eps",
-        help: "The ε of AdaGrad, RMSProp and the Adam family",
-        range: Range::NonNegative,
+        help: "The ε of AdaGrad, RMSProp and the Adam family (> 0: it keeps the update finite where a gradient is 0)",
+        range: Range::Positive,
         defaults: [None, None, None, Some(1e-10), Some(1e-8), Some(1e-8), Some(1e-8), Some(1e-8)],
         get: |c| c.eps,
         set: |c, v| c.eps = v,

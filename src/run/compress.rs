@@ -118,6 +118,8 @@ impl Compression {
 
     pub fn run(self, b: &mut dyn Backend, observer: &mut dyn Observer) -> Result<Compressed> {
         self.change.check()?;
+        // The fine-tuning's epoch count is checked with the other settings, before any work.
+        crate::train::TrainConfig { epochs: self.fine_tune_epochs, ..Default::default() }.validate()?;
         let loaded = checkpoint::load(&self.checkpoint)?;
         let staging = Staging::new(&self.output()?)?;
         let cfg = RunConfig::from_checkpoint(&loaded, None, None)?;

@@ -276,7 +276,7 @@ impl OptimizerSection {
 impl RunConfig {
     /// Read a TOML file; unknown keys are errors.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::bound::TEXT).with_context(|| format!("cannot read config {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config {}", path.display()))
     }
 
@@ -354,6 +354,11 @@ impl RunConfig {
         }
         if !(0.0..1.0).contains(&self.validation_split) {
             fail!("validation_split {} is not in [0, 1)", self.validation_split);
+        }
+        if let Some(e) = &self.early_stopping {
+            if !(e.min_delta.is_finite() && e.min_delta >= 0.0) {
+                fail!("early_stopping.min_delta {} must be a finite number ≥ 0 (the least fall in validation loss that counts)", e.min_delta);
+            }
         }
         if self.early_stopping.is_some() && self.validation_split == 0.0 {
             fail!("early stopping watches the validation loss: set validation_split above 0 (e.g. 0.1)");

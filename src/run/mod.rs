@@ -31,6 +31,6 @@ pub use config::{EarlyStoppingSection, ModelConfig, OnDivergence, OptimizerSecti
 pub use dataset::{InputTransform, Splits};
 pub use evaluate::{evaluate, predict, Evaluation, Predictions, Split};
 pub use observe::{DataSummary, EarlyStop, Event, Observer, Outcome, Quiet, OUTPUT_FILES};
-pub use saved::{checkpoint_in, metadata, INPUT_TRANSFORM_KEY, RUN_CONFIG_KEY};
+pub use saved::{checkpoint_in, metadata, resumed_output, INPUT_TRANSFORM_KEY, RUN_CONFIG_KEY};
 pub use summary::Summary;
 pub use train::{Prepared, Run};

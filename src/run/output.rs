@@ -29,6 +29,50 @@ pub const RUN_FILES: &[&str] = &[
     "summary.json",
 ];
 
+/// What `wgtrain experiment` writes into its output directory besides `runs/` (one run
+/// directory per variant and seed, holding `RUN_FILES` and momentum's `loss_trace.csv`).
+pub const EXPERIMENT_FILES: &[&str] = &[
+    "report.md",
+    "results.json",
+    "val_accuracy.svg",
+    "distinct.svg",
+    "accuracy.svg",
+    "dead_units.svg",
+    "mean_activation.svg",
+    "dead_per_layer.svg",
+    "loss.svg",
+    "pruning.svg",
+    "mc_cost.svg",
+];
+
+/// What a directory may hold for wgtrain to replace it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    /// A run directory (`train`, `prune`, `factorize`).
+    Run,
+    /// An experiment's report and its runs.
+    Experiment,
+}
+
+/// The staging directories of this process not yet committed or dropped, for `abandon_all`.
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remove every staging directory this process has open: for a signal handler about to end
+/// the process at once (which runs no destructors), so that nothing half-written is left
+/// beside the outputs, which stay as they were.
+pub fn abandon_all() {
+    let dirs = LIVE.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn forget(dir: &Path) {
+    if let Ok(mut live) = LIVE.lock() {
+        live.retain(|d| d != dir);
+    }
+}
+
 pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
@@ -59,8 +103,48 @@ fn hidden_name(target: &Path, kind: &str, tag: &str) -> PathBuf {
     parent_of(target).join(format!(".{name}.{kind}{tag}"))
 }
 
+/// The entries of `target` that `holds` does not account for (the user's own files).
+fn foreign_files(target: &Path, holds: Holds) -> Result<Vec<String>> {
+    let names = |dir: &Path| -> Result<Vec<(String, bool)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let entry = entry?;
+            out.push((entry.file_name().to_string_lossy().into_owned(), entry.file_type()?.is_dir()));
+        }
+        Ok(out)
+    };
+    let mut foreign = Vec::new();
+    for (name, is_dir) in names(target)? {
+        // wgtrain's own lock files (`.NAME.lock`, left by a run refused on NAME inside), not
+        // the user's.
+        let lock = name.starts_with('.') && name.ends_with(".lock") && !is_dir;
+        let known = lock || match holds {
+            Holds::Run => RUN_FILES.contains(&name.as_str()),
+            Holds::Experiment if name == "runs" && is_dir => {
+                for (run, run_is_dir) in names(&target.join("runs"))? {
+                    if !run_is_dir {
+                        foreign.push(format!("runs/{run}"));
+                        continue;
+                    }
+                    for (file, _) in names(&target.join("runs").join(&run))? {
+                        if !RUN_FILES.contains(&file.as_str()) && file != "loss_trace.csv" {
+                            foreign.push(format!("runs/{run}/{file}"));
+                        }
+                    }
+                }
+                true
+            }
+            Holds::Experiment => EXPERIMENT_FILES.contains(&name.as_str()),
+        };
+        if !known {
+            foreign.push(name);
+        }
+    }
+    Ok(foreign)
+}
+
 /// Refuse a destination the commit could not replace whole, before any work is done.
-fn check_target(target: &Path) -> Result<()> {
+fn check_target(target: &Path, holds: Holds) -> Result<()> {
     let Ok(meta) = std::fs::metadata(target) else { return Ok(()) };
     if !meta.is_dir() {
         fail!("--output {} exists and is not a directory; choose a directory path", target.display());
@@ -86,21 +170,16 @@ fn check_target(target: &Path) -> Result<()> {
             );
         }
     }
-    let mut foreign = Vec::new();
-    for entry in std::fs::read_dir(target).with_context(|| format!("cannot read {}", target.display()))? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if !RUN_FILES.contains(&name.as_str()) {
-            foreign.push(name);
-        }
-    }
+    let mut foreign = foreign_files(target, holds)?;
     if !foreign.is_empty() {
         foreign.sort();
         foreign.truncate(5);
         fail!(
-            "--output {} holds files wgtrain did not write ({}); a run replaces its output directory \
+            "--output {} holds files wgtrain did not write ({}); {} replaces its output directory \
              as a whole, so choose another --output or move those files",
             target.display(),
-            foreign.join(", ")
+            foreign.join(", "),
+            if holds == Holds::Run { "a run" } else { "an experiment" }
         );
     }
     Ok(())
@@ -131,6 +210,11 @@ impl Staging {
     /// Lock `target` for this run, check it can be replaced, and make an empty staging
     /// directory beside it.
     pub fn new(target: &Path) -> Result<Self> {
+        Self::holding(target, Holds::Run)
+    }
+
+    /// As `new`, for an output that holds what `holds` says.
+    pub fn holding(target: &Path, holds: Holds) -> Result<Self> {
         let target = resolve(target)?;
         let parent = parent_of(&target);
         std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -154,9 +238,12 @@ impl Staging {
             }
         }
         clean_up_after_dead_runs(&target)?;
-        check_target(&target)?;
+        check_target(&target, holds)?;
         let dir = hidden_name(&target, "staging.", &std::process::id().to_string());
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if let Ok(mut live) = LIVE.lock() {
+            live.push(dir.clone());
+        }
         Ok(Self { target, dir, committed: false, _lock: lock })
     }
 
@@ -209,6 +296,7 @@ impl Staging {
         }
         sync_dir(&parent_of(&self.target));
         self.committed = true;
+        forget(&self.dir);
         Ok(self.target.clone())
     }
 }
@@ -254,6 +342,7 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.dir);
+            forget(&self.dir);
         }
     }
 }

@@ -77,15 +77,22 @@ fn log_label(v: f32) -> String {
     }
 }
 
-/// Draw `fig` to `path`.
+/// Draw `fig` to `path` (written as every output file is: `files::write`).
 pub fn draw(path: &Path, fig: &Figure) -> Result<()> {
+    let mut svg = String::new();
+    render(&mut svg, fig)?;
+    crate::files::write(path, svg.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// Draw `fig` as SVG text into `svg`.
+fn render(svg: &mut String, fig: &Figure) -> Result<()> {
     let epochs = fig.series.iter().map(|s| s.values.len()).max().unwrap_or(0).max(1);
     let scale = |v: f32| if fig.log_y { v.max(1e-12).log10() } else { v };
     let finite = fig.series.iter().flat_map(|s| s.values.iter().flatten().copied()).filter(|v| v.is_finite());
     let (lo, hi) = finite.map(scale).fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
     let pad = ((hi - lo) * 0.08).max(1e-3);
-    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (760, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| Error::msg(e.to_string()))?;
     // One epoch still gets an x range, so its points are drawn.
     let mut chart = ChartBuilder::on(&root)
@@ -186,7 +193,7 @@ pub fn compare(runs: &[PathBuf], metric: Metric, out: &Path) -> Result<()> {
     let mut series = Vec::new();
     for run in runs {
         let file = if run.is_dir() { run.join("history.json") } else { run.clone() };
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = crate::files::read_text(&file, crate::files::bound::TEXT).with_context(|| format!("cannot read {}", file.display()))?;
         let h: History = serde_json::from_str(&text).with_context(|| format!("{} is not a run history", file.display()))?;
         let f: fn(&EpochRecord) -> Option<f32> = match metric {
             Metric::Loss => |r| Some(r.loss),

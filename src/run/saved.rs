@@ -60,6 +60,27 @@ impl InputTransform {
 /// The checkpoint a resume path names: a file, or a directory holding a resume checkpoint
 /// (`checkpoint.safetensors`, an interrupted run) or `model.safetensors` (a finished run, to
 /// train further).
+/// Where a run continued from `path` (as `--resume` names it) writes unless told otherwise:
+/// the run the user pointed at, never the output stored in the checkpoint, which may name
+/// another run by now (the directory was moved, or copied). `NAME.resume` (or the checkpoint
+/// in it) continues `NAME`; a run directory (or its `model.safetensors`) continues itself.
+/// None for a checkpoint file outside any run directory: the caller must be told where.
+pub fn resumed_output(path: &Path) -> Option<std::path::PathBuf> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        let name = path.file_name()?.to_str()?;
+        if name != super::resume::CHECKPOINT && name != "model.safetensors" {
+            return None;
+        }
+        path.parent().filter(|p| !p.as_os_str().is_empty())?.to_path_buf()
+    };
+    match dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".resume")) {
+        Some(run) if !run.is_empty() => Some(dir.with_file_name(run)),
+        _ => Some(dir),
+    }
+}
+
 pub fn checkpoint_in(path: &Path) -> Result<std::path::PathBuf> {
     if !path.is_dir() {
         return Ok(path.to_path_buf());

@@ -107,7 +107,11 @@ impl Run {
         self.config.optimizer(1_000)?;
         let staging = if self.writes() { Some(Staging::new(Path::new(&self.config.output))?) } else { None };
         let resume_dir = ResumeDir::beside(staging.as_ref().map_or(Path::new(&self.config.output), |s| s.target()));
-        if self.writes() && self.resume.is_none() && resume_dir.checkpoint().exists() {
+        // An interrupted run on this output is continued or kept, never overwritten by another
+        // (a fresh run, or one resumed from elsewhere).
+        let same_file = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().ok() == Some(a));
+        let resuming_it = self.resume.as_deref().is_some_and(|r| same_file(r, &resume_dir.checkpoint()));
+        if self.writes() && !resuming_it && resume_dir.checkpoint().exists() {
             fail!(
                 "{} holds an interrupted run on this output; continue it with: wgtrain train --resume {} \
                  (or remove that directory to start over)",
@@ -117,6 +121,11 @@ impl Run {
         }
         let splits = dataset::load(&self.config, &mut |f| observer.event(Event::Fetching(f)))?;
         train_config.check_rows(splits.train.rows)?;
+        // With the data known, the schedule must last the whole run.
+        let steps_per_epoch = splits.train.rows.div_ceil(self.config.batch_size);
+        let opt = self.config.optimizer(steps_per_epoch)?;
+        let total = (steps_per_epoch as u64 * self.config.epochs as u64).min(u32::MAX as u64) as u32;
+        opt.schedule.check_lasts(opt.lr, total)?;
         Ok(Prepared { run: self, train_config, staging, resume_dir, splits })
     }
 }

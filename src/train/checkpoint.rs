@@ -6,7 +6,6 @@
 //! is refused rather than giving wrong predictions.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
@@ -140,34 +139,15 @@ pub fn save_with(
     write_atomically(path, &serialized)
 }
 
-/// Write `bytes` to `path` through a synced temporary file in the same directory and a rename.
-/// The temporary file has a random name and is created exclusively, so nothing planted at a
-/// predictable name (a symlink to another file) is ever followed.
+/// Write `bytes` to `path` atomically (`files::write`: symlinks followed, devices and FIFOs
+/// written into, never replaced).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| problem(path, "is not a file path"))?;
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // As a plain create would make it (0666 less the umask), not tempfile's private 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    // Make the rename durable; not every platform can open a directory, so best effort.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::files::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Read and check a checkpoint.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let bytes = crate::files::read(path, crate::files::bound::DATA).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => problem(path, "not found"),
         _ => Error::io(path, e),
     })?;

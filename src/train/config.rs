@@ -46,6 +46,16 @@ impl TrainConfig {
         if self.eval_batch_size == 0 {
             return Err(Error::config("evaluation batch size", "0; it must be at least 1"));
         }
+        if self.epochs > crate::limits::MAX_EPOCHS {
+            return Err(Error::config(
+                "epochs",
+                format!(
+                    "{}; at most {} (a mistyped count would run for years; split longer training into resumed runs)",
+                    self.epochs,
+                    crate::limits::MAX_EPOCHS
+                ),
+            ));
+        }
         Ok(())
     }
 

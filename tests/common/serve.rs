@@ -41,7 +41,7 @@ impl Server {
                     log.lock().unwrap().push(path.clone());
                     let mut parts = path.trim_start_matches('/').splitn(2, '/');
                     let (mode, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                    let known = ["good", "drop", "wrong"].contains(&mode);
+                    let known = ["good", "drop", "wrong", "stall"].contains(&mode);
                     let Some(body) = files.get(name).filter(|_| known) else {
                         let _ = stream
                             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -53,6 +53,13 @@ impl Server {
                     let _ = match mode {
                         "good" => stream.write_all(body),
                         "drop" => stream.write_all(&body[..body.len() / 2]),
+                        // 1,000 bytes, then silence with the connection open.
+                        "stall" => {
+                            let _ = stream.write_all(&body[..1000.min(body.len())]);
+                            let _ = stream.flush();
+                            std::thread::sleep(std::time::Duration::from_secs(600));
+                            Ok(())
+                        }
                         _ => stream.write_all(&body.iter().map(|b| b ^ 0x5a).collect::<Vec<u8>>()),
                     };
                     let _ = stream.flush();
