@@ -34,3 +34,19 @@ pub fn config(data: &[u8]) {
     let _ = cfg.optimizer(100);
     let _ = cfg.to_toml();
 }
+
+/// `bench --compare` files: any text gives a report whose every rate is finite and above 0,
+/// or an error.
+pub fn bench_compare(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(report) = wgtrain::bench::Report::from_json(text, "fuzz.json") {
+        assert!(report.rows.iter().all(|r| r.train.median > 0.0 && r.infer.median > 0.0));
+        assert!(report.rows.iter().all(|r| r.train.median.is_finite() && r.infer.median.is_finite()));
+    }
+}
+
+/// The matmul tune cache: any text gives entries or None (measured again), never a panic.
+pub fn tune_cache(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = wgtrain::gpu::tune::cache_entries(text);
+}

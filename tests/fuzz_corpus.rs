@@ -46,3 +46,13 @@ fn checkpoint_corpus() {
 fn config_corpus() {
     replay("config", checks::config);
 }
+
+#[test]
+fn bench_compare_corpus() {
+    replay("bench_compare", checks::bench_compare);
+}
+
+#[test]
+fn tune_cache_corpus() {
+    replay("tune_cache", checks::tune_cache);
+}

@@ -85,10 +85,12 @@ fn schedules_cannot_make_the_learning_rate_negative_or_infinite() {
     let config = dir.join("piecewise.toml");
     std::fs::write(&config, "[optimizer]\nschedule = \"piecewise\"\nboundaries = [1]\nvalues = [0.05, -0.5]\n").unwrap();
     refused(&train_args("spirals", o, &["--config", config.to_str().unwrap()]), "piecewise values are learning rates");
-    // A rate that grows until it overflows is named as the schedule's fault, not divergence.
+    // A rate that grows until it overflows is named as the schedule's fault, not divergence,
+    // before training.
     let config = dir.join("exp.toml");
     std::fs::write(&config, "[optimizer]\nschedule = \"exponential\"\ndecay_rate = 1e30\ndecay_epochs = 0.01\n").unwrap();
-    refused(&train_args("spirals", o, &["--config", config.to_str().unwrap()]), "it gave the learning rate inf");
+    let stderr = refused(&train_args("spirals", o, &["--config", config.to_str().unwrap()]), "to inf at step 2");
+    assert!(stderr.contains("a rate above 1 grows the learning rate"), "{stderr}");
 }
 
 /// `checkpoint`'s bytes with `edit` applied to (metadata map, tensors), re-serialized;

@@ -92,3 +92,62 @@ fn a_compare_file_with_a_rate_of_zero_is_refused() {
     ];
     refused(wgtrain(&args), "train rate 0 is not a finite number above 0");
 }
+
+#[test]
+fn csv_labels_that_are_no_class_are_named_as_written() {
+    let dir = tempdir("refused-csv");
+    let only_labels = dir.join("labels.csv");
+    std::fs::write(&only_labels, "1\n0\n").unwrap();
+    let huge = dir.join("huge.csv");
+    std::fs::write(&huge, "0.5,1e20\n0.25,0\n").unwrap();
+    for (file, message) in [
+        (&only_labels, "line 1: one field, a label with no feature values"),
+        (&huge, "line 1: label 100000000000000000000 is above the largest class number wgtrain takes (65535)"),
+    ] {
+        let dataset = format!("csv:{}", file.display());
+        refused(wgtrain(&["train", "--dataset", &dataset, "-o", dir.join("out").to_str().unwrap()]), message);
+    }
+}
+
+#[test]
+fn a_checked_checkpoint_whose_weights_overflow_is_not_reported_as_an_evaluation() {
+    use wgtrain::train::checkpoint;
+    use wgtrain::Backend;
+    let dir = tempdir("refused-nan-eval");
+    let run = dir.join("run");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let trained = wgtrain(&[
+        "train",
+        "--dataset",
+        "digits",
+        "--layers",
+        "16",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--data-dir",
+        data,
+        "-o",
+        run.to_str().unwrap(),
+    ]);
+    assert!(trained.status.success(), "{}", text(&trained).1);
+    // The weights scaled past f32's range in the logits, written as wgtrain writes (checksums
+    // and all): the file is valid, the model is not.
+    let path = run.join("model.safetensors");
+    let loaded = checkpoint::load(&path).unwrap();
+    let mut b = wgtrain::CpuBackend::new();
+    let model = loaded.build_model(&mut b).unwrap();
+    for p in model.params().iter().filter(|p| p.name.ends_with(".w")) {
+        let big: Vec<f32> = b.read(p.value).unwrap().iter().map(|w| w.signum() * 1e30).collect();
+        b.write(p.value, &big).unwrap();
+    }
+    let broken = dir.join("broken.safetensors");
+    checkpoint::save_with(&broken, &mut b, &model, None, None, loaded.meta.extra.clone()).unwrap();
+    let eval = wgtrain(&["eval", broken.to_str().unwrap(), "--device", "cpu", "--data-dir", data]);
+    let stderr = text(&eval).1;
+    assert!(
+        !eval.status.success() && stderr.contains("the model gives a") && stderr.contains("loss on digits"),
+        "{stderr}"
+    );
+}

@@ -69,9 +69,21 @@ fn csv_text(text: &str, path: &Path, label_column: isize) -> Result<Dataset> {
         if label_at < 0 || label_at as usize >= width {
             return Err(corrupt(format!("line {line}: no column {label_column} in {width} fields")));
         }
+        if width < 2 {
+            return Err(corrupt(format!(
+                "line {line}: one field, a label with no feature values; each row holds the features and a label"
+            )));
+        }
         let label = values[label_at as usize];
         if label < 0.0 || label.fract() != 0.0 {
             return Err(corrupt(format!("line {line}: label {label} is not a class number (0, 1, 2, …)")));
+        }
+        if label >= u64::MAX as f32 {
+            // As written, not as the integer it would saturate to.
+            return Err(corrupt(format!(
+                "line {line}: label {label} is above the largest class number wgtrain takes ({})",
+                crate::limits::MAX_CLASSES - 1
+            )));
         }
         crate::limits::check_class(label as u64, || format!("line {line} of {}", path.display()))?;
         match cols {

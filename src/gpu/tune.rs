@@ -227,7 +227,17 @@ pub fn cache_dir() -> Option<PathBuf> {
 fn read_cache(path: &Path) -> Option<CacheFile> {
     // Unreadable, not a file (a FIFO would block every GPU command) or too large: retuned.
     let text = crate::files::read_text(path, crate::files::bound::TEXT).ok()?;
-    serde_json::from_str::<CacheFile>(&text).ok().filter(|f| f.schema == SCHEMA)
+    parse_cache(&text)
+}
+
+fn parse_cache(text: &str) -> Option<CacheFile> {
+    serde_json::from_str::<CacheFile>(text).ok().filter(|f| f.schema == SCHEMA)
+}
+
+/// The (key, tiling name) entries of a cache file's text; None for text that is not a cache
+/// of this schema (which is then measured again, never an error).
+pub fn cache_entries(text: &str) -> Option<Vec<(String, String)>> {
+    Some(parse_cache(text)?.entries.into_iter().map(|(k, e)| (k, e.tiling)).collect())
 }
 
 /// Through a temporary file beside it and a rename, so a reader never sees half a file.

@@ -148,9 +148,13 @@ impl Schedule {
         Err(Error::config(
             "schedule",
             format!(
-                "exponential decay by {rate} every {decay_steps} steps takes the learning rate {lr} to {end} at step {lo} \
-                 of the run's {steps}; decay more slowly (--decay-rate closer to 1, or a larger --decay-epochs) or \
-                 train fewer epochs"
+                "the exponential schedule (× {rate} every {decay_steps} steps) takes the learning rate {lr} to {end} at \
+                 step {lo} of the run's {steps}; {}",
+                if *rate > 1.0 {
+                    "a rate above 1 grows the learning rate: give a --decay-rate below 1"
+                } else {
+                    "decay more slowly (--decay-rate closer to 1, or a larger --decay-epochs) or train fewer epochs"
+                }
             ),
         ))
     }

@@ -75,6 +75,14 @@ pub fn evaluate(
     let mut inference = Inference::new(b, DEFAULT_BATCH)?;
     let device_data = DeviceData::upload(b, &data)?;
     let metrics = inference.evaluate(b, &mut model, &device_data)?;
+    if !metrics.loss.is_finite() {
+        fail!(
+            "the model gives a {} loss on {} (its outputs overflow: the weights are not ones training leaves); \
+             retrain it, or evaluate another checkpoint",
+            metrics.loss,
+            cfg.dataset
+        );
+    }
     let start = Instant::now();
     let probs = inference.predict(b, &mut model, &device_data, Mode::Eval, 0)?;
     let samples_per_second = data.rows as f64 / start.elapsed().as_secs_f64();
