@@ -63,7 +63,7 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn remote<'a>(&'a self, pinned: &'a [Pinned<'a>]) -> Remote<'a> {
-        Remote { name: "testset", files: pinned, mirrors: &[], unpack: Unpack::None, about: "test files" }
+        Remote { name: "testset", files: pinned, mirrors: &[], unpack: Unpack::None, about: "test files", holds: &[] }
     }
 
     fn pinned(&self) -> Vec<Pinned<'_>> {
@@ -181,10 +181,17 @@ fn an_archive_is_unpacked_into_the_dataset_directory_and_then_removed() {
     let digest = sha(&archive);
     let pinned =
         [Pinned { name: "set.tar.gz", size: archive.len() as u64, sha256: &digest, content_sha256: None }];
-    let remote = Remote { name: "cifar10", files: &pinned, mirrors: &[], unpack: Unpack::TarGz, about: "" };
+    let holds = ["cifar-10-batches-bin/test_batch.bin"];
+    let remote = Remote { name: "cifar10", files: &pinned, mirrors: &[], unpack: Unpack::TarGz, about: "", holds: &holds };
     let dir = tempdir("download-tar").join("cifar10");
+    // A folder holding something else is not the dataset: it is fetched.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("README.txt"), "my notes").unwrap();
+    assert!(!wgtrain::data::download::present(&remote, &dir));
     fetch(&remote, &[server.base("good")], &dir, &mut no_progress()).unwrap();
     assert!(!dir.join("set.tar.gz").exists(), "the archive is removed once unpacked");
+    assert!(wgtrain::data::download::present(&remote, &dir));
+    assert_eq!(std::fs::read_to_string(dir.join("README.txt")).unwrap(), "my notes");
     let test = wgtrain::data::sources::cifar10(&dir, false).unwrap();
     assert_eq!((test.rows, test.cols, test.labels[0]), (1, 3072, 3));
     assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));

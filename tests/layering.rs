@@ -9,22 +9,23 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("limits", &["error"]),
+    ("files", &["limits"]),
     ("tensor", &["error"]),
     ("shaders", &[]),
     ("backend", &["error", "tensor"]),
     // The two implementations of the op set, side by side: neither knows the other.
     ("cpu", &["backend", "error", "tensor"]),
-    ("gpu", &["backend", "error", "tensor", "shaders"]),
+    ("gpu", &["backend", "error", "tensor", "shaders", "files"]),
     ("nn", &["backend", "error", "tensor", "limits"]),
     ("optim", &["backend", "error", "tensor", "nn"]),
-    ("data", &["backend", "error", "tensor", "limits"]),
+    ("data", &["backend", "error", "tensor", "limits", "files"]),
     ("sparse", &["backend", "error", "tensor", "nn", "optim"]),
     ("infer", &["backend", "error", "tensor", "nn", "data"]),
-    ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "sparse", "limits"]),
+    ("train", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "sparse", "limits", "files"]),
     ("dist", &["error", "train"]),
-    ("run", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits"]),
+    ("run", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "files"]),
     ("bench", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train"]),
-    ("experiment", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run"]),
+    ("experiment", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run", "files"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

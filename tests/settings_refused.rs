@@ -151,3 +151,18 @@ fn a_checked_checkpoint_whose_weights_overflow_is_not_reported_as_an_evaluation(
         "{stderr}"
     );
 }
+
+#[test]
+fn a_data_dir_that_is_a_file_and_a_mirror_that_is_no_url_are_named() {
+    let dir = tempdir("refused-data-dir");
+    let file = dir.join("passwd");
+    std::fs::write(&file, "root:x:0:0\n").unwrap();
+    let out = dir.join("out");
+    let args =
+        ["train", "--dataset", "fashion-mnist", "--data-dir", file.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    refused(wgtrain(&args), "is not a directory; give the directory datasets are kept in");
+    let empty = dir.join("empty");
+    let mut c = wgtrain_command(&["data", "fetch", "fashion-mnist", "--data-dir", empty.to_str().unwrap()]);
+    c.env("WGTRAIN_MIRROR", "file:///srv/datasets").env("WGTRAIN_SYSTEM_DATA", dir.join("none"));
+    refused(c.output().unwrap(), "only http:// and https:// mirrors are fetched from");
+}

@@ -43,6 +43,9 @@ pub struct Remote<'a> {
     pub unpack: Unpack,
     /// Who publishes it and under which licence.
     pub about: &'a str,
+    /// For an archive: files (relative paths) the unpacked archive holds, every one of which
+    /// must be there for the dataset to count as present (not any file in the folder).
+    pub holds: &'a [&'a str],
 }
 
 /// Progress of one file: its name, bytes so far, and the total when the server said.
@@ -89,6 +92,7 @@ const FASHION_MNIST: Remote<'static> = Remote {
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ],
     unpack: Unpack::None,
+    holds: &[],
     about: "Zalando Research, MIT licence (github.com/zalandoresearch/fashion-mnist)",
 };
 
@@ -122,6 +126,7 @@ const MNIST: Remote<'static> = Remote {
     ],
     mirrors: &["https://storage.googleapis.com/cvdf-datasets/mnist/", "https://ossci-datasets.s3.amazonaws.com/mnist/"],
     unpack: Unpack::None,
+    holds: &[],
     about: "Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0",
 };
 
@@ -135,6 +140,14 @@ const CIFAR10: Remote<'static> = Remote {
     }],
     mirrors: &["https://www.cs.toronto.edu/~kriz/"],
     unpack: Unpack::TarGz,
+    holds: &[
+        "cifar-10-batches-bin/data_batch_1.bin",
+        "cifar-10-batches-bin/data_batch_2.bin",
+        "cifar-10-batches-bin/data_batch_3.bin",
+        "cifar-10-batches-bin/data_batch_4.bin",
+        "cifar-10-batches-bin/data_batch_5.bin",
+        "cifar-10-batches-bin/test_batch.bin",
+    ],
     about: "A. Krizhevsky, 2009 (www.cs.toronto.edu/~kriz/cifar.html)",
 };
 
@@ -172,7 +185,11 @@ pub fn present(remote: &Remote, dir: &Path) -> bool {
         Unpack::None => remote.files.iter().all(|f| {
             dir.join(f.name).is_file() || f.name.strip_suffix(".gz").is_some_and(|n| dir.join(n).is_file())
         }),
-        // What the archives held: anything but hidden entries (temporary files) and the archives.
+        // What the archives hold, every file of it (a folder holding something else is not
+        // the dataset).
+        Unpack::TarGz if !remote.holds.is_empty() => remote.holds.iter().all(|f| dir.join(f).is_file()),
+        // An archive of unknown contents: anything but hidden entries (temporary files) and
+        // the archives.
         Unpack::TarGz => std::fs::read_dir(dir).is_ok_and(|d| {
             d.flatten().any(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();

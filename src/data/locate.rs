@@ -46,6 +46,19 @@ pub fn found(remote: &Remote, data_dir: &Path) -> Option<PathBuf> {
 /// The directory holding dataset `name`, fetched into the data directory if no place has it.
 pub fn locate(name: &str, data_dir: &Path, report: &mut dyn FnMut(Fetching)) -> Result<PathBuf> {
     let remote = download::remote(name).with_context(|| format!("no dataset named {name:?} can be fetched"))?;
+    if data_dir.exists() && !data_dir.is_dir() {
+        return Err(Error::msg(format!(
+            "--data-dir {} is not a directory; give the directory datasets are kept in (default: data)",
+            data_dir.display()
+        )));
+    }
+    if let Some(m) = env_mirrors().into_iter().find(|m| !(m.starts_with("http://") || m.starts_with("https://"))) {
+        return Err(Error::msg(format!(
+            "WGTRAIN_MIRROR {m:?}: only http:// and https:// mirrors are fetched from; for files on this machine, \
+             put them in {} (or give --data-dir the directory that holds {name}/)",
+            data_dir.join(name).display()
+        )));
+    }
     if let Some(dir) = found(remote, data_dir) {
         return Ok(dir);
     }
