@@ -169,7 +169,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         if let Some(d) = owned {
             d.free(b)?;
         }
-        Ok((accuracy, o.test.loss as f64))
+        Ok((accuracy, o.run.test.loss as f64))
     })?;
     for (&(t, logistic), runs) in setups.iter().zip(measured.chunks(seeds.len())) {
         let (task, _, classes) = tasks[t];

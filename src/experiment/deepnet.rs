@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         let data = if *standardize { &standardized } else { &plain };
         let mut o = lab::train(b, data, v, seed, out)?;
         let mc_accuracy = if v.name.contains("alpha dropout") { Some(mc_accuracy(b, &mut o, data, mc)?) } else { None };
-        Ok((o.run(out), mc_accuracy))
+        Ok((o.run, mc_accuracy))
     })?;
     for ((v, _), measured) in variants.iter().zip(measured.chunks(seeds.len())) {
         let runs: Vec<&Run> = measured.iter().map(|m| &m.0).collect();

@@ -58,7 +58,8 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
     // Each run with its distinct neurons per hidden layer, taken from the trained model.
     let runs = ctx.pool.map(ctx.b, &ctx.out, &units, |b, (v, seed), out| {
         let o = lab::train(b, &data, v, *seed, out)?;
-        Ok((o.run(out), distinct(b, &o)?))
+        let d = distinct(b, &o)?;
+        Ok((o.run, d))
     })?;
     for ((name, _), runs) in variants.iter().zip(runs.chunks(seeds.len())) {
         let (mut acc, mut per_layer) = (Vec::new(), vec![Vec::new(); 2]);

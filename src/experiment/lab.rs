@@ -137,6 +137,14 @@ impl Probe {
 
 /// A finished run, with its model still on the device.
 pub struct Outcome {
+    /// What it measured (what travels between ranks).
+    pub run: Run,
+    pub model: Sequential,
+}
+
+/// A finished run's measurements.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Run {
     pub name: String,
     pub seed: u64,
     pub history: History,
@@ -146,36 +154,6 @@ pub struct Outcome {
     /// Median seconds per training step, likewise.
     pub seconds_per_step: f64,
     /// Before training, then after each epoch (when probed).
-    pub probes: Vec<Probe>,
-    pub model: Sequential,
-    pub dir: PathBuf,
-}
-
-impl Outcome {
-    /// What the run measured, without the model (what travels between ranks).
-    pub fn run(&self, out: &Path) -> Run {
-        Run {
-            name: self.name.clone(),
-            seed: self.seed,
-            history: self.history.clone(),
-            test: self.test,
-            seconds_per_epoch: self.seconds_per_epoch,
-            seconds_per_step: self.seconds_per_step,
-            probes: self.probes.clone(),
-            dir: self.dir.strip_prefix(out).unwrap_or(&self.dir).to_path_buf(),
-        }
-    }
-}
-
-/// A finished run's measurements (an `Outcome` without its model).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Run {
-    pub name: String,
-    pub seed: u64,
-    pub history: History,
-    pub test: Metrics,
-    pub seconds_per_epoch: f64,
-    pub seconds_per_step: f64,
     pub probes: Vec<Probe>,
     /// The run directory, relative to the experiment's output.
     pub dir: PathBuf,
@@ -240,7 +218,7 @@ pub fn train(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, out: &Pat
         "model": v.spec, "optimizer": format!("{:?}", v.opt), "epochs": h.epochs.len(), "probes": probes,
     });
     write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
-    Ok(Outcome {
+    let run = Run {
         name: v.name.clone(),
         seed,
         history: h,
@@ -248,9 +226,9 @@ pub fn train(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, out: &Pat
         seconds_per_epoch,
         seconds_per_step: seconds_per_epoch / steps,
         probes,
-        model,
-        dir,
-    })
+        dir: dir.strip_prefix(out).unwrap_or(&dir).to_path_buf(),
+    };
+    Ok(Outcome { run, model })
 }
 
 /// Dead units and mean activation of every hidden Dense layer on the first rows of `val`.

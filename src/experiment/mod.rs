@@ -142,7 +142,7 @@ impl Ctx<'_> {
         let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
         let runs = self.pool.map(self.b, &self.out, &units, |b, &(v, seed), out| {
             let (data, variant) = variants[v];
-            Ok(lab::train(b, data, variant, seed, out)?.run(out))
+            Ok(lab::train(b, data, variant, seed, out)?.run)
         })?;
         let mut grouped: Vec<Vec<lab::Run>> = variants.iter().map(|_| Vec::new()).collect();
         for ((v, _), run) in units.iter().zip(runs) {

@@ -86,7 +86,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let v = Variant::new("dense", spec()?, opt(), epochs);
     let units: Vec<Unit> = [Unit::Dense].into_iter().chain(ITERATIVE.map(Unit::Iterative)).chain(L1.map(Unit::L1)).collect();
     let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, unit, out| match *unit {
-        Unit::Dense => Ok(Measured::Dense(lab::train(b, &data, &v, 1, out)?.run(out))),
+        Unit::Dense => Ok(Measured::Dense(lab::train(b, &data, &v, 1, out)?.run)),
         Unit::Iterative(target) => {
             let mut model = Sequential::new(b, &spec()?, 1)?;
             let mut o = Optimizer::new(b, opt())?;
