@@ -135,3 +135,128 @@ fn running_statistics_move_by_the_momentum_towards_the_batch() {
     let s = 1.25f32.sqrt();
     assert_eq!(y, vec![-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s]);
 }
+
+/// One replica's slice of a batch on `b`, with its own saved and running statistics.
+struct Slice {
+    t: BatchNormTensors,
+    y: wgtrain::Tensor,
+    dy: wgtrain::Tensor,
+    dx: wgtrain::Tensor,
+    daffine: wgtrain::Tensor,
+    sums: wgtrain::Tensor,
+}
+
+/// Sum `read(slice)` over the slices, element by element, as the all-reduce would.
+fn summed(b: &mut dyn Backend, slices: &[Slice], read: impl Fn(&Slice) -> wgtrain::Tensor) -> Vec<f32> {
+    let mut total: Vec<f32> = Vec::new();
+    for s in slices {
+        let v = b.read(read(s)).unwrap();
+        total.resize(v.len(), 0.0);
+        total.iter_mut().zip(v).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+#[test]
+fn synchronized_stages_over_slices_compute_the_whole_batch_pass() {
+    // The batch cut into replicas' slices (uneven, one of a single row), each stage's sums
+    // added over the slices as the all-reduce adds them: every slice's output, saved and
+    // running statistics and input gradient equal one pass over the whole batch, and the
+    // slices' dγ, dβ add up to its. The sums run in another order (slice by slice), so
+    // ulps: the same bound as the GPU against the twin.
+    let spec = BatchNorm::default();
+    let (rows, cols, cuts) = (37, 19, [0, 16, 17, 37]);
+    let x: Vec<f32> = uniform(11, rows * cols).iter().map(|v| 3.0 * v + 1.0).collect();
+    let dy = uniform(12, rows * cols);
+    let affine = [uniform(13, cols).iter().map(|v| 1.0 + 0.5 * v).collect::<Vec<_>>(), uniform(14, cols)].concat();
+    let running0 = [vec![0.1; cols], vec![2.0; cols]].concat();
+    let mut both = Both::new();
+    for (name, b) in both.named() {
+        // The whole batch in one pass.
+        let whole = BatchNormTensors {
+            x: b.upload(rows, cols, &x).unwrap(),
+            affine: b.upload(2, cols, &affine).unwrap(),
+            saved: b.zeros(2, cols).unwrap(),
+            running: b.upload(2, cols, &running0).unwrap(),
+        };
+        let (y, dyt, dx, daffine) = (
+            b.zeros(rows, cols).unwrap(),
+            b.upload(rows, cols, &dy).unwrap(),
+            b.zeros(rows, cols).unwrap(),
+            b.zeros(2, cols).unwrap(),
+        );
+        b.batchnorm_forward(spec, whole, y, true).unwrap();
+        b.batchnorm_backward(whole, dyt, dx, daffine).unwrap();
+
+        let slices: Vec<Slice> = cuts
+            .windows(2)
+            .map(|w| {
+                let n = w[1] - w[0];
+                let part = |v: &[f32]| v[w[0] * cols..w[1] * cols].to_vec();
+                Slice {
+                    t: BatchNormTensors {
+                        x: b.upload(n, cols, &part(&x)).unwrap(),
+                        affine: b.upload(2, cols, &affine).unwrap(),
+                        saved: b.zeros(2, cols).unwrap(),
+                        running: b.upload(2, cols, &running0).unwrap(),
+                    },
+                    y: b.zeros(n, cols).unwrap(),
+                    dy: b.upload(n, cols, &part(&dy)).unwrap(),
+                    dx: b.zeros(n, cols).unwrap(),
+                    daffine: b.zeros(2, cols).unwrap(),
+                    sums: b.zeros(2, cols).unwrap(),
+                }
+            })
+            .collect();
+        for s in &slices {
+            b.batchnorm_moment(s.t, false).unwrap();
+        }
+        let mut mean = summed(b, &slices, |s| s.t.saved);
+        mean[..cols].iter_mut().for_each(|m| *m /= rows as f32);
+        for s in &slices {
+            b.write(s.t.saved, &mean).unwrap();
+            b.batchnorm_moment(s.t, true).unwrap();
+        }
+        let sq = summed(b, &slices, |s| s.t.saved);
+        let saved = [&mean[..cols], &sq[cols..]].concat();
+        for s in &slices {
+            b.write(s.t.saved, &saved).unwrap();
+            b.batchnorm_normalize(spec, s.t, s.y, rows).unwrap();
+            b.batchnorm_backward_sums(s.t, s.dy, s.daffine).unwrap();
+        }
+        let sums = summed(b, &slices, |s| s.daffine);
+        for s in &slices {
+            b.write(s.sums, &sums).unwrap();
+            b.batchnorm_backward_input(s.t, s.dy, s.sums, s.dx, rows).unwrap();
+        }
+
+        let check =
+            |what: &str, got: &[f32], want: &[f32]| assert_close(&format!("{name}: {what}"), got, want, 1e-5, 1e-5);
+        let joined = |b: &mut dyn Backend, f: &dyn Fn(&Slice) -> wgtrain::Tensor| {
+            slices.iter().flat_map(|s| b.read(f(s)).unwrap()).collect::<Vec<f32>>()
+        };
+        let (want_y, want_dx) = (b.read(y).unwrap(), b.read(dx).unwrap());
+        check("y", &joined(b, &|s| s.y), &want_y);
+        check("dx", &joined(b, &|s| s.dx), &want_dx);
+        check("dγ, dβ added over the slices", &sums, &b.read(daffine).unwrap());
+        let (want_saved, want_running) = (b.read(whole.saved).unwrap(), b.read(whole.running).unwrap());
+        for (i, s) in slices.iter().enumerate() {
+            check(&format!("slice {i} saved"), &b.read(s.t.saved).unwrap(), &want_saved);
+            check(&format!("slice {i} running"), &b.read(s.t.running).unwrap(), &want_running);
+        }
+    }
+}
+
+#[test]
+fn a_synchronized_stage_refuses_a_batch_smaller_than_its_slice() {
+    let mut c = CpuBackend::new();
+    let t = BatchNormTensors {
+        x: c.upload(4, 1, &[1.0, 2.0, 3.0, 4.0]).unwrap(),
+        affine: c.upload(2, 1, &[1.0, 0.0]).unwrap(),
+        saved: c.zeros(2, 1).unwrap(),
+        running: c.upload(2, 1, &[0.0, 1.0]).unwrap(),
+    };
+    let y = c.zeros(4, 1).unwrap();
+    let e = c.batchnorm_normalize(BatchNorm::default(), t, y, 3).unwrap_err().to_string();
+    assert!(e.contains("at least this replica's 4 rows") && e.contains("3 rows"), "{e}");
+}

@@ -129,6 +129,47 @@ fn with_dropout_two_ranks_draw_the_masks_one_process_draws() {
     assert_same_history(&one, &two);
 }
 
+/// The weights (and batch-norm statistics) of two runs differ somewhere beyond the bound of
+/// `assert_same_weights`.
+fn differ_somewhere(a: &Path, b: &Path) -> bool {
+    tensors(a).iter().zip(&tensors(b)).any(|((_, x), (_, y))| x.iter().zip(y).any(|(x, y)| (x - y).abs() > 1e-6 + 1e-5 * x.abs()))
+}
+
+#[test]
+fn with_sync_batch_norm_two_ranks_train_the_batch_norm_net_one_process_trains() {
+    // Batch norm's moments and its gradient sums are added across the ranks inside each step,
+    // so the ranks normalize by the global batch's statistics as one process does: the same
+    // weights and running statistics. Batch 431 leaves a last batch of one row (1,294
+    // training rows), which rank 1 has no share of: it meets rank 0's sums with zeros.
+    // Without the flag each rank normalizes its own half: the weights differ (so the
+    // comparison can fail).
+    let dir = tempdir("dist-sync-bn");
+    for (batch, epochs) in [("64", "3"), ("431", "2")] {
+        let args = |out: &Path, sync: bool| {
+            let mut a = digits_run(out, epochs);
+            let at = a.iter().position(|s| s == "--batch-size").unwrap() + 1;
+            a[at] = batch.to_string();
+            a.push("--batch-norm".to_string());
+            if sync {
+                a.push("--sync-batch-norm".to_string());
+            }
+            a
+        };
+        let (one, two, apart) = (dir.join(format!("one-{batch}")), dir.join(format!("two-{batch}")), dir.join(format!("apart-{batch}")));
+        let single = wgtrain(&args(&one, false));
+        assert!(single.status.success(), "{}", text(&single).1);
+        for (out, sync) in [(&two, true), (&apart, false)] {
+            let a = args(out, sync);
+            let pair = bounded(mpirun(2, &a.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+            assert!(pair.status.success(), "{}", text(&pair).1);
+        }
+        assert!(tensors(&one).iter().any(|(n, _)| n.ends_with("running")), "the checkpoint holds the running statistics");
+        assert_same_weights(&one, &two);
+        assert_same_history(&one, &two);
+        assert!(differ_somewhere(&one, &apart), "batch {batch}: per-rank batch norm trained the one-process weights");
+    }
+}
+
 #[test]
 fn a_run_of_two_ranks_continues_as_one_process() {
     let dir = tempdir("dist-resume");

@@ -229,15 +229,22 @@ pub(crate) fn gather(src: &[Tensor], index: Tensor, dst: Tensor, _spec: &Gather,
     Ok(())
 }
 
-pub(crate) fn batchnorm(t: &BatchNormTensors, y: Tensor, grads: Option<(Tensor, Tensor)>) -> Result<()> {
-    let op = "batchnorm";
-    all_f32(op, &[t.x, t.affine, t.saved, t.running, y])?;
-    check_same_shape(op, t.x, y)?;
-    for s in [t.affine, t.saved, t.running] {
-        if s.shape() != (2, t.x.cols) {
-            return Err(bad(op, format!("(2, {}) per-feature tensors", t.x.cols), format!("({}, {})", s.rows, s.cols)));
+/// Per-feature tensors are (2, features).
+fn per_feature(op: &'static str, x: Tensor, ts: &[Tensor]) -> Result<()> {
+    all_f32(op, ts)?;
+    for s in ts {
+        if s.shape() != (2, x.cols) {
+            return Err(bad(op, format!("(2, {}) per-feature tensors", x.cols), format!("({}, {})", s.rows, s.cols)));
         }
     }
+    Ok(())
+}
+
+pub(crate) fn batchnorm(t: &BatchNormTensors, y: Tensor, grads: Option<(Tensor, Tensor)>) -> Result<()> {
+    let op = "batchnorm";
+    all_f32(op, &[t.x, y])?;
+    check_same_shape(op, t.x, y)?;
+    per_feature(op, t.x, &[t.affine, t.saved, t.running])?;
     match grads {
         None => distinct(op, &[y, t.saved, t.running], &[t.x, t.affine]),
         Some((dx, daffine)) => {
@@ -247,4 +254,27 @@ pub(crate) fn batchnorm(t: &BatchNormTensors, y: Tensor, grads: Option<(Tensor, 
             distinct(op, &[dx, daffine], &[t.x, t.affine, t.saved, y])
         }
     }
+}
+
+/// A stage of synchronized batch norm: `outputs` are written (per-feature ones (2, F), the
+/// rest shaped as x), `per_feature` read, over a batch of `total` rows.
+pub(crate) fn batchnorm_stage(
+    op: &'static str,
+    t: &BatchNormTensors,
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    total: usize,
+) -> Result<()> {
+    all_f32(op, &[t.x])?;
+    per_feature(op, t.x, &[t.affine, t.saved, t.running])?;
+    for &o in outputs.iter().chain(inputs) {
+        if o.shape() != t.x.shape() {
+            per_feature(op, t.x, &[o])?;
+        }
+    }
+    distinct(op, outputs, &[&[t.x, t.affine], inputs].concat())?;
+    if total < t.x.rows {
+        return Err(bad(op, format!("a batch of at least this replica's {} rows", t.x.rows), format!("{total} rows")));
+    }
+    Ok(())
 }

@@ -149,6 +149,24 @@ pub trait Backend {
     /// (which hold all that ε contributed).
     fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()>;
 
+    // Batch norm synchronized across replicas, in stages: the caller sums each stage's
+    // per-feature sums over the replicas before the next (`nn`'s `CrossReplica`).
+
+    /// Per feature, over these rows: `saved` row 0 ← Σ x, or (`centered`) row 1 ← Σ (x − μ)²
+    /// with μ the whole batch's mean in row 0.
+    fn batchnorm_moment(&mut self, t: BatchNormTensors, centered: bool) -> Result<()>;
+
+    /// `y = γ x̂ + β` from `saved` = [μ; Σ (x − μ)²] over the whole batch of `total` rows;
+    /// leaves `saved` = [μ; 1/√(σ² + ε)] for backward and updates the running statistics.
+    fn batchnorm_normalize(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, total: usize) -> Result<()>;
+
+    /// daffine = [Σ dy·x̂; Σ dy] over these rows (this replica's dγ and dβ).
+    fn batchnorm_backward_sums(&mut self, t: BatchNormTensors, dy: Tensor, daffine: Tensor) -> Result<()>;
+
+    /// dx for these rows, from `sums` = [Σ dy·x̂; Σ dy] over the whole batch of `total` rows.
+    fn batchnorm_backward_input(&mut self, t: BatchNormTensors, dy: Tensor, sums: Tensor, dx: Tensor, total: usize)
+        -> Result<()>;
+
     // ---- outputs and losses ----
 
     /// Row-wise softmax, stable for large logits.

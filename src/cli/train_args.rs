@@ -44,6 +44,10 @@ pub struct TrainArgs {
     /// Batch normalization after each hidden layer's activation.
     #[arg(long)]
     batch_norm: bool,
+    /// Under mpirun: batch norm's statistics over the whole global batch, summed across the
+    /// ranks inside each step (PyTorch's SyncBatchNorm), instead of each rank's slice.
+    #[arg(long)]
+    sync_batch_norm: bool,
     /// The update rule.
     #[arg(long, value_parser = names(OptimizerKind::NAMES.iter().map(|(n, _)| *n)))]
     optimizer: Option<String>,
@@ -206,6 +210,7 @@ impl TrainArgs {
             None => {}
         }
         c.model.batch_norm |= self.batch_norm;
+        c.sync_batch_norm |= self.sync_batch_norm;
         if self.standardize.is_some() {
             c.standardize = self.standardize;
         }
@@ -227,7 +232,8 @@ impl TrainArgs {
 }
 
 /// The only `train` flags `--resume` takes: they say where and how long, not what is trained.
-const RESUME_MAY_CHANGE: &[&str] = &["resume", "epochs", "output", "data_dir", "on_divergence", "device", "json"];
+const RESUME_MAY_CHANGE: &[&str] =
+    &["resume", "epochs", "output", "data_dir", "on_divergence", "device", "json", "sync_batch_norm"];
 
 impl TrainArgs {
     /// The run config saved in the checkpoint `--resume` names, refusing any flag given on

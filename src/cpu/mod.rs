@@ -4,6 +4,7 @@
 pub mod activation;
 mod backend;
 pub mod batchnorm;
+mod batchnorm_ops;
 pub mod data;
 pub mod dropout;
 pub mod loss;

@@ -2,7 +2,7 @@
 
 use super::backend::{CpuBackend, HostData};
 use super::activation::Slopes;
-use super::{activation, batchnorm, data, dropout, loss, matmul, optim, reduce};
+use super::{activation, batchnorm_ops, data, dropout, loss, matmul, optim, reduce};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
@@ -237,43 +237,34 @@ impl Backend for CpuBackend {
     }
 
     fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
-        checks::batchnorm(&t, y, None)?;
-        let (rows, cols) = t.x.shape();
-        if !training {
-            return self.with_out("batchnorm_forward", y, |s, out| {
-                let op = "batchnorm_forward";
-                let (x, affine, running) = (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.running)?);
-                batchnorm::batchnorm_forward_eval(x, affine, out, running, cols, spec.eps);
-                Ok(())
-            });
-        }
-        let mut saved = self.take("batchnorm_forward", t.saved)?;
-        let mut running = self.take("batchnorm_forward", t.running)?;
-        let result = self.with_out("batchnorm_forward", y, |s, out| {
-            let (x, affine) = (s.f32s("batchnorm_forward", t.x)?, s.f32s("batchnorm_forward", t.affine)?);
-            let b = batchnorm::BatchNormSlices { x, affine, y: out, saved: &mut saved, running: &mut running };
-            batchnorm::batchnorm_forward(&spec, b, rows, cols);
-            Ok(())
-        });
-        self.put(t.saved, saved);
-        self.put(t.running, running);
-        result
+        batchnorm_ops::forward(self, spec, t, y, training)
     }
 
     fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
-        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
-        let (rows, cols) = t.x.shape();
-        let mut da = self.take("batchnorm_backward", daffine)?;
-        let result = self.with_out("batchnorm_backward", dx, |s, out| {
-            let op = "batchnorm_backward";
-            let (x, affine, saved, dyv) =
-                (s.f32s(op, t.x)?, s.f32s(op, t.affine)?, s.f32s(op, t.saved)?, s.f32s(op, dy)?);
-            let g = batchnorm::BatchNormGrads { x, affine, saved, dy: dyv, dx: out, daffine: &mut da };
-            batchnorm::batchnorm_backward(g, rows, cols);
-            Ok(())
-        });
-        self.put(daffine, da);
-        result
+        batchnorm_ops::backward(self, t, dy, dx, daffine)
+    }
+
+    fn batchnorm_moment(&mut self, t: BatchNormTensors, centered: bool) -> Result<()> {
+        batchnorm_ops::moment(self, t, centered)
+    }
+
+    fn batchnorm_normalize(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, total: usize) -> Result<()> {
+        batchnorm_ops::normalize(self, spec, t, y, total)
+    }
+
+    fn batchnorm_backward_sums(&mut self, t: BatchNormTensors, dy: Tensor, daffine: Tensor) -> Result<()> {
+        batchnorm_ops::backward_sums(self, t, dy, daffine)
+    }
+
+    fn batchnorm_backward_input(
+        &mut self,
+        t: BatchNormTensors,
+        dy: Tensor,
+        sums: Tensor,
+        dx: Tensor,
+        total: usize,
+    ) -> Result<()> {
+        batchnorm_ops::backward_input(self, t, dy, sums, dx, total)
     }
 
     fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {

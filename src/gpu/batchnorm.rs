@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use super::backend::{buf, GpuBackend};
 use super::to_u32;
-use crate::backend::BatchNorm;
+use crate::backend::{checks, BatchNorm, BatchNormTensors};
 use crate::error::Result;
 use crate::gpu::{Call, GpuBuffer, GpuContext, Kernel};
 use crate::shaders;
+use crate::tensor::Tensor;
 
 params_struct! {
     /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
@@ -15,6 +17,7 @@ params_struct! {
         cols: u32,
         eps: f32,
         momentum: f32,
+        total: u32,
     }
 }
 
@@ -25,6 +28,11 @@ pub struct BatchNormKernels {
     forward: Arc<Kernel>,
     forward_eval: Arc<Kernel>,
     backward: Arc<Kernel>,
+    sum: Arc<Kernel>,
+    sqdev: Arc<Kernel>,
+    normalize: Arc<Kernel>,
+    backward_sums: Arc<Kernel>,
+    backward_input: Arc<Kernel>,
 }
 
 impl BatchNormKernels {
@@ -33,16 +41,23 @@ impl BatchNormKernels {
             forward: ctx.kernel(shaders::BATCHNORM, "batchnorm_forward", &[])?,
             forward_eval: ctx.kernel(shaders::BATCHNORM, "batchnorm_forward_eval", &[])?,
             backward: ctx.kernel(shaders::BATCHNORM, "batchnorm_backward", &[])?,
+            sum: ctx.kernel(shaders::BATCHNORM, "batchnorm_sum", &[])?,
+            sqdev: ctx.kernel(shaders::BATCHNORM, "batchnorm_sqdev", &[])?,
+            normalize: ctx.kernel(shaders::BATCHNORM, "batchnorm_normalize", &[])?,
+            backward_sums: ctx.kernel(shaders::BATCHNORM, "batchnorm_backward_sums", &[])?,
+            backward_input: ctx.kernel(shaders::BATCHNORM, "batchnorm_backward_input", &[])?,
         })
     }
 }
 
-fn params(spec: &BatchNorm, rows: usize, cols: usize) -> Result<Params> {
+/// `total`: the whole batch's rows over every replica (`rows` unsynchronized).
+fn params(spec: &BatchNorm, rows: usize, cols: usize, total: usize) -> Result<Params> {
     Ok(Params {
         rows: to_u32("batchnorm", "rows", rows)?,
         cols: to_u32("batchnorm", "columns", cols)?,
         eps: spec.eps,
         momentum: spec.momentum,
+        total: to_u32("batchnorm", "rows of the whole batch", total)?,
     })
 }
 
@@ -65,7 +80,7 @@ pub fn batchnorm_forward(
     training: bool,
 ) -> Result<()> {
     let Call { rec, ctx, k } = call;
-    let p = params(spec, rows, cols)?;
+    let p = params(spec, rows, cols, rows)?;
     if training {
         let bind = [(1, b.x), (2, b.affine), (3, b.y), (4, b.saved), (5, b.running)];
         rec.dispatch(ctx, &k.forward, bytemuck::bytes_of(&p), &bind, [p.cols.div_ceil(WG), 1, 1])
@@ -94,7 +109,168 @@ pub fn batchnorm_backward(call: Call<BatchNormKernels>, g: BatchNormGrads, rows:
     let Call { rec, ctx, k } = call;
     let BatchNormGrads { x, affine, saved, dy, dx, daffine } = g;
     // ε and the momentum only matter forward; the saved statistics carry ε.
-    let p = params(&BatchNorm { eps: 0.0, momentum: 0.0 }, rows, cols)?;
+    let p = params(&BatchNorm { eps: 0.0, momentum: 0.0 }, rows, cols, rows)?;
     let bind = [(1, x), (2, affine), (3, dy), (4, saved), (5, dx), (6, daffine)];
     rec.dispatch(ctx, &k.backward, bytemuck::bytes_of(&p), &bind, [p.cols.div_ceil(WG), 1, 1])
+}
+
+/// A stage of batch norm synchronized across replicas (`Backend::batchnorm_moment` and the
+/// three after it), over these `rows` of a batch of `total`.
+pub enum Stage<'a> {
+    /// saved row 0 ← Σ x, or (`centered`) row 1 ← Σ (x − saved row 0)².
+    Moment {
+        x: &'a GpuBuffer,
+        saved: &'a GpuBuffer,
+        centered: bool,
+    },
+    Normalize(BatchNormBuffers<'a>),
+    /// `daffine` ← [Σ dy·x̂; Σ dy] over these rows.
+    GradientSums {
+        x: &'a GpuBuffer,
+        saved: &'a GpuBuffer,
+        dy: &'a GpuBuffer,
+        daffine: &'a GpuBuffer,
+    },
+    /// `daffine` holds the whole batch's sums.
+    InputGradient(BatchNormGrads<'a>),
+}
+
+/// Record one stage (one invocation per feature).
+pub fn batchnorm_stage(
+    call: Call<BatchNormKernels>,
+    spec: &BatchNorm,
+    stage: Stage,
+    rows: usize,
+    cols: usize,
+    total: usize,
+) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let p = params(spec, rows, cols, total)?;
+    let groups = [p.cols.div_ceil(WG), 1, 1];
+    let bytes = bytemuck::bytes_of(&p);
+    match stage {
+        Stage::Moment { x, saved, centered } => {
+            let kernel = if centered { &k.sqdev } else { &k.sum };
+            rec.dispatch(ctx, kernel, bytes, &[(1, x), (4, saved)], groups)
+        }
+        Stage::Normalize(b) => {
+            let bind = [(1, b.x), (2, b.affine), (3, b.y), (4, b.saved), (5, b.running)];
+            rec.dispatch(ctx, &k.normalize, bytes, &bind, groups)
+        }
+        Stage::GradientSums { x, saved, dy, daffine } => {
+            let bind = [(1, x), (3, dy), (4, saved), (6, daffine)];
+            rec.dispatch(ctx, &k.backward_sums, bytes, &bind, groups)
+        }
+        Stage::InputGradient(g) => {
+            let bind = [(1, g.x), (2, g.affine), (3, g.dy), (4, g.saved), (5, g.dx), (6, g.daffine)];
+            rec.dispatch(ctx, &k.backward_input, bytes, &bind, groups)
+        }
+    }
+}
+
+// The `Backend` ops (`op_set` delegates): checks, tensors to buffers, the recording above.
+
+pub(super) fn forward(
+    g: &mut GpuBackend,
+    spec: BatchNorm,
+    t: BatchNormTensors,
+    y: Tensor,
+    training: bool,
+) -> Result<()> {
+    checks::batchnorm(&t, y, None)?;
+    let (ts, op) = (&g.tensors, "batchnorm_forward");
+    let b = BatchNormBuffers {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        y: buf(ts, op, y)?,
+        saved: buf(ts, op, t.saved)?,
+        running: buf(ts, op, t.running)?,
+    };
+    batchnorm_forward(Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm }, &spec, b, t.x.rows, t.x.cols, training)
+}
+
+pub(super) fn backward(g: &mut GpuBackend, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
+    checks::batchnorm(&t, dy, Some((dx, daffine)))?;
+    let (ts, op) = (&g.tensors, "batchnorm_backward");
+    let grads = BatchNormGrads {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        saved: buf(ts, op, t.saved)?,
+        dy: buf(ts, op, dy)?,
+        dx: buf(ts, op, dx)?,
+        daffine: buf(ts, op, daffine)?,
+    };
+    let (rows, cols) = t.x.shape();
+    batchnorm_backward(Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm }, grads, rows, cols)
+}
+
+pub(super) fn moment(g: &mut GpuBackend, t: BatchNormTensors, centered: bool) -> Result<()> {
+    let op = "batchnorm_moment";
+    checks::batchnorm_stage(op, &t, &[t.saved], &[], t.x.rows)?;
+    let ts = &g.tensors;
+    let stage = Stage::Moment { x: buf(ts, op, t.x)?, saved: buf(ts, op, t.saved)?, centered };
+    let (rows, cols) = t.x.shape();
+    let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
+    batchnorm_stage(call, &BatchNorm::default(), stage, rows, cols, rows)
+}
+
+pub(super) fn normalize(
+    g: &mut GpuBackend,
+    spec: BatchNorm,
+    t: BatchNormTensors,
+    y: Tensor,
+    total: usize,
+) -> Result<()> {
+    let op = "batchnorm_normalize";
+    checks::batchnorm_stage(op, &t, &[y, t.saved, t.running], &[], total)?;
+    let ts = &g.tensors;
+    let b = BatchNormBuffers {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        y: buf(ts, op, y)?,
+        saved: buf(ts, op, t.saved)?,
+        running: buf(ts, op, t.running)?,
+    };
+    let (rows, cols) = t.x.shape();
+    let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
+    batchnorm_stage(call, &spec, Stage::Normalize(b), rows, cols, total)
+}
+
+pub(super) fn backward_sums(g: &mut GpuBackend, t: BatchNormTensors, dy: Tensor, daffine: Tensor) -> Result<()> {
+    let op = "batchnorm_backward_sums";
+    checks::batchnorm_stage(op, &t, &[daffine], &[dy], t.x.rows)?;
+    let ts = &g.tensors;
+    let stage = Stage::GradientSums {
+        x: buf(ts, op, t.x)?,
+        saved: buf(ts, op, t.saved)?,
+        dy: buf(ts, op, dy)?,
+        daffine: buf(ts, op, daffine)?,
+    };
+    let (rows, cols) = t.x.shape();
+    let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
+    batchnorm_stage(call, &BatchNorm::default(), stage, rows, cols, rows)
+}
+
+pub(super) fn backward_input(
+    g: &mut GpuBackend,
+    t: BatchNormTensors,
+    dy: Tensor,
+    sums: Tensor,
+    dx: Tensor,
+    total: usize,
+) -> Result<()> {
+    let op = "batchnorm_backward_input";
+    checks::batchnorm_stage(op, &t, &[dx], &[dy, sums, t.saved], total)?;
+    let ts = &g.tensors;
+    let grads = BatchNormGrads {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        saved: buf(ts, op, t.saved)?,
+        dy: buf(ts, op, dy)?,
+        dx: buf(ts, op, dx)?,
+        daffine: buf(ts, op, sums)?,
+    };
+    let (rows, cols) = t.x.shape();
+    let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
+    batchnorm_stage(call, &BatchNorm::default(), Stage::InputGradient(grads), rows, cols, total)
 }

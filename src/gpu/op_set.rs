@@ -3,7 +3,7 @@
 
 use super::activation::{self as act_ops, ActivationBuffers};
 use super::backend::{buf, buf_opt, GpuBackend};
-use super::batchnorm::{self as bn_ops, BatchNormBuffers};
+use super::batchnorm::{self as bn_ops};
 use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
@@ -261,31 +261,34 @@ impl Backend for GpuBackend {
     }
 
     fn batchnorm_forward(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, training: bool) -> Result<()> {
-        checks::batchnorm(&t, y, None)?;
-        let (ts, op) = (&self.tensors, "batchnorm_forward");
-        let b = BatchNormBuffers {
-            x: buf(ts, op, t.x)?,
-            affine: buf(ts, op, t.affine)?,
-            y: buf(ts, op, y)?,
-            saved: buf(ts, op, t.saved)?,
-            running: buf(ts, op, t.running)?,
-        };
-        bn_ops::batchnorm_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.batchnorm }, &spec, b, t.x.rows, t.x.cols, training)
+        bn_ops::forward(self, spec, t, y, training)
     }
 
     fn batchnorm_backward(&mut self, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
-        checks::batchnorm(&t, dy, Some((dx, daffine)))?;
-        let (ts, op) = (&self.tensors, "batchnorm_backward");
-        let g = bn_ops::BatchNormGrads {
-            x: buf(ts, op, t.x)?,
-            affine: buf(ts, op, t.affine)?,
-            saved: buf(ts, op, t.saved)?,
-            dy: buf(ts, op, dy)?,
-            dx: buf(ts, op, dx)?,
-            daffine: buf(ts, op, daffine)?,
-        };
-        let (rows, cols) = t.x.shape();
-        bn_ops::batchnorm_backward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.batchnorm }, g, rows, cols)
+        bn_ops::backward(self, t, dy, dx, daffine)
+    }
+
+    fn batchnorm_moment(&mut self, t: BatchNormTensors, centered: bool) -> Result<()> {
+        bn_ops::moment(self, t, centered)
+    }
+
+    fn batchnorm_normalize(&mut self, spec: BatchNorm, t: BatchNormTensors, y: Tensor, total: usize) -> Result<()> {
+        bn_ops::normalize(self, spec, t, y, total)
+    }
+
+    fn batchnorm_backward_sums(&mut self, t: BatchNormTensors, dy: Tensor, daffine: Tensor) -> Result<()> {
+        bn_ops::backward_sums(self, t, dy, daffine)
+    }
+
+    fn batchnorm_backward_input(
+        &mut self,
+        t: BatchNormTensors,
+        dy: Tensor,
+        sums: Tensor,
+        dx: Tensor,
+        total: usize,
+    ) -> Result<()> {
+        bn_ops::backward_input(self, t, dy, sums, dx, total)
     }
 
     fn softmax(&mut self, z: Tensor, probs: Tensor) -> Result<()> {

@@ -76,6 +76,16 @@ impl Build<'_> {
     }
 }
 
+/// The other replicas of a data-parallel step, as a layer that computes statistics over the
+/// whole batch sees them (synchronized batch norm): every replica holds a slice of the batch
+/// and makes the same calls in the same order.
+pub trait CrossReplica {
+    /// Replace `data` by its sum over every replica.
+    fn sum(&mut self, data: &mut [f32]) -> Result<()>;
+    /// The whole batch's rows, over every replica.
+    fn rows(&self) -> usize;
+}
+
 /// A forward pass through one layer.
 pub struct Forward<'a> {
     pub x: Tensor,
@@ -85,6 +95,8 @@ pub struct Forward<'a> {
     pub extra: &'a [Tensor],
     pub params: &'a ParamSet,
     pub mode: Mode,
+    /// The replicas sharing the batch, where batch statistics are taken over all of them.
+    pub across: Option<&'a mut dyn CrossReplica>,
 }
 
 /// A backward pass through one layer.
@@ -105,6 +117,8 @@ pub struct Backward<'a> {
     pub previous: Option<(Activation, Tensor)>,
     pub extra: &'a [Tensor],
     pub params: &'a ParamSet,
+    /// As in `Forward`.
+    pub across: Option<&'a mut dyn CrossReplica>,
 }
 
 /// A layer built on a backend.
@@ -124,6 +138,11 @@ pub trait Layer: Send + Sync {
     /// output gradient, and the tensor it reads (`extra` is this layer's workspace).
     fn fusable_derivative(&self, _y: Tensor, _extra: &[Tensor]) -> Option<(Activation, Tensor)> {
         None
+    }
+    /// Make the `across` calls a training forward (or, `backward`, backward) pass makes, with
+    /// zeros: for a replica that has no rows of the step's batch but must still meet the others.
+    fn across_without_rows(&self, _across: &mut dyn CrossReplica, _backward: bool) -> Result<()> {
+        Ok(())
     }
 }
 

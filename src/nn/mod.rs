@@ -10,7 +10,7 @@ pub mod spec;
 
 pub use builder::{BatchNormAt, ModelBuilder};
 pub use init::{Draw, FanMode, Initializer};
-pub use layer::{register_layer, Backward, Build, Forward, Layer, LayerKind, LayerSummary};
+pub use layer::{register_layer, Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary};
 pub use model::{validate, Mode, Sequential, Workspace};
 pub use params::{PackedParams, Param, ParamInit, ParamSet};
 pub use spec::{LayerSpec, ModelSpec};

@@ -6,7 +6,7 @@
 
 use rand::SeedableRng;
 
-use super::layer::{Backward, Build, Forward, Layer};
+use super::layer::{Backward, Build, CrossReplica, Forward, Layer};
 use super::params::ParamSet;
 use super::spec::ModelSpec;
 use crate::backend::{Backend, Noise};
@@ -111,17 +111,48 @@ impl Sequential {
 
     /// Record the forward pass over workspace `ws`'s input; returns the logits tensor.
     pub fn forward(&mut self, b: &mut dyn Backend, ws: usize, mode: Mode) -> Result<Tensor> {
+        self.forward_across(b, ws, mode, None)
+    }
+
+    /// `forward`, with batch statistics taken over every replica of `across` (synchronized
+    /// batch norm) where given.
+    pub fn forward_across(
+        &mut self,
+        b: &mut dyn Backend,
+        ws: usize,
+        mode: Mode,
+        mut across: Option<&mut dyn CrossReplica>,
+    ) -> Result<Tensor> {
         let w = &self.workspaces[ws];
         let mut x = w.input;
         for (layer, buf) in self.layers.iter().zip(&w.layers) {
-            x = layer.forward(b, Forward { x, y: buf.y, extra: &buf.extra, params: &self.params, mode })?;
+            let across = across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica);
+            x = layer.forward(b, Forward { x, y: buf.y, extra: &buf.extra, params: &self.params, mode, across })?;
         }
         Ok(x)
+    }
+
+    /// Meet the other replicas of `across` in every call a training step's forward and
+    /// backward would make, for a replica without rows in the step (the batch had fewer rows
+    /// than there are replicas).
+    pub fn across_without_rows(&self, across: &mut dyn CrossReplica) -> Result<()> {
+        for layer in &self.layers {
+            layer.across_without_rows(across, false)?;
+        }
+        for layer in self.layers.iter().rev() {
+            layer.across_without_rows(across, true)?;
+        }
+        Ok(())
     }
 
     /// Record the backward pass from `dlogits` of workspace `ws` (after a `Mode::Train`
     /// forward), writing every parameter's gradient.
     pub fn backward(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
+        self.backward_across(b, ws, None)
+    }
+
+    /// `backward` after a `forward_across` with the same `across`.
+    pub fn backward_across(&mut self, b: &mut dyn Backend, ws: usize, mut across: Option<&mut dyn CrossReplica>) -> Result<()> {
         let w = &self.workspaces[ws];
         let mut dy = w.dlogits;
         // Whether `dy` is already the layer's pre-activation gradient: the layer after it
@@ -141,6 +172,7 @@ impl Sequential {
                 previous,
                 extra: &buf.extra,
                 params: &self.params,
+                across: across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica),
             };
             dy_is_dz = self.layers[i].backward(b, io)?;
             dy = buf.dx;

@@ -39,6 +39,9 @@ pub struct RunConfig {
     pub sparsity_threshold: f32,
     /// Magnitude pruning during training (present = on).
     pub prune: Option<PruneSection>,
+    /// Under `mpirun`: batch norm's statistics over the whole global batch (summed across the
+    /// ranks inside each step) rather than each rank's slice. No effect in one process.
+    pub sync_batch_norm: bool,
 }
 
 /// `[prune]`: prune to `target` by magnitude, once at `start` or along Zhu & Gupta's cubic
@@ -196,6 +199,7 @@ impl Default for RunConfig {
             on_divergence: OnDivergence::Stop,
             sparsity_threshold: 1e-3,
             prune: None,
+            sync_batch_norm: false,
         }
     }
 }
@@ -375,6 +379,7 @@ impl RunConfig {
             eval_batch_size: crate::infer::DEFAULT_BATCH,
             log_every: 20,
             sparsity_threshold: Some(self.sparsity_threshold),
+            sync_batch_norm: self.sync_batch_norm,
         };
         if !(self.sparsity_threshold >= 0.0 && self.sparsity_threshold.is_finite()) {
             fail!("sparsity_threshold {} must be a finite number ≥ 0", self.sparsity_threshold);

@@ -247,6 +247,7 @@ impl Run {
                 let opt = loaded.restore_optimizer(b, &mut model)?;
                 let mut trainer = loaded.restore_trainer(b, &model)?;
                 trainer.set_epochs(train_config.epochs);
+                trainer.set_sync_batch_norm(train_config.sync_batch_norm);
                 observer.event(Event::Resuming { epoch: trainer.state().epoch, epochs: train_config.epochs });
                 (model, opt, trainer)
             }

@@ -35,6 +35,11 @@ pub struct TrainConfig {
     /// the weights back once per epoch); `None` records nothing.
     #[serde(default)]
     pub sparsity_threshold: Option<f32>,
+    /// In a data-parallel run, batch norm takes its statistics over the whole global batch
+    /// (moments summed across the replicas inside forward and backward: PyTorch's
+    /// SyncBatchNorm) instead of each replica's slice. No effect in a run of one.
+    #[serde(default)]
+    pub sync_batch_norm: bool,
 }
 
 impl TrainConfig {
@@ -81,6 +86,7 @@ impl Default for TrainConfig {
             eval_batch_size: crate::infer::DEFAULT_BATCH,
             log_every: 0,
             sparsity_threshold: None,
+            sync_batch_norm: false,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::backend::{Backend, Loss, StepCounters};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};
 use crate::infer::{Inference, Metrics};
-use crate::nn::{Mode, Sequential};
+use crate::nn::{CrossReplica, Mode, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -135,6 +135,12 @@ impl Trainer {
         (self.sync_seconds, self.sync_bytes, self.sync_steps)
     }
 
+    /// Batch norm over the whole global batch (`TrainConfig::sync_batch_norm`): a resumed run
+    /// may choose afresh, as it may choose its rank count.
+    pub fn set_sync_batch_norm(&mut self, on: bool) {
+        self.config.sync_batch_norm = on;
+    }
+
     /// Take back the replicas (to hand them to a restored trainer).
     pub fn take_replicas(&mut self) -> Option<Box<dyn Replicas>> {
         self.replicas.take()
@@ -157,7 +163,14 @@ impl Trainer {
     /// In a data-parallel run each replica evaluates its shard of the rows (`shard`) and the
     /// sums are all-reduced: every replica returns the whole set's metrics.
     pub fn evaluate(&mut self, b: &mut dyn Backend, model: &mut Sequential, data: &DeviceData) -> Result<Metrics> {
-        let Some(r) = self.replicas.as_mut() else { return self.inference.evaluate(b, model, data) };
+        if self.replicas.is_none() {
+            return self.inference.evaluate(b, model, data);
+        }
+        // Evaluate with replica 0's running statistics, the ones its checkpoints hold (PyTorch
+        // DDP's buffer broadcast): each replica's came from its own slices, or, synchronized,
+        // missed the steps where it had no rows.
+        self.broadcast_buffers(b, model)?;
+        let Some(r) = self.replicas.as_mut() else { unreachable!("checked above") };
         let (first, count) = super::shard(0, data.rows, r.rank(), r.size());
         let mut stats = self.inference.evaluate_rows(b, model, data, first, count)?;
         r.all_reduce_sum(&mut stats)?;
@@ -379,6 +392,18 @@ impl Trainer {
         train: &DeviceData,
         batch: BatchSlice,
     ) -> Result<()> {
+        self.record_gradients_across(b, model, train, batch, None)
+    }
+
+    /// `record_gradients`, with batch statistics taken over every replica of `across`.
+    pub fn record_gradients_across(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        train: &DeviceData,
+        batch: BatchSlice,
+        mut across: Option<&mut dyn CrossReplica>,
+    ) -> Result<()> {
         let BatchSlice { offset: batch_offset, rows: batch_rows, first: offset, count: rows } = batch;
         let ws = model.workspace(b, rows)?;
         let w = model.ws(ws);
@@ -388,9 +413,9 @@ impl Trainer {
         let row_base = (offset - batch_offset) as u32;
         b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32, row_base })?;
         crate::infer::gather_batch(b, train, model.ws(ws))?;
-        let logits = model.forward(b, ws, Mode::Train)?;
+        let logits = model.forward_across(b, ws, Mode::Train, across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica))?;
         b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / batch_rows as f32)?;
-        model.backward(b, ws)?;
+        model.backward_across(b, ws, across)?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, BatchNorm, BatchNormTensors};
 use crate::error::Result;
-use crate::nn::layer::{Backward, Build, Forward, Layer, LayerKind, LayerSummary};
+use crate::nn::layer::{Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary};
 use crate::nn::Mode;
 use crate::tensor::Tensor;
 
@@ -43,35 +43,77 @@ struct BatchNormLayer {
     units: usize,
 }
 
+impl BatchNormLayer {
+    fn tensors(&self, io_x: Tensor, params: &crate::nn::ParamSet, saved: Tensor) -> BatchNormTensors {
+        BatchNormTensors { x: io_x, affine: params[self.affine].value, saved, running: self.running }
+    }
+
+    /// The training forward over every replica's rows: the per-feature sum, then the squared
+    /// deviations from the whole batch's mean, each summed across the replicas.
+    fn forward_across(
+        &self,
+        b: &mut dyn Backend,
+        t: BatchNormTensors,
+        y: Tensor,
+        across: &mut dyn CrossReplica,
+    ) -> Result<()> {
+        let (f, total) = (self.units, across.rows());
+        b.batchnorm_moment(t, false)?;
+        let mut saved = b.read(t.saved)?;
+        across.sum(&mut saved[..f])?;
+        saved[..f].iter_mut().for_each(|s| *s /= total as f32);
+        b.write(t.saved, &saved)?;
+        b.batchnorm_moment(t, true)?;
+        let mut saved = b.read(t.saved)?;
+        across.sum(&mut saved[f..])?;
+        b.write(t.saved, &saved)?;
+        b.batchnorm_normalize(self.spec, t, y, total)
+    }
+}
+
 impl Layer for BatchNormLayer {
     fn units(&self) -> usize {
         self.units
     }
 
-    /// The batch's mean and variance, saved for backward: (2, F).
+    /// The batch's mean and 1/σ, saved for backward: (2, F); the whole batch's gradient sums
+    /// when synchronized across replicas: (2, F).
     fn workspace(&self, b: &mut dyn Backend, _rows: usize) -> Result<Vec<Tensor>> {
-        Ok(vec![b.zeros(2, self.units)?])
+        Ok(vec![b.zeros(2, self.units)?, b.zeros(2, self.units)?])
     }
 
     fn forward(&self, b: &mut dyn Backend, io: Forward) -> Result<Tensor> {
-        let t = BatchNormTensors {
-            x: io.x,
-            affine: io.params[self.affine].value,
-            saved: io.extra[0],
-            running: self.running,
-        };
-        b.batchnorm_forward(self.spec, t, io.y, io.mode == Mode::Train)?;
+        let t = self.tensors(io.x, io.params, io.extra[0]);
+        match (io.mode, io.across) {
+            (Mode::Train, Some(across)) => self.forward_across(b, t, io.y, across)?,
+            (mode, _) => b.batchnorm_forward(self.spec, t, io.y, mode == Mode::Train)?,
+        }
         Ok(io.y)
     }
 
     fn backward(&self, b: &mut dyn Backend, io: Backward) -> Result<bool> {
-        let t = BatchNormTensors {
-            x: io.x,
-            affine: io.params[self.affine].value,
-            saved: io.extra[0],
-            running: self.running,
+        let t = self.tensors(io.x, io.params, io.extra[0]);
+        let daffine = io.params[self.affine].grad;
+        let Some(across) = io.across else {
+            b.batchnorm_backward(t, io.dy, io.dx, daffine)?;
+            return Ok(false);
         };
-        b.batchnorm_backward(t, io.dy, io.dx, io.params[self.affine].grad)?;
+        // dγ and dβ stay this replica's (the gradient exchange adds them up); dx needs the
+        // whole batch's sums.
+        b.batchnorm_backward_sums(t, io.dy, daffine)?;
+        let mut sums = b.read(daffine)?;
+        across.sum(&mut sums)?;
+        b.write(io.extra[1], &sums)?;
+        b.batchnorm_backward_input(t, io.dy, io.extra[1], io.dx, across.rows())?;
         Ok(false)
+    }
+
+    fn across_without_rows(&self, across: &mut dyn CrossReplica, backward: bool) -> Result<()> {
+        if backward {
+            across.sum(&mut vec![0.0; 2 * self.units])
+        } else {
+            across.sum(&mut vec![0.0; self.units])?;
+            across.sum(&mut vec![0.0; self.units])
+        }
     }
 }

@@ -8,10 +8,10 @@ use super::{BatchSlice, Trainer};
 use crate::backend::Backend;
 use crate::data::DeviceData;
 use crate::error::Result;
-use crate::nn::Sequential;
+use crate::nn::{CrossReplica, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
-use crate::train::shard;
+use crate::train::{shard, Replicas};
 
 impl Trainer {
     /// One data-parallel step on rows `offset..offset + rows` of the epoch's order.
@@ -29,8 +29,11 @@ impl Trainer {
         // Writes first: a write submits whatever is recorded before it.
         opt.prepare(b)?;
         let grads = gradient_tensors(model, opt);
-        if count > 0 {
-            self.record_gradients(b, model, train, BatchSlice { offset, rows, first, count })?;
+        let batch = BatchSlice { offset, rows, first, count };
+        if self.config.sync_batch_norm {
+            self.record_gradients_synced(b, model, train, batch, &grads)?;
+        } else if count > 0 {
+            self.record_gradients(b, model, train, batch)?;
         } else {
             // A batch smaller than the world: this replica adds nothing to the sum.
             for &g in &grads {
@@ -64,6 +67,39 @@ impl Trainer {
         Ok(())
     }
 
+    /// `record_gradients` with batch norm's statistics taken over the whole batch: every
+    /// replica meets the others at each batch-norm layer, a replica without rows with zeros.
+    fn record_gradients_synced(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        train: &DeviceData,
+        batch: BatchSlice,
+        grads: &[Tensor],
+    ) -> Result<()> {
+        let mut replicas = self.replicas.take().expect("a data-parallel step has replicas");
+        let mut sums = BatchSums { replicas: replicas.as_mut(), rows: batch.rows, seconds: 0.0, bytes: 0 };
+        let result = if batch.count > 0 {
+            self.record_gradients_across(b, model, train, batch, Some(&mut sums))
+        } else {
+            grads.iter().try_for_each(|&g| b.fill(g, 0.0)).and_then(|()| model.across_without_rows(&mut sums))
+        };
+        (self.sync_seconds, self.sync_bytes) = (self.sync_seconds + sums.seconds, self.sync_bytes + sums.bytes);
+        self.replicas = Some(replicas);
+        result
+    }
+
+    /// Give every replica replica 0's buffers (batch-norm running statistics).
+    pub(super) fn broadcast_buffers(&mut self, b: &mut dyn Backend, model: &Sequential) -> Result<()> {
+        let Some(r) = self.replicas.as_mut() else { return Ok(()) };
+        for (_, t) in model.buffers() {
+            let mut values = b.read(*t)?;
+            r.broadcast(&mut values)?;
+            b.write(*t, &values)?;
+        }
+        Ok(())
+    }
+
     /// Give every replica replica 0's parameters and buffers (batch-norm statistics).
     pub(super) fn broadcast_model(&mut self, b: &mut dyn Backend, model: &Sequential) -> Result<()> {
         let Some(r) = self.replicas.as_mut() else { return Ok(()) };
@@ -81,5 +117,28 @@ fn gradient_tensors(model: &Sequential, opt: &Optimizer) -> Vec<Tensor> {
     match model.params().packed(opt.config.kind.rule().state_count()) {
         Some(all) => vec![all.grad],
         None => model.params().iter().map(|p| p.grad).collect(),
+    }
+}
+
+/// The replicas as synchronized batch norm sees them: sums over the step's whole batch, timed
+/// and counted with the gradient exchange.
+struct BatchSums<'r> {
+    replicas: &'r mut dyn Replicas,
+    rows: usize,
+    seconds: f64,
+    bytes: u64,
+}
+
+impl CrossReplica for BatchSums<'_> {
+    fn sum(&mut self, data: &mut [f32]) -> Result<()> {
+        let start = std::time::Instant::now();
+        let result = self.replicas.all_reduce_sum(data);
+        self.seconds += start.elapsed().as_secs_f64();
+        self.bytes += 4 * data.len() as u64;
+        result
+    }
+
+    fn rows(&self) -> usize {
+        self.rows
     }
 }
