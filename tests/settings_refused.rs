@@ -166,3 +166,46 @@ fn a_data_dir_that_is_a_file_and_a_mirror_that_is_no_url_are_named() {
     c.env("WGTRAIN_MIRROR", "file:///srv/datasets").env("WGTRAIN_SYSTEM_DATA", dir.join("none"));
     refused(c.output().unwrap(), "only http:// and https:// mirrors are fetched from");
 }
+
+/// `data fetch NAME` with `system` as the system dataset directory and an empty data directory.
+fn fetch_from_system(dir: &std::path::Path, name: &str, system: &std::path::Path) -> std::process::Output {
+    let empty = dir.join("empty");
+    let mut c = wgtrain_command(&["data", "fetch", name, "--data-dir", empty.to_str().unwrap()]);
+    c.env("WGTRAIN_SYSTEM_DATA", system).env("WGTRAIN_MIRROR", "http://127.0.0.1:1/");
+    c.output().unwrap()
+}
+
+#[test]
+fn data_fetch_checks_what_a_system_directory_holds_rather_than_trusting_names() {
+    let dir = tempdir("refused-system-data");
+    let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist");
+    // The real files (links to the repository's copies): found there, verified, exit 0.
+    let good = dir.join("good");
+    std::fs::create_dir_all(good.join("fashion-mnist")).unwrap();
+    for f in files {
+        std::os::unix::fs::symlink(repo.join(f), good.join("fashion-mnist").join(f)).unwrap();
+    }
+    let ok = fetch_from_system(&dir, "fashion-mnist", &good);
+    assert!(ok.status.success() && text(&ok).0.contains(good.to_str().unwrap()), "{}", text(&ok).1);
+    // The same names holding garbage: refused, the file named.
+    let bad = dir.join("bad");
+    std::fs::create_dir_all(bad.join("fashion-mnist")).unwrap();
+    for f in files {
+        std::fs::write(bad.join("fashion-mnist").join(f), b"not a dataset").unwrap();
+    }
+    refused(fetch_from_system(&dir, "fashion-mnist", &bad), "train-images-idx3-ubyte.gz: its SHA-256 matches no pin");
+    // Gunzipped MNIST copies (no content pin) must read as IDX.
+    std::fs::create_dir_all(bad.join("mnist")).unwrap();
+    for f in files {
+        std::fs::write(bad.join("mnist").join(f.trim_end_matches(".gz")), b"garbage").unwrap();
+    }
+    refused(fetch_from_system(&dir, "mnist", &bad), "train-images-idx3-ubyte: it does not read as IDX");
+    // CIFAR-10's unpacked batches: every one of its size.
+    let batches = bad.join("cifar10/cifar-10-batches-bin");
+    std::fs::create_dir_all(&batches).unwrap();
+    for f in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
+        std::fs::write(batches.join(format!("{f}.bin")), b"x").unwrap();
+    }
+    refused(fetch_from_system(&dir, "cifar10", &bad), "data_batch_1.bin: 1 bytes where the archive holds 30730000");
+}

@@ -50,7 +50,7 @@ pub fn reporter() -> impl FnMut(Fetching) {
 
 /// `wgtrain data fetch NAME`: where the dataset is, fetched if no place has it.
 pub fn locate(name: &str, data_dir: &Path) -> Result<PathBuf> {
-    Ok(wgtrain::data::locate::locate(name, data_dir, &mut reporter())?)
+    Ok(wgtrain::data::locate::fetch_verified(name, data_dir, &mut reporter())?)
 }
 
 /// `wgtrain data list`: each dataset, where it is, and where it comes from.

@@ -43,9 +43,10 @@ pub struct Remote<'a> {
     pub unpack: Unpack,
     /// Who publishes it and under which licence.
     pub about: &'a str,
-    /// For an archive: files (relative paths) the unpacked archive holds, every one of which
-    /// must be there for the dataset to count as present (not any file in the folder).
-    pub holds: &'a [&'a str],
+    /// For an archive: files (relative paths) the unpacked archive holds, with their sizes,
+    /// every one of which must be there for the dataset to count as present (not any file in
+    /// the folder).
+    pub holds: &'a [(&'a str, u64)],
 }
 
 /// Progress of one file: its name, bytes so far, and the total when the server said.
@@ -140,13 +141,14 @@ const CIFAR10: Remote<'static> = Remote {
     }],
     mirrors: &["https://www.cs.toronto.edu/~kriz/"],
     unpack: Unpack::TarGz,
+    // 10,000 records of a label byte and 3×32×32 pixels each.
     holds: &[
-        "cifar-10-batches-bin/data_batch_1.bin",
-        "cifar-10-batches-bin/data_batch_2.bin",
-        "cifar-10-batches-bin/data_batch_3.bin",
-        "cifar-10-batches-bin/data_batch_4.bin",
-        "cifar-10-batches-bin/data_batch_5.bin",
-        "cifar-10-batches-bin/test_batch.bin",
+        ("cifar-10-batches-bin/data_batch_1.bin", 30_730_000),
+        ("cifar-10-batches-bin/data_batch_2.bin", 30_730_000),
+        ("cifar-10-batches-bin/data_batch_3.bin", 30_730_000),
+        ("cifar-10-batches-bin/data_batch_4.bin", 30_730_000),
+        ("cifar-10-batches-bin/data_batch_5.bin", 30_730_000),
+        ("cifar-10-batches-bin/test_batch.bin", 30_730_000),
     ],
     about: "A. Krizhevsky, 2009 (www.cs.toronto.edu/~kriz/cifar.html)",
 };
@@ -187,7 +189,7 @@ pub fn present(remote: &Remote, dir: &Path) -> bool {
         }),
         // What the archives hold, every file of it (a folder holding something else is not
         // the dataset).
-        Unpack::TarGz if !remote.holds.is_empty() => remote.holds.iter().all(|f| dir.join(f).is_file()),
+        Unpack::TarGz if !remote.holds.is_empty() => remote.holds.iter().all(|(f, _)| dir.join(f).is_file()),
         // An archive of unknown contents: anything but hidden entries (temporary files) and
         // the archives.
         Unpack::TarGz => std::fs::read_dir(dir).is_ok_and(|d| {
@@ -197,6 +199,53 @@ pub fn present(remote: &Remote, dir: &Path) -> bool {
             })
         }),
     }
+}
+
+/// Check that the dataset `present` finds in `dir` is the one pinned, not only files of its
+/// names: each file's SHA-256 (or its gunzipped content's), a gunzipped copy without a content
+/// pin read through as IDX, an archive's files by size. The error names the file and the fix.
+pub fn check_present(remote: &Remote, dir: &Path) -> Result<()> {
+    let wrong = |path: &Path, what: String| {
+        Error::msg(format!(
+            "{}: {what}, so it is not the {} file wgtrain pins; move it away (or point WGTRAIN_SYSTEM_DATA / \
+             --data-dir elsewhere) and run `wgtrain data fetch {}` to fetch a verified copy",
+            path.display(),
+            remote.name,
+            remote.name
+        ))
+    };
+    for (held, size) in remote.holds {
+        let path = dir.join(held);
+        let len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        if len != *size {
+            return Err(wrong(&path, format!("{len} bytes where the archive holds {size}")));
+        }
+    }
+    if remote.unpack != Unpack::None {
+        return Ok(());
+    }
+    for f in remote.files {
+        let path = dir.join(f.name);
+        if path.is_file() {
+            if !verify(f, &path)? {
+                return Err(wrong(&path, "its SHA-256 matches no pin".into()));
+            }
+            continue;
+        }
+        let Some(plain) = f.name.strip_suffix(".gz").map(|n| dir.join(n)) else { continue };
+        match f.content_sha256 {
+            Some(content) => {
+                let bytes = crate::files::open(&plain).map_err(|e| Error::io(&plain, e))?;
+                if hex(&hash(bytes).map_err(|e| Error::io(&plain, e))?) != content {
+                    return Err(wrong(&plain, "its SHA-256 is not the pinned content's".into()));
+                }
+            }
+            None => {
+                super::idx::read_idx(&plain).map_err(|e| wrong(&plain, format!("it does not read as IDX ({e})")))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Fetch every file of `remote` that `dir` lacks from `mirrors` (the remote's own when empty),

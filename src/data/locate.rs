@@ -43,6 +43,15 @@ pub fn found(remote: &Remote, data_dir: &Path) -> Option<PathBuf> {
     [data_dir.join(remote.name), system_dir().join(remote.name)].into_iter().find(|d| download::present(remote, d))
 }
 
+/// `locate`, and where a place already had the dataset, check that it is the pinned one
+/// (`download::check_present`): what `wgtrain data fetch` promises.
+pub fn fetch_verified(name: &str, data_dir: &Path, report: &mut dyn FnMut(Fetching)) -> Result<PathBuf> {
+    let dir = locate(name, data_dir, report)?;
+    let remote = download::remote(name).expect("locate knows the name");
+    download::check_present(remote, &dir)?;
+    Ok(dir)
+}
+
 /// The directory holding dataset `name`, fetched into the data directory if no place has it.
 pub fn locate(name: &str, data_dir: &Path, report: &mut dyn FnMut(Fetching)) -> Result<PathBuf> {
     let remote = download::remote(name).with_context(|| format!("no dataset named {name:?} can be fetched"))?;
