@@ -95,14 +95,19 @@ fn a_pending_interrupted_run_is_not_overwritten_by_another_resume() {
 }
 
 #[test]
-fn a_refused_output_inside_a_run_leaves_a_lock_that_does_not_make_it_foreign() {
+fn a_refused_output_leaves_no_lock_and_a_killed_runs_lock_does_not_make_a_run_foreign() {
     let dir = tempdir("resume-lock");
     let run = dir.join("keep");
     ok(wgtrain(&digits(&run, "1", "1")));
-    // An output inside the run directory is refused (it exists and is not a directory)...
+    assert!(!dir.join(".keep.lock").exists(), "a finished run left its lock file");
+    // An output inside the run directory is refused (it exists and is not a directory), and
+    // takes its lock file with it...
     let refused = wgtrain(&digits(&run.join("history.csv"), "1", "1"));
     assert!(!refused.status.success(), "{}", text(&refused).1);
-    // ...and the run directory can still be written over.
+    assert!(!run.join(".history.csv.lock").exists(), "the refused run left its lock file");
+    // ...and a lock file a killed run left (none runs to remove it) is wgtrain's own: the run
+    // directory can still be written over.
+    std::fs::write(run.join(".history.csv.lock"), "").unwrap();
     ok(wgtrain(&digits(&run, "2", "1")));
 }
 
@@ -112,4 +117,19 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
+}
+
+#[test]
+fn fewer_epochs_than_a_resumed_run_has_trained_are_refused_not_ignored() {
+    let dir = tempdir("resume-fewer");
+    let run = dir.join("run");
+    ok(wgtrain(&digits(&run, "1", "3")));
+    let before = std::fs::read(run.join("model.safetensors")).unwrap();
+    let fewer = resume(&run, &["--epochs", "2"]);
+    let stderr = text(&fewer).1;
+    assert!(!fewer.status.success() && stderr.contains("has trained 3 epochs already"), "{stderr}");
+    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), before, "the run was rewritten");
+    // As many as it has: nothing to train, its outputs written again.
+    ok(resume(&run, &["--epochs", "3"]));
+    assert_eq!(epochs(&run), 3);
 }

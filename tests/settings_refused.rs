@@ -209,3 +209,32 @@ fn data_fetch_checks_what_a_system_directory_holds_rather_than_trusting_names() 
     }
     refused(fetch_from_system(&dir, "cifar10", &bad), "data_batch_1.bin: 1 bytes where the archive holds 30730000");
 }
+
+#[test]
+fn resuming_a_checkpoint_whose_weights_overflow_names_it_and_writes_nothing() {
+    use wgtrain::train::checkpoint;
+    use wgtrain::Backend;
+    let dir = tempdir("refused-nan-resume");
+    let (run, out) = (dir.join("run"), dir.join("out"));
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let common = ["--dataset", "digits", "--layers", "16", "--device", "cpu", "--data-dir", data];
+    let trained = wgtrain(&[&["train", "--epochs", "1", "-o", run.to_str().unwrap()][..], &common].concat());
+    assert!(trained.status.success(), "{}", text(&trained).1);
+    // The run's checkpoint with its weights scaled past f32's range in the logits, written
+    // as wgtrain writes (checksums, optimizer and loop state): valid file, broken model.
+    let path = run.join("model.safetensors");
+    let loaded = checkpoint::load(&path).unwrap();
+    let mut b = wgtrain::CpuBackend::new();
+    let mut model = loaded.build_model(&mut b).unwrap();
+    let opt = loaded.restore_optimizer(&mut b, &mut model).unwrap();
+    let trainer = loaded.restore_trainer(&mut b, &model).unwrap();
+    for p in model.params().iter().filter(|p| p.name.ends_with(".w")) {
+        let big: Vec<f32> = b.read(p.value).unwrap().iter().map(|w| w.signum() * 1e30).collect();
+        b.write(p.value, &big).unwrap();
+    }
+    let broken = dir.join("broken.safetensors");
+    checkpoint::save_with(&broken, &mut b, &model, Some(&opt), Some(&trainer), loaded.meta.extra.clone()).unwrap();
+    let resumed = wgtrain(&["train", "--resume", broken.to_str().unwrap(), "--epochs", "2", "--device", "cpu", "--data-dir", data, "-o", out.to_str().unwrap()]);
+    refused(resumed, "gives a NaN loss on the first 1000 training samples before any step");
+    assert!(!out.exists(), "a refused resume wrote {}", out.display());
+}

@@ -16,6 +16,7 @@ mod compress;
 pub mod config;
 pub mod dataset;
 mod evaluate;
+mod lock;
 mod observe;
 pub mod output;
 pub mod plot;

@@ -77,8 +77,8 @@ pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
-    /// Held until the run ends (dropping the file releases the lock).
-    _lock: File,
+    /// Held until the run ends (dropping it removes the lock file and releases the lock).
+    _lock: super::lock::OutputLock,
 }
 
 /// `target` with a symlink in its last component followed, so the swap replaces the directory
@@ -218,25 +218,7 @@ impl Staging {
         let target = resolve(target)?;
         let parent = parent_of(&target);
         std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        let lock_path = hidden_name(&target, "lock", "");
-        let mut options = File::options();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let lock = options
-            .open(&lock_path)
-            .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => fail!(
-                "another wgtrain run is writing to {} (it holds {}); wait for it, or choose another --output",
-                target.display(),
-                lock_path.display()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
-            }
-        }
+        let lock = super::lock::OutputLock::take(&hidden_name(&target, "lock", ""), &target)?;
         clean_up_after_dead_runs(&target)?;
         check_target(&target, holds)?;
         let dir = hidden_name(&target, "staging.", &std::process::id().to_string());

@@ -225,7 +225,7 @@ impl Run {
         if let Some(r) = self.replicas.as_mut() {
             super::agree::same_run(r.as_mut(), &self.config, splits)?;
         }
-        let (model, opt, trainer) = match &self.resume {
+        let (mut model, opt, trainer) = match &self.resume {
             None => (
                 Sequential::new(b, &spec, self.config.seed)?,
                 Optimizer::new(b, opt_config)?,
@@ -246,6 +246,15 @@ impl Run {
                 let mut model = loaded.build_model(b)?;
                 let opt = loaded.restore_optimizer(b, &mut model)?;
                 let mut trainer = loaded.restore_trainer(b, &model)?;
+                let done = trainer.state().epoch;
+                if train_config.epochs < done {
+                    fail!(
+                        "--epochs {}: {} has trained {done} epochs already, and --epochs is the total from the run's \
+                         start: give more than {done} to train on (or leave --epochs out to write its outputs)",
+                        train_config.epochs,
+                        path.display()
+                    );
+                }
                 trainer.set_epochs(train_config.epochs);
                 trainer.set_sync_batch_norm(train_config.sync_batch_norm);
                 observer.event(Event::Resuming { epoch: trainer.state().epoch, epochs: train_config.epochs });
@@ -258,6 +267,21 @@ impl Run {
         }
         observer.event(Event::Model(model.spec()));
         let train = DeviceData::upload(b, train)?;
+        if let Some(path) = &self.resume {
+            // A checkpoint whose model already gives a non-finite loss cannot be continued (the
+            // run would diverge at once and keep it as the last good epoch): say so first.
+            let rows = train.rows.min(crate::infer::DEFAULT_BATCH);
+            let stats = trainer.inference().evaluate_rows(b, &mut model, &train, 0, rows)?;
+            let loss = crate::infer::Metrics::from_stats(&stats).loss;
+            if !loss.is_finite() {
+                fail!(
+                    "--resume {}: the model it holds gives a {loss} loss on the first {rows} training samples before \
+                     any step (its weights are past f32's range or not numbers); it cannot be continued: resume from \
+                     an earlier checkpoint, or train afresh",
+                    path.display()
+                );
+            }
+        }
         let val = splits.val.as_ref().map(|v| DeviceData::upload(b, v)).transpose()?;
         Ok(Loop { model, opt, trainer, train, val })
     }
