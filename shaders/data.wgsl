@@ -7,6 +7,8 @@
 //   fill:  y[i] = value
 //   scale: y[i] = value·x[i]  (scale_in_place: y[i] = value·y[i])
 //   apply_mask: y[i] = 0 where src[i] (the mask) is 0, else unchanged
+//   copy_4: y = x four floats per invocation (n a multiple of 4): the plain copy that
+//     `bench --profile` times as the memory ceiling of the elementwise kernels
 // src: (source rows, cols); index: the epoch's order of source rows; dst: (rows, cols).
 
 struct Params {
@@ -171,4 +173,13 @@ fn apply_mask(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
     // A select, not a product: 0·(−x) would store −0, and 0·NaN a NaN.
     dst[i] = select(dst[i], 0.0, src[i] == 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn copy_4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let q = element(gid, groups);
+    if q >= p.n / 4u {
+        return;
+    }
+    dst4[q] = src4[q];
 }

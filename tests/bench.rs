@@ -195,6 +195,13 @@ fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
         assert!((total - 1.0).abs() < 1e-9 && kernels.iter().all(|k| k.ms >= 0.0), "{kernels:?}");
     }
     assert!(p.method.contains("timestamp") || p.method.contains("own submission"), "{}", p.method);
+    // The update against a copy kernel over the model's 499 parameters: momentum reads θ, g,
+    // v and writes θ, v (20 bytes a parameter); the ratio is of the two rates.
+    let m = p.memory.as_ref().expect("the GPU profile measures the update against a copy kernel");
+    assert_eq!((m.floats, m.update_bytes_per_param), (499, 20), "{m:?}");
+    assert!(m.update_kernel.starts_with("optim::momentum_update"), "{m:?}");
+    assert!(m.copy_gb_per_s > 0.0 && m.update_gb_per_s > 0.0 && m.copy_gb_per_s.is_finite(), "{m:?}");
+    assert!((m.of_copy - m.update_gb_per_s / m.copy_gb_per_s).abs() < 1e-9, "{m:?}");
     // Profiling ends with the profile: steps are one submission again.
     let row = bench::measure(&mut g, "gpu", &model, 4, 1).unwrap();
     assert_eq!(row.submits_per_step, Some(1.0));

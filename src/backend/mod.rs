@@ -207,6 +207,13 @@ pub trait Backend {
         None
     }
 
+    /// Record a plain copy kernel between two scratch buffers of `n` floats (rounded up to a
+    /// multiple of 4): the memory-speed ceiling a profile measures the elementwise kernels
+    /// against (`bench --profile`). False where this backend has no kernels to measure.
+    fn copy_kernel(&mut self, _n: usize) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The (kernel, seconds) pairs timed since profiling began, in order; clears them.
     fn take_profile(&mut self) -> Vec<(String, f64)> {
         Vec::new()

@@ -223,6 +223,27 @@ pub struct Profile {
     pub method: String,
     pub train: Vec<KernelShare>,
     pub infer: Vec<KernelShare>,
+    /// The parameter update against a plain copy kernel over as many floats.
+    pub memory: Option<MemorySpeed>,
+}
+
+/// How close the step's parameter update comes to memory speed: its bytes moved per second
+/// against those of a plain copy kernel (four floats per invocation) over the same number of
+/// floats, timed the same way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemorySpeed {
+    /// The model's parameters (the update's length; the copy's too).
+    pub floats: usize,
+    pub copy_ms: f64,
+    pub copy_gb_per_s: f64,
+    pub update_kernel: String,
+    /// Bytes the update reads and writes per parameter: θ, the gradient and the optimizer's
+    /// state read, θ and the state written.
+    pub update_bytes_per_param: usize,
+    pub update_ms: f64,
+    pub update_gb_per_s: f64,
+    /// update_gb_per_s / copy_gb_per_s.
+    pub of_copy: f64,
 }
 
 /// Per-kernel totals of `timed`, averaged over `steps` steps.
@@ -274,8 +295,46 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         }
         b.sync()?;
         let infer = shares(b.take_profile(), steps);
-        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer })
+        let memory = memory_speed(b, &s, &train, steps)?;
+        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer, memory })
     })();
     b.set_profiling(false);
     result
+}
+
+/// The update's speed against a copy kernel over the model's parameter count (profiling on).
+fn memory_speed(b: &mut dyn Backend, s: &Setup, train: &[KernelShare], steps: usize) -> Result<Option<MemorySpeed>> {
+    let Some(update) = train.iter().find(|k| k.kernel.starts_with("optim::")) else { return Ok(None) };
+    let floats = s.model.parameter_count();
+    // A warm-up copy first: fresh scratch memory would charge its first touch to the copy.
+    if !b.copy_kernel(floats)? {
+        return Ok(None);
+    }
+    b.sync()?;
+    b.take_profile();
+    for _ in 0..steps {
+        if !b.copy_kernel(floats)? {
+            return Ok(None);
+        }
+    }
+    b.sync()?;
+    let copies: Vec<f64> = b.take_profile().into_iter().filter(|(k, _)| k.contains("copy")).map(|(_, t)| t).collect();
+    if copies.is_empty() {
+        return Ok(None);
+    }
+    let copy_ms = 1e3 * copies.iter().sum::<f64>() / copies.len() as f64;
+    let bytes_per_param = 4 * (3 + 2 * s.opt.config.kind.rule().state_count());
+    let gb_per_s = |bytes: f64, ms: f64| bytes / (ms * 1e-3) / 1e9;
+    let copy_gb_per_s = gb_per_s(8.0 * floats as f64, copy_ms);
+    let update_gb_per_s = gb_per_s((bytes_per_param * floats) as f64, update.ms);
+    Ok(Some(MemorySpeed {
+        floats,
+        copy_ms,
+        copy_gb_per_s,
+        update_kernel: update.kernel.clone(),
+        update_bytes_per_param: bytes_per_param,
+        update_ms: update.ms,
+        update_gb_per_s,
+        of_copy: update_gb_per_s / copy_gb_per_s,
+    }))
 }

@@ -8,7 +8,7 @@ pub mod distributed;
 mod measure;
 pub mod report;
 
-pub use measure::{measure, profile, KernelShare, Profile};
+pub use measure::{measure, profile, KernelShare, MemorySpeed, Profile};
 pub use report::{Machine, Rate, Report, Row, SCHEMA};
 
 use crate::backend::Activation;

@@ -258,6 +258,19 @@ fn print_profile(title: &str, p: &Profile) {
             outln!("  {:>6.1}%  {:>9.3} ms  {:>3}×  {}", 100.0 * k.share, k.ms, k.calls, k.kernel);
         }
     }
+    if let Some(m) = &p.memory {
+        outln!(
+            "memory speed: a plain copy kernel over the {} parameters moves {:.2} GB/s ({:.3} ms, 8 B a float); the \
+             update ({}) moves {} B a parameter at {:.2} GB/s, {:.0}% of the copy",
+            m.floats,
+            m.copy_gb_per_s,
+            m.copy_ms,
+            m.update_kernel,
+            m.update_bytes_per_param,
+            m.update_gb_per_s,
+            100.0 * m.of_copy
+        );
+    }
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory.

@@ -40,6 +40,7 @@ pub struct DataKernels {
     scale: Arc<Kernel>,
     scale_in_place: Arc<Kernel>,
     apply_mask: Arc<Kernel>,
+    copy_4: Arc<Kernel>,
 }
 
 impl DataKernels {
@@ -55,6 +56,7 @@ impl DataKernels {
             scale: k("scale")?,
             scale_in_place: k("scale_in_place")?,
             apply_mask: k("apply_mask")?,
+            copy_4: k("copy_4")?,
         })
     }
 }
@@ -121,6 +123,14 @@ pub fn scale(
         Some(x) => rec.dispatch(ctx, &k.scale, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n)),
         None => rec.dispatch(ctx, &k.scale_in_place, bytemuck::bytes_of(&p), &[(4, y)], grid(n)),
     }
+}
+
+/// Record `y = x` through the `copy_4` kernel, four floats per invocation (`n` a multiple of 4).
+pub fn copy_4(call: Call<DataKernels>, x: &GpuBuffer, y: &GpuBuffer, n: usize) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    debug_assert_eq!(n % 4, 0, "copy_4 copies whole vec4s");
+    let p = Params::new(to_u32("copy_4", "element count", n)?, 1, 0.0, 0.0);
+    rec.dispatch(ctx, &k.copy_4, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n / 4))
 }
 
 /// Record `y[i] = 0` where `mask[i]` is 0.

@@ -37,6 +37,16 @@ impl Backend for GpuBackend {
         })
     }
 
+    fn copy_kernel(&mut self, n: usize) -> Result<bool> {
+        let n = n.max(1).next_multiple_of(4);
+        let (x, y) = (self.zeros(1, n)?, self.zeros(1, n)?);
+        let call = Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data };
+        let recorded = data_ops::copy_4(call, buf(&self.tensors, "copy_kernel", x)?, buf(&self.tensors, "copy_kernel", y)?, n);
+        self.free(x)?;
+        self.free(y)?;
+        recorded.map(|()| true)
+    }
+
     fn take_profile(&mut self) -> Vec<(String, f64)> {
         self.rec.profile.as_mut().map(std::mem::take).unwrap_or_default()
     }

@@ -280,6 +280,8 @@ impl Optimizer {
             }
         }
         let hyper = self.hyper;
+        // Without penalties the update need not read them (a lighter kernel).
+        let penalties = self.config.l1 != 0.0 || self.config.l2 != 0.0;
         match packed {
             Some(all) => b.update(
                 rule,
@@ -289,12 +291,12 @@ impl Optimizer {
                     state: all.state,
                     hyper,
                     grad_norm,
-                    penalized: all.penalized,
+                    penalized: if penalties { all.penalized } else { 0 },
                 },
             )?,
             None => {
                 for p in params.iter() {
-                    let penalized = if p.penalized { p.value.len() } else { 0 };
+                    let penalized = if p.penalized && penalties { p.value.len() } else { 0 };
                     let t = UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm, penalized };
                     b.update(rule, t)?;
                 }
