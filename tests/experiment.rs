@@ -1,7 +1,7 @@
 //! The experiments' measurements on small constructed cases with known answers, and the
 //! generated answers: fed the opposite numbers, each says the opposite.
 
-use wgtrain::experiment::answer::{self, BiasOutcome, DeepActivation, DropoutCost, MomentumOutcome, Symmetry};
+use wgtrain::experiment::answer::{self, BiasOutcome, DeepActivation, DropoutCost, MomentumOutcome, Step, Symmetry};
 use wgtrain::experiment::measure::*;
 
 #[test]
@@ -43,58 +43,217 @@ fn epochs_to_target_overshoot_and_oscillation() {
     assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), 2.5);
 }
 
-#[test]
-fn init_symmetry_answers_follow_the_numbers() {
-    let he = Symmetry { accuracy: 0.85, distinct: 100.0, units: 100 };
-    let stuck = Symmetry { accuracy: 0.30, distinct: 1.0, units: 100 };
-    let broken = Symmetry { accuracy: 0.80, distinct: 90.0, units: 100 };
-    let a = answer::init_symmetry(he, stuck, broken);
-    assert!(a.contains("The textbook answer holds") && a.contains("dropout breaks the symmetry"), "{a}");
-    assert!(a.contains("50.0 points better"), "{a}");
-    let b = answer::init_symmetry(he, broken, stuck);
-    assert!(b.contains("does not hold") && b.contains("Dropout did not break the symmetry"), "{b}");
+/// Three seeds around `mean`, 0.002 apart.
+fn seeds(mean: f64) -> Vec<f64> {
+    vec![mean - 0.002, mean, mean + 0.002]
+}
+
+/// Three seeds spread so widely that no difference of a few points is settled.
+fn noisy(mean: f64) -> Vec<f64> {
+    vec![mean - 0.08, mean, mean + 0.08]
 }
 
 #[test]
-fn bias_answers_follow_the_numbers() {
-    let o = |name: &str, acc: f64, dead: f64| BiasOutcome { name: name.into(), accuracy: (acc, 0.002), dead };
-    let holds = answer::bias_init(&[o("0", 0.85, 0.10), o("0.01", 0.851, 0.10), o("0.1", 0.849, 0.02)]);
-    assert!(holds.contains("The textbook answer holds") && holds.contains("keep more ReLU units alive"), "{holds}");
-    let fails = answer::bias_init(&[o("0", 0.80, 0.02), o("0.01", 0.85, 0.10), o("0.1", 0.86, 0.05)]);
-    assert!(fails.contains("Zero biases cost accuracy") && fails.contains("No start had fewer dead units"), "{fails}");
-    let alike = answer::bias_init(&[o("0", 0.85, 0.10), o("0.1", 0.85, 0.095)]);
-    assert!(alike.contains("did not keep more units alive"), "{alike}");
+fn init_symmetry_answers_give_each_verdict() {
+    let he = Symmetry { accuracy: seeds(0.85), distinct: 100.0, units: 100 };
+    let stuck = Symmetry { accuracy: seeds(0.30), distinct: 1.0, units: 100 };
+    let broken = Symmetry { accuracy: seeds(0.80), distinct: 90.0, units: 100 };
+    let a = answer::init_symmetry(&he, &stuck, &broken);
+    assert!(a.starts_with("Holds:") && a.contains("+55.0 points (95% interval"), "{a}");
+    assert!(a.contains("dropout breaks the symmetry") && a.contains("(that it helps: holds)"), "{a}");
+    let b = answer::init_symmetry(&he, &broken, &stuck);
+    assert!(b.starts_with("Contradicted:") && b.contains("Dropout did not break the symmetry"), "{b}");
+    // Stuck, but the seeds too noisy to say it costs accuracy; or one seed only.
+    let unsure = Symmetry { accuracy: noisy(0.84), ..stuck.clone() };
+    let c = answer::init_symmetry(&Symmetry { accuracy: noisy(0.85), ..he.clone() }, &unsure, &broken);
+    assert!(c.starts_with("Inconclusive at this scale:"), "{c}");
+    let one = answer::init_symmetry(&Symmetry { accuracy: vec![0.85], ..he }, &Symmetry { accuracy: vec![0.30], ..stuck }, &broken);
+    assert!(one.starts_with("Inconclusive at this scale:") && one.contains("no interval"), "{one}");
 }
 
 #[test]
-fn elu_answers_follow_the_numbers() {
-    let good = DeepActivation { dead: 0.0, mean_activation: 0.05, epochs_to_target: Some(2.0), seconds_per_epoch: 1.1, accuracy: 0.85 };
-    let bad = DeepActivation { dead: 0.3, mean_activation: 0.6, epochs_to_target: Some(4.0), seconds_per_epoch: 1.0, accuracy: 0.80 };
-    let a = answer::elu_vs_relu(bad, good, 0.8);
-    assert!(a.starts_with("All three advantages of ELU held") && a.contains("1.10×"), "{a}");
-    let b = answer::elu_vs_relu(good, bad, 0.8);
-    assert!(b.starts_with("None of ELU's advantages"), "{b}");
-    let never = |d: DeepActivation| DeepActivation { epochs_to_target: None, ..d };
-    let c = answer::elu_vs_relu(never(bad), never(good), 0.8);
-    assert!(c.starts_with("Both measurable advantages") && c.contains("not compared"), "{c}");
+fn bias_answers_give_each_verdict() {
+    let o = |name: &str, acc: Vec<f64>, dead: f64| BiasOutcome {
+        name: name.into(),
+        accuracy: acc,
+        dead_start: vec![0.1, 0.1, 0.1],
+        dead_end: seeds(dead),
+    };
+    let holds = answer::bias_init(&[o("0", seeds(0.850), 0.10), o("0.01", seeds(0.851), 0.10), o("0.1", seeds(0.849), 0.02)]);
+    assert!(holds.starts_with("Holds:") && holds.contains("inside the ±1-point margin"), "{holds}");
+    assert!(holds.contains("keep more ReLU units alive: holds"), "{holds}");
+    let fails = answer::bias_init(&[o("0", seeds(0.80), 0.02), o("0.01", seeds(0.85), 0.10), o("0.1", seeds(0.86), 0.05)]);
+    assert!(fails.starts_with("Contradicted:") && fails.contains("−6.0 points"), "{fails}");
+    assert!(fails.contains("No start had fewer dead units"), "{fails}");
+    let unsure = answer::bias_init(&[o("0", noisy(0.85), 0.10), o("0.1", noisy(0.85), 0.095)]);
+    assert!(unsure.starts_with("Inconclusive at this scale:"), "{unsure}");
+    // Dead at the end as at the start: none died in training.
+    assert!(unsure.contains("at the end (+0.0 points"), "{unsure}");
 }
 
 #[test]
-fn momentum_answers_follow_the_numbers() {
-    let m = |beta: f64, l: Option<f64>| MomentumOutcome { beta, final_loss: l, overshoot: 0.4, oscillation: 0.6 };
-    let diverged = answer::momentum(&[m(0.0, Some(0.6)), m(0.9, Some(0.4)), m(0.99999, None)]);
-    assert!(diverged.contains("holds") && diverged.contains("diverged") && diverged.contains("β = 0.9 "), "{diverged}");
-    let slow = answer::momentum(&[m(0.9, Some(0.4)), m(0.99999, Some(1.2))]);
-    assert!(slow.contains("holds") && slow.contains("3.0×"), "{slow}");
-    let fine = answer::momentum(&[m(0.9, Some(0.4)), m(0.99999, Some(0.41))]);
-    assert!(fine.contains("did not show"), "{fine}");
+fn elu_answers_give_each_verdict_and_never_claim_smoothness() {
+    let act = |dead: f64, mean: f64, epochs: [Option<f64>; 3], secs: f64| DeepActivation {
+        dead: seeds(dead),
+        mean_activation: seeds(mean),
+        epochs_to_target: epochs.to_vec(),
+        seconds_per_epoch: seeds(secs),
+        accuracy: seeds(0.8),
+    };
+    let good = act(0.0, 0.05, [Some(2.0), Some(2.0), Some(3.0)], 1.1);
+    let bad = act(0.3, 0.6, [Some(4.0), Some(5.0), Some(4.0)], 1.0);
+    let a = answer::elu_vs_relu(&bad, &good, 0.8, 5);
+    assert!(a.contains("Fewer dead units with ELU: holds") && a.contains("Mean activation nearer zero: holds"), "{a}");
+    assert!(a.contains("Faster to 80.0% validation accuracy: holds") && a.contains("1.10×"), "{a}");
+    assert!(a.contains("Smoothness, the third advantage, is not measured"), "{a}");
+    let b = answer::elu_vs_relu(&good, &bad, 0.8, 5);
+    assert!(b.contains("Fewer dead units with ELU: contradicted") && b.contains("Cost: none measurable"), "{b}");
+    // ReLU reached the target in one seed of three: a lower bound, not "never".
+    let partly = act(0.3, 0.6, [Some(4.0), None, None], 1.0);
+    let c = answer::elu_vs_relu(&partly, &good, 0.8, 5);
+    assert!(c.contains("1 of 3 ReLU seeds got there"), "{c}");
+    let never = |d: &DeepActivation| DeepActivation { epochs_to_target: vec![None; 3], ..d.clone() };
+    let d = answer::elu_vs_relu(&never(&bad), &never(&good), 0.8, 5);
+    assert!(d.contains("Faster convergence: not measured"), "{d}");
 }
 
 #[test]
-fn dropout_answers_follow_the_numbers() {
-    let c = DropoutCost { step_ratio: 1.1, epochs_without: Some(3.0), epochs_with: Some(5.0), inference_ratio: 1.01, mc_pass_ratio: 1.0 };
-    let a = answer::dropout_cost(c);
-    assert!(a.starts_with("Training: yes") && a.contains("Inference: no"), "{a}");
-    let b = answer::dropout_cost(DropoutCost { epochs_without: Some(5.0), epochs_with: Some(3.0), inference_ratio: 1.5, ..c });
-    assert!(b.starts_with("Training: not here") && b.contains("cost 1.50× even in evaluation mode"), "{b}");
+fn momentum_answers_give_each_verdict_and_the_runs_length() {
+    let m = |beta: f64, l: Vec<f64>, diverged: usize| MomentumOutcome {
+        beta,
+        seeds: l.len() + diverged,
+        final_loss: l,
+        diverged,
+        overshoot: 0.4,
+        oscillation: 0.6,
+    };
+    let diverged = answer::momentum(&[m(0.0, seeds(0.6), 0), m(0.9, seeds(0.4), 0), m(0.99999, vec![], 3)], 400);
+    assert!(diverged.starts_with("Holds:") && diverged.contains("diverged in all 3 seeds"), "{diverged}");
+    assert!(diverged.contains("memory of 1/(1 − β) = 100000 steps: too short"), "{diverged}");
+    let slow = answer::momentum(&[m(0.9, seeds(0.4), 0), m(0.99999, seeds(1.2), 0)], 400);
+    assert!(slow.starts_with("Holds:") && slow.contains("+0.800"), "{slow}");
+    let fine = answer::momentum(&[m(0.9, noisy(0.4), 0), m(0.99999, noisy(0.41), 0)], 400);
+    assert!(fine.starts_with("Inconclusive at this scale:"), "{fine}");
+    let better = answer::momentum(&[m(0.9, seeds(0.5), 0), m(0.99, seeds(0.3), 0)], 4000);
+    assert!(better.starts_with("Contradicted:") && better.contains("the momentum helped here"), "{better}");
+}
+
+#[test]
+fn dropout_answers_give_each_verdict() {
+    let c = DropoutCost {
+        step_without: seeds(0.010),
+        step_with: seeds(0.011),
+        epochs_without: vec![Some(3.0), Some(3.0), Some(4.0)],
+        epochs_with: vec![Some(5.0), Some(6.0), Some(5.0)],
+        epochs: 10,
+        inference_ratio: 1.01,
+        mc_pass_ratio: 1.0,
+    };
+    let a = answer::dropout_cost(&c);
+    assert!(a.contains("more epochs with dropout: holds") && a.contains("Inference: no cost"), "{a}");
+    let b = answer::dropout_cost(&DropoutCost {
+        epochs_without: c.epochs_with.clone(),
+        epochs_with: c.epochs_without.clone(),
+        step_with: seeds(0.010),
+        inference_ratio: 1.5,
+        ..c.clone()
+    });
+    assert!(b.contains("more epochs with dropout: contradicted") && b.contains("cost 1.50× even in evaluation mode"), "{b}");
+    assert!(b.contains("Each step costs more with dropout: inconclusive at this scale"), "{b}");
+}
+
+#[test]
+fn deep_net_answers_flag_what_failed_to_learn_and_read_negative_gains() {
+    let step = |name: &str, acc: Vec<f64>, best: f64, secs: f64, failed: usize| Step {
+        name: name.into(),
+        accuracy: acc,
+        best_epoch: seeds(best),
+        seconds_per_epoch: seeds(secs),
+        failed,
+    };
+    let rows = [
+        step("ELU", seeds(0.77), 4.0, 1.0, 0),
+        step("+ batch norm", seeds(0.71), 3.0, 1.15, 0),
+        step("SELU", seeds(0.74), 4.0, 0.97, 0),
+        step("+ alpha dropout", seeds(0.75), 4.0, 1.0, 0),
+        step("SELU, 1cycle", seeds(0.63), 5.0, 1.0, 3),
+    ];
+    let a = answer::deep_net(&rows, Some((seeds(0.749), seeds(0.750))));
+    assert!(a.contains("reaches its best epoch sooner: holds") && a.contains("slower with it: holds"), "{a}");
+    assert!(a.contains("−6.0 points") && a.contains("(lower)"), "{a}");
+    assert!(a.contains("SELU without batch norm does as well as the batch-normalized net: holds"), "{a}");
+    // MC dropout 0.1 points below, within the seeds' spread: a negative number read as such
+    // and no conclusion (not "did not raise … by -0.10").
+    assert!(
+        a.contains("MC dropout raises the alpha-dropout net's accuracy: inconclusive at this scale (with minus without: −0.1 points"),
+        "{a}"
+    );
+    assert!(a.contains("Failed to learn") && a.contains("SELU, 1cycle (3 of 3 seeds)"), "{a}");
+    assert!(a.ends_with("Highest mean test accuracy: ELU (77.0 ± 0.5% (n=3))."), "{a}");
+}
+
+mod intervals {
+    use wgtrain::experiment::stats::{t975, Difference, Estimate, Unit, Verdict};
+
+    #[test]
+    fn student_t_quantiles_are_the_tables() {
+        // Two-sided 95%: t(1) = 12.706, t(2) = 4.303, t(10) = 2.228, t(30) = 2.042, t(∞) = 1.960.
+        for (df, want) in [(1.0, 12.706), (2.0, 4.303), (10.0, 2.228), (30.0, 2.042), (1e7, 1.960)] {
+            assert!((t975(df) - want).abs() < 5e-4, "t({df}) = {}", t975(df));
+        }
+    }
+
+    #[test]
+    fn a_mean_carries_its_interval_and_one_seed_none() {
+        // 1, 2, 3: mean 2, s = 1, half = t(2)·1/√3 = 2.484.
+        let e = Estimate::of(&[1.0, 2.0, 3.0]);
+        assert!((e.mean - 2.0).abs() < 1e-12 && (e.half.unwrap() - 4.302_652_7 / 3f64.sqrt()).abs() < 1e-6, "{e:?}");
+        assert_eq!(e.cell(Unit::Decimals(2)), "2.00 ± 2.48 (n=3)");
+        let one = Estimate::of(&[0.77]);
+        assert_eq!(one.cell(Unit::Percent), "77.0% (n=1)", "one seed prints the value alone");
+        assert!(!one.cell(Unit::Percent).contains('±'));
+        assert_eq!(Estimate::of(&[]).cell(Unit::Percent), "—");
+    }
+
+    #[test]
+    fn welch_differences_give_each_verdict() {
+        let (a, b) = ([0.80, 0.81, 0.82], [0.70, 0.71, 0.72]);
+        let d = Difference::of(&a, &b);
+        // Equal spreads and sizes: df = 4, half = t(4)·√(2·0.0001/3).
+        assert!((d.diff - 0.10).abs() < 1e-12 && (d.half.unwrap() - 2.776_445 * (2e-4f64 / 3.0).sqrt()).abs() < 1e-6);
+        assert_eq!(d.verdict(1.0), Verdict::Holds);
+        assert_eq!(d.verdict(-1.0), Verdict::Contradicted);
+        assert_eq!(Difference::of(&b, &a).verdict(-1.0), Verdict::Holds);
+        // Overlapping seeds: the interval spans zero.
+        let spread = Difference::of(&[0.70, 0.80, 0.75], &[0.72, 0.78, 0.74]);
+        assert_eq!(spread.verdict(1.0), Verdict::Inconclusive);
+        assert_eq!(spread.verdict(-1.0), Verdict::Inconclusive);
+        // One seed on a side: no interval, nothing concluded however large the gap.
+        let single = Difference::of(&[0.9], &[0.1, 0.11]);
+        assert_eq!((single.half, single.verdict(1.0)), (None, Verdict::Inconclusive));
+        assert!(single.describe(Unit::Percent).contains("n=1 and 2: no interval"));
+        // Unequal n and spreads: Welch's degrees of freedom follow the noisier side (two
+        // seeds: df ≈ 1, t ≈ 12.7), so a gap of 0.18 with those two seeds 0.05 apart is not
+        // settled, and with them 0.01 apart it is.
+        assert_eq!(Difference::of(&[0.5, 0.52, 0.51, 0.5], &[0.3, 0.35]).verdict(1.0), Verdict::Inconclusive);
+        assert_eq!(Difference::of(&[0.5, 0.52, 0.51, 0.5], &[0.3, 0.31]).verdict(1.0), Verdict::Holds);
+    }
+
+    #[test]
+    fn a_claim_of_no_effect_needs_the_interval_inside_the_margin() {
+        let same = Difference::of(&[0.850, 0.851, 0.852], &[0.851, 0.850, 0.852]);
+        assert_eq!(same.verdict_within(0.01), Verdict::Holds);
+        let worse = Difference::of(&[0.80, 0.801, 0.802], &[0.85, 0.851, 0.852]);
+        assert_eq!(worse.verdict_within(0.01), Verdict::Contradicted);
+        let noisy = Difference::of(&[0.80, 0.85, 0.90], &[0.85, 0.851, 0.852]);
+        assert_eq!(noisy.verdict_within(0.01), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn negative_differences_read_as_numbers_with_their_sign() {
+        let d = Difference::of(&[0.70, 0.71, 0.72], &[0.76, 0.77, 0.78]);
+        let text = d.describe(Unit::Percent);
+        assert!(text.starts_with("−6.0 points (95% interval −"), "{text}");
+        assert!(!text.contains("+-") && !text.contains("--"), "{text}");
+    }
 }

@@ -58,6 +58,14 @@ fn a_quick_experiment_writes_its_report_and_reproduces_its_numbers() {
         assert!(out.join("runs/He-s1/model.safetensors").is_file() && out.join("runs/He-s1/history.json").is_file());
         let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
         assert!(results["answer"].as_str().is_some_and(|a| a.len() > 80));
+        // One seed: every cell says n=1 and none claims a spread; the answer concludes nothing.
+        let rows = results["tables"][0]["rows"].as_array().unwrap();
+        for cell in rows.iter().flat_map(|r| r.as_array().unwrap()[1..].to_vec()) {
+            let cell = cell.as_str().unwrap();
+            assert!(cell.ends_with("(n=1)") && !cell.contains('±'), "{cell}");
+        }
+        let answer = results["answer"].as_str().unwrap();
+        assert!(answer.starts_with("Inconclusive at this scale") || answer.starts_with("Contradicted"), "{answer}");
         tables.push(results["tables"].clone());
     }
     assert_eq!(tables[0], tables[1], "the same seed reproduces every number of the tables");

@@ -9,7 +9,8 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::{Activation, Backend, Loss};
 
 use super::lab::{self, Data, Outcome, Run, Variant};
-use super::report::{curves, curves_over, pm, Report, Table};
+use super::report::{cell, curves, curves_over, Report, Table, OVER_SEEDS};
+use super::stats::Unit;
 use super::Ctx;
 
 /// The validation accuracy counted as "converged" for epochs-to-target.
@@ -51,7 +52,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push("epochs to target: per seed; in the answer a net reaches it only when every seed does".into());
     report.setup.push("probes on 512 validation samples before training and after each epoch; dead unit: the same output (within 1e-6) on all of them".into());
     let opt = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
-    let mut table = Table::new("ELU against ReLU (mean ± std over seeds)", &["activation", "dead units (end)", "mean activation (end)", "epochs to target (per seed)", "s / epoch", "test accuracy"]);
+    let mut table = Table::new(&format!("ELU against ReLU ({OVER_SEEDS})"), &["activation", "dead units (end)", "mean activation (end)", "epochs to target (per seed)", "s / epoch", "test accuracy"]);
     let mut summary = Vec::new();
     let mut dead_curves = Vec::new();
     let mut mean_curves = Vec::new();
@@ -68,14 +69,22 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     let seeds = ctx.seeds();
     let all = ctx.train_all(&data, &variants, &seeds)?;
     for ((name, _), runs) in pair.into_iter().zip(all) {
-        let stat = |f: &dyn Fn(&Run) -> f64| measure::mean_std(&runs.iter().map(f).collect::<Vec<_>>());
-        let dead = stat(&|o| o.probes.last().unwrap().dead_mean());
-        let mean_act = stat(&|o| o.probes.last().unwrap().activation_mean());
-        let secs = stat(&|o| o.seconds_per_epoch);
-        let acc = stat(&|o| o.test.accuracy as f64);
-        let e = epochs_to(&runs, target);
-        table.row(vec![name.into(), pm(dead.0, dead.1, true), pm(mean_act.0, mean_act.1, false), per_seed(&runs, target), format!("{:.2}", secs.0), pm(acc.0, acc.1, true)]);
-        summary.push(answer::DeepActivation { dead: dead.0, mean_activation: mean_act.0, epochs_to_target: e, seconds_per_epoch: secs.0, accuracy: acc.0 });
+        let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
+        let dead = each(&|o| o.probes.last().unwrap().dead_mean());
+        let mean_act = each(&|o| o.probes.last().unwrap().activation_mean());
+        let secs = each(&|o| o.seconds_per_epoch);
+        let acc = each(&|o| o.test.accuracy as f64);
+        let e: Vec<Option<f64>> =
+            runs.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect();
+        table.row(vec![
+            name.into(),
+            cell(&dead, Unit::Percent),
+            cell(&mean_act, Unit::Decimals(3)),
+            per_seed(&runs, target),
+            cell(&secs, Unit::Decimals(2)),
+            cell(&acc, Unit::Percent),
+        ]);
+        summary.push(answer::DeepActivation { dead, mean_activation: mean_act, epochs_to_target: e, seconds_per_epoch: secs, accuracy: acc });
         let first = &runs[0];
         dead_curves.push((name.to_string(), first.probes.iter().map(|p| p.dead_mean() as f32).collect()));
         mean_curves.push((name.to_string(), first.probes.iter().map(|p| p.activation_mean() as f32).collect()));
@@ -84,7 +93,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
             results.push(json!({ "activation": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "probes": o.probes, "val_accuracy": o.val_accuracy() }));
         }
     }
-    report.answer = answer::elu_vs_relu(summary[0], summary[1], target as f64);
+    report.answer = answer::elu_vs_relu(&summary[0], &summary[1], target as f64, ctx.scale.epochs);
     report.tables.push(table);
     curves_over(&ctx.out, "dead_units.svg", "dead units over training (seed 1; point 1 is before training)", "probe (1 = initial, k+1 = after epoch k)", "fraction of hidden units dead", dead_curves, false)?;
     curves_over(&ctx.out, "mean_activation.svg", "mean activation over training (seed 1)", "probe (1 = initial, k+1 = after epoch k)", "mean output of the hidden units", mean_curves, false)?;
@@ -123,7 +132,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push(format!("hidden activations: 784, 5 hidden layers of 100, 10; Nadam lr 0.001; He init (LeCun for SELU with standardized inputs, Glorot for tanh, logistic and identity); target {:.0}% validation accuracy", 100.0 * target));
     report.setup.push("outputs: 784-100-100 ReLU, then softmax (2 or 10 outputs) or logistic (1 output, or 10 one-vs-rest); binary task: Sandal vs Sneaker; accuracy from the argmax (or p > 0.5)".into());
     let opt = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
-    let mut table = Table::new("Every activation in the hidden layers (mean ± std over seeds)", &["activation", "test accuracy", "epochs to target (per seed)", "s / epoch"]);
+    let mut table = Table::new(&format!("Every activation in the hidden layers ({OVER_SEEDS})"), &["activation", "test accuracy", "epochs to target (per seed)", "s / epoch"]);
     let mut results = Vec::new();
     let mut val_curves = Vec::new();
     let mut rows: Vec<(String, f64, Option<f64>, f64)> = Vec::new();
@@ -137,17 +146,18 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let seeds = ctx.seeds();
     let all = ctx.train_each(with_data, &seeds)?;
     for (act, runs) in hidden.into_iter().zip(all) {
-        let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
+        let accs: Vec<f64> = runs.iter().map(|o| o.test.accuracy as f64).collect();
+        let acc = measure::mean_std(&accs);
         let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
         let e = epochs_to(&runs, target);
-        table.row(vec![act.name().into(), pm(acc.0, acc.1, true), per_seed(&runs, target), format!("{secs:.2}")]);
+        table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), format!("{secs:.2}")]);
         rows.push((act.name().into(), acc.0, e, secs));
         val_curves.push((act.name().to_string(), runs[0].val_accuracy()));
         results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
     }
     report.tables.push(table);
     // Outputs: softmax against logistic on a binary and a ten-class task.
-    let mut outputs = Table::new("Output layer: softmax against logistic (mean over seeds)", &["task", "output", "test accuracy", "test loss"]);
+    let mut outputs = Table::new(&format!("Output layer: softmax against logistic ({OVER_SEEDS})"), &["task", "output", "test accuracy", "test loss"]);
     let binary = binary_task(ctx, &plain)?;
     let mut out_rows = Vec::new();
     let tasks = [("Sandal vs Sneaker", &binary, 2usize), ("10 classes", &plain, 10)];
@@ -177,7 +187,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         let accs: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let losses: Vec<f64> = runs.iter().map(|r| r.1).collect();
         let a = measure::mean_std(&accs);
-        outputs.row(vec![task.into(), name.clone(), pm(a.0, a.1, true), format!("{:.4}", measure::mean_std(&losses).0)]);
+        outputs.row(vec![task.into(), name.clone(), cell(&accs, Unit::Percent), cell(&losses, Unit::Decimals(4))]);
         out_rows.push((task, logistic, a.0));
         results.push(json!({ "task": task, "output": name, "test_accuracy": accs, "test_loss": losses }));
     }

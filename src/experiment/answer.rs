@@ -1,56 +1,79 @@
-//! The answers of the experiment reports, generated from the measured numbers: each says
-//! where the textbook answer holds, where it needs a nuance, and by how much. Fed the
-//! opposite numbers, each says the opposite.
+//! The answers of the experiment reports, generated from the per-seed measurements: each claim
+//! of the textbook's answer gets a verdict from the 95% interval of the difference it is about
+//! (`stats`): **holds**, **contradicted**, or **inconclusive at this scale** when the interval
+//! reaches both sides (or one seed gives no interval). Fed the opposite numbers, each says the
+//! opposite; fed noise, each says it cannot tell.
 
-/// A percentage with one decimal.
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
+use super::stats::{Difference, Estimate, Unit, Verdict};
+
+/// The margin within which two accuracies count as the same (a claim of no effect holds only
+/// when the whole interval of the difference lies inside ±1 point).
+pub const SAME_ACCURACY: f64 = 0.01;
+
+/// "Holds: …" with the verdict capitalized as a sentence opener.
+fn opener(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "Holds",
+        Verdict::Contradicted => "Contradicted",
+        Verdict::Inconclusive => "Inconclusive at this scale",
+    }
 }
 
-/// Accuracy and neuron diversity of one initialization.
-#[derive(Debug, Clone, Copy)]
+fn acc(values: &[f64]) -> String {
+    Estimate::of(values).cell(Unit::Percent)
+}
+
+/// Accuracy (per seed) and neuron diversity of one initialization.
+#[derive(Debug, Clone)]
 pub struct Symmetry {
-    pub accuracy: f64,
+    pub accuracy: Vec<f64>,
     /// Distinct neurons per hidden layer, averaged over layers and seeds.
     pub distinct: f64,
     pub units: usize,
 }
 
 /// Question 1: all weights one He-drawn value.
-pub fn init_symmetry(he: Symmetry, same: Symmetry, same_dropout: Symmetry) -> String {
+pub fn init_symmetry(he: &Symmetry, same: &Symmetry, same_dropout: &Symmetry) -> String {
     let stuck = same.distinct <= 1.5;
-    let worse = he.accuracy - same.accuracy;
-    let mut s = if stuck && worse > 0.02 {
+    let gap = Difference::of(&he.accuracy, &same.accuracy);
+    let mut s = if stuck {
+        let v = gap.verdict(1.0);
         format!(
-            "The textbook answer holds: with one value for every weight, each hidden layer kept {:.1} distinct neuron(s) \
-             of {} and the net reached {} test accuracy, against {} with He initialization ({:.1} points lower).",
-            same.distinct, same.units, pct(same.accuracy), pct(he.accuracy), 100.0 * worse
-        )
-    } else if stuck {
-        format!(
-            "The symmetry was never broken ({:.1} distinct neurons of {} per layer), yet accuracy was only {:.1} points \
-             below He ({} against {}): this task is easy enough for one neuron per layer.",
-            same.distinct, same.units, 100.0 * worse, pct(same.accuracy), pct(he.accuracy)
+            "{}: with one value for every weight each hidden layer kept {:.1} distinct neuron(s) of {} (the symmetry \
+             was never broken); He initialization's test accuracy ({}) minus the same-value start's ({}) is {}{}.",
+            opener(v),
+            same.distinct,
+            same.units,
+            acc(&he.accuracy),
+            acc(&same.accuracy),
+            gap.describe(Unit::Percent),
+            match v {
+                Verdict::Holds => "",
+                Verdict::Contradicted =>
+                    ": the stuck net did better, so this task needs no more than one neuron a layer",
+                Verdict::Inconclusive => ": the seeds cannot tell whether the stuck net is worse",
+            }
         )
     } else {
         format!(
-            "The textbook answer does not hold here: the same-value start ended with {:.1} distinct neurons of {} per \
-             layer and {} test accuracy (He: {}).",
-            same.distinct, same.units, pct(same.accuracy), pct(he.accuracy)
+            "Contradicted: the same-value start ended with {:.1} distinct neurons of {} per layer (the symmetry broke) \
+             and {} test accuracy (He: {}).",
+            same.distinct,
+            same.units,
+            acc(&same.accuracy),
+            acc(&he.accuracy)
         )
     };
     if same_dropout.distinct > same.distinct + 1.0 {
-        let rescued = same_dropout.accuracy - same.accuracy;
+        let rescue = Difference::of(&same_dropout.accuracy, &same.accuracy);
         s += &format!(
             " The nuance: dropout breaks the symmetry, since each neuron is dropped on different samples; with it the \
-             same-value start ends with {:.1} distinct neurons per layer and {} accuracy{}.",
+             same-value start ends with {:.1} distinct neurons per layer and {} accuracy, {} against the same start \
+             without dropout (that it helps: {}).",
             same_dropout.distinct,
-            pct(same_dropout.accuracy),
-            if rescued > 0.02 {
-                format!(", {:.1} points better than without dropout", 100.0 * rescued)
-            } else {
-                ", which did not rescue accuracy: the layers' sums of equal weights are already far off scale".to_string()
-            }
+            acc(&same_dropout.accuracy),
+            rescue.describe(Unit::Percent),
+            rescue.verdict(1.0).word()
         );
     } else {
         s += &format!(
@@ -61,181 +84,300 @@ pub fn init_symmetry(he: Symmetry, same: Symmetry, same_dropout: Symmetry) -> St
     s
 }
 
-/// One bias initialization: accuracy (mean, std over seeds) and dead-unit fraction.
+/// One bias initialization, per seed: test accuracy and the fraction of dead units at the
+/// start and at the end of training.
 #[derive(Debug, Clone)]
 pub struct BiasOutcome {
     pub name: String,
-    pub accuracy: (f64, f64),
-    pub dead: f64,
+    pub accuracy: Vec<f64>,
+    pub dead_start: Vec<f64>,
+    pub dead_end: Vec<f64>,
 }
 
 /// Question 2: zero biases. `outcomes[0]` is the zero start.
 pub fn bias_init(outcomes: &[BiasOutcome]) -> String {
     let zero = &outcomes[0];
-    let best = outcomes.iter().max_by(|a, b| a.accuracy.0.total_cmp(&b.accuracy.0)).expect("outcomes");
-    let gap = best.accuracy.0 - zero.accuracy.0;
-    // Two standard deviations over seeds, and never less than a point (runs on a data subset
-    // differ by about that from seed to seed).
-    let noise = (2.0 * best.accuracy.1.max(zero.accuracy.1)).max(0.01);
-    let mut s = if gap <= noise {
-        format!(
-            "The textbook answer holds: zero biases reached {} ± {} test accuracy, within noise of the best start ({}, \
-             {} ± {}).",
-            pct(zero.accuracy.0), pct(zero.accuracy.1), best.name, pct(best.accuracy.0), pct(best.accuracy.1)
-        )
-    } else {
-        format!(
-            "Zero biases cost accuracy here: {} against {} for {} ({:.1} points, beyond the noise margin of {:.1} points).",
-            pct(zero.accuracy.0), pct(best.accuracy.0), best.name, 100.0 * gap, 100.0 * noise
-        )
-    };
-    let fewest = outcomes.iter().min_by(|a, b| a.dead.total_cmp(&b.dead)).expect("outcomes");
-    if zero.dead - fewest.dead <= 0.01 && fewest.name == zero.name {
-        s += &format!(" No start had fewer dead units than zero biases ({}).", pct(zero.dead));
-    } else if zero.dead - fewest.dead > 0.01 {
+    let mean = |v: &[f64]| Estimate::of(v).mean;
+    let best = outcomes[1..].iter().max_by(|a, b| mean(&a.accuracy).total_cmp(&mean(&b.accuracy))).unwrap_or(zero);
+    let gap = Difference::of(&zero.accuracy, &best.accuracy);
+    let v = gap.verdict_within(SAME_ACCURACY);
+    let mut s = format!(
+        "{}: zero biases reached {} test accuracy; minus the best other start's ({}, {}) that is {}, {}.",
+        opener(v),
+        acc(&zero.accuracy),
+        best.name,
+        acc(&best.accuracy),
+        gap.describe(Unit::Percent),
+        match v {
+            Verdict::Holds => "inside the ±1-point margin of no difference",
+            Verdict::Contradicted => "beyond the ±1-point margin: zero biases cost accuracy here",
+            Verdict::Inconclusive => "an interval reaching past the ±1-point margin: the seeds cannot settle it",
+        }
+    );
+    let fewest = outcomes.iter().min_by(|a, b| mean(&a.dead_end).total_cmp(&mean(&b.dead_end))).expect("outcomes");
+    if fewest.name != zero.name {
+        let more = Difference::of(&zero.dead_end, &fewest.dead_end);
         s += &format!(
-            " Positive biases do keep more ReLU units alive: {} of units were dead with zero biases, {} with {}.",
-            pct(zero.dead), pct(fewest.dead), fewest.name
+            " That positive biases keep more ReLU units alive: {} (dead at the end {} with zero biases, {} with {}; \
+             difference {}).",
+            more.verdict(1.0).word(),
+            Estimate::of(&zero.dead_end).cell(Unit::Percent),
+            Estimate::of(&fewest.dead_end).cell(Unit::Percent),
+            fewest.name,
+            more.describe(Unit::Percent)
         );
     } else {
         s += &format!(
-            " Small positive biases did not keep more units alive: {} dead with zero biases, {} at best ({}).",
-            pct(zero.dead), pct(fewest.dead), fewest.name
+            " No start had fewer dead units at the end than zero biases ({}).",
+            Estimate::of(&zero.dead_end).cell(Unit::Percent)
         );
     }
+    // Units dead at the end that were dead from the start did not die in training.
+    let died = Difference::of(&zero.dead_end, &zero.dead_start);
+    s += &format!(
+        " With zero biases {} of units were dead at initialization and {} at the end ({} in training).",
+        Estimate::of(&zero.dead_start).cell(Unit::Percent),
+        Estimate::of(&zero.dead_end).cell(Unit::Percent),
+        died.describe(Unit::Percent)
+    );
     s
 }
 
-/// One activation in the deep net.
-#[derive(Debug, Clone, Copy)]
+/// One activation in the deep net, per seed. `epochs_to_target` is None for a seed that never
+/// reached the target.
+#[derive(Debug, Clone)]
 pub struct DeepActivation {
-    pub dead: f64,
+    pub dead: Vec<f64>,
     /// Mean activation over the hidden layers at the end.
-    pub mean_activation: f64,
-    pub epochs_to_target: Option<f64>,
-    pub seconds_per_epoch: f64,
-    pub accuracy: f64,
+    pub mean_activation: Vec<f64>,
+    pub epochs_to_target: Vec<Option<f64>>,
+    pub seconds_per_epoch: Vec<f64>,
+    pub accuracy: Vec<f64>,
 }
 
-/// Question 3: ELU against ReLU in a deep net.
-pub fn elu_vs_relu(relu: DeepActivation, elu: DeepActivation, target: f64) -> String {
-    let mut held = Vec::new();
-    let mut missed = Vec::new();
-    let dead = format!("dead units {} (ELU) vs {} (ReLU)", pct(elu.dead), pct(relu.dead));
-    if elu.dead < relu.dead { held.push(dead) } else { missed.push(dead) }
-    let centred = format!("mean activation {:.3} vs {:.3}", elu.mean_activation, relu.mean_activation);
-    if elu.mean_activation.abs() < relu.mean_activation.abs() { held.push(centred) } else { missed.push(centred) }
-    let show = |e: Option<f64>| e.map_or("never".to_string(), |e| format!("{e:.1}"));
-    let speed = format!("epochs to {} validation accuracy {} vs {}", pct(target), show(elu.epochs_to_target), show(relu.epochs_to_target));
-    let faster = match (elu.epochs_to_target, relu.epochs_to_target) {
-        (Some(e), Some(r)) => Some(e < r),
-        (Some(_), None) => Some(true),
-        (None, Some(_)) => Some(false),
-        // Neither got there: the run says nothing about speed.
-        (None, None) => None,
-    };
-    match faster {
-        Some(true) => held.push(speed),
-        Some(false) => missed.push(speed),
-        None => {}
-    }
-    let mut s = match (held.len(), missed.len()) {
-        (3, 0) => format!("All three advantages of ELU held: {}.", held.join("; ")),
-        (_, 0) => format!("Both measurable advantages of ELU held: {}; neither net reached {} validation accuracy, so convergence speed is not compared.", held.join("; "), pct(target)),
-        (0, _) => format!("None of ELU's advantages showed here: {}.", missed.join("; ")),
-        _ => format!("ELU's advantages held in part: it won on {}, but not on {}.", held.join("; "), missed.join("; ")),
-    };
-    let cost = elu.seconds_per_epoch / relu.seconds_per_epoch;
-    s += &if cost > 1.02 {
-        format!(" The cost is real but small: an ELU epoch took {cost:.2}× a ReLU epoch.")
+/// Question 3: ELU against ReLU in a deep net of `epochs` epochs at most.
+pub fn elu_vs_relu(relu: &DeepActivation, elu: &DeepActivation, target: f64, epochs: usize) -> String {
+    let dead = Difference::of(&elu.dead, &relu.dead);
+    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+    let centred = Difference::of(&abs(&elu.mean_activation), &abs(&relu.mean_activation));
+    // A seed that never got there counts as one epoch past the run: a lower bound.
+    let censored = |v: &[Option<f64>]| v.iter().map(|e| e.unwrap_or(epochs as f64 + 1.0)).collect::<Vec<_>>();
+    let reached = |v: &[Option<f64>]| v.iter().filter(|e| e.is_some()).count();
+    let speed = Difference::of(&censored(&elu.epochs_to_target), &censored(&relu.epochs_to_target));
+    let mut s = format!(
+        "Fewer dead units with ELU: {} (ELU minus ReLU {}). Mean activation nearer zero: {} (|mean| ELU minus ReLU \
+         {}). ",
+        dead.verdict(-1.0).word(),
+        dead.describe(Unit::Percent),
+        centred.verdict(-1.0).word(),
+        centred.describe(Unit::Decimals(3))
+    );
+    if reached(&elu.epochs_to_target) + reached(&relu.epochs_to_target) == 0 {
+        s += &format!(
+            "Faster convergence: not measured, as no seed of either net reached {:.1}% validation accuracy. ",
+            100.0 * target
+        );
     } else {
-        format!(" ELU's exponential cost nothing measurable: an epoch took {cost:.2}× a ReLU epoch (the step is matmul-bound).")
+        s += &format!(
+            "Faster to {:.1}% validation accuracy: {} (epochs, ELU minus ReLU {}; {} of {} ELU and {} of {} ReLU seeds \
+             got there, a seed that did not counting as {} epochs). ",
+            100.0 * target,
+            speed.verdict(-1.0).word(),
+            speed.describe(Unit::Decimals(1)),
+            reached(&elu.epochs_to_target),
+            elu.epochs_to_target.len(),
+            reached(&relu.epochs_to_target),
+            relu.epochs_to_target.len(),
+            epochs + 1
+        );
+    }
+    s += "Smoothness, the third advantage, is not measured by this experiment. ";
+    let cost = Difference::of(&elu.seconds_per_epoch, &relu.seconds_per_epoch);
+    let ratio = Estimate::of(&elu.seconds_per_epoch).mean / Estimate::of(&relu.seconds_per_epoch).mean;
+    s += &match cost.verdict(1.0) {
+        Verdict::Holds => format!("Cost: an ELU epoch took {ratio:.2}× a ReLU epoch, beyond the spread of the timings."),
+        _ => format!(
+            "Cost: none measurable; an ELU epoch took {ratio:.2}× a ReLU epoch, within the spread of the timings ({} s).",
+            cost.describe(Unit::Decimals(2))
+        ),
     };
     s
 }
 
-/// Question 5: momentum `beta` with its final loss, overshoot and oscillation (None: diverged).
-#[derive(Debug, Clone, Copy)]
+/// Question 5: momentum `beta`, per seed: the final losses of the seeds that did not diverge.
+#[derive(Debug, Clone)]
 pub struct MomentumOutcome {
     pub beta: f64,
-    pub final_loss: Option<f64>,
+    pub final_loss: Vec<f64>,
+    pub diverged: usize,
+    pub seeds: usize,
     pub overshoot: f64,
     pub oscillation: f64,
 }
 
-pub fn momentum(outcomes: &[MomentumOutcome]) -> String {
+/// The question about momentum, for runs of `steps` steps.
+pub fn momentum(outcomes: &[MomentumOutcome], steps: usize) -> String {
     let extreme = outcomes.iter().max_by(|a, b| a.beta.total_cmp(&b.beta)).expect("outcomes");
+    let mean = |o: &MomentumOutcome| Estimate::of(&o.final_loss).mean;
+    // The best of the other settings: the one the extreme is measured against.
     let best = outcomes
         .iter()
-        .filter(|o| o.final_loss.is_some())
-        .min_by(|a, b| a.final_loss.unwrap().total_cmp(&b.final_loss.unwrap()));
-    let Some(best) = best else {
-        return "Every momentum setting diverged: the learning rate is too high for this comparison.".into();
+        .filter(|o| o.beta != extreme.beta && !o.final_loss.is_empty())
+        .min_by(|a, b| mean(a).total_cmp(&mean(b)));
+    let memory = 1.0 / (1.0 - extreme.beta);
+    let length = if memory > steps as f64 {
+        format!(
+            " The run took {steps} steps against β = {}'s memory of 1/(1 − β) = {memory:.0} steps: too short for its \
+             speed to build up fully, so the effect can only be larger than shown.",
+            extreme.beta
+        )
+    } else {
+        format!(" The run took {steps} steps, against β = {}'s memory of {memory:.0} steps.", extreme.beta)
     };
-    match extreme.final_loss {
-        None => format!(
-            "The textbook answer holds: with β = {} the optimizer kept its speed and diverged, while β = {} ended at \
-             loss {:.3}.",
-            extreme.beta, best.beta, best.final_loss.unwrap()
-        ),
-        Some(l) if l > 1.5 * best.final_loss.unwrap() => format!(
-            "The textbook answer holds: β = {} overshot (its loss rose {:.0}% above its best, oscillating in {} of \
-             the traced windows) and ended at loss {l:.3}, {:.1}× the best final loss ({:.3}, β = {}).",
+    let Some(best) = best else {
+        return format!(
+            "Inconclusive at this scale: every setting but β = {} diverged, so there is nothing to compare it \
+             with: the learning rate is too high for this comparison.{length}",
+            extreme.beta
+        );
+    };
+    if extreme.diverged == extreme.seeds {
+        return format!(
+            "Holds: with β = {} the optimizer kept its speed and diverged in all {} seeds, while β = {} ended at loss \
+             {}.{length}",
             extreme.beta,
-            100.0 * extreme.overshoot,
-            pct(extreme.oscillation),
-            l / best.final_loss.unwrap(),
-            best.final_loss.unwrap(),
-            best.beta
-        ),
-        Some(l) => format!(
-            "The textbook answer did not show here: β = {} ended at loss {l:.3}, close to the best ({:.3} at β = {}); \
-             the run was too short or the rate too small for its speed to build up.",
-            extreme.beta,
-            best.final_loss.unwrap(),
-            best.beta
-        ),
+            extreme.seeds,
+            best.beta,
+            Estimate::of(&best.final_loss).cell(Unit::Decimals(3))
+        );
     }
+    let gap = Difference::of(&extreme.final_loss, &best.final_loss);
+    let v = gap.verdict(1.0);
+    format!(
+        "{}: β = {} ended at loss {} ({} of {} seeds diverged), against {} for β = {}: a difference of {}{}; its \
+         loss rose {:.0}% above its best and reversed direction in {:.0}% of the traced windows.{length}",
+        opener(v),
+        extreme.beta,
+        Estimate::of(&extreme.final_loss).cell(Unit::Decimals(3)),
+        extreme.diverged,
+        extreme.seeds,
+        Estimate::of(&best.final_loss).cell(Unit::Decimals(3)),
+        best.beta,
+        gap.describe(Unit::Decimals(3)),
+        if v == Verdict::Contradicted { ", lower than the best: the momentum helped here" } else { "" },
+        100.0 * extreme.overshoot,
+        100.0 * extreme.oscillation
+    )
 }
 
-/// Question 7: what dropout costs.
-#[derive(Debug, Clone, Copy)]
+/// Question 7: what dropout costs, per seed where there are seeds.
+#[derive(Debug, Clone)]
 pub struct DropoutCost {
-    pub step_ratio: f64,
-    pub epochs_without: Option<f64>,
-    pub epochs_with: Option<f64>,
+    pub step_without: Vec<f64>,
+    pub step_with: Vec<f64>,
+    pub epochs_without: Vec<Option<f64>>,
+    pub epochs_with: Vec<Option<f64>>,
+    /// Epochs each run had at most (a seed that never reached the target counts as one more).
+    pub epochs: usize,
     pub inference_ratio: f64,
     /// Seconds per sample of one MC pass, relative to one plain inference pass.
     pub mc_pass_ratio: f64,
 }
 
-pub fn dropout_cost(c: DropoutCost) -> String {
-    let show = |e: Option<f64>| e.map_or("never".to_string(), |e| format!("{e:.1}"));
-    let slower_to_converge = match (c.epochs_with, c.epochs_without) {
-        (Some(w), Some(wo)) => w > wo,
-        (None, Some(_)) => true,
-        _ => false,
-    };
-    let mut s = if slower_to_converge {
-        format!(
-            "Training: yes. With dropout the net needed {} epochs to reach the target against {} without, and each step \
-             took {:.2}× as long.",
-            show(c.epochs_with), show(c.epochs_without), c.step_ratio
-        )
-    } else {
-        format!(
-            "Training: not here. With dropout the net reached the target in {} epochs against {} without; each step \
-             took {:.2}× as long.",
-            show(c.epochs_with), show(c.epochs_without), c.step_ratio
-        )
-    };
+pub fn dropout_cost(c: &DropoutCost) -> String {
+    let censored = |v: &[Option<f64>]| v.iter().map(|e| e.unwrap_or(c.epochs as f64 + 1.0)).collect::<Vec<_>>();
+    let epochs = Difference::of(&censored(&c.epochs_with), &censored(&c.epochs_without));
+    let step = Difference::of(&c.step_with, &c.step_without);
+    let ratio = Estimate::of(&c.step_with).mean / Estimate::of(&c.step_without).mean;
+    let mut s = format!(
+        "Training needs more epochs with dropout: {} (epochs to the target, with minus without: {}). Each step costs \
+         more with dropout: {} ({ratio:.2}× the time; {} ms).",
+        epochs.verdict(1.0).word(),
+        epochs.describe(Unit::Decimals(1)),
+        step.verdict(1.0).word(),
+        Difference { diff: 1e3 * step.diff, half: step.half.map(|h| 1e3 * h), n: step.n }.describe(Unit::Decimals(2))
+    );
     s += &if (c.inference_ratio - 1.0).abs() <= 0.05 {
-        format!(" Inference: no, dropout layers in evaluation mode cost {:.2}× (they are skipped).", c.inference_ratio)
+        format!(
+            " Inference: no cost, dropout layers in evaluation mode took {:.2}× (they are skipped).",
+            c.inference_ratio
+        )
     } else if c.inference_ratio > 1.0 {
         format!(" Inference: the dropout layers cost {:.2}× even in evaluation mode.", c.inference_ratio)
     } else {
         format!(" Inference: the model with dropout layers ran at {:.2}× the time (noise).", c.inference_ratio)
     };
     s += &format!(" MC dropout costs one full pass per sample: {:.2}× a plain pass each.", c.mc_pass_ratio);
+    s
+}
+
+/// One step of the build-up, per seed.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub accuracy: Vec<f64>,
+    /// The epoch whose weights early stopping restored.
+    pub best_epoch: Vec<f64>,
+    pub seconds_per_epoch: Vec<f64>,
+    /// Seeds whose training loss was at or above chance (ln classes) for a whole epoch.
+    pub failed: usize,
+}
+
+/// The chapter's exercise: each step of the deep net against the one before.
+pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
+    let (base, bn, selu) = (&rows[0], &rows[1], &rows[2]);
+    let fewer = Difference::of(&bn.best_epoch, &base.best_epoch);
+    let slower = Difference::of(&bn.seconds_per_epoch, &base.seconds_per_epoch);
+    let accuracy = Difference::of(&bn.accuracy, &base.accuracy);
+    let ratio = Estimate::of(&bn.seconds_per_epoch).mean / Estimate::of(&base.seconds_per_epoch).mean;
+    let mut s = format!(
+        "Batch normalization reaches its best epoch sooner: {} (best epoch, with minus without: {}). Each epoch is \
+         slower with it: {} ({ratio:.2}× the time). Its test accuracy minus the plain ELU net's: {} ({}). ",
+        fewer.verdict(-1.0).word(),
+        fewer.describe(Unit::Decimals(1)),
+        slower.verdict(1.0).word(),
+        accuracy.describe(Unit::Percent),
+        match accuracy.verdict(1.0) {
+            Verdict::Holds => "higher",
+            Verdict::Contradicted => "lower",
+            Verdict::Inconclusive => "the seeds cannot tell",
+        }
+    );
+    // "SELU self-normalizes without batch norm": no worse than the batch-normalized net.
+    let selu_gap = Difference::of(&selu.accuracy, &bn.accuracy);
+    let v = match selu_gap.verdict(1.0) {
+        Verdict::Holds => Verdict::Holds,
+        _ => selu_gap.verdict_within(SAME_ACCURACY),
+    };
+    s += &format!(
+        "SELU without batch norm does as well as the batch-normalized net: {} (SELU minus batch norm: {}). ",
+        v.word(),
+        selu_gap.describe(Unit::Percent)
+    );
+    if let Some((with_mc, without)) = mc {
+        let gain = Difference::of(&with_mc, &without);
+        s += &format!(
+            "MC dropout raises the alpha-dropout net's accuracy: {} (with minus without: {}). ",
+            gain.verdict(1.0).word(),
+            gain.describe(Unit::Percent)
+        );
+    }
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.failed > 0)
+        .map(|r| format!("{} ({} of {} seeds)", r.name, r.failed, r.accuracy.len()))
+        .collect();
+    if !failed.is_empty() {
+        s += &format!(
+            "Failed to learn (an epoch's training loss at or above chance, ln classes): {}; their accuracy \
+             says that the run's settings were wrong for the net, not what the method can do. ",
+            failed.join(", ")
+        );
+    }
+    let best = rows
+        .iter()
+        .max_by(|a, b| Estimate::of(&a.accuracy).mean.total_cmp(&Estimate::of(&b.accuracy).mean))
+        .expect("rows");
+    s += &format!("Highest mean test accuracy: {} ({}).", best.name, Estimate::of(&best.accuracy).cell(Unit::Percent));
     s
 }

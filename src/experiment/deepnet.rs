@@ -2,14 +2,15 @@
 
 use crate::error::Result;
 use serde_json::json;
-use crate::experiment::measure;
 use crate::nn::{BatchNormAt, Initializer, ModelSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::train::EarlyStopping;
 use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Data, Outcome, Run, Variant};
-use super::report::{curves, pm, Report, Table};
+use super::report::{cell, curves, Report, Table, OVER_SEEDS};
+use super::answer;
+use super::stats::Unit;
 use super::Ctx;
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
@@ -48,7 +49,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     // Five 20-layer nets are the dearest part of `all --quick`: one seed there.
     let seeds: Vec<u64> = if ctx.scale.quick { vec![1] } else { ctx.scale.seeds().collect() };
     report.setup.push(format!("seeds: {}", seeds.len()));
-    let mut table = Table::new("The deep net, step by step (mean ± std over seeds)", &["model", "test accuracy", "epochs run", "best epoch", "s / epoch"]);
+    let mut table = Table::new(&format!("The deep net, step by step ({OVER_SEEDS})"), &["model", "test accuracy", "epochs run", "best epoch", "s / epoch"]);
     let mut results = Vec::new();
     let mut val = Vec::new();
     let mut rows = Vec::new();
@@ -75,24 +76,34 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     })?;
     for ((v, _), measured) in variants.iter().zip(measured.chunks(seeds.len())) {
         let runs: Vec<&Run> = measured.iter().map(|m| &m.0).collect();
-        let acc = measure::mean_std(&runs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
-        let run_epochs = measure::mean_std(&runs.iter().map(|o| o.history.epochs.len() as f64).collect::<Vec<_>>());
-        let best = measure::mean_std(&runs.iter().map(|o| best_epoch(o) as f64).collect::<Vec<_>>());
-        let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
-        table.row(vec![v.name.clone(), pm(acc.0, acc.1, true), format!("{:.1}", run_epochs.0), format!("{:.1}", best.0), format!("{secs:.2}")]);
-        rows.push((v.name.clone(), acc.0, secs, best.0));
+        let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|o| f(o)).collect::<Vec<f64>>();
+        let row = answer::Step {
+            name: v.name.clone(),
+            accuracy: each(&|o| o.test.accuracy as f64),
+            best_epoch: each(&|o| best_epoch(o) as f64),
+            seconds_per_epoch: each(&|o| o.seconds_per_epoch),
+            failed: runs.iter().filter(|o| failed_to_learn(o, classes)).count(),
+        };
+        let run_epochs = each(&|o| o.history.epochs.len() as f64);
+        table.row(vec![
+            v.name.clone(),
+            cell(&row.accuracy, Unit::Percent),
+            cell(&run_epochs, Unit::Decimals(1)),
+            cell(&row.best_epoch, Unit::Decimals(1)),
+            cell(&row.seconds_per_epoch, Unit::Decimals(2)),
+        ]);
+        rows.push(row);
         val.push((v.name.clone(), runs[0].val_accuracy()));
         results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
         let accs: Vec<f64> = measured.iter().filter_map(|m| m.1).collect();
         if !accs.is_empty() {
-            let a = measure::mean_std(&accs);
-            mc_row = Some((a.0, acc.0));
-            table.row(vec![format!("  + MC dropout ({mc} passes)"), pm(a.0, a.1, true), "—".into(), "—".into(), "—".into()]);
+            table.row(vec![format!("  + MC dropout ({mc} passes)"), cell(&accs, Unit::Percent), "—".into(), "—".into(), "—".into()]);
+            mc_row = Some((accs.clone(), rows.last().expect("this variant's row").accuracy.clone()));
             results.push(json!({ "model": "MC dropout", "passes": mc, "test_accuracy": accs }));
         }
     }
     report.tables.push(table);
-    report.answer = answer(&rows, mc_row);
+    report.answer = answer::deep_net(&rows, mc_row);
     curves(&ctx.out, "val_accuracy.svg", "validation accuracy of each step (seed 1)", "fraction classified correctly", val, false)?;
     report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch of each model".into())];
     report.results = json!({ "dataset": dataset, "runs": results });
@@ -123,28 +134,9 @@ fn best_epoch(o: &Run) -> usize {
     o.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap_or(f32::MAX).total_cmp(&b.val_loss.unwrap_or(f32::MAX))).map_or(0, |r| r.epoch)
 }
 
-fn answer(rows: &[(String, f64, f64, f64)], mc: Option<(f64, f64)>) -> String {
-    let base = &rows[0];
-    let bn = &rows[1];
-    let selu = &rows[2];
-    let best = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    let mut s = format!(
-        "Batch normalization changed test accuracy by {:+.1} points ({:.1}% vs {:.1}%), with its best epoch at {:.1} vs {:.1}, and cost {:.2}× the time per epoch. ",
-        100.0 * (bn.1 - base.1), 100.0 * bn.1, 100.0 * base.1, bn.3, base.3, bn.2 / base.2
-    );
-    s += &format!(
-        "SELU without batch norm {} ({:.1}%) at {:.2}× the ELU net's epoch time. ",
-        if selu.1 >= bn.1 - 0.005 { "matched or beat the batch-normalized net" } else { "fell short of the batch-normalized net" },
-        100.0 * selu.1,
-        selu.2 / base.2
-    );
-    if let Some((with_mc, without)) = mc {
-        s += &format!(
-            "MC dropout {} the alpha-dropout net's accuracy by {:+.2} points. ",
-            if with_mc > without { "raised" } else { "did not raise" },
-            100.0 * (with_mc - without)
-        );
-    }
-    s += &format!("Best overall: {} ({:.1}%).", best.0, 100.0 * best.1);
-    s
+/// A run whose mean training loss over an epoch was at or above chance level, ln(classes)
+/// (what predicting every class alike scores): it did not learn then (a 1cycle peak too
+/// high for the net, say).
+fn failed_to_learn(o: &Run, classes: usize) -> bool {
+    o.history.epochs.iter().any(|e| !(e.loss < (classes as f32).ln()))
 }

@@ -9,9 +9,10 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::Activation;
 use crate::train::checkpoint;
 
-use super::activations::{epochs_to, per_seed};
+use super::activations::per_seed;
 use super::lab::{self, Run, Variant};
-use super::report::{bars, curves, pm, Report, Table};
+use super::report::{bars, cell, curves, Report, Table, OVER_SEEDS};
+use super::stats::Unit;
 use super::Ctx;
 
 const MC_PASSES: [u32; 3] = [10, 30, 100];
@@ -30,7 +31,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push("model: 784-300-100-10 ReLU, He init, momentum 0.9, lr 0.02; dropout 0.2 after each hidden layer; target: 98% of the best validation accuracy the net without dropout reached (mean over seeds), so it is reachable and near convergence".into());
     report.setup.push(format!("times: median epoch time after the first ÷ steps; inference: batches of 1024 after a warm-up, each timing at least 0.25 s, the setups compared timed in alternation (5 rounds with and without dropout layers, 3 for MC dropout), medians; MC dropout over the first {MC_ROWS} test rows"));
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.02);
-    let mut table = Table::new("Training with and without dropout (mean ± std over seeds)", &["model", "ms / step", "epochs to target (per seed)", "test accuracy", "inference µs / sample"]);
+    let mut table = Table::new("Training with and without dropout", &["model", "ms / step", "epochs to target (per seed)", "test accuracy", "inference µs / sample"]);
     let names = ["no dropout", "dropout 0.2"];
     let mut variants = Vec::new();
     for (name, rate) in names.into_iter().zip([0.0, 0.2]) {
@@ -62,12 +63,16 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let best = |o: &Run| o.val_accuracy().into_iter().fold(0.0f32, f32::max) as f64;
     let target = (0.98 * measure::mean_std(&runs[0].iter().map(best).collect::<Vec<_>>()).0) as f32;
     for ((name, outs), infer) in names.iter().zip(&runs).zip(&inference) {
-        let step = measure::mean_std(&outs.iter().map(|o| o.seconds_per_step).collect::<Vec<_>>());
-        let acc = measure::mean_std(&outs.iter().map(|o| o.test.accuracy as f64).collect::<Vec<_>>());
-        table.row(vec![name.to_string(), pm(1e3 * step.0, 1e3 * step.1, false), per_seed(outs, target), pm(acc.0, acc.1, true), format!("{:.2}", 1e6 * infer)]);
+        let step_ms: Vec<f64> = outs.iter().map(|o| 1e3 * o.seconds_per_step).collect();
+        let acc: Vec<f64> = outs.iter().map(|o| o.test.accuracy as f64).collect();
+        table.row(vec![name.to_string(), cell(&step_ms, Unit::Decimals(2)), per_seed(outs, target), cell(&acc, Unit::Percent), format!("{:.2}", 1e6 * infer)]);
     }
-    table.title = format!("Training with and without dropout (mean ± std over seeds; target {:.1}% validation accuracy)", 100.0 * target);
-    let step: Vec<f64> = runs.iter().map(|r| measure::mean_std(&r.iter().map(|o| o.seconds_per_step).collect::<Vec<_>>()).0).collect();
+    table.title = format!("Training with and without dropout ({OVER_SEEDS}; target {:.1}% validation accuracy)", 100.0 * target);
+    let step: Vec<Vec<f64>> = runs.iter().map(|r| r.iter().map(|o| o.seconds_per_step).collect()).collect();
+    let epochs: Vec<Vec<Option<f64>>> = runs
+        .iter()
+        .map(|r| r.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect())
+        .collect();
     report.tables.push(table);
     // MC dropout on the dropout model, over a slice of the test set.
     let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());
@@ -91,13 +96,15 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     small.free(ctx.b)?;
     report.tables.push(mc);
     let cost = answer::DropoutCost {
-        step_ratio: step[1] / step[0],
-        epochs_without: epochs_to(&runs[0], target),
-        epochs_with: epochs_to(&runs[1], target),
+        step_without: step[0].clone(),
+        step_with: step[1].clone(),
+        epochs_without: epochs[0].clone(),
+        epochs_with: epochs[1].clone(),
+        epochs: ctx.scale.epochs,
         inference_ratio: inference[1] / inference[0],
         mc_pass_ratio: measure::median(&per_pass),
     };
-    report.answer = answer::dropout_cost(cost);
+    report.answer = answer::dropout_cost(&cost);
     curves(&ctx.out, "val_accuracy.svg", "validation accuracy with and without dropout (seed 1)", "fraction classified correctly", val, false)?;
     bars(&ctx.out, "mc_cost.svg", "inference cost of MC dropout", "µs per sample", &mc_bars)?;
     report.plots = vec![

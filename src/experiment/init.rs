@@ -8,7 +8,8 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Bias, Outcome, Variant};
-use super::report::{bars, curves, pm, pm1, Report, Table};
+use super::report::{bars, cell, curves, half, Report, Table, OVER_SEEDS};
+use super::stats::Unit;
 use super::Ctx;
 
 const UNITS: usize = 100;
@@ -46,7 +47,7 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
         ("same value", build(Initializer::SameValue, 0.0)?),
         ("same value + dropout", build(Initializer::SameValue, 0.2)?),
     ];
-    let mut table = Table::new("Distinct neurons per hidden layer and test accuracy (mean ± std over seeds)", &["init", "distinct (layer 1)", "distinct (layer 2)", "test accuracy"]);
+    let mut table = Table::new(&format!("Distinct neurons per hidden layer and test accuracy ({OVER_SEEDS})"), &["init", "distinct (layer 1)", "distinct (layer 2)", "test accuracy"]);
     let mut summary = Vec::new();
     let mut results = Vec::new();
     let mut curves_val = Vec::new();
@@ -71,13 +72,16 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
             }
             results.push(json!({ "init": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "distinct": d }));
         }
-        let (am, asd) = measure::mean_std(&acc);
-        let layers: Vec<(f64, f64)> = per_layer.iter().map(|l| measure::mean_std(l)).collect();
-        table.row(vec![name.to_string(), pm1(layers[0]), pm1(layers[1]), pm(am, asd, true)]);
-        let mean_distinct = (layers[0].0 + layers[1].0) / 2.0;
-        summary.push(answer::Symmetry { accuracy: am, distinct: mean_distinct, units: UNITS });
+        table.row(vec![
+            name.to_string(),
+            cell(&per_layer[0], Unit::Decimals(1)),
+            cell(&per_layer[1], Unit::Decimals(1)),
+            cell(&acc, Unit::Percent),
+        ]);
+        let mean_distinct = (measure::mean_std(&per_layer[0]).0 + measure::mean_std(&per_layer[1]).0) / 2.0;
+        summary.push(answer::Symmetry { accuracy: acc, distinct: mean_distinct, units: UNITS });
     }
-    report.answer = answer::init_symmetry(summary[0], summary[1], summary[2]);
+    report.answer = answer::init_symmetry(&summary[0], &summary[1], &summary[2]);
     report.tables.push(table);
     curves(&ctx.out, "val_accuracy.svg", "validation accuracy (seed 1)", "fraction classified correctly", curves_val, false)?;
     let bar_data: Vec<(String, f64, f64)> =
@@ -105,7 +109,7 @@ pub fn bias(ctx: &mut Ctx) -> Result<Report> {
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
     let starts: [(&str, f32, Bias); 4] =
         [("0", 0.0, Bias::Spec), ("0.01", 0.01, Bias::Spec), ("0.1", 0.1, Bias::Spec), ("random", 0.0, Bias::Random(0.1))];
-    let mut table = Table::new("Test accuracy and dead ReLU units (mean ± std over seeds)", &["bias", "test accuracy", "dead units (end)", "dead units (start)"]);
+    let mut table = Table::new(&format!("Test accuracy and dead ReLU units ({OVER_SEEDS})"), &["bias", "test accuracy", "dead units (end)", "dead units (start)"]);
     let mut outcomes = Vec::new();
     let mut results = Vec::new();
     let mut bar_data = Vec::new();
@@ -127,14 +131,13 @@ pub fn bias(ctx: &mut Ctx) -> Result<Report> {
             dead0.push(o.probes[0].dead_mean());
             results.push(json!({ "bias": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "probes": o.probes }));
         }
-        let (a, d, d0) = (measure::mean_std(&acc), measure::mean_std(&dead), measure::mean_std(&dead0));
-        table.row(vec![name.into(), pm(a.0, a.1, true), pm(d.0, d.1, true), pm(d0.0, d0.1, true)]);
-        bar_data.push((name.to_string(), a.0, a.1));
-        outcomes.push(answer::BiasOutcome { name: name.into(), accuracy: a, dead: d.0 });
+        table.row(vec![name.into(), cell(&acc, Unit::Percent), cell(&dead, Unit::Percent), cell(&dead0, Unit::Percent)]);
+        bar_data.push((name.to_string(), measure::mean_std(&acc).0, half(&acc)));
+        outcomes.push(answer::BiasOutcome { name: name.into(), accuracy: acc, dead_start: dead0, dead_end: dead });
     }
     report.answer = answer::bias_init(&outcomes);
     report.tables.push(table);
-    bars(&ctx.out, "accuracy.svg", "test accuracy by initial bias (± std over seeds)", "fraction classified correctly", &bar_data)?;
+    bars(&ctx.out, "accuracy.svg", "test accuracy by initial bias (bars: 95% interval over seeds)", "fraction classified correctly", &bar_data)?;
     report.plots = vec![("accuracy.svg".into(), "test accuracy by initial bias".into())];
     report.results = json!({ "runs": results });
     data.free(ctx.b)?;

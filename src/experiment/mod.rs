@@ -13,6 +13,7 @@ pub mod measure;
 mod momentum;
 pub mod pool;
 pub mod report;
+pub mod stats;
 mod sparsity;
 
 use std::path::PathBuf;

@@ -12,7 +12,8 @@ use crate::train::{epoch_order, TrainConfig, Trainer};
 use crate::backend::{Activation, Backend};
 
 use super::lab::Data;
-use super::report::{curves_over, pm, Report, Table};
+use super::report::{cell, curves_over, Report, Table, OVER_SEEDS};
+use super::stats::Unit;
 use super::Ctx;
 
 const WINDOW: usize = 10;
@@ -60,7 +61,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.setup = ctx.setup(&data);
     report.setup.push(format!("model: 784-300-100-10 ReLU, He init; SGD, lr {LR}, momentum β as listed (β = 0 is plain SGD)"));
     report.setup.push(format!("the training loss is traced as the mean over each window of {WINDOW} steps; final loss: the mean of the last 3 windows; overshoot: the largest rise above the best window so far, relative to it; oscillation: the fraction of windows where the direction reverses"));
-    let mut table = Table::new("Momentum β (mean ± std over seeds; a diverged run counts as such)", &["β", "final loss", "overshoot", "oscillation", "diverged"]);
+    let mut table = Table::new(&format!("Momentum β ({OVER_SEEDS} that did not diverge)"), &["β", "final loss", "overshoot", "oscillation", "diverged"]);
     let mut outcomes = Vec::new();
     let mut plot = Vec::new();
     let mut results = Vec::new();
@@ -93,20 +94,24 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             }
             results.push(json!({ "beta": beta, "seed": seed, "window": WINDOW, "losses": losses.iter().map(|l| if l.is_finite() { Some(*l) } else { None }).collect::<Vec<_>>(), "diverged": !finite }));
         }
-        let f = measure::mean_std(&finals);
-        let o = measure::mean_std(&overs);
-        let osc = measure::mean_std(&oscs);
-        let cell = |s: (f64, f64), pct: bool| if finals.is_empty() { "—".to_string() } else { pm(s.0, s.1, pct) };
-        table.row(vec![format!("{beta}"), cell(f, false), cell(o, true), cell(osc, true), format!("{diverged} of {}", ctx.scale.seeds)]);
-        // A setting diverges when any seed does.
+        table.row(vec![
+            format!("{beta}"),
+            cell(&finals, Unit::Decimals(3)),
+            cell(&overs, Unit::Percent),
+            cell(&oscs, Unit::Percent),
+            format!("{diverged} of {}", seeds.len()),
+        ]);
         outcomes.push(answer::MomentumOutcome {
             beta,
-            final_loss: (diverged == 0).then_some(f.0),
-            overshoot: o.0,
-            oscillation: osc.0,
+            overshoot: measure::mean_std(&overs).0,
+            oscillation: measure::mean_std(&oscs).0,
+            final_loss: finals,
+            diverged,
+            seeds: seeds.len(),
         });
     }
-    report.answer = answer::momentum(&outcomes);
+    let steps = traces.iter().map(|t| t.len() * WINDOW).max().unwrap_or(0);
+    report.answer = answer::momentum(&outcomes, steps);
     report.tables.push(table);
     curves_over(&ctx.out, "loss.svg", "training loss by momentum (seed 1; a curve that stops diverged)", &format!("window of {WINDOW} steps"), "mean cross-entropy over the window (log scale)", plot, true)?;
     report.plots = vec![("loss.svg".into(), "training loss per 10 steps for each β".into())];

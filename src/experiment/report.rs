@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::run::plot::{self, Figure, Series, OKABE_ITO};
 
+use super::stats::{Estimate, Unit};
+
 pub struct Report {
     pub name: &'static str,
     pub question: &'static str,
@@ -88,18 +90,18 @@ impl Report {
     }
 }
 
-/// `mean ± std` with `digits` decimals, as a percentage when `percent`.
-pub fn pm(mean: f64, std: f64, percent: bool) -> String {
-    if percent {
-        format!("{:.1} ± {:.1}%", 100.0 * mean, 100.0 * std)
-    } else {
-        format!("{mean:.4} ± {std:.4}")
-    }
+/// How the tables' per-seed cells read, for their titles.
+pub const OVER_SEEDS: &str = "mean ± half the 95% interval over seeds (Student's t), n seeds per cell";
+
+/// A table cell for the per-seed `values`: the mean with its 95% interval and n
+/// (`stats::Estimate::cell`).
+pub fn cell(values: &[f64], unit: Unit) -> String {
+    Estimate::of(values).cell(unit)
 }
 
-/// `mean ± std` with one decimal, for counts.
-pub fn pm1((mean, std): (f64, f64)) -> String {
-    format!("{mean:.1} ± {std:.1}")
+/// The interval's half-width for an error bar (0 for one seed).
+pub fn half(values: &[f64]) -> f64 {
+    Estimate::of(values).half.unwrap_or(0.0)
 }
 
 /// Curves over epochs (one per series) into `dir/file`.
@@ -121,7 +123,7 @@ pub fn curves_over(
     plot::draw(&dir.join(file), &Figure { title, x_desc, y_desc, series, mark: None, log_y })
 }
 
-/// Bars with error bars (mean ± std) into `dir/file`.
+/// Bars with error bars (mean ± the 95% interval's half-width) into `dir/file`.
 pub fn bars(dir: &Path, file: &str, title: &str, y_desc: &str, bars: &[(String, f64, f64)]) -> Result<()> {
     let path = dir.join(file);
     let mut svg = String::new();
