@@ -91,7 +91,7 @@ impl Report {
 }
 
 /// How the tables' per-seed cells read, for their titles.
-pub const OVER_SEEDS: &str = "mean ± half the 95% interval over seeds (Student's t), n seeds per cell";
+pub const OVER_SEEDS: &str = "mean ± half its 95% interval over seeds, Student's t; n seeds per cell";
 
 /// A table cell for the per-seed `values`: the mean with its 95% interval and n
 /// (`stats::Estimate::cell`).
