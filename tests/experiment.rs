@@ -257,3 +257,21 @@ mod intervals {
         assert!(!text.contains("+-") && !text.contains("--"), "{text}");
     }
 }
+
+#[test]
+fn activation_answers_compare_with_intervals() {
+    let rows = vec![
+        ("relu".to_string(), seeds(0.78), Some(3.0), 1.0),
+        ("silu".to_string(), seeds(0.81), Some(2.0), 1.2),
+        ("elu".to_string(), noisy(0.80), None, 1.1),
+    ];
+    let outputs = [
+        ("Sandal vs Sneaker", false, seeds(0.952)),
+        ("Sandal vs Sneaker", true, seeds(0.954)),
+        ("10 classes", false, noisy(0.796)),
+        ("10 classes", true, noisy(0.790)),
+    ];
+    let a = answer::activations(&rows, &outputs, 0.75);
+    assert!(a.contains("that it beats ReLU (78.0 ± 0.5% (n=3)): holds (silu minus ReLU +3.0 points"), "{a}");
+    assert!(a.contains("score the same: holds") && a.contains("softmax beats one-vs-rest logistic outputs: inconclusive at this scale"), "{a}");
+}

@@ -135,7 +135,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let mut table = Table::new(&format!("Every activation in the hidden layers ({OVER_SEEDS})"), &["activation", "test accuracy", "epochs to target (per seed)", "s / epoch"]);
     let mut results = Vec::new();
     let mut val_curves = Vec::new();
-    let mut rows: Vec<(String, f64, Option<f64>, f64)> = Vec::new();
+    let mut rows: Vec<(String, Vec<f64>, Option<f64>, f64)> = Vec::new();
     let hidden: Vec<Activation> = Activation::ALL.into_iter().filter(|a| *a != Activation::Identity && *a != Activation::GeluTanh).collect();
     let mut variants = Vec::new();
     for &act in &hidden {
@@ -147,11 +147,10 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let all = ctx.train_each(with_data, &seeds)?;
     for (act, runs) in hidden.into_iter().zip(all) {
         let accs: Vec<f64> = runs.iter().map(|o| o.test.accuracy as f64).collect();
-        let acc = measure::mean_std(&accs);
         let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
         let e = epochs_to(&runs, target);
         table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), format!("{secs:.2}")]);
-        rows.push((act.name().into(), acc.0, e, secs));
+        rows.push((act.name().into(), accs, e, secs));
         val_curves.push((act.name().to_string(), runs[0].val_accuracy()));
         results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
     }
@@ -186,13 +185,12 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         let name = output_variant(task, classes, logistic, &opt, ctx.scale.epochs)?.0.name.trim_start_matches(task).trim().to_string();
         let accs: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let losses: Vec<f64> = runs.iter().map(|r| r.1).collect();
-        let a = measure::mean_std(&accs);
         outputs.row(vec![task.into(), name.clone(), cell(&accs, Unit::Percent), cell(&losses, Unit::Decimals(4))]);
-        out_rows.push((task, logistic, a.0));
+        out_rows.push((task, logistic, accs.clone()));
         results.push(json!({ "task": task, "output": name, "test_accuracy": accs, "test_loss": losses }));
     }
     report.tables.push(outputs);
-    report.answer = activations_answer(&rows, &out_rows, target);
+    report.answer = answer::activations(&rows, &out_rows, target);
     curves(&ctx.out, "val_accuracy.svg", "validation accuracy by hidden activation (seed 1)", "fraction classified correctly", val_curves, false)?;
     report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into())];
     report.results = json!({ "target": target, "runs": results });
@@ -245,49 +243,3 @@ fn argmax_accuracy(b: &mut dyn Backend, o: &mut Outcome, data: &Data) -> Result<
     Ok(correct as f64 / labels.len() as f64)
 }
 
-fn activations_answer(rows: &[(String, f64, Option<f64>, f64)], outputs: &[(&str, bool, f64)], target: f32) -> String {
-    let best = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    let relu = rows.iter().find(|r| r.0 == "relu").unwrap();
-    let fastest = rows.iter().filter(|r| r.2.is_some()).min_by(|a, b| a.2.unwrap().total_cmp(&b.2.unwrap()));
-    let cheapest = rows.iter().min_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
-    let dearest = rows.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
-    let mut s = format!(
-        "Best test accuracy: {} ({:.1}%), against {:.1}% for ReLU ({:+.1} points){}. ",
-        best.0,
-        100.0 * best.1,
-        100.0 * relu.1,
-        100.0 * (best.1 - relu.1),
-        fastest.map_or(String::new(), |f| format!("; first to {:.0}% validation accuracy: {} ({:.1} epochs)", 100.0 * target, f.0, f.2.unwrap()))
-    );
-    let median = measure::median(&rows.iter().map(|r| r.3).collect::<Vec<_>>());
-    let ratio = relu.3 / median;
-    s += &format!(
-        "Per epoch ReLU took {ratio:.2}× the median over all activations (cheapest {} at {:.2} s, dearest {} at {:.2} s): {}. ",
-        cheapest.0,
-        cheapest.3,
-        dearest.0,
-        dearest.3,
-        if ratio < 0.95 {
-            "ReLU is the fast default, as the textbook says"
-        } else if ratio > 1.05 {
-            "ReLU was not the faster one here"
-        } else {
-            "the activation barely matters to speed here, the matmuls dominate"
-        }
-    );
-    let find = |task: &str, logistic: bool| outputs.iter().find(|o| o.0 == task && o.1 == logistic).map_or(f64::NAN, |o| o.2);
-    let (bs, bl) = (find("Sandal vs Sneaker", false), find("Sandal vs Sneaker", true));
-    let (ms, ml) = (find("10 classes", false), find("10 classes", true));
-    let compare = |a: f64, b: f64| if a > b + 0.002 { "beat" } else if b > a + 0.002 { "lost to" } else { "tied with" };
-    s += &format!(
-        "Outputs: on the binary task one logistic unit {} two softmax units ({:.1}% vs {:.1}%; the two are the same \
-         model, so only noise separates them); on ten exclusive classes softmax {} one-vs-rest logistic outputs ({:.1}% vs {:.1}%).",
-        compare(bl, bs),
-        100.0 * bl,
-        100.0 * bs,
-        compare(ms, ml),
-        100.0 * ms,
-        100.0 * ml
-    );
-    s
-}

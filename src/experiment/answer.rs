@@ -228,7 +228,7 @@ pub fn momentum(outcomes: &[MomentumOutcome], steps: usize) -> String {
     let length = if memory > steps as f64 {
         format!(
             " The run took {steps} steps against β = {}'s memory of 1/(1 − β) = {memory:.0} steps: too short for its \
-             speed to build up fully, so the effect can only be larger than shown.",
+             speed to build up fully.",
             extreme.beta
         )
     } else {
@@ -379,5 +379,76 @@ pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
         .max_by(|a, b| Estimate::of(&a.accuracy).mean.total_cmp(&Estimate::of(&b.accuracy).mean))
         .expect("rows");
     s += &format!("Highest mean test accuracy: {} ({}).", best.name, Estimate::of(&best.accuracy).cell(Unit::Percent));
+    s
+}
+
+/// Question 4, from each hidden activation's (name, test accuracy per seed, mean epochs to
+/// `target` where every seed got there, median seconds per epoch) and each output's (task,
+/// logistic rather than softmax, test accuracy per seed).
+pub fn activations(
+    rows: &[(String, Vec<f64>, Option<f64>, f64)],
+    outputs: &[(&str, bool, Vec<f64>)],
+    target: f32,
+) -> String {
+    let mean = |v: &[f64]| Estimate::of(v).mean;
+    let best = rows.iter().max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1))).unwrap();
+    let relu = rows.iter().find(|r| r.0 == "relu").unwrap();
+    let fastest = rows.iter().filter(|r| r.2.is_some()).min_by(|a, b| a.2.unwrap().total_cmp(&b.2.unwrap()));
+    let cheapest = rows.iter().min_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+    let dearest = rows.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+    let gap = Difference::of(&best.1, &relu.1);
+    let mut s = if best.0 == relu.0 {
+        format!("Highest mean test accuracy: ReLU ({}). ", Estimate::of(&relu.1).cell(Unit::Percent))
+    } else {
+        format!(
+            "Highest mean test accuracy: {} ({}); that it beats ReLU ({}): {} ({} minus ReLU {}). ",
+            best.0,
+            Estimate::of(&best.1).cell(Unit::Percent),
+            Estimate::of(&relu.1).cell(Unit::Percent),
+            gap.verdict(1.0).word(),
+            best.0,
+            gap.describe(Unit::Percent)
+        )
+    };
+    if let Some(f) = fastest {
+        s += &format!(
+            "First to {:.0}% validation accuracy on average: {} ({:.1} epochs). ",
+            100.0 * target,
+            f.0,
+            f.2.unwrap()
+        );
+    }
+    let median = super::measure::median(&rows.iter().map(|r| r.3).collect::<Vec<_>>());
+    let ratio = relu.3 / median;
+    s += &format!(
+        "Per epoch ReLU took {ratio:.2}× the median over all activations (cheapest {} at {:.2} s, dearest {} at {:.2} s): {}. ",
+        cheapest.0,
+        cheapest.3,
+        dearest.0,
+        dearest.3,
+        if ratio < 0.95 {
+            "ReLU is the fast default, as the textbook says"
+        } else if ratio > 1.05 {
+            "ReLU was not the faster one here"
+        } else {
+            "the activation barely matters to speed here, the matmuls dominate"
+        }
+    );
+    let find = |task: &str, logistic: bool| {
+        outputs.iter().find(|o| o.0 == task && o.1 == logistic).map_or(Vec::new(), |o| o.2.clone())
+    };
+    let (bs, bl) = (find("Sandal vs Sneaker", false), find("Sandal vs Sneaker", true));
+    let (ms, ml) = (find("10 classes", false), find("10 classes", true));
+    let binary = Difference::of(&bl, &bs);
+    let ten = Difference::of(&ms, &ml);
+    s += &format!(
+        "Outputs: on the binary task one logistic unit and two softmax units are the same model, and score the same: \
+         {} (logistic minus softmax {}); on ten exclusive classes softmax beats one-vs-rest logistic outputs: {} \
+         (softmax minus logistic {}).",
+        binary.verdict_within(SAME_ACCURACY).word(),
+        binary.describe(Unit::Percent),
+        ten.verdict(1.0).word(),
+        ten.describe(Unit::Percent)
+    );
     s
 }

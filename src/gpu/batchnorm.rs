@@ -170,6 +170,38 @@ pub fn batchnorm_stage(
 
 // The `Backend` ops (`op_set` delegates): checks, tensors to buffers, the recording above.
 
+type Tensors = crate::tensor::Arena<std::sync::Arc<GpuBuffer>>;
+
+/// The buffers of a forward pass writing `y`.
+fn forward_buffers<'a>(ts: &'a Tensors, op: &'static str, t: &BatchNormTensors, y: Tensor) -> Result<BatchNormBuffers<'a>> {
+    Ok(BatchNormBuffers {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        y: buf(ts, op, y)?,
+        saved: buf(ts, op, t.saved)?,
+        running: buf(ts, op, t.running)?,
+    })
+}
+
+/// The buffers of a backward pass; `daffine` is the input stage's whole-batch sums.
+fn grad_buffers<'a>(
+    ts: &'a Tensors,
+    op: &'static str,
+    t: &BatchNormTensors,
+    dy: Tensor,
+    dx: Tensor,
+    daffine: Tensor,
+) -> Result<BatchNormGrads<'a>> {
+    Ok(BatchNormGrads {
+        x: buf(ts, op, t.x)?,
+        affine: buf(ts, op, t.affine)?,
+        saved: buf(ts, op, t.saved)?,
+        dy: buf(ts, op, dy)?,
+        dx: buf(ts, op, dx)?,
+        daffine: buf(ts, op, daffine)?,
+    })
+}
+
 pub(super) fn forward(
     g: &mut GpuBackend,
     spec: BatchNorm,
@@ -179,27 +211,14 @@ pub(super) fn forward(
 ) -> Result<()> {
     checks::batchnorm(&t, y, None)?;
     let (ts, op) = (&g.tensors, "batchnorm_forward");
-    let b = BatchNormBuffers {
-        x: buf(ts, op, t.x)?,
-        affine: buf(ts, op, t.affine)?,
-        y: buf(ts, op, y)?,
-        saved: buf(ts, op, t.saved)?,
-        running: buf(ts, op, t.running)?,
-    };
+    let b = forward_buffers(ts, op, &t, y)?;
     batchnorm_forward(Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm }, &spec, b, t.x.rows, t.x.cols, training)
 }
 
 pub(super) fn backward(g: &mut GpuBackend, t: BatchNormTensors, dy: Tensor, dx: Tensor, daffine: Tensor) -> Result<()> {
     checks::batchnorm(&t, dy, Some((dx, daffine)))?;
     let (ts, op) = (&g.tensors, "batchnorm_backward");
-    let grads = BatchNormGrads {
-        x: buf(ts, op, t.x)?,
-        affine: buf(ts, op, t.affine)?,
-        saved: buf(ts, op, t.saved)?,
-        dy: buf(ts, op, dy)?,
-        dx: buf(ts, op, dx)?,
-        daffine: buf(ts, op, daffine)?,
-    };
+    let grads = grad_buffers(ts, op, &t, dy, dx, daffine)?;
     let (rows, cols) = t.x.shape();
     batchnorm_backward(Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm }, grads, rows, cols)
 }
@@ -224,13 +243,7 @@ pub(super) fn normalize(
     let op = "batchnorm_normalize";
     checks::batchnorm_stage(op, &t, &[y, t.saved, t.running], &[], total)?;
     let ts = &g.tensors;
-    let b = BatchNormBuffers {
-        x: buf(ts, op, t.x)?,
-        affine: buf(ts, op, t.affine)?,
-        y: buf(ts, op, y)?,
-        saved: buf(ts, op, t.saved)?,
-        running: buf(ts, op, t.running)?,
-    };
+    let b = forward_buffers(ts, op, &t, y)?;
     let (rows, cols) = t.x.shape();
     let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
     batchnorm_stage(call, &spec, Stage::Normalize(b), rows, cols, total)
@@ -262,14 +275,7 @@ pub(super) fn backward_input(
     let op = "batchnorm_backward_input";
     checks::batchnorm_stage(op, &t, &[dx], &[dy, sums, t.saved], total)?;
     let ts = &g.tensors;
-    let grads = BatchNormGrads {
-        x: buf(ts, op, t.x)?,
-        affine: buf(ts, op, t.affine)?,
-        saved: buf(ts, op, t.saved)?,
-        dy: buf(ts, op, dy)?,
-        dx: buf(ts, op, dx)?,
-        daffine: buf(ts, op, sums)?,
-    };
+    let grads = grad_buffers(ts, op, &t, dy, dx, sums)?;
     let (rows, cols) = t.x.shape();
     let call = Call { rec: &mut g.rec, ctx: &g.ctx, k: &g.k.batchnorm };
     batchnorm_stage(call, &BatchNorm::default(), Stage::InputGradient(grads), rows, cols, total)
