@@ -181,7 +181,7 @@ fn an_archive_is_unpacked_into_the_dataset_directory_and_then_removed() {
     let digest = sha(&archive);
     let pinned =
         [Pinned { name: "set.tar.gz", size: archive.len() as u64, sha256: &digest, content_sha256: None }];
-    let holds = ["cifar-10-batches-bin/test_batch.bin"];
+    let holds = [("cifar-10-batches-bin/test_batch.bin", 3073)];
     let remote = Remote { name: "cifar10", files: &pinned, mirrors: &[], unpack: Unpack::TarGz, about: "", holds: &holds };
     let dir = tempdir("download-tar").join("cifar10");
     // A folder holding something else is not the dataset: it is fetched.
@@ -191,6 +191,7 @@ fn an_archive_is_unpacked_into_the_dataset_directory_and_then_removed() {
     fetch(&remote, &[server.base("good")], &dir, &mut no_progress()).unwrap();
     assert!(!dir.join("set.tar.gz").exists(), "the archive is removed once unpacked");
     assert!(wgtrain::data::download::present(&remote, &dir));
+    wgtrain::data::download::check_present(&remote, &dir).expect("the unpacked file has the size the archive holds");
     assert_eq!(std::fs::read_to_string(dir.join("README.txt")).unwrap(), "my notes");
     let test = wgtrain::data::sources::cifar10(&dir, false).unwrap();
     assert_eq!((test.rows, test.cols, test.labels[0]), (1, 3072, 3));
