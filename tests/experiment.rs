@@ -261,9 +261,9 @@ mod intervals {
 #[test]
 fn activation_answers_compare_with_intervals() {
     let rows = vec![
-        ("relu".to_string(), seeds(0.78), Some(3.0), 1.0),
-        ("silu".to_string(), seeds(0.81), Some(2.0), 1.2),
-        ("elu".to_string(), noisy(0.80), None, 1.1),
+        ("relu".to_string(), seeds(0.78), Some(3.0), seeds(1.0)),
+        ("silu".to_string(), seeds(0.81), Some(2.0), seeds(1.2)),
+        ("elu".to_string(), noisy(0.80), None, seeds(1.1)),
     ];
     let outputs = [
         ("Sandal vs Sneaker", false, seeds(0.952)),
@@ -274,4 +274,9 @@ fn activation_answers_compare_with_intervals() {
     let a = answer::activations(&rows, &outputs, 0.75);
     assert!(a.contains("that it beats ReLU (78.0 ± 0.5% (n=3)): holds (silu minus ReLU +3.0 points"), "{a}");
     assert!(a.contains("score the same: holds") && a.contains("softmax beats one-vs-rest logistic outputs: inconclusive at this scale"), "{a}");
+    assert!(a.contains("That ReLU trains fastest per epoch: holds (ReLU 0.87×"), "{a}");
+    // Timings as noisy as a shared machine's: no verdict on speed.
+    let shared: Vec<_> = rows.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, vec![r.3[1] - 0.5, r.3[1], r.3[1] + 0.5])).collect();
+    let b = answer::activations(&shared, &outputs, 0.75);
+    assert!(b.contains("That ReLU trains fastest per epoch: inconclusive at this scale"), "{b}");
 }

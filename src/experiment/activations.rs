@@ -135,7 +135,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let mut table = Table::new(&format!("Every activation in the hidden layers ({OVER_SEEDS})"), &["activation", "test accuracy", "epochs to target (per seed)", "s / epoch"]);
     let mut results = Vec::new();
     let mut val_curves = Vec::new();
-    let mut rows: Vec<(String, Vec<f64>, Option<f64>, f64)> = Vec::new();
+    let mut rows: Vec<(String, Vec<f64>, Option<f64>, Vec<f64>)> = Vec::new();
     let hidden: Vec<Activation> = Activation::ALL.into_iter().filter(|a| *a != Activation::Identity && *a != Activation::GeluTanh).collect();
     let mut variants = Vec::new();
     for &act in &hidden {
@@ -147,9 +147,9 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let all = ctx.train_each(with_data, &seeds)?;
     for (act, runs) in hidden.into_iter().zip(all) {
         let accs: Vec<f64> = runs.iter().map(|o| o.test.accuracy as f64).collect();
-        let secs = measure::median(&runs.iter().map(|o| o.seconds_per_epoch).collect::<Vec<_>>());
+        let secs: Vec<f64> = runs.iter().map(|o| o.seconds_per_epoch).collect();
         let e = epochs_to(&runs, target);
-        table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), format!("{secs:.2}")]);
+        table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), cell(&secs, Unit::Decimals(2))]);
         rows.push((act.name().into(), accs, e, secs));
         val_curves.push((act.name().to_string(), runs[0].val_accuracy()));
         results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
