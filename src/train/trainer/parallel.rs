@@ -30,15 +30,16 @@ impl Trainer {
         opt.prepare(b)?;
         let grads = gradient_tensors(model, opt);
         let batch = BatchSlice { offset, rows, first, count };
-        if self.config.sync_batch_norm {
-            self.record_gradients_synced(b, model, train, batch, &grads)?;
-        } else if count > 0 {
-            self.record_gradients(b, model, train, batch)?;
-        } else {
+        if count == 0 {
             // A batch smaller than the world: this replica adds nothing to the sum.
             for &g in &grads {
                 b.fill(g, 0.0)?;
             }
+        }
+        if self.config.sync_batch_norm {
+            self.record_gradients_synced(b, model, train, batch)?;
+        } else if count > 0 {
+            self.record_gradients(b, model, train, batch)?;
         }
         // One buffer out, one all-reduce, one buffer back; the stop flag rides along, so every
         // replica stops after the same step. Timed from the moment the gradients are ready.
@@ -68,21 +69,21 @@ impl Trainer {
     }
 
     /// `record_gradients` with batch norm's statistics taken over the whole batch: every
-    /// replica meets the others at each batch-norm layer, a replica without rows with zeros.
+    /// replica meets the others at each batch-norm layer, a replica without rows (its
+    /// gradients already zeroed) with zeros.
     fn record_gradients_synced(
         &mut self,
         b: &mut dyn Backend,
         model: &mut Sequential,
         train: &DeviceData,
         batch: BatchSlice,
-        grads: &[Tensor],
     ) -> Result<()> {
         let mut replicas = self.replicas.take().expect("a data-parallel step has replicas");
         let mut sums = BatchSums { replicas: replicas.as_mut(), rows: batch.rows, seconds: 0.0, bytes: 0 };
         let result = if batch.count > 0 {
             self.record_gradients_across(b, model, train, batch, Some(&mut sums))
         } else {
-            grads.iter().try_for_each(|&g| b.fill(g, 0.0)).and_then(|()| model.across_without_rows(&mut sums))
+            model.across_without_rows(&mut sums)
         };
         (self.sync_seconds, self.sync_bytes) = (self.sync_seconds + sums.seconds, self.sync_bytes + sums.bytes);
         self.replicas = Some(replicas);
