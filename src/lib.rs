@@ -33,6 +33,10 @@ pub mod sparse;
 pub mod tensor;
 pub mod train;
 
+/// This build: the crate's version and the commit it was built from (`+dirty` when the
+/// working tree differed from it), as reports state it.
+pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("WGTRAIN_COMMIT"), ")");
+
 pub use backend::{
     Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Hyper, Loss, Matmul,
     MatmulDims, Noise, Packed, StepCounters, UpdateRule, UpdateTensors,

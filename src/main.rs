@@ -23,7 +23,7 @@ use wgtrain::gpu::tune::Autotune;
 #[derive(Parser)]
 #[command(
     name = "wgtrain",
-    version,
+    version = wgtrain::BUILD,
     about = "Train and run neural networks on wgpu (WGSL kernels, CPU reference twin)"
 )]
 struct Cli {
@@ -189,10 +189,23 @@ enum Command {
     ///   wgtrain experiment momentum --quick
     ///   wgtrain experiment all --quick -o experiments
     ///   wgtrain experiment deep-net --dataset cifar10 --seeds 5
+    ///   wgtrain experiment momentum --seeds 10 --resume      (continue, or add seeds)
+    ///   wgtrain experiment report experiments/momentum       (rebuild from its recorded units)
+    ///
+    /// Every run of a variant with a seed is recorded in the output's units/ as it finishes:
+    /// an interrupted experiment keeps them in .NAME.partial beside the output, and --resume
+    /// trains only what is missing.
     #[command(verbatim_doc_comment)]
     Experiment {
-        /// An experiment (see `list`), `all`, or `list`.
+        /// An experiment (see `list`), `all`, `list`, or `report`.
         name: String,
+        /// For `report`: the output directory of an experiment (or of `all`), whose report is
+        /// rebuilt from its recorded units without training.
+        dir: Option<PathBuf>,
+        /// Continue an interrupted experiment (or extend a finished one, e.g. with more
+        /// seeds): units recorded in the output are not trained again.
+        #[arg(long)]
+        resume: bool,
         /// Fewer epochs, seeds and training rows (all of them in under 15 minutes on two CPU cores).
         #[arg(long)]
         quick: bool,
@@ -288,18 +301,19 @@ fn job_for(command: &Command) -> Result<Option<cli::dist::Job>> {
     }
 }
 
-/// `experiment NAME|all|list`.
-fn experiment(name: String, scale: wgtrain::experiment::Scale, output: Option<PathBuf>, data: (String, String), devices: &Devices, job: Option<&cli::dist::Job>) -> Result<()> {
-    if name == "list" {
+/// `experiment NAME|all|list|report DIR`.
+fn experiment(asked: cli::experiment::Asked, devices: &Devices, job: Option<&cli::dist::Job>) -> Result<()> {
+    if asked.name == "list" {
         out!("{}", wgtrain::experiment::list());
         return Ok(());
     }
-    let output = output.unwrap_or_else(|| if name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&name) });
-    let (data_dir, dataset) = data;
+    let jobs = asked.jobs()?;
     let mut b = devices.backend()?;
-    let replicas = job.map(|j| j.replicas()).transpose()?;
-    let request = cli::experiment::Request { name: &name, scale, output: &output, data_dir: &data_dir, dataset: &dataset };
-    cli::experiment::run(request, b.as_mut(), replicas)
+    let mut replicas = job.map(|j| j.replicas()).transpose()?;
+    for request in jobs {
+        cli::experiment::run(request, b.as_mut(), &mut replicas)?;
+    }
+    Ok(())
 }
 
 /// The shell completion script for `shell`.
@@ -369,10 +383,9 @@ fn main() {
             completions(shell);
             Ok(())
         }
-        Command::Experiment { name, quick, seeds, epochs, train_rows, output, dataset, data_dir } => {
-            wgtrain::experiment::Scale::given(quick, seeds, epochs, train_rows).map_err(anyhow::Error::from).and_then(|scale| {
-                experiment(name, scale, output, (data_dir, dataset), &devices, job.as_ref())
-            })
+        Command::Experiment { name, dir, resume, quick, seeds, epochs, train_rows, output, dataset, data_dir } => {
+            let asked = cli::experiment::Asked { name, dir, resume, quick, seeds, epochs, train_rows, output, dataset, data_dir };
+            experiment(asked, &devices, job.as_ref())
         }
         Command::Data { action: DataAction::List, data_dir } => {
             out!("{}", cli::data::list(&data_dir));

@@ -314,7 +314,20 @@ fn two_ranks_share_an_experiments_runs_and_rank_0_writes_the_same_report() {
     }
     // Nothing but rank 0's report in the output directory, no scratch left behind.
     let entries: Vec<_> = std::fs::read_dir(&two).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(entries.iter().all(|e| ["runs", "report.md", "results.json", "accuracy.svg"].contains(&e.as_str())), "{entries:?}");
+    assert!(entries.iter().all(|e| ["runs", "units", "report.md", "results.json", "accuracy.svg"].contains(&e.as_str())), "{entries:?}");
+    // Resumed under two ranks with three runs' records gone: those three alone train (spread
+    // over the ranks), and the tables are the same.
+    let mut units: Vec<_> = std::fs::read_dir(two.join("units")).unwrap().map(|e| e.unwrap().path()).collect();
+    units.retain(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).contains("seed 2"));
+    for unit in &units[..3] {
+        std::fs::remove_file(unit).unwrap();
+    }
+    let resumed = [args.clone(), vec!["--resume".to_string()]].concat();
+    let job = bounded(mpirun(2, &resumed.iter().map(String::as_str).collect::<Vec<_>>()), Duration::from_secs(300));
+    let (stdout, stderr) = text(&job);
+    assert!(job.status.success(), "{stderr}");
+    assert!(stdout.contains("3 unit(s) measured, 6 taken from the record"), "{stdout}");
+    assert_eq!(results(&two)["tables"], a["tables"]);
 }
 
 #[test]

@@ -69,6 +69,34 @@ fn a_quick_experiment_writes_its_report_and_reproduces_its_numbers() {
         tables.push(results["tables"].clone());
     }
     assert_eq!(tables[0], tables[1], "the same seed reproduces every number of the tables");
+
+    // The report rebuilt from the recorded units: nothing trained, the same tables.
+    let a = dir.join("a");
+    let rebuilt = wgtrain(&["experiment", "report", a.to_str().unwrap(), "--data-dir", data]);
+    let (stdout, stderr) = text(&rebuilt);
+    assert!(rebuilt.status.success(), "{stderr}");
+    assert!(stdout.contains("0 unit(s) measured"), "{stdout}");
+    let results = |d: &std::path::Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(d.join("results.json")).unwrap()).unwrap() };
+    assert_eq!(results(&a)["tables"], tables[0]);
+    assert_eq!(results(&a)["run"]["command"], "wgtrain experiment init-symmetry --seeds 1 --epochs 1 --train-rows 2000");
+    // A missing unit: the rebuild is refused, names it, and leaves the output as it was.
+    // (A unit's file holds its description, which names the variant.)
+    let unit = std::fs::read_dir(a.join("units")).unwrap().flatten().map(|e| e.path()).find(|p| {
+        String::from_utf8_lossy(&std::fs::read(p).unwrap()).contains("name: \"same value + dropout\"")
+    });
+    std::fs::remove_file(unit.expect("the dropout variant's unit")).unwrap();
+    let report_before = std::fs::read_to_string(a.join("report.md")).unwrap();
+    let refused = wgtrain(&["experiment", "report", a.to_str().unwrap(), "--data-dir", data]);
+    let stderr = text(&refused).1;
+    assert!(!refused.status.success() && stderr.contains("\"same value + dropout seed 1\"") && stderr.contains("--resume"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(a.join("report.md")).unwrap(), report_before);
+    // --resume measures that unit alone; its numbers are the same.
+    let args = ["experiment", "init-symmetry", "--seeds", "1", "--epochs", "1", "--train-rows", "2000", "--data-dir", data, "-o", a.to_str().unwrap(), "--resume"];
+    let resumed = wgtrain(&args);
+    let (stdout, stderr) = text(&resumed);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stdout.contains("1 unit(s) measured, 3 taken from the record"), "{stdout}");
+    assert_eq!(results(&a)["tables"], tables[0]);
 }
 
 #[test]
@@ -90,23 +118,40 @@ fn an_experiment_output_holding_the_users_files_is_refused_and_left_as_it_was() 
 }
 
 #[test]
-fn an_interrupted_experiment_says_so_and_leaves_nothing() {
+fn an_interrupted_experiment_keeps_its_finished_runs_and_resume_continues() {
     let dir = tempdir("experiment-interrupt");
     let out = dir.join("exp");
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
-    let args = ["experiment", "momentum", "--epochs", "2", "--train-rows", "5000", "--data-dir", data, "-o", out.to_str().unwrap()];
+    let args = ["experiment", "momentum", "--epochs", "2", "--train-rows", "5000", "--seeds", "1", "--data-dir", data, "-o", out.to_str().unwrap()];
     let child = common::cli::wgtrain_command(&args).spawn().unwrap();
-    // Wait for its staging directory, then Ctrl-C.
+    // Wait for two recorded units (five β values, one seed each), then Ctrl-C.
+    let partial = dir.join(".exp.partial");
+    let units = || std::fs::read_dir(partial.join("units")).map_or(0, |d| d.count());
     let start = std::time::Instant::now();
-    let staging = || std::fs::read_dir(&dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".exp.staging."));
-    while !staging() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(120), "no staging directory appeared");
+    while units() < 2 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(180), "no unit was recorded");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let done = child.wait_with_output().unwrap();
     let stderr = text(&done).1;
     assert_eq!(done.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: the experiment stopped; nothing was written"), "{stderr}");
-    assert!(!staging() && !out.exists(), "left behind: {:?}", std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>());
+    assert!(stderr.contains("the runs it finished are kept: the same command with --resume continues"), "{stderr}");
+    assert!(!out.exists(), "the output appeared before the experiment finished");
+    let kept = units();
+    assert!(kept >= 2, "{kept} units kept");
+    // Without --resume the kept work is not thrown away: the run is refused, naming what to do.
+    let fresh = wgtrain(&args);
+    let stderr = text(&fresh).1;
+    assert!(!fresh.status.success() && stderr.contains("--resume continues it"), "{stderr}");
+    assert_eq!(units(), kept);
+    let resumed = wgtrain(&[&args[..], &["--resume"]].concat());
+    let (stdout, stderr) = text(&resumed);
+    assert!(resumed.status.success(), "{stderr}");
+    // Six recorded results in all: five traces and the adapter's description.
+    let measured = 6 - kept;
+    assert!(stdout.contains(&format!("{measured} unit(s) measured, {kept} taken from the record")), "{stdout}");
+    assert!(out.join("report.md").is_file() && !partial.exists());
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("command: `wgtrain experiment momentum --seeds 1 --epochs 2 --train-rows 5000`"), "{report}");
 }

@@ -43,8 +43,17 @@ impl Signals {
 /// `factorize`): stop at once, saying so, with what was being staged removed and every output
 /// as it was.
 pub fn install_immediate(what: &'static str) -> Result<()> {
+    install(format!("interrupted: {what} stopped; nothing was written, and its outputs were left as they were"))
+}
+
+/// As `install_immediate`, saying `message` (for a command that keeps work it finished).
+pub fn install_immediate_saying(message: &'static str) -> Result<()> {
+    install(message.to_string())
+}
+
+fn install(message: String) -> Result<()> {
     ctrlc::set_handler(move || {
-        eprintln!("\ninterrupted: {what} stopped; nothing was written, and its outputs were left as they were");
+        eprintln!("\n{message}");
         wgtrain::run::output::abandon_all();
         std::process::exit(130);
     })

@@ -43,7 +43,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
         "Non-zero gradient for z < 0 (no dying units); mean activation closer to 0; smooth everywhere (α = 1), which \
          helps gradient descent. Cost: slower to compute.",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     let target = target(ctx.scale.quick);
     report.setup.push(format!(
         "model: 784, 20 hidden layers of 100, 10; He init; Nadam lr 0.001; target {:.0}% validation accuracy",
@@ -127,7 +127,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         "ReLU is the fast default; leaky/PReLU/RReLU against dying units; ELU/SELU for deep nets; tanh for zero-centred \
          outputs; logistic for binary or multilabel outputs; softmax for mutually exclusive classes.",
     );
-    report.setup = ctx.setup(&plain);
+    report.setup = ctx.setup(&plain)?;
     let target = target(ctx.scale.quick);
     report.setup.push(format!("hidden activations: 784, 5 hidden layers of 100, 10; Nadam lr 0.001; He init (LeCun for SELU with standardized inputs, Glorot for tanh, logistic and identity); target {:.0}% validation accuracy", 100.0 * target));
     report.setup.push("outputs: 784-100-100 ReLU, then softmax (2 or 10 outputs) or logistic (1 output, or 10 one-vs-rest); binary task: Sandal vs Sneaker; accuracy from the argmax (or p > 0.5)".into());
@@ -163,9 +163,15 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let setups: Vec<(usize, bool)> = (0..tasks.len()).flat_map(|t| [(t, false), (t, true)]).collect();
     let units: Vec<(usize, u64)> = (0..setups.len()).flat_map(|i| seeds.iter().map(move |&s| (i, s))).collect();
     // Each run gives (argmax accuracy, test loss); the model is measured where it trained.
-    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(i, seed), out| {
+    let epochs = ctx.scale.epochs;
+    let name = |&(i, seed): &(usize, u64)| {
         let (task, data, classes) = tasks[setups[i].0];
-        let (v, outputs_n) = output_variant(task, classes, setups[i].1, &opt, ctx.scale.epochs)?;
+        let label = format!("{task} {} seed {seed}", if setups[i].1 { "logistic" } else { "softmax" });
+        (label.clone(), format!("output | {label} | {:?} | {} | seed {seed}", output_variant(task, classes, setups[i].1, &opt, epochs).ok(), data.key()))
+    };
+    let measured = ctx.map(&units, name, |b, &(i, seed), out| {
+        let (task, data, classes) = tasks[setups[i].0];
+        let (v, outputs_n) = output_variant(task, classes, setups[i].1, &opt, epochs)?;
         // Logistic outputs need f32 targets: a copy of the splits with them.
         let owned = if v.spec.loss == Loss::SigmoidBinaryCrossEntropy {
             Some(Data::upload(b, &data.name, data.host.clone())?.with_binary_targets(b, outputs_n)?)

@@ -27,7 +27,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         "Batch normalization converges in fewer epochs but each is slower; SELU self-normalizes without it; alpha \
          dropout regularizes a SELU net; MC dropout improves accuracy a little for free; 1cycle trains faster.",
     );
-    report.setup = ctx.setup(&plain);
+    report.setup = ctx.setup(&plain)?;
     let patience = if ctx.scale.quick { 2 } else { 5 };
     let mc = if ctx.scale.quick { 10 } else { 30 };
     report.setup.push(format!("{inputs}-100×20-{classes}; Nadam lr 0.001 (1cycle: max lr 0.005, 25% warm-up); early stopping on validation loss, patience {patience}, best weights restored; up to {} epochs; MC dropout: {mc} passes", ctx.scale.epochs));
@@ -67,7 +67,12 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
     // Each run, with MC dropout's test accuracy for the alpha-dropout net (measured on the
     // trained model where it trained).
-    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(i, seed), out| {
+    let name = |&(i, seed): &(usize, u64)| {
+        let (v, standardize) = &variants[i];
+        let data = if *standardize { &standardized } else { &plain };
+        (format!("{} seed {seed}", v.name), format!("deep-net | {v:?} | mc {mc} | {} | seed {seed}", data.key()))
+    };
+    let measured = ctx.map(&units, name, |b, &(i, seed), out| {
         let (v, standardize) = &variants[i];
         let data = if *standardize { &standardized } else { &plain };
         let mut o = lab::train(b, data, v, seed, out)?;

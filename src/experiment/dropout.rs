@@ -10,7 +10,11 @@ use crate::backend::Activation;
 use crate::train::checkpoint;
 
 use super::activations::per_seed;
-use super::lab::{self, Run, Variant};
+use std::path::{Path, PathBuf};
+
+use crate::backend::Backend;
+
+use super::lab::{self, Data, Run, Variant};
 use super::report::{bars, cell, curves, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
@@ -27,7 +31,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         "Training: yes, it usually needs more epochs to converge (and each step is a little dearer). Inference: no, \
          dropout is off at inference. MC dropout: one full forward pass per sample drawn.",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     report.setup.push("model: 784-300-100-10 ReLU, He init, momentum 0.9, lr 0.02; dropout 0.2 after each hidden layer; target: 98% of the best validation accuracy the net without dropout reached (mean over seeds), so it is reachable and near convergence".into());
     report.setup.push(format!("times: median epoch time after the first ÷ steps; inference: batches of 1024 after a warm-up, each timing at least 0.25 s, the setups compared timed in alternation (5 rounds with and without dropout layers, 3 for MC dropout), medians; MC dropout over the first {MC_ROWS} test rows"));
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.02);
@@ -46,20 +50,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         data.free(ctx.b)?;
         return Ok(report);
     }
-    // Inference with and without the dropout layers (evaluation mode), in alternation, on
-    // the first seed's trained models.
-    let mut models = Vec::new();
-    for r in &runs {
-        models.push(checkpoint::load(&ctx.out.join(&r[0].dir).join("model.safetensors"))?.build_model(ctx.b)?);
-    }
-    let inference = {
-        let (without, with) = models.split_at_mut(1);
-        let (m0, m1) = (&mut without[0], &mut with[0]);
-        lab::alternate(5, 2, |i| {
-            let model = if i == 0 { &mut *m0 } else { &mut *m1 };
-            lab::timed_inference(ctx.b, model, &data.test, Mode::Eval, 1)
-        })?
-    };
+    let dirs: Vec<_> = runs.iter().map(|r| r[0].dir.clone()).collect();
+    let detail = format!("{variants:?} | {} | mc {MC_PASSES:?} over {MC_ROWS} rows", data.key());
+    let timed: Timings = ctx.once("inference timings", &detail, |b, out| timings(b, out, &dirs, &data))?;
+    let inference = timed.inference;
     let best = |o: &Run| o.val_accuracy().into_iter().fold(0.0f32, f32::max) as f64;
     let target = (0.98 * measure::mean_std(&runs[0].iter().map(best).collect::<Vec<_>>()).0) as f32;
     for ((name, outs), infer) in names.iter().zip(&runs).zip(&inference) {
@@ -74,13 +68,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         .map(|r| r.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect())
         .collect();
     report.tables.push(table);
-    // MC dropout on the dropout model, over a slice of the test set.
-    let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());
-    let small = DeviceData::upload(ctx.b, &slice)?;
-    let model = &mut models[1];
-    // A plain pass and MC dropout of each size, in alternation.
-    let setups = [(Mode::Eval, 1)].into_iter().chain(MC_PASSES.iter().map(|&n| (Mode::McDropout, n))).collect::<Vec<_>>();
-    let times = lab::alternate(3, setups.len(), |i| lab::timed_inference(ctx.b, model, &small, setups[i].0, setups[i].1))?;
+    let times = timed.mc;
     let plain = times[0];
     let mut mc = Table::new("MC dropout on the dropout model", &["passes", "µs / sample", "× one plain pass", "per pass"]);
     mc.row(vec!["1 (plain, eval mode)".into(), format!("{:.2}", 1e6 * plain), "1.00×".into(), "1.00×".into()]);
@@ -93,7 +81,6 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         mc_bars.push((format!("MC {n}"), 1e6 * t, 0.0));
         mc_results.push(json!({ "passes": n, "seconds_per_sample": t }));
     }
-    small.free(ctx.b)?;
     report.tables.push(mc);
     let cost = answer::DropoutCost {
         step_without: step[0].clone(),
@@ -115,4 +102,39 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.results = json!({ "target": target, "runs": per_run, "inference_seconds_per_sample": inference, "mc": mc_results, "plain_seconds_per_sample_on_slice": plain });
     data.free(ctx.b)?;
     Ok(report)
+}
+
+/// Seconds per sample, each the median of timings taken in alternation.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Timings {
+    /// Inference in evaluation mode without and with the dropout layers (the first seed's models).
+    inference: Vec<f64>,
+    /// On the first `MC_ROWS` test rows, the dropout model: one plain pass, then MC dropout
+    /// with each of `MC_PASSES`.
+    mc: Vec<f64>,
+}
+
+/// Time the first seed's trained models (run directories `dirs` under `out`), in alternation.
+fn timings(b: &mut dyn Backend, out: &Path, dirs: &[PathBuf], data: &Data) -> Result<Timings> {
+    let mut models = Vec::new();
+    for dir in dirs {
+        models.push(checkpoint::load(&out.join(dir).join("model.safetensors"))?.build_model(b)?);
+    }
+    let inference = {
+        let (without, with) = models.split_at_mut(1);
+        let (m0, m1) = (&mut without[0], &mut with[0]);
+        lab::alternate(5, 2, |i| {
+            let model = if i == 0 { &mut *m0 } else { &mut *m1 };
+            lab::timed_inference(b, model, &data.test, Mode::Eval, 1)
+        })?
+    };
+    // MC dropout on the dropout model, over a slice of the test set: a plain pass and MC
+    // dropout of each size, in alternation.
+    let slice = data.host[2].select(&(0..MC_ROWS.min(data.host[2].rows)).collect::<Vec<_>>());
+    let small = DeviceData::upload(b, &slice)?;
+    let model = &mut models[1];
+    let setups = [(Mode::Eval, 1)].into_iter().chain(MC_PASSES.iter().map(|&n| (Mode::McDropout, n))).collect::<Vec<_>>();
+    let mc = lab::alternate(3, setups.len(), |i| lab::timed_inference(b, model, &small, setups[i].0, setups[i].1))?;
+    small.free(b)?;
+    Ok(Timings { inference, mc })
 }

@@ -35,7 +35,7 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
         "Is it OK to initialize all weights to one value, if that value is drawn with He initialization?",
         "No: every neuron of a layer gets the same gradient, so they stay identical (symmetry is never broken).",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     let build = |init: Initializer, dropout: f32| {
         ModelSpec::builder(784).init(init).repeat(2, |b| b.dense(UNITS, Activation::elu()).dropout(dropout)).classes(10)
     };
@@ -57,7 +57,8 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
         .flat_map(|(name, spec)| seeds.iter().map(|&s| (Variant::new(name, spec.clone(), opt.clone(), ctx.scale.epochs), s)))
         .collect();
     // Each run with its distinct neurons per hidden layer, taken from the trained model.
-    let runs = ctx.pool.map(ctx.b, &ctx.out, &units, |b, (v, seed), out| {
+    let name = |(v, seed): &(Variant, u64)| (format!("{} seed {seed}", v.name), format!("distinct | {v:?} | {} | seed {seed}", data.key()));
+    let runs = ctx.map(&units, name, |b, (v, seed), out| {
         let o = lab::train(b, &data, v, *seed, out)?;
         let d = distinct(b, &o)?;
         Ok((o.run, d))
@@ -103,7 +104,7 @@ pub fn bias(ctx: &mut Ctx) -> Result<Report> {
         "Is it OK to initialize the biases to 0?",
         "Yes: random weights already break symmetry; small positive biases (0.01–0.1) sometimes help ReLU units start alive.",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     report.setup.push("model: 784-100-100-100-10 ReLU, He weights, momentum 0.9, lr 0.05; random biases: N(0, 0.1²)".into());
     report.setup.push("dead unit: the same output (within 1e-6) on all of 512 validation samples, after training".into());
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);

@@ -28,6 +28,8 @@ pub struct Data {
     pub train: DeviceData,
     pub val: DeviceData,
     pub test: DeviceData,
+    /// Whether the inputs were standardized.
+    pub standardized: bool,
 }
 
 impl Data {
@@ -56,23 +58,26 @@ impl Data {
                 s.apply(d);
             }
         }
-        Self::upload(b, name, [train, val, test])
+        let mut data = Self::upload(b, name, [train, val, test])?;
+        data.standardized = standardize;
+        Ok(data)
     }
 
     pub fn upload(b: &mut dyn Backend, name: &str, host: [Dataset; 3]) -> Result<Self> {
         let [train, val, test] = [&host[0], &host[1], &host[2]].map(|d| DeviceData::upload(b, d));
-        Ok(Self { name: name.into(), train: train?, val: val?, test: test?, host })
+        Ok(Self { name: name.into(), train: train?, val: val?, test: test?, host, standardized: false })
     }
 
     /// The same splits with the targets a sigmoid cross-entropy model with `outputs` outputs takes.
     pub fn with_binary_targets(self, b: &mut dyn Backend, outputs: usize) -> Result<Self> {
-        let Data { name, host, train, val, test } = self;
+        let Data { name, host, train, val, test, standardized } = self;
         Ok(Data {
             train: train.with_binary_targets(b, &host[0], outputs)?,
             val: val.with_binary_targets(b, &host[1], outputs)?,
             test: test.with_binary_targets(b, &host[2], outputs)?,
             name,
             host,
+            standardized,
         })
     }
 
@@ -84,6 +89,11 @@ impl Data {
 
     pub fn describe(&self) -> String {
         format!("{} ({} train, {} validation, {} test samples)", self.name, self.host[0].rows, self.host[1].rows, self.host[2].rows)
+    }
+
+    /// What a unit's result depends on in the data, for its ledger key.
+    pub fn key(&self) -> String {
+        format!("{} standardized {}", self.describe(), self.standardized)
     }
 }
 

@@ -9,12 +9,14 @@ mod dropout;
 mod init;
 pub mod answer;
 pub mod lab;
+pub mod ledger;
 pub mod measure;
 mod momentum;
 pub mod pool;
 pub mod report;
 pub mod stats;
 mod sparsity;
+mod sweep;
 
 use std::path::PathBuf;
 
@@ -22,7 +24,9 @@ use crate::backend::Backend;
 use crate::data::locate::Fetching;
 use crate::error::Result;
 use crate::fail;
+pub use crate::run::output::Start;
 pub use pool::Pool;
+pub use sweep::Sweep;
 
 use crate::run::output::{Holds, Staging};
 
@@ -39,7 +43,7 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
 ];
 
 /// How big the runs are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scale {
     pub quick: bool,
     pub seeds: usize,
@@ -88,6 +92,23 @@ impl Scale {
         (0..self.seeds as u64).map(|s| 1 + s)
     }
 
+    /// The command that runs experiment `name` at this scale (on `dataset` where it applies),
+    /// every count spelled out.
+    pub fn command(&self, name: &str, dataset: &str) -> String {
+        let mut c = format!("wgtrain experiment {name}");
+        if self.quick {
+            c += " --quick";
+        }
+        c += &format!(" --seeds {} --epochs {}", self.seeds, self.epochs);
+        if let Some(r) = self.train_rows {
+            c += &format!(" --train-rows {r}");
+        }
+        if name == "deep-net" && dataset != "fashion-mnist" {
+            c += &format!(" --dataset {dataset}");
+        }
+        c
+    }
+
     pub fn describe(&self) -> String {
         let rows = self.train_rows.map_or("all".to_string(), |r| r.to_string());
         format!(
@@ -112,6 +133,8 @@ pub struct Ctx<'a> {
     pub fetch: Box<dyn FnMut(Fetching) + 'a>,
     /// Where the runs train: here, or spread over the ranks of an MPI job.
     pub pool: Pool<'a>,
+    /// The units already measured, and how the output starts.
+    pub sweep: Sweep,
 }
 
 impl Ctx<'_> {
@@ -120,36 +143,18 @@ impl Ctx<'_> {
         lab::Data::load(self.b, "fashion-mnist", &self.data_dir, self.scale.train_rows, standardize, &mut self.fetch)
     }
 
-    /// The setup lines every report starts with.
-    pub fn setup(&mut self, data: &lab::Data) -> Vec<String> {
+    /// The setup lines every report starts with (the adapter is the one the units were
+    /// measured on, when the report is rebuilt).
+    pub fn setup(&mut self, data: &lab::Data) -> Result<Vec<String>> {
+        let device = self.once("device", "", |b, _| Ok(b.describe()))?;
         let mut lines = vec![
             format!("data: {}", data.describe()),
-            format!("device: {}", self.b.describe()),
+            format!("device: {device}"),
             self.scale.describe(),
             "batch 128; seeds give the weights, the shuffling and the dropout masks".into(),
         ];
         lines.extend(self.pool.describe());
-        lines
-    }
-
-    /// Train every (variant, seed) pair, spread over the pool; the runs come back grouped by
-    /// variant, in seed order.
-    pub fn train_all(&mut self, data: &lab::Data, variants: &[lab::Variant], seeds: &[u64]) -> Result<Vec<Vec<lab::Run>>> {
-        self.train_each(variants.iter().map(|v| (data, v)).collect(), seeds)
-    }
-
-    /// As `train_all`, each variant on its own data.
-    pub fn train_each(&mut self, variants: Vec<(&lab::Data, &lab::Variant)>, seeds: &[u64]) -> Result<Vec<Vec<lab::Run>>> {
-        let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
-        let runs = self.pool.map(self.b, &self.out, &units, |b, &(v, seed), out| {
-            let (data, variant) = variants[v];
-            Ok(lab::train(b, data, variant, seed, out)?.run)
-        })?;
-        let mut grouped: Vec<Vec<lab::Run>> = variants.iter().map(|_| Vec::new()).collect();
-        for ((v, _), run) in units.iter().zip(runs) {
-            grouped[*v].push(run);
-        }
-        Ok(grouped)
+        Ok(lines)
     }
 
     /// The seeds of this scale, as a list.
@@ -188,9 +193,11 @@ pub fn named(name: &str) -> Result<Vec<&'static str>> {
 /// (its share of the runs) but only rank 0 writes: the path returned elsewhere is a scratch
 /// one, removed with the pool.
 pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
+    let Some(&(name, _)) = EXPERIMENTS.iter().find(|e| e.0 == name) else { fail!("no experiment {name:?}") };
     let target = ctx.out.clone();
+    let start = ctx.sweep.start();
     let staging = match ctx.pool.leader() {
-        true => Some(Staging::holding(&target, Holds::Experiment)?),
+        true => Some(Staging::resumable(&target, Holds::Experiment, start, &[ledger::UNITS, "runs"])?),
         false => None,
     };
     ctx.out = match &staging {
@@ -198,17 +205,32 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
         None => ctx.pool.output(&ctx.out),
     };
     std::fs::create_dir_all(&ctx.out).map_err(|e| crate::error::Error::io(&ctx.out, e))?;
-    let report = match name {
-        "init-symmetry" => init::symmetry(ctx)?,
-        "bias-init" => init::bias(ctx)?,
-        "elu-vs-relu" => activations::elu_vs_relu(ctx)?,
-        "activations" => activations::all(ctx)?,
-        "momentum" => momentum::run(ctx)?,
-        "sparsity" => sparsity::run(ctx)?,
-        "dropout-cost" => dropout::run(ctx)?,
-        "deep-net" => deepnet::run(ctx)?,
-        other => fail!("no experiment {other:?}"),
+    ctx.sweep.open(name, &ctx.out);
+    let mut report = match measure_and_report(name, ctx) {
+        Ok(report) => report,
+        Err(e) if start != Start::Rebuild && ctx.pool.leader() => {
+            let kept = ctx.sweep.ledger().measured() + ctx.sweep.ledger().reused();
+            return Err(crate::error::Error::msg(format!(
+                "{e}\n({kept} finished unit(s) of this experiment are kept in {}; the same command with --resume continues from them)",
+                ctx.out.display()
+            )));
+        }
+        Err(e) => return Err(e),
     };
+    let command = ctx.scale.command(name, &ctx.dataset);
+    let seeds: Vec<u64> = ctx.scale.seeds().collect();
+    let ledger = ctx.sweep.ledger();
+    let mut provenance = vec![
+        format!("command: `{command}`"),
+        format!("seeds: {}", seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+        format!("report written by wgtrain {}; {}", crate::BUILD, ledger.provenance()),
+    ];
+    provenance.append(&mut report.setup);
+    report.setup = provenance;
+    report.run = serde_json::json!({
+        "command": command, "build": crate::BUILD, "scale": ctx.scale, "dataset": ctx.dataset, "seeds": seeds,
+        "units_measured": ledger.measured(), "units_reused": ledger.reused(),
+    });
     let mut path = report.write(&ctx.out)?;
     if let Some(s) = staging {
         path = s.commit()?.join("report.md");
@@ -216,4 +238,50 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
     ctx.out = target;
     ctx.pool.finish()?;
     Ok((report, path))
+}
+
+fn measure_and_report(name: &str, ctx: &mut Ctx) -> Result<report::Report> {
+    match name {
+        "init-symmetry" => init::symmetry(ctx),
+        "bias-init" => init::bias(ctx),
+        "elu-vs-relu" => activations::elu_vs_relu(ctx),
+        "activations" => activations::all(ctx),
+        "momentum" => momentum::run(ctx),
+        "sparsity" => sparsity::run(ctx),
+        "dropout-cost" => dropout::run(ctx),
+        "deep-net" => deepnet::run(ctx),
+        other => fail!("no experiment {other:?}"),
+    }
+}
+
+/// How an experiment's output was made, as its `results.json` records it: what `experiment
+/// report DIR` rebuilds the report with.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub name: &'static str,
+    pub scale: Scale,
+    pub dataset: String,
+}
+
+/// Read `dir/results.json` for how the experiment there was run.
+pub fn recorded(dir: &std::path::Path) -> Result<Recorded> {
+    let path = dir.join("results.json");
+    let text = crate::files::read_text(&path, crate::files::bound::TEXT).map_err(|e| {
+        crate::error::Error::msg(format!(
+            "cannot read {} ({e}): `experiment report DIR` takes the output directory of one experiment",
+            path.display()
+        ))
+    })?;
+    let results: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| crate::error::Error::msg(format!("{} is not an experiment's results ({e})", path.display())))?;
+    let run = &results["run"];
+    let (Some(name), Ok(scale)) = (results["experiment"].as_str(), serde_json::from_value::<Scale>(run["scale"].clone())) else {
+        fail!(
+            "{} does not record how the experiment was run (it predates `experiment report`); run the experiment again",
+            path.display()
+        );
+    };
+    let name = named(name)?.first().copied().filter(|_| name != "all").ok_or_else(|| crate::error::Error::msg("not one experiment"))?;
+    let dataset = run["dataset"].as_str().unwrap_or("fashion-mnist").to_string();
+    Ok(Recorded { name, scale, dataset })
 }

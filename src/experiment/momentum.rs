@@ -58,7 +58,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         "What happens if you set the momentum hyperparameter too close to 1 (e.g. 0.99999) when using SGD?",
         "The optimizer keeps its speed: it overshoots, oscillates, and converges much more slowly (or diverges).",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     report.setup.push(format!("model: 784-300-100-10 ReLU, He init; SGD, lr {LR}, momentum β as listed (β = 0 is plain SGD)"));
     report.setup.push(format!("the training loss is traced as the mean over each window of {WINDOW} steps; final loss: the mean of the last 3 windows; overshoot: the largest rise above the best window so far, relative to it; oscillation: the fraction of windows where the direction reverses"));
     let mut table = Table::new(&format!("Momentum β ({OVER_SEEDS} that did not diverge)"), &["β", "final loss", "overshoot", "oscillation", "diverged"]);
@@ -68,7 +68,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let seeds = ctx.seeds();
     let units: Vec<(f64, u64)> = BETAS.iter().flat_map(|&beta| seeds.iter().map(move |&s| (beta, s))).collect();
     let epochs = ctx.scale.epochs;
-    let traces = ctx.pool.map(ctx.b, &ctx.out, &units, |b, &(beta, seed), out| {
+    let name = |&(beta, seed): &(f64, u64)| {
+        (format!("β = {beta} seed {seed}"), format!("trace | β {beta} lr {LR} window {WINDOW} epochs {epochs} | {} | seed {seed}", data.key()))
+    };
+    let traces = ctx.map(&units, name, |b, &(beta, seed), out| {
         let losses = trace(b, epochs, &data, beta, seed)?;
         let dir = out.join("runs").join(format!("beta{beta}-s{seed}"));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

@@ -128,6 +128,24 @@ impl<'a> Pool<'a> {
         Ok(results)
     }
 
+    /// `value` as the leader has it, on every rank (exactly: CBOR).
+    pub fn from_leader<T: Serialize + DeserializeOwned>(&mut self, value: T) -> Result<T> {
+        let Some(replicas) = self.replicas.as_deref_mut() else { return Ok(value) };
+        let leader = replicas.rank() == 0;
+        let mut bytes = if leader { encode(&value, 0)? } else { Vec::new() };
+        replicas.broadcast_bytes(0, &mut bytes)?;
+        match leader {
+            true => Ok(value),
+            false => ciborium::from_reader(&bytes[..])
+                .map_err(|e| Error::msg(format!("the leader's record arrived damaged ({e}); do all ranks run the same wgtrain build?"))),
+        }
+    }
+
+    /// The rank that runs unit `i` of a `map`.
+    pub fn owner(&self, i: usize) -> usize {
+        i % self.size()
+    }
+
     /// Wait for every rank (sleeping): at the end of an experiment, while the leader does the
     /// work only it does (timings on one adapter, the report).
     pub fn finish(&mut self) -> Result<()> {

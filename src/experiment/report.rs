@@ -20,6 +20,8 @@ pub struct Report {
     pub answer: String,
     pub plots: Vec<(String, String)>,
     pub results: Value,
+    /// How it was run: command, build, scale, seeds (what `experiment report` rebuilds from).
+    pub run: Value,
 }
 
 pub struct Table {
@@ -50,7 +52,7 @@ impl Table {
 
 impl Report {
     pub fn new(name: &'static str, question: &'static str, textbook: &'static str) -> Self {
-        Self { name, question, textbook, setup: Vec::new(), tables: Vec::new(), answer: String::new(), plots: Vec::new(), results: Value::Null }
+        Self { name, question, textbook, setup: Vec::new(), tables: Vec::new(), answer: String::new(), plots: Vec::new(), results: Value::Null, run: Value::Null }
     }
 
     pub fn markdown(&self) -> String {
@@ -80,7 +82,7 @@ impl Report {
             .collect();
         let results = serde_json::json!({
             "experiment": self.name, "question": self.question, "setup": self.setup, "tables": tables,
-            "answer": self.answer, "measurements": self.results,
+            "answer": self.answer, "measurements": self.results, "run": self.run,
         });
         let json = dir.join("results.json");
         std::fs::write(&json, serde_json::to_string_pretty(&results)?).with_context(|| format!("cannot write {}", json.display()))?;

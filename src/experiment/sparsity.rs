@@ -22,7 +22,7 @@ const RANKS: [usize; 5] = [4, 8, 16, 32, 64];
 const NEAR_ZERO: f32 = 1e-3;
 
 /// The runs that train from scratch (spread over the pool); the rest starts from the dense one.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Unit {
     Dense,
     Iterative(f64),
@@ -80,12 +80,13 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         "Train normally then zero out tiny weights (magnitude pruning); ℓ1 regularization during training; dedicated \
          techniques (e.g. low-rank factorization, FTRL, TF-MOT's pruning).",
     );
-    report.setup = ctx.setup(&data);
+    report.setup = ctx.setup(&data)?;
     report.setup.push(format!("model: 784-300-100-10 ReLU, He init, momentum 0.9, lr 0.02, {epochs} epochs, seed 1 (one seed: differences under half a point are noise)"));
     report.setup.push(format!("one-shot: the trained model pruned by global magnitude, then fine-tuned {fine_tune} epoch(s) with the pruned weights held at 0; iterative: pruned along Zhu & Gupta's cubic ramp over epochs 1..{} while training; ℓ1: λ·sign(w) added to the gradient, |w| < {NEAR_ZERO} counted (and then set) to zero", epochs.saturating_sub(1).max(1)));
     let v = Variant::new("dense", spec()?, opt(), epochs);
     let units: Vec<Unit> = [Unit::Dense].into_iter().chain(ITERATIVE.map(Unit::Iterative)).chain(L1.map(Unit::L1)).collect();
-    let measured = ctx.pool.map(ctx.b, &ctx.out, &units, |b, unit, out| match *unit {
+    let name = |u: &Unit| (format!("{u:?}"), format!("sparsity | {u:?} | {v:?} | near zero {NEAR_ZERO} | {}", data.key()));
+    let measured = ctx.map(&units, name, |b, unit, out| match *unit {
         Unit::Dense => Ok(Measured::Dense(lab::train(b, &data, &v, 1, out)?.run)),
         Unit::Iterative(target) => {
             let mut model = Sequential::new(b, &spec()?, 1)?;
@@ -114,7 +115,9 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     }
     let Some(Measured::Dense(base)) = measured.first() else { unreachable!("the dense run is the first unit") };
     let dense_acc = base.test.accuracy as f64;
-    let path = ctx.out.join(&base.dir).join("model.safetensors");
+    let detail = format!("{v:?} | {} | one-shot {ONE_SHOT:?} fine-tuned {fine_tune} | ranks {RANKS:?}", data.key());
+    let dir = base.dir.clone();
+    let c: Compressed = ctx.once("pruned and factorized", &detail, |b, out| compress(b, &out.join(&dir).join("model.safetensors"), &data, fine_tune))?;
     let mut table = Table::new("Accuracy against the fraction of zero weights", &["method", "setting", "zero weights", "test accuracy", "vs dense"]);
     let row = |t: &mut Table, method: &str, setting: String, z: f64, acc: f64| {
         t.row(vec![method.into(), setting, format!("{:.1}%", 100.0 * z), format!("{:.2}%", 100.0 * acc), format!("{:+.2}", 100.0 * (acc - dense_acc))])
@@ -123,14 +126,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut results = Vec::new();
     let mut prune_curve = Vec::new();
     let mut tuned_curve = Vec::new();
-    for s in ONE_SHOT {
-        let mut model = checkpoint::load(&path)?.build_model(ctx.b)?;
-        let mut o = Optimizer::new(ctx.b, opt())?;
-        sparse::prune(ctx.b, &model, &mut o, s, Scope::Global)?;
-        let before = accuracy(ctx.b, &mut model, &data)?;
-        fit(ctx.b, &data, &mut model, &mut o, fine_tune, |_| 0.0)?;
-        let after = accuracy(ctx.b, &mut model, &data)?;
-        let z = zeros(ctx.b, &model, 0.0)?;
+    for (&s, &(before, after, z)) in ONE_SHOT.iter().zip(&c.one_shot) {
         row(&mut table, "one-shot", format!("{:.0}%, no fine-tuning", 100.0 * s), s, before);
         row(&mut table, "one-shot", format!("{:.0}%, fine-tuned", 100.0 * s), z, after);
         prune_curve.push(before as f32);
@@ -156,26 +152,12 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         }
     }
     report.tables.push(table);
-    // Low-rank factorization of the two hidden layers, no fine-tuning.
-    let mut base_model = checkpoint::load(&path)?.build_model(ctx.b)?;
-    let dense_params = base_model.parameter_count();
-    let mut factorized = Vec::new();
-    for r in RANKS {
-        let (mut model, _) = sparse::factorize(ctx.b, &base_model, &[], Rank::Fixed(r))?;
-        let acc = accuracy(ctx.b, &mut model, &data)?;
-        factorized.push((r, model, acc));
-    }
-    // Inference of the dense model and each factorized one, timed in alternation.
-    let times = lab::alternate(3, RANKS.len() + 1, |i| {
-        let model = if i == 0 { &mut base_model } else { &mut factorized[i - 1].1 };
-        lab::timed_inference(ctx.b, model, &data.test, Mode::Eval, 1)
-    })?;
+    let (dense_params, times) = (c.dense_params, &c.times);
     let dense_time = times[0];
     let mut ranks = Table::new("Low-rank factorization of both hidden layers (no fine-tuning)", &["rank", "parameters", "test accuracy", "µs / sample", "speed vs dense"]);
     ranks.row(vec!["dense".into(), dense_params.to_string(), format!("{:.2}%", 100.0 * dense_acc), format!("{:.2}", 1e6 * dense_time), "1.00×".into()]);
     let mut factor = Vec::new();
-    for ((r, model, acc), &t) in factorized.iter().zip(&times[1..]) {
-        let params = model.parameter_count();
+    for ((r, &(params, ref acc)), &t) in RANKS.iter().zip(&c.factorized).zip(&times[1..]) {
         ranks.row(vec![r.to_string(), params.to_string(), format!("{:.2}%", 100.0 * acc), format!("{:.2}", 1e6 * t), format!("{:.2}×", dense_time / t)]);
         factor.push((*r, params, *acc, dense_time / t));
         results.push(json!({ "method": "low-rank", "rank": r, "parameters": params, "accuracy": acc, "seconds_per_sample": t, "dense_seconds_per_sample": dense_time }));
@@ -220,4 +202,46 @@ fn answer(dense: f64, tuned: &[f32], iterative: &[(f64, f64, f64)], l1: &[(f32, 
     s += " Every figure here comes from one trained model (one seed), so no interval backs them: a difference of a \
           point or so, and the 'wins' above, could change with another seed.";
     s
+}
+
+/// What the leader measures on the trained dense model.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Compressed {
+    /// Per `ONE_SHOT` level: test accuracy after pruning, after fine-tuning, zero fraction.
+    one_shot: Vec<(f64, f64, f64)>,
+    /// Per `RANKS` entry: parameters and test accuracy of the factorized model.
+    factorized: Vec<(usize, f64)>,
+    /// Seconds per sample of the dense model, then of each factorized one (in alternation).
+    times: Vec<f64>,
+    dense_params: usize,
+}
+
+/// One-shot pruning (with `fine_tune` epochs) and low-rank factorization of the checkpoint at `path`.
+fn compress(b: &mut dyn Backend, path: &std::path::Path, data: &Data, fine_tune: usize) -> Result<Compressed> {
+    let mut one_shot = Vec::new();
+    for s in ONE_SHOT {
+        let mut model = checkpoint::load(path)?.build_model(b)?;
+        let mut o = Optimizer::new(b, opt())?;
+        sparse::prune(b, &model, &mut o, s, Scope::Global)?;
+        let before = accuracy(b, &mut model, data)?;
+        fit(b, data, &mut model, &mut o, fine_tune, |_| 0.0)?;
+        let after = accuracy(b, &mut model, data)?;
+        one_shot.push((before, after, zeros(b, &model, 0.0)?));
+    }
+    // Low-rank factorization of the two hidden layers, no fine-tuning.
+    let mut base = checkpoint::load(path)?.build_model(b)?;
+    let dense_params = base.parameter_count();
+    let mut models = Vec::new();
+    let mut factorized = Vec::new();
+    for r in RANKS {
+        let (mut model, _) = sparse::factorize(b, &base, &[], Rank::Fixed(r))?;
+        factorized.push((model.parameter_count(), accuracy(b, &mut model, data)?));
+        models.push(model);
+    }
+    // Inference of the dense model and each factorized one, timed in alternation.
+    let times = lab::alternate(3, RANKS.len() + 1, |i| {
+        let model = if i == 0 { &mut base } else { &mut models[i - 1] };
+        lab::timed_inference(b, model, &data.test, Mode::Eval, 1)
+    })?;
+    Ok(Compressed { one_shot, factorized, times, dense_params })
 }

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Context, Error, Result};
 use crate::fail;
 
+mod partial;
+pub use partial::Start;
+
 /// The files `train`, `prune` and `factorize` write into a run directory: a directory holding anything else is not
 /// replaced (it is not a run directory, or holds the user's own files).
 pub const RUN_FILES: &[&str] = &[
@@ -77,6 +80,8 @@ pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
+    /// Left in place when the run stops before its commit (`Start`'s partial directory).
+    keep: bool,
     /// Held until the run ends (dropping it removes the lock file and releases the lock).
     _lock: super::lock::OutputLock,
 }
@@ -130,6 +135,14 @@ fn foreign_files(target: &Path, holds: Holds) -> Result<Vec<String>> {
                         if !RUN_FILES.contains(&file.as_str()) && file != "loss_trace.csv" {
                             foreign.push(format!("runs/{run}/{file}"));
                         }
+                    }
+                }
+                true
+            }
+            Holds::Experiment if name == "units" && is_dir => {
+                for (unit, _) in names(&target.join("units"))? {
+                    if !unit.ends_with(".cbor") {
+                        foreign.push(format!("units/{unit}"));
                     }
                 }
                 true
@@ -226,7 +239,7 @@ impl Staging {
         if let Ok(mut live) = LIVE.lock() {
             live.push(dir.clone());
         }
-        Ok(Self { target, dir, committed: false, _lock: lock })
+        Ok(Self { target, dir, committed: false, keep: false, _lock: lock })
     }
 
     /// The destination (symlinks followed).
@@ -322,7 +335,7 @@ fn sync_dir(dir: &Path) {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && !self.keep {
             let _ = std::fs::remove_dir_all(&self.dir);
             forget(&self.dir);
         }
