@@ -9,7 +9,8 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::{Activation, Backend, Loss};
 
 use super::lab::{self, Data, Outcome, Run, Variant};
-use super::report::{cell, curves, curves_over, Report, Table, OVER_SEEDS};
+use super::figure::{self, Bands, Group};
+use super::report::{cell, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
 
@@ -85,19 +86,25 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
             cell(&acc, Unit::Percent),
         ]);
         summary.push(answer::DeepActivation { dead, mean_activation: mean_act, epochs_to_target: e, seconds_per_epoch: secs, accuracy: acc });
-        let first = &runs[0];
-        dead_curves.push((name.to_string(), first.probes.iter().map(|p| p.dead_mean() as f32).collect()));
-        mean_curves.push((name.to_string(), first.probes.iter().map(|p| p.activation_mean() as f32).collect()));
-        layer_curves.push((format!("{name} dead"), first.probes.last().unwrap().dead.iter().map(|&d| d as f32).collect()));
+        let each = |f: &dyn Fn(&Run) -> Vec<f32>| runs.iter().map(f).collect::<Vec<_>>();
+        dead_curves.push(Group::new(name, each(&|o| o.probes.iter().map(|p| p.dead_mean() as f32).collect())));
+        mean_curves.push(Group::new(name, each(&|o| o.probes.iter().map(|p| p.activation_mean() as f32).collect())));
+        layer_curves.push(Group::new(name, each(&|o| o.probes.last().unwrap().dead.iter().map(|&d| d as f32).collect())));
         for o in &runs {
             results.push(json!({ "activation": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "probes": o.probes, "val_accuracy": o.val_accuracy() }));
         }
     }
     report.answer = answer::elu_vs_relu(&summary[0], &summary[1], target as f64, ctx.scale.epochs);
     report.tables.push(table);
-    curves_over(&ctx.out, "dead_units.svg", "dead units over training (seed 1; point 1 is before training)", "probe (1 = initial, k+1 = after epoch k)", "fraction of hidden units dead", dead_curves, false)?;
-    curves_over(&ctx.out, "mean_activation.svg", "mean activation over training (seed 1)", "probe (1 = initial, k+1 = after epoch k)", "mean output of the hidden units", mean_curves, false)?;
-    curves_over(&ctx.out, "dead_per_layer.svg", "dead units per hidden layer at the end (seed 1)", "hidden layer", "fraction of the layer's units dead", layer_curves, false)?;
+    let probe = "probe (1 = initial, k+1 = after epoch k)";
+    let figures = [
+        ("dead_units.svg", "dead units over training", probe, "fraction of hidden units dead", dead_curves),
+        ("mean_activation.svg", "mean activation over training", probe, "mean output of the hidden units", mean_curves),
+        ("dead_per_layer.svg", "dead units per hidden layer at the end", "hidden layer", "fraction of the layer's units dead", layer_curves),
+    ];
+    for (file, title, x_desc, y_desc, groups) in figures {
+        figure::draw(&ctx.out, file, &Bands { title, x_desc, y_desc, groups, log_y: false, note: None })?;
+    }
     report.plots = vec![
         ("dead_units.svg".into(), "dead units over training".into()),
         ("mean_activation.svg".into(), "mean activation over training".into()),
@@ -151,7 +158,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         let e = epochs_to(&runs, target);
         table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), cell(&secs, Unit::Decimals(2))]);
         rows.push((act.name().into(), accs, e, secs));
-        val_curves.push((act.name().to_string(), runs[0].val_accuracy()));
+        val_curves.push(Group::new(act.name(), runs.iter().map(Run::val_accuracy).collect()));
         results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
     }
     report.tables.push(table);
@@ -197,7 +204,8 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     }
     report.tables.push(outputs);
     report.answer = answer::activations(&rows, &out_rows, target);
-    curves(&ctx.out, "val_accuracy.svg", "validation accuracy by hidden activation (seed 1)", "fraction classified correctly", val_curves, false)?;
+    let fig = Bands { title: "validation accuracy by hidden activation", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val_curves, log_y: false, note: None };
+    figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
     report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into())];
     report.results = json!({ "target": target, "runs": results });
     binary.free(ctx.b)?;

@@ -8,7 +8,8 @@ use crate::train::EarlyStopping;
 use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Data, Outcome, Run, Variant};
-use super::report::{cell, curves, Report, Table, OVER_SEEDS};
+use super::figure::{self, Bands, Group};
+use super::report::{cell, Report, Table, OVER_SEEDS};
 use super::answer;
 use super::stats::Unit;
 use super::Ctx;
@@ -52,6 +53,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut table = Table::new(&format!("The deep net, step by step ({OVER_SEEDS})"), &["model", "test accuracy", "epochs run", "best epoch", "s / epoch"]);
     let mut results = Vec::new();
     let mut val = Vec::new();
+    let mut train_loss = Vec::new();
     let mut rows = Vec::new();
     let mut mc_row = None;
     let variants: Vec<(Variant, bool)> = variants
@@ -98,7 +100,12 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             cell(&row.seconds_per_epoch, Unit::Decimals(2)),
         ]);
         rows.push(row);
-        val.push((v.name.clone(), runs[0].val_accuracy()));
+        let mut group = Group::new(v.name.clone(), runs.iter().map(|o| o.val_accuracy()).collect());
+        if v.early_stopping.is_some() {
+            group.rings = runs.iter().map(|o| best_epoch(o).checked_sub(1)).collect();
+        }
+        val.push(group);
+        train_loss.push(Group::new(v.name.clone(), runs.iter().map(|o| o.history.epochs.iter().map(|e| e.loss).collect()).collect()));
         results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
         let accs: Vec<f64> = measured.iter().filter_map(|m| m.1).collect();
         if !accs.is_empty() {
@@ -109,8 +116,16 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     }
     report.tables.push(table);
     report.answer = answer::deep_net(&rows, mc_row);
-    curves(&ctx.out, "val_accuracy.svg", "validation accuracy of each step (seed 1)", "fraction classified correctly", val, false)?;
-    report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch of each model".into())];
+    let ring = "ring: the epoch early stopping restored";
+    let fig = Bands { title: "validation accuracy of each step", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val, log_y: false, note: Some(ring) };
+    figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
+    let chance = format!("chance: ln {classes} = {:.2}", (classes as f32).ln());
+    let fig = Bands { title: "training loss of each step (mean over the epoch)", x_desc: "epoch", y_desc: "cross-entropy (log scale)", groups: train_loss, log_y: true, note: Some(&chance) };
+    figure::draw(&ctx.out, "train_loss.svg", &fig)?;
+    report.plots = vec![
+        ("val_accuracy.svg".into(), "validation accuracy per epoch of each model (rings: the restored epoch)".into()),
+        ("train_loss.svg".into(), "training loss per epoch of each model".into()),
+    ];
     report.results = json!({ "dataset": dataset, "runs": results });
     plain.free(ctx.b)?;
     standardized.free(ctx.b)?;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::backend::Backend;
 
 use super::lab::{self, Data, Run, Variant};
-use super::report::{bars, cell, curves, Report, Table, OVER_SEEDS};
+use super::figure::{self, Bands};
+use super::report::{bars, cell, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
 
@@ -44,7 +45,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     }
     let seeds = ctx.seeds();
     let runs = ctx.train_all(&data, &variants, &seeds)?;
-    let val: Vec<(String, Vec<f32>)> = names.iter().zip(&runs).map(|(n, r)| (n.to_string(), r[0].val_accuracy())).collect();
+    let named: Vec<(String, &[Run])> = names.iter().zip(&runs).map(|(n, r)| (n.to_string(), &r[..])).collect();
+    let val = figure::groups(&named, Run::val_accuracy);
     if !ctx.pool.leader() {
         // The inference timings below are the leader's alone: one adapter, in alternation.
         data.free(ctx.b)?;
@@ -92,7 +94,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         mc_pass_ratio: measure::median(&per_pass),
     };
     report.answer = answer::dropout_cost(&cost);
-    curves(&ctx.out, "val_accuracy.svg", "validation accuracy with and without dropout (seed 1)", "fraction classified correctly", val, false)?;
+    let fig = Bands { title: "validation accuracy with and without dropout", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val, log_y: false, note: None };
+    figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
     bars(&ctx.out, "mc_cost.svg", "inference cost of MC dropout", "µs per sample", &mc_bars)?;
     report.plots = vec![
         ("val_accuracy.svg".into(), "validation accuracy per epoch".into()),

@@ -8,7 +8,8 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::{Activation, Backend};
 
 use super::lab::{self, Bias, Outcome, Variant};
-use super::report::{bars, cell, curves, half, Report, Table, OVER_SEEDS};
+use super::figure::{self, Bands, Group};
+use super::report::{bars, cell, half, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
 
@@ -65,12 +66,10 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
     })?;
     for ((name, _), runs) in variants.iter().zip(runs.chunks(seeds.len())) {
         let (mut acc, mut per_layer) = (Vec::new(), vec![Vec::new(); 2]);
+        curves_val.push(Group::new(*name, runs.iter().map(|(o, _)| o.val_accuracy()).collect()));
         for (o, d) in runs {
             acc.push(o.test.accuracy as f64);
             d.iter().enumerate().for_each(|(i, &n)| per_layer[i].push(n as f64));
-            if o.seed == 1 {
-                curves_val.push((name.to_string(), o.val_accuracy()));
-            }
             results.push(json!({ "init": name, "seed": o.seed, "test_accuracy": o.test.accuracy, "distinct": d }));
         }
         table.row(vec![
@@ -84,7 +83,8 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
     }
     report.answer = answer::init_symmetry(&summary[0], &summary[1], &summary[2]);
     report.tables.push(table);
-    curves(&ctx.out, "val_accuracy.svg", "validation accuracy (seed 1)", "fraction classified correctly", curves_val, false)?;
+    let fig = Bands { title: "validation accuracy per epoch", x_desc: "epoch", y_desc: "fraction classified correctly", groups: curves_val, log_y: false, note: None };
+    figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
     let bar_data: Vec<(String, f64, f64)> =
         ["He", "same value", "same + dropout"].iter().zip(&summary).map(|(n, s)| (n.to_string(), s.distinct, 0.0)).collect();
     bars(&ctx.out, "distinct.svg", "distinct neurons per hidden layer (mean of 2 layers)", "neurons (of 100)", &bar_data)?;

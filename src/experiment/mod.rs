@@ -6,6 +6,7 @@
 mod activations;
 mod deepnet;
 mod dropout;
+pub mod figure;
 mod init;
 pub mod answer;
 pub mod lab;

@@ -12,7 +12,8 @@ use crate::train::{epoch_order, TrainConfig, Trainer};
 use crate::backend::{Activation, Backend};
 
 use super::lab::Data;
-use super::report::{cell, curves_over, Report, Table, OVER_SEEDS};
+use super::figure::{self, Bands, Group};
+use super::report::{cell, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
 
@@ -82,6 +83,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     })?;
     for (beta, traces) in BETAS.into_iter().zip(traces.chunks(seeds.len())) {
         let (mut finals, mut overs, mut oscs, mut diverged) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        plot.push(Group::new(format!("β = {beta}"), traces.to_vec()));
         for (&seed, losses) in seeds.iter().zip(traces) {
             let finite = losses.last().is_some_and(|l| l.is_finite());
             if finite {
@@ -91,9 +93,6 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
                 oscs.push(measure::oscillation(losses));
             } else {
                 diverged += 1;
-            }
-            if seed == 1 {
-                plot.push((format!("β = {beta}"), losses.iter().map(|l| if l.is_finite() { *l } else { f32::NAN }).collect()));
             }
             results.push(json!({ "beta": beta, "seed": seed, "window": WINDOW, "losses": losses.iter().map(|l| if l.is_finite() { Some(*l) } else { None }).collect::<Vec<_>>(), "diverged": !finite }));
         }
@@ -116,7 +115,9 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let steps = traces.iter().map(|t| t.len() * WINDOW).max().unwrap_or(0);
     report.answer = answer::momentum(&outcomes, steps);
     report.tables.push(table);
-    curves_over(&ctx.out, "loss.svg", "training loss by momentum (seed 1; a curve that stops diverged)", &format!("window of {WINDOW} steps"), "mean cross-entropy over the window (log scale)", plot, true)?;
+    let x_desc = format!("window of {WINDOW} steps");
+    let fig = Bands { title: "training loss by momentum β", x_desc: &x_desc, y_desc: "mean cross-entropy over the window (log scale)", groups: plot, log_y: true, note: Some("a curve that stops: the run diverged") };
+    figure::draw(&ctx.out, "loss.svg", &fig)?;
     report.plots = vec![("loss.svg".into(), "training loss per 10 steps for each β".into())];
     report.results = json!({ "lr": LR, "runs": results });
     data.free(ctx.b)?;

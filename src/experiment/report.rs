@@ -106,11 +106,6 @@ pub fn half(values: &[f64]) -> f64 {
     Estimate::of(values).half.unwrap_or(0.0)
 }
 
-/// Curves over epochs (one per series) into `dir/file`.
-pub fn curves(dir: &Path, file: &str, title: &str, y_desc: &str, series: Vec<(String, Vec<f32>)>, log_y: bool) -> Result<()> {
-    curves_over(dir, file, title, "epoch", y_desc, series, log_y)
-}
-
 /// Curves over `x_desc` (counted from 1) into `dir/file`.
 pub fn curves_over(
     dir: &Path,

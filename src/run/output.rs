@@ -46,6 +46,7 @@ pub const EXPERIMENT_FILES: &[&str] = &[
     "loss.svg",
     "pruning.svg",
     "mc_cost.svg",
+    "train_loss.svg",
 ];
 
 /// What a directory may hold for wgtrain to replace it whole.
