@@ -206,16 +206,19 @@ enum Command {
         /// seeds): units recorded in the output are not trained again.
         #[arg(long)]
         resume: bool,
-        /// Fewer epochs, seeds and training rows (all of them in under 15 minutes on two CPU cores).
+        /// A smoke run: 2 seeds (deep-net 1), 5 epochs, 10,000 training rows; its reports say
+        /// that it cannot settle the questions.
         #[arg(long)]
         quick: bool,
-        /// Seeds per variant [default: 3, or 2 with --quick].
+        /// Seeds per variant [default: the experiment's own scale, stated with its reason in
+        /// the report (10 for bias-init, 5 for most), or 2 with --quick].
         #[arg(long)]
         seeds: Option<usize>,
-        /// Epochs per run [default: 20, or 5 with --quick].
+        /// Epochs per run [default: the experiment's own scale, or 5 with --quick].
         #[arg(long)]
         epochs: Option<usize>,
-        /// Training rows used (the validation split a fifth as many) [default: all, or 10,000 with --quick].
+        /// Training rows used (the validation split a fifth as many) [default: the
+        /// experiment's own scale (all for most), or 10,000 with --quick].
         #[arg(long)]
         train_rows: Option<usize>,
         /// Where the report goes [default: experiments/NAME, or experiments/ for all].

@@ -280,3 +280,31 @@ fn activation_answers_compare_with_intervals() {
     let b = answer::activations(&shared, &outputs, 0.75);
     assert!(b.contains("That ReLU trains fastest per epoch: inconclusive at this scale"), "{b}");
 }
+
+#[test]
+fn each_experiment_has_its_own_scale_and_says_what_a_quick_one_cannot_settle() {
+    use wgtrain::experiment::{Scale, EXPERIMENTS};
+    for (name, _) in EXPERIMENTS {
+        let own = Scale::given(name, false, None, None, None).unwrap();
+        assert!(!own.quick && !own.custom, "{name}");
+        assert!(own.describe(name).starts_with("this experiment's own scale") && own.describe(name).contains("why: "), "{name}");
+        // Its command reproduces it: every count spelled out.
+        assert!(own.command(name, "fashion-mnist").contains(&format!("--seeds {} --epochs {}", own.seeds, own.epochs)));
+        // Asking for its own counts is not a custom scale; another count is.
+        assert_eq!(Scale::given(name, false, Some(own.seeds), Some(own.epochs), own.train_rows).unwrap(), own);
+        assert!(Scale::given(name, false, Some(own.seeds + 1), None, None).unwrap().custom);
+    }
+    // The cheap, small-effect experiments take more seeds than the 20-layer ones.
+    let seeds = |n| Scale::given(n, false, None, None, None).unwrap().seeds;
+    assert!(seeds("bias-init") >= 10 && seeds("momentum") >= 5 && seeds("activations") >= 5);
+    assert!(seeds("bias-init") > seeds("deep-net"));
+    // Quick: a smoke run that says so; deep-net's quick run is one seed and says that.
+    let quick = Scale::given("momentum", true, None, None, None).unwrap();
+    assert!(quick.limits()[0].contains("smoke run") && quick.limits()[0].contains("cannot settle"));
+    let deep = Scale::given("deep-net", true, None, None, None).unwrap();
+    assert_eq!(deep.seeds, 1);
+    assert!(deep.limits().iter().any(|l| l.starts_with("One seed: no interval")));
+    // Out-of-range counts are refused by name.
+    let e = Scale::given("momentum", false, Some(0), None, None).unwrap_err().to_string();
+    assert!(e.contains("--seeds"), "{e}");
+}

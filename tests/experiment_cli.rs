@@ -23,8 +23,8 @@ fn the_list_names_every_experiment_and_a_wrong_name_is_refused() {
 #[test]
 fn counts_out_of_range_are_refused_before_anything_runs() {
     for (flag, value, message) in [
-        ("--seeds", "0", "--seeds must be at least 1, got 0"),
-        ("--seeds", "1000000", "--seeds must be at most 100"),
+        ("--seeds", "0", "--seeds must be from 1 to 100 (every seed is a full run of every variant), got 0"),
+        ("--seeds", "1000000", "--seeds must be from 1 to 100"),
         ("--epochs", "0", "--epochs must be from 1 to 1000, got 0"),
         ("--epochs", "18446744073709551615", "--epochs must be from 1 to 1000"),
         ("--train-rows", "10", "--train-rows must be at least 1000"),

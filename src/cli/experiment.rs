@@ -27,7 +27,8 @@ pub struct Asked {
 /// One experiment command (`NAME` or `all`) to run.
 pub struct Request {
     pub name: String,
-    pub scale: Scale,
+    /// Each experiment's scale (one for `NAME`, eight for `all`).
+    pub scales: Vec<Scale>,
     pub output: PathBuf,
     pub data_dir: String,
     pub dataset: String,
@@ -42,13 +43,15 @@ impl Asked {
             if let Some(dir) = &self.dir {
                 bail!("only `experiment report DIR` takes a directory (got {}); an experiment's output is set with -o DIR", dir.display());
             }
-            let scale = Scale::given(self.quick, self.seeds, self.epochs, self.train_rows)?;
-            experiment::named(&self.name)?;
+            let scales = experiment::named(&self.name)?
+                .iter()
+                .map(|n| Scale::given(n, self.quick, self.seeds, self.epochs, self.train_rows))
+                .collect::<wgtrain::error::Result<Vec<_>>>()?;
             let output = self.output.unwrap_or_else(|| {
                 if self.name == "all" { "experiments".into() } else { PathBuf::from("experiments").join(&self.name) }
             });
             let start = if self.resume { Start::Resume } else { Start::Fresh };
-            return Ok(vec![Request { name: self.name, scale, output, data_dir: self.data_dir, dataset: self.dataset, start }]);
+            return Ok(vec![Request { name: self.name, scales, output, data_dir: self.data_dir, dataset: self.dataset, start }]);
         }
         let Some(dir) = self.dir else { bail!("`experiment report DIR` needs the output directory of an experiment (or of `all`)") };
         if self.resume || self.quick || self.seeds.is_some() || self.epochs.is_some() || self.train_rows.is_some() || self.output.is_some() {
@@ -56,7 +59,7 @@ impl Asked {
         }
         let report = |dir: &Path| -> Result<Request> {
             let r = experiment::recorded(dir)?;
-            Ok(Request { name: r.name.into(), scale: r.scale, output: dir.into(), data_dir: self.data_dir.clone(), dataset: r.dataset, start: Start::Rebuild })
+            Ok(Request { name: r.name.into(), scales: vec![r.scale], output: dir.into(), data_dir: self.data_dir.clone(), dataset: r.dataset, start: Start::Rebuild })
         };
         if dir.join("results.json").exists() {
             return Ok(vec![report(&dir)?]);
@@ -94,14 +97,14 @@ pub fn run(req: Request, b: &mut dyn Backend, replicas: &mut Option<Box<dyn Repl
         }
     };
     let start = Instant::now();
-    for n in &names {
+    for (n, &scale) in names.iter().zip(&req.scales) {
         let out = if req.name == "all" { req.output.join(n) } else { req.output.clone() };
         let begun = Instant::now();
         let verb = if req.start == Start::Rebuild { "rebuilding the report of" } else { "experiment" };
         say(format!("== {verb} {n} → {}", out.display()));
         let pool = match replicas.as_deref_mut() {
             Some(r) => {
-                let what = format!("experiment {n}\n{:?}\ndataset {} in {}\n{:?}", req.scale, req.dataset, req.data_dir, req.start);
+                let what = format!("experiment {n}\n{:?}\ndataset {} in {}\n{:?}", scale, req.dataset, req.data_dir, req.start);
                 Pool::spread(r, &what)?
             }
             None => Pool::local(),
@@ -109,7 +112,7 @@ pub fn run(req: Request, b: &mut dyn Backend, replicas: &mut Option<Box<dyn Repl
         let fetch = Box::new(super::data::reporter());
         let mut ctx = Ctx {
             b: &mut *b,
-            scale: req.scale,
+            scale,
             out,
             data_dir: req.data_dir.clone(),
             dataset: req.dataset.clone(),

@@ -110,6 +110,11 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
         ("mean_activation.svg".into(), "mean activation over training".into()),
         ("dead_per_layer.svg".into(), "dead units per layer".into()),
     ];
+    report.limits = vec![
+        "Dead units are counted on 512 validation samples: a unit alive only on rarer inputs counts as dead.".into(),
+        "Epoch times are taken in sequence, not in alternation; on this adapter the matmuls dominate a step, diluting the activation's own cost.".into(),
+        "One learning rate (Nadam 0.001): ReLU units die mostly at high rates, which are not tried.".into(),
+    ];
     report.results = json!({ "target": target, "runs": results });
     data.free(ctx.b)?;
     Ok(report)
@@ -207,6 +212,10 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let fig = Bands { title: "validation accuracy by hidden activation", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val_curves, log_y: false, note: None };
     figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
     report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into())];
+    report.limits = vec![
+        "Epoch times are taken in sequence, not in alternation, and on this adapter the matmuls dominate a step: an activation's own cost is diluted, and the machine's drift between runs enters the comparison.".into(),
+        "One learning rate (Nadam 0.001) for every activation: one that needs another rate is judged at the wrong one.".into(),
+    ];
     report.results = json!({ "target": target, "runs": results });
     binary.free(ctx.b)?;
     plain.free(ctx.b)?;

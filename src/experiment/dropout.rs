@@ -102,6 +102,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         ("mc_cost.svg".into(), "time per sample by number of MC passes".into()),
     ];
     let per_run: Vec<_> = runs.iter().flatten().map(|o| json!({ "variant": o.name, "seed": o.seed, "seconds_per_step": o.seconds_per_step, "test_accuracy": o.test.accuracy, "val_accuracy": o.val_accuracy() })).collect();
+    report.limits = vec![
+        "Epochs to target depend on the target chosen (98% of the best validation accuracy the net without dropout reached); a higher one can change the count.".into(),
+        "Inference timings are one adapter's, in alternation; the training step times are medians of epochs taken in sequence.".into(),
+    ];
     report.results = json!({ "target": target, "runs": per_run, "inference_seconds_per_sample": inference, "mc": mc_results, "plain_seconds_per_sample_on_slice": plain });
     data.free(ctx.b)?;
     Ok(report)

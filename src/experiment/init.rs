@@ -92,6 +92,9 @@ pub fn symmetry(ctx: &mut Ctx) -> Result<Report> {
         ("val_accuracy.svg".into(), "validation accuracy per epoch".into()),
         ("distinct.svg".into(), "distinct neurons per hidden layer".into()),
     ];
+    report.limits = vec![
+        "Only momentum SGD, without dropout and with dropout 0.2, is tried: other sources of noise that could break the symmetry are not.".into(),
+    ];
     report.results = json!({ "runs": results });
     data.free(ctx.b)?;
     Ok(report)
@@ -140,6 +143,9 @@ pub fn bias(ctx: &mut Ctx) -> Result<Report> {
     report.tables.push(table);
     bars(&ctx.out, "accuracy.svg", "test accuracy by initial bias (bars: 95% interval over seeds)", "fraction classified correctly", &bar_data)?;
     report.plots = vec![("accuracy.svg".into(), "test accuracy by initial bias".into())];
+    report.limits = vec![
+        "One architecture (3 × 100 ReLU) and one learning rate (momentum, 0.05): dying ReLUs, where a positive bias could help, are rare here, so a benefit that shows only in deeper nets or at higher rates is not tested.".into(),
+    ];
     report.results = json!({ "runs": results });
     data.free(ctx.b)?;
     Ok(report)

@@ -13,6 +13,7 @@ pub mod lab;
 pub mod ledger;
 pub mod measure;
 mod momentum;
+mod scale;
 pub mod pool;
 pub mod report;
 pub mod stats;
@@ -27,6 +28,7 @@ use crate::error::Result;
 use crate::fail;
 pub use crate::run::output::Start;
 pub use pool::Pool;
+pub use scale::{Scale, MAX_EPOCHS, MAX_SEEDS};
 pub use sweep::Sweep;
 
 use crate::run::output::{Holds, Staging};
@@ -42,84 +44,6 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     ("dropout-cost", "Q7: time per step and epochs to target with and without dropout; inference with dropout layers; MC dropout cost"),
     ("deep-net", "The exercise: 20×100 ELU He Nadam early stopping; + batch norm; SELU; + alpha dropout; MC dropout; 1cycle"),
 ];
-
-/// How big the runs are.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Scale {
-    pub quick: bool,
-    pub seeds: usize,
-    pub epochs: usize,
-    /// Training rows used (all when None).
-    pub train_rows: Option<usize>,
-}
-
-/// The most seeds, epochs and training rows an experiment takes: far above any useful
-/// setting (a full run of every experiment with 3 seeds and 20 epochs takes hours on two
-/// cores), low enough that a mistyped count is refused instead of running for months.
-pub const MAX_SEEDS: usize = 100;
-pub const MAX_EPOCHS: usize = 1000;
-
-impl Scale {
-    /// The quick or the full scale, with any of seeds, epochs and training rows changed.
-    pub fn new(quick: bool, seeds: Option<usize>) -> Self {
-        let (s, epochs, rows) = if quick { (2, 5, Some(10_000)) } else { (3, 20, None) };
-        Scale { quick, seeds: seeds.unwrap_or(s).max(1), epochs, train_rows: rows }
-    }
-
-    /// `new`, with the counts a user gave checked and applied.
-    pub fn given(quick: bool, seeds: Option<usize>, epochs: Option<usize>, train_rows: Option<usize>) -> Result<Self> {
-        let mut scale = Self::new(quick, seeds);
-        match seeds {
-            Some(0) => fail!("--seeds must be at least 1, got 0"),
-            Some(n) if n > MAX_SEEDS => fail!("--seeds must be at most {MAX_SEEDS} (every seed is a full run of every variant), got {n}"),
-            _ => {}
-        }
-        if let Some(e) = epochs {
-            if e == 0 || e > MAX_EPOCHS {
-                fail!("--epochs must be from 1 to {MAX_EPOCHS}, got {e}");
-            }
-            scale.epochs = e;
-        }
-        if let Some(r) = train_rows {
-            if r < 1000 {
-                fail!("--train-rows must be at least 1000 (the smallest task, Sandal vs Sneaker, keeps a fifth of them, and a batch is 128 rows), got {r}");
-            }
-            scale.train_rows = Some(r);
-        }
-        Ok(scale)
-    }
-
-    pub fn seeds(&self) -> impl Iterator<Item = u64> {
-        (0..self.seeds as u64).map(|s| 1 + s)
-    }
-
-    /// The command that runs experiment `name` at this scale (on `dataset` where it applies),
-    /// every count spelled out.
-    pub fn command(&self, name: &str, dataset: &str) -> String {
-        let mut c = format!("wgtrain experiment {name}");
-        if self.quick {
-            c += " --quick";
-        }
-        c += &format!(" --seeds {} --epochs {}", self.seeds, self.epochs);
-        if let Some(r) = self.train_rows {
-            c += &format!(" --train-rows {r}");
-        }
-        if name == "deep-net" && dataset != "fashion-mnist" {
-            c += &format!(" --dataset {dataset}");
-        }
-        c
-    }
-
-    pub fn describe(&self) -> String {
-        let rows = self.train_rows.map_or("all".to_string(), |r| r.to_string());
-        format!(
-            "{} scale: {} epochs (unless stated), {} seed(s), {rows} training rows",
-            if self.quick { "quick" } else { "full" },
-            self.epochs,
-            self.seeds
-        )
-    }
-}
 
 /// What an experiment runs with.
 pub struct Ctx<'a> {
@@ -151,7 +75,7 @@ impl Ctx<'_> {
         let mut lines = vec![
             format!("data: {}", data.describe()),
             format!("device: {device}"),
-            self.scale.describe(),
+            self.scale.describe(self.sweep.name()),
             "batch 128; seeds give the weights, the shuffling and the dropout masks".into(),
         ];
         lines.extend(self.pool.describe());
@@ -228,6 +152,9 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
     ];
     provenance.append(&mut report.setup);
     report.setup = provenance;
+    let mut limits = ctx.scale.limits();
+    limits.append(&mut report.limits);
+    report.limits = limits;
     report.run = serde_json::json!({
         "command": command, "build": crate::BUILD, "scale": ctx.scale, "dataset": ctx.dataset, "seeds": seeds,
         "units_measured": ledger.measured(), "units_reused": ledger.reused(),

@@ -119,6 +119,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let fig = Bands { title: "training loss by momentum β", x_desc: &x_desc, y_desc: "mean cross-entropy over the window (log scale)", groups: plot, log_y: true, note: Some("a curve that stops: the run diverged") };
     figure::draw(&ctx.out, "loss.svg", &fig)?;
     report.plots = vec![("loss.svg".into(), "training loss per 10 steps for each β".into())];
+    report.limits = vec![
+        format!("Runs of {steps} steps: β = 0.99999's memory of 100,000 steps is beyond them, so only the start of its behaviour is seen; whether it diverges later is not tested."),
+        format!("One learning rate ({LR}): with β the effective step is lr/(1 − β), so the same β misbehaves sooner at a higher rate."),
+    ];
     report.results = json!({ "lr": LR, "runs": results });
     data.free(ctx.b)?;
     Ok(report)

@@ -22,6 +22,8 @@ pub struct Report {
     pub results: Value,
     /// How it was run: command, build, scale, seeds (what `experiment report` rebuilds from).
     pub run: Value,
+    /// What this scale cannot show (the report ends with them).
+    pub limits: Vec<String>,
 }
 
 pub struct Table {
@@ -52,7 +54,7 @@ impl Table {
 
 impl Report {
     pub fn new(name: &'static str, question: &'static str, textbook: &'static str) -> Self {
-        Self { name, question, textbook, setup: Vec::new(), tables: Vec::new(), answer: String::new(), plots: Vec::new(), results: Value::Null, run: Value::Null }
+        Self { name, question, textbook, setup: Vec::new(), tables: Vec::new(), answer: String::new(), plots: Vec::new(), results: Value::Null, run: Value::Null, limits: Vec::new() }
     }
 
     pub fn markdown(&self) -> String {
@@ -69,7 +71,11 @@ impl Report {
         for (file, caption) in &self.plots {
             s += &format!("![{caption}]({file})\n\n");
         }
-        s += "Each run's own directory (checkpoint, history, curves, metrics) is under `runs/`.\n";
+        s += "Each run's own directory (checkpoint, history, curves, metrics) is under `runs/`; every unit's \
+              recorded result is under `units/`.\n\n## What this scale cannot show\n\n";
+        for line in &self.limits {
+            s += &format!("- {line}\n");
+        }
         s
     }
 
@@ -82,7 +88,7 @@ impl Report {
             .collect();
         let results = serde_json::json!({
             "experiment": self.name, "question": self.question, "setup": self.setup, "tables": tables,
-            "answer": self.answer, "measurements": self.results, "run": self.run,
+            "answer": self.answer, "measurements": self.results, "run": self.run, "limits": self.limits,
         });
         let json = dir.join("results.json");
         std::fs::write(&json, serde_json::to_string_pretty(&results)?).with_context(|| format!("cannot write {}", json.display()))?;

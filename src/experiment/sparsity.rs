@@ -166,6 +166,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.answer = answer(dense_acc, &tuned_curve, &iterative, &l1, &factor, dense_params);
     curves_over(&ctx.out, "pruning.svg", "test accuracy after one-shot pruning to 50, 80, 90, 95, 98% zeros", "sparsity level (1 = 50% … 5 = 98%)", "fraction classified correctly", vec![("no fine-tuning".into(), prune_curve), ("fine-tuned".into(), tuned_curve.clone())], false)?;
     report.plots = vec![("pruning.svg".into(), "accuracy against pruned fraction".into())];
+    report.limits = vec![
+        "One seed: differences under about half a point are noise.".into(),
+        "The speed of pruned models is not measured: the kernels are dense, so zero weights save no work; only low-rank factorization changes the work, and its timings are in the second table.".into(),
+    ];
     report.results = json!({ "dense_accuracy": dense_acc, "dense_parameters": dense_params, "runs": results });
     data.free(ctx.b)?;
     Ok(report)

@@ -45,6 +45,11 @@ impl Sweep {
         format!("{} | quick {} | epochs {} | train rows {:?} | {detail}", self.name, scale.quick, scale.epochs, scale.train_rows)
     }
 
+    /// The experiment's name (empty before `open`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
