@@ -92,13 +92,16 @@ fn bias_answers_give_each_verdict() {
 }
 
 #[test]
-fn elu_answers_give_each_verdict_and_never_claim_smoothness() {
+fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
     let act = |dead: f64, mean: f64, epochs: [Option<f64>; 3], secs: f64| DeepActivation {
         dead: seeds(dead),
         mean_activation: seeds(mean),
         epochs_to_target: epochs.to_vec(),
         seconds_per_epoch: seeds(secs),
         accuracy: seeds(0.8),
+        gradient_change: Vec::new(),
+        loss_change: Vec::new(),
+        smooth_steps: 0,
     };
     let good = act(0.0, 0.05, [Some(2.0), Some(2.0), Some(3.0)], 1.1);
     let bad = act(0.3, 0.6, [Some(4.0), Some(5.0), Some(4.0)], 1.0);
@@ -115,6 +118,12 @@ fn elu_answers_give_each_verdict_and_never_claim_smoothness() {
     let never = |d: &DeepActivation| DeepActivation { epochs_to_target: vec![None; 3], ..d.clone() };
     let d = answer::elu_vs_relu(&never(&bad), &never(&good), 0.8, 5);
     assert!(d.contains("Faster convergence: not measured"), "{d}");
+    // Measured smoothness: a steadier gradient with ELU holds; the loss's change, noisy, does not settle.
+    let smooth = |d: &DeepActivation, g: f64, l: Vec<f64>| DeepActivation { gradient_change: seeds(g), loss_change: l, smooth_steps: 200, ..d.clone() };
+    let e = answer::elu_vs_relu(&smooth(&bad, 0.12, vec![0.10, 0.20, 0.05]), &smooth(&good, 0.08, vec![0.12, 0.06, 0.15]), 0.8, 5);
+    assert!(e.contains("over the first 200 steps") && e.contains("changes less from step to step with ELU: holds"), "{e}");
+    assert!(e.contains("the mini-batch loss is less rough about its trend: inconclusive at this scale"), "{e}");
+    assert!(!e.contains("not measured by this experiment"), "{e}");
 }
 
 #[test]
@@ -307,4 +316,20 @@ fn each_experiment_has_its_own_scale_and_says_what_a_quick_one_cannot_settle() {
     // Out-of-range counts are refused by name.
     let e = Scale::given("momentum", false, Some(0), None, None).unwrap_err().to_string();
     assert!(e.contains("--seeds"), "{e}");
+}
+
+#[test]
+fn smoothness_measures_change_and_roughness_on_a_log_scale() {
+    use wgtrain::experiment::smoothness::{mean_log_change, mean_log_curvature};
+    // A steady geometric fall: each step ×0.5, so |Δ ln| = ln 2 and no curvature at all.
+    let fall = [8.0, 4.0, 2.0, 1.0, 0.5];
+    assert!((mean_log_change(&fall) - 2f64.ln()).abs() < 1e-9);
+    assert!(mean_log_curvature(&fall).abs() < 1e-9);
+    // Alternating ×2, ×½: the same |Δ ln|, and curvature 2 ln 2 at every point.
+    let zigzag = [1.0, 2.0, 1.0, 2.0, 1.0];
+    assert!((mean_log_change(&zigzag) - 2f64.ln()).abs() < 1e-9);
+    assert!((mean_log_curvature(&zigzag) - 2.0 * 2f64.ln()).abs() < 1e-9);
+    // Non-positive or non-finite values are skipped; too few values give NaN.
+    assert!(mean_log_change(&[1.0]).is_nan() && mean_log_curvature(&[1.0, 2.0]).is_nan());
+    assert!((mean_log_change(&[1.0, f32::NAN, 1.0, 2.0]) - 2f64.ln()).abs() < 1e-9);
 }

@@ -9,10 +9,15 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::backend::{Activation, Backend, Loss};
 
 use super::lab::{self, Data, Outcome, Run, Variant};
+use super::smoothness;
 use super::figure::{self, Bands, Group};
 use super::report::{cell, Report, Table, OVER_SEEDS};
 use super::stats::Unit;
 use super::Ctx;
+
+/// The steps over which smoothness is measured: the start of training, where the gradient
+/// changes most.
+const SMOOTH_STEPS: usize = 200;
 
 /// The validation accuracy counted as "converged" for epochs-to-target.
 /// Quick runs (5 epochs on 10,000 rows) of a 20-layer net hover around 75–80%.
@@ -69,6 +74,21 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     }
     let seeds = ctx.seeds();
     let all = ctx.train_all(&data, &variants, &seeds)?;
+    // Smoothness: the first steps of each (activation, seed) again, reading the gradient norm
+    // and the loss after every step (kept apart from the timed runs, which read nothing).
+    let steps = SMOOTH_STEPS.min(data.train.rows / 128);
+    report.setup.push(format!("smoothness: the first {steps} steps of each net and seed again, the global gradient norm and the mini-batch loss read after every step: the gradient norm's mean |Δ ln| between consecutive steps, the loss's mean |Δ² ln| (its roughness about its trend); the same batches for both nets"));
+    let units: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| seeds.iter().map(move |&s| (v, s))).collect();
+    let name = |&(v, seed): &(usize, u64)| (format!("{} smoothness seed {seed}", variants[v].name), format!("smoothness {steps} | {:?} | {} | seed {seed}", variants[v], data.key()));
+    let smooth = ctx.map(&units, name, |b, &(v, seed), _| smoothness::trace(b, &data, &variants[v], seed, steps))?;
+    let mut table_smooth = Table::new(&format!("Step-to-step change over the first {steps} steps ({OVER_SEEDS})"), &["activation", "gradient norm: mean |Δ ln ‖g‖|", "loss roughness: mean |Δ² ln L|"]);
+    let mut norm_curves = Vec::new();
+    for ((name, _), traces) in pair.iter().zip(smooth.chunks(seeds.len())) {
+        let grad: Vec<f64> = traces.iter().map(|t| t.gradient_change).collect();
+        let loss: Vec<f64> = traces.iter().map(|t| t.loss_change).collect();
+        table_smooth.row(vec![name.to_string(), cell(&grad, Unit::Decimals(3)), cell(&loss, Unit::Decimals(3))]);
+        norm_curves.push(Group::new(*name, traces.iter().map(|t| t.gradient_norms.clone()).collect()));
+    }
     for ((name, _), runs) in pair.into_iter().zip(all) {
         let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
         let dead = each(&|o| o.probes.last().unwrap().dead_mean());
@@ -85,7 +105,17 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
             cell(&secs, Unit::Decimals(2)),
             cell(&acc, Unit::Percent),
         ]);
-        summary.push(answer::DeepActivation { dead, mean_activation: mean_act, epochs_to_target: e, seconds_per_epoch: secs, accuracy: acc });
+        let traces = &smooth[summary.len() * seeds.len()..(summary.len() + 1) * seeds.len()];
+        summary.push(answer::DeepActivation {
+            dead,
+            mean_activation: mean_act,
+            epochs_to_target: e,
+            seconds_per_epoch: secs,
+            accuracy: acc,
+            gradient_change: traces.iter().map(|t| t.gradient_change).collect(),
+            loss_change: traces.iter().map(|t| t.loss_change).collect(),
+            smooth_steps: steps,
+        });
         let each = |f: &dyn Fn(&Run) -> Vec<f32>| runs.iter().map(f).collect::<Vec<_>>();
         dead_curves.push(Group::new(name, each(&|o| o.probes.iter().map(|p| p.dead_mean() as f32).collect())));
         mean_curves.push(Group::new(name, each(&|o| o.probes.iter().map(|p| p.activation_mean() as f32).collect())));
@@ -96,22 +126,27 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     }
     report.answer = answer::elu_vs_relu(&summary[0], &summary[1], target as f64, ctx.scale.epochs);
     report.tables.push(table);
+    report.tables.push(table_smooth);
     let probe = "probe (1 = initial, k+1 = after epoch k)";
     let figures = [
         ("dead_units.svg", "dead units over training", probe, "fraction of hidden units dead", dead_curves),
         ("mean_activation.svg", "mean activation over training", probe, "mean output of the hidden units", mean_curves),
         ("dead_per_layer.svg", "dead units per hidden layer at the end", "hidden layer", "fraction of the layer's units dead", layer_curves),
+        ("gradient_norm.svg", "global gradient norm over the first steps", "step", "‖g‖ (log scale)", norm_curves),
     ];
     for (file, title, x_desc, y_desc, groups) in figures {
-        figure::draw(&ctx.out, file, &Bands { title, x_desc, y_desc, groups, log_y: false, note: None })?;
+        let log_y = file == "gradient_norm.svg";
+        figure::draw(&ctx.out, file, &Bands { title, x_desc, y_desc, groups, log_y, note: None })?;
     }
     report.plots = vec![
         ("dead_units.svg".into(), "dead units over training".into()),
         ("mean_activation.svg".into(), "mean activation over training".into()),
         ("dead_per_layer.svg".into(), "dead units per layer".into()),
+        ("gradient_norm.svg".into(), "gradient norm over the first steps (smoothness)".into()),
     ];
     report.limits = vec![
         "Dead units are counted on 512 validation samples: a unit alive only on rarer inputs counts as dead.".into(),
+        format!("Smoothness is measured by its proxy (step-to-step change of the gradient norm and of the loss) over the first {steps} steps only, at one learning rate; it does not measure whether the smoothness speeds convergence later on."),
         "Epoch times are taken in sequence, not in alternation; on this adapter the matmuls dominate a step, diluting the activation's own cost.".into(),
         "One learning rate (Nadam 0.001): ReLU units die mostly at high rates, which are not tried.".into(),
     ];

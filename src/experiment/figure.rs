@@ -27,16 +27,24 @@ impl Group {
     }
 
     /// The mean and its band at each point: (mean, low, high), None where no seed has a
-    /// finite value.
-    pub fn summary(&self) -> Vec<Option<(f32, f32, f32)>> {
+    /// finite value. On a log scale (`log`), over the logarithms of the positive values: the
+    /// geometric mean and a band that stays positive.
+    pub fn summary(&self, log: bool) -> Vec<Option<(f32, f32, f32)>> {
         let len = self.seeds.iter().map(Vec::len).max().unwrap_or(0);
+        let (to, from): (fn(f64) -> f64, fn(f64) -> f64) = if log { (f64::ln, f64::exp) } else { (|v| v, |v| v) };
         (0..len)
             .map(|i| {
-                let at: Vec<f64> = self.seeds.iter().filter_map(|s| s.get(i)).filter(|v| v.is_finite()).map(|&v| v as f64).collect();
+                let at: Vec<f64> = self
+                    .seeds
+                    .iter()
+                    .filter_map(|s| s.get(i))
+                    .filter(|v| v.is_finite() && (!log || **v > 0.0))
+                    .map(|&v| to(v as f64))
+                    .collect();
                 let e = Estimate::of(&at);
                 (e.n > 0).then(|| {
                     let h = e.half.unwrap_or(0.0);
-                    (e.mean as f32, (e.mean - h) as f32, (e.mean + h) as f32)
+                    (from(e.mean) as f32, from(e.mean - h) as f32, from(e.mean + h) as f32)
                 })
             })
             .collect()
@@ -76,7 +84,7 @@ pub fn draw(dir: &Path, file: &str, fig: &Bands) -> Result<()> {
 
 fn render(svg: &mut String, fig: &Bands) -> Result<()> {
     let scale = |v: f32| if fig.log_y { v.max(1e-12).log10() } else { v };
-    let summaries: Vec<_> = fig.groups.iter().map(Group::summary).collect();
+    let summaries: Vec<_> = fig.groups.iter().map(|g| g.summary(fig.log_y)).collect();
     let len = fig.groups.iter().flat_map(|g| g.seeds.iter().map(Vec::len)).max().unwrap_or(0).max(1);
     let values = fig.groups.iter().flat_map(|g| g.seeds.iter().flatten().copied());
     let bands = summaries.iter().flatten().flatten().flat_map(|&(_, lo, hi)| [lo, hi]);
@@ -104,7 +112,7 @@ fn render(svg: &mut String, fig: &Bands) -> Result<()> {
         .y_desc(fig.y_desc)
         .x_labels(len.min(12) + 1)
         .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-3 && *x >= 1.0 { format!("{}", x.round() as i64) } else { String::new() })
-        .y_label_formatter(&|y| if log_y { format!("{:.3}", 10f32.powf(*y)) } else { format!("{y:.3}") })
+        .y_label_formatter(&|y| if log_y { crate::run::plot::log_label(10f32.powf(*y)) } else { format!("{y:.3}") })
         .draw()
         .map_err(err)?;
     let at = |i: usize, v: f32| ((i + 1) as f32, scale(v));
@@ -159,9 +167,10 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift
         area.draw(&Text::new(name, (42, y - 8), text.clone())).map_err(err)?;
         y += 24;
     }
-    let mut notes = vec!["thick: mean over seeds".to_string()];
+    let mean = if fig.log_y { "thick: geometric mean over seeds" } else { "thick: mean over seeds" };
+    let mut notes = vec![mean.to_string()];
     if fig.groups.iter().any(|g| g.seeds.len() > 1) {
-        notes.push("band: its 95% interval (t)".into());
+        notes.push(if fig.log_y { "band: its 95% interval (t, on logs)" } else { "band: its 95% interval (t)" }.into());
         notes.push("thin: each seed".into());
     }
     notes.extend(fig.note.map(str::to_string));

@@ -17,6 +17,7 @@ mod scale;
 pub mod pool;
 pub mod report;
 pub mod stats;
+pub mod smoothness;
 mod sparsity;
 mod sweep;
 

@@ -47,6 +47,7 @@ pub const EXPERIMENT_FILES: &[&str] = &[
     "pruning.svg",
     "mc_cost.svg",
     "train_loss.svg",
+    "gradient_norm.svg",
 ];
 
 /// What a directory may hold for wgtrain to replace it whole.

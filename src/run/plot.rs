@@ -69,7 +69,7 @@ fn legend_marker(i: usize) -> Vec<(i32, i32)> {
 }
 
 /// A log axis' tick value, with enough digits to tell neighbouring ticks apart.
-fn log_label(v: f32) -> String {
+pub fn log_label(v: f32) -> String {
     if (0.01..1000.0).contains(&v) {
         format!("{:.3}", v).trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
