@@ -73,6 +73,17 @@ enum Command {
     ///   wgtrain train --activation selu --init lecun_normal --standardize true --alpha-dropout 0.1
     #[command(verbatim_doc_comment)]
     Train(Box<cli::train_args::TrainArgs>),
+    /// Find a learning rate: the range test (fastai's lr_find, Lightning's lr_finder). The
+    /// rate grows exponentially from --start-lr to --end-lr over one epoch, one step each,
+    /// from the initial weights of the model `train` would build with the same flags; the
+    /// loss curve goes to lr_find.svg/.csv/.json and the suggested rate is printed.
+    ///
+    /// Examples:
+    ///   wgtrain lr-find
+    ///   wgtrain lr-find --dataset fashion-mnist --layers 300,100 --optimizer nadam
+    ///   wgtrain lr-find --config run.toml --steps 200 --output runs/lr
+    #[command(verbatim_doc_comment)]
+    LrFind(Box<cli::lr_find::LrFindArgs>),
     /// Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix.
     ///
     /// The dataset and its preprocessing come from the run that wrote the checkpoint.
@@ -408,6 +419,10 @@ fn main() {
                 let file = resume.as_deref().map(wgtrain::run::checkpoint_in).transpose()?;
                 cli::train::run(cfg, || devices.backend(), cli.json, file.as_deref(), job.as_ref())
             })
+        }
+        Command::LrFind(args) => {
+            let sub = matches.subcommand_matches("lr-find").expect("the lr-find subcommand matched");
+            devices.backend().and_then(|mut b| cli::lr_find::run(*args, &given(&matches, "lr-find"), sub, b.as_mut(), cli.json))
         }
         Command::Eval { checkpoint, dataset, data_dir, split } => devices.backend()
             .and_then(|mut b| cli::eval::run(&checkpoint, dataset, data_dir, split, b.as_mut(), cli.json)),

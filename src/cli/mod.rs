@@ -9,6 +9,7 @@ pub mod dist;
 pub mod eval;
 pub mod experiment;
 pub mod info;
+pub mod lr_find;
 pub mod out;
 pub mod predict;
 pub mod progress;

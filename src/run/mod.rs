@@ -16,6 +16,7 @@ mod compress;
 pub mod config;
 pub mod dataset;
 mod evaluate;
+pub mod lr_find;
 mod lock;
 mod observe;
 pub mod output;

@@ -1,6 +1,7 @@
 //! Training: the device-resident dataset, the loop, metrics history, checkpoints.
 
 pub mod checkpoint;
+pub mod lr_find;
 mod config;
 mod history;
 mod replicas;
