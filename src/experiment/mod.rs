@@ -73,9 +73,11 @@ impl Ctx<'_> {
     /// measured on, when the report is rebuilt).
     pub fn setup(&mut self, data: &lab::Data) -> Result<Vec<String>> {
         let device = self.once("device", "", |b, _| Ok(b.describe()))?;
+        let machine = self.once("machine", "", |_, _| Ok(machine()))?;
         let mut lines = vec![
             format!("data: {}", data.describe()),
             format!("device: {device}"),
+            format!("machine: {machine}"),
             self.scale.describe(self.sweep.name()),
             "batch 128; seeds give the weights, the shuffling and the dropout masks".into(),
         ];
@@ -87,6 +89,21 @@ impl Ctx<'_> {
     pub fn seeds(&self) -> Vec<u64> {
         self.scale.seeds().collect()
     }
+}
+
+/// The machine in words: CPU model, cores, memory (what Linux's /proc says; less elsewhere).
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| format!(", {:.0} GiB", kb / (1 << 20) as f64))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores{memory}, {}", std::env::consts::OS)
 }
 
 /// The text of `wgtrain experiment list`.

@@ -48,6 +48,8 @@ pub const EXPERIMENT_FILES: &[&str] = &[
     "mc_cost.svg",
     "train_loss.svg",
     "gradient_norm.svg",
+    "lr_find_elu.svg",
+    "lr_find_selu.svg",
 ];
 
 /// What a directory may hold for wgtrain to replace it whole.
