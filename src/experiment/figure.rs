@@ -31,7 +31,8 @@ impl Group {
     /// geometric mean and a band that stays positive.
     pub fn summary(&self, log: bool) -> Vec<Option<(f32, f32, f32)>> {
         let len = self.seeds.iter().map(Vec::len).max().unwrap_or(0);
-        let (to, from): (fn(f64) -> f64, fn(f64) -> f64) = if log { (f64::ln, f64::exp) } else { (|v| v, |v| v) };
+        let to = |v: f64| if log { v.ln() } else { v };
+        let from = |v: f64| if log { v.exp() } else { v };
         (0..len)
             .map(|i| {
                 let at: Vec<f64> = self
