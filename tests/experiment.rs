@@ -95,6 +95,7 @@ fn bias_answers_give_each_verdict() {
 fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
     let act = |dead: f64, mean: f64, epochs: [Option<f64>; 3], secs: f64| DeepActivation {
         dead: seeds(dead),
+        dead_start: seeds(dead),
         mean_activation: seeds(mean),
         epochs_to_target: epochs.to_vec(),
         seconds_per_epoch: seeds(secs),
@@ -115,6 +116,11 @@ fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
     let partly = act(0.3, 0.6, [Some(4.0), None, None], 1.0);
     let c = answer::elu_vs_relu(&partly, &good, 0.8, 5);
     assert!(c.contains("1 of 3 ReLU seeds got there"), "{c}");
+    // Dead at the start as at the end: the initialization killed them, training did not.
+    assert!(c.contains("that ReLU units died in training: contradicted") || c.contains("that ReLU units died in training: inconclusive"), "{c}");
+    let died = DeepActivation { dead_start: seeds(0.05), ..partly.clone() };
+    let f = answer::elu_vs_relu(&died, &good, 0.8, 5);
+    assert!(f.contains("Dead before training: ReLU 5.0%") && f.contains("that ReLU units died in training: holds (end minus start +25.0 points"), "{f}");
     let never = |d: &DeepActivation| DeepActivation { epochs_to_target: vec![None; 3], ..d.clone() };
     let d = answer::elu_vs_relu(&never(&bad), &never(&good), 0.8, 5);
     assert!(d.contains("Faster convergence: not measured"), "{d}");

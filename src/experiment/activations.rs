@@ -58,7 +58,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     report.setup.push("epochs to target: per seed; in the answer a net reaches it only when every seed does".into());
     report.setup.push("probes on 512 validation samples before training and after each epoch; dead unit: the same output (within 1e-6) on all of them".into());
     let opt = OptimizerConfig::new(OptimizerKind::Nadam).with_lr(0.001);
-    let mut table = Table::new(&format!("ELU against ReLU ({OVER_SEEDS})"), &["activation", "dead units (end)", "mean activation (end)", "epochs to target (per seed)", "s / epoch", "test accuracy"]);
+    let mut table = Table::new(&format!("ELU against ReLU ({OVER_SEEDS})"), &["activation", "dead units (start)", "dead units (end)", "mean activation (end)", "epochs to target (per seed)", "s / epoch", "test accuracy"]);
     let mut summary = Vec::new();
     let mut dead_curves = Vec::new();
     let mut mean_curves = Vec::new();
@@ -92,6 +92,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     for ((name, _), runs) in pair.into_iter().zip(all) {
         let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
         let dead = each(&|o| o.probes.last().unwrap().dead_mean());
+        let dead_start = each(&|o| o.probes[0].dead_mean());
         let mean_act = each(&|o| o.probes.last().unwrap().activation_mean());
         let secs = each(&|o| o.seconds_per_epoch);
         let acc = each(&|o| o.test.accuracy as f64);
@@ -99,6 +100,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
             runs.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect();
         table.row(vec![
             name.into(),
+            cell(&dead_start, Unit::Percent),
             cell(&dead, Unit::Percent),
             cell(&mean_act, Unit::Decimals(3)),
             per_seed(&runs, target),
@@ -108,6 +110,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
         let traces = &smooth[summary.len() * seeds.len()..(summary.len() + 1) * seeds.len()];
         summary.push(answer::DeepActivation {
             dead,
+            dead_start,
             mean_activation: mean_act,
             epochs_to_target: e,
             seconds_per_epoch: secs,

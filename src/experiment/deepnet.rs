@@ -130,7 +130,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         }
         val.push(group);
         train_loss.push(Group::new(v.name.clone(), runs.iter().map(|o| o.history.epochs.iter().map(|e| e.loss).collect()).collect()));
-        results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
+        results.extend(runs.iter().map(|o| json!({ "model": v.name, "seed": o.seed, "test_accuracy": o.test.accuracy, "epochs": o.history.epochs.len(), "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy(), "train_loss": o.history.epochs.iter().map(|e| e.loss).collect::<Vec<_>>(), "best_epoch": best_epoch(o), "failed_to_learn": failed_to_learn(o, classes), "diverged": o.history.epochs.iter().any(|e| !e.loss.is_finite()) })));
         let accs: Vec<f64> = measured.iter().filter_map(|m| m.1).collect();
         if !accs.is_empty() {
             table.row(vec![format!("  + MC dropout ({mc} passes)"), cell(&accs, Unit::Percent), "—".into(), "—".into(), "—".into()]);

@@ -7,7 +7,9 @@ use super::SAME_ACCURACY;
 /// reached the target.
 #[derive(Debug, Clone)]
 pub struct DeepActivation {
+    /// Dead units at the end, and before training.
     pub dead: Vec<f64>,
+    pub dead_start: Vec<f64>,
     /// Mean activation over the hidden layers at the end.
     pub mean_activation: Vec<f64>,
     pub epochs_to_target: Vec<Option<f64>>,
@@ -29,11 +31,20 @@ pub fn elu_vs_relu(relu: &DeepActivation, elu: &DeepActivation, target: f64, epo
     let censored = |v: &[Option<f64>]| v.iter().map(|e| e.unwrap_or(epochs as f64 + 1.0)).collect::<Vec<_>>();
     let reached = |v: &[Option<f64>]| v.iter().filter(|e| e.is_some()).count();
     let speed = Difference::of(&censored(&elu.epochs_to_target), &censored(&relu.epochs_to_target));
-    let mut s = format!(
-        "Fewer dead units with ELU: {} (ELU minus ReLU {}). Mean activation nearer zero: {} (|mean| ELU minus ReLU \
-         {}). ",
-        dead.verdict(-1.0).word(),
-        dead.describe(Unit::Percent),
+    let mut s = format!("Fewer dead units with ELU: {} (ELU minus ReLU {}). ", dead.verdict(-1.0).word(), dead.describe(Unit::Percent));
+    if !relu.dead_start.is_empty() {
+        // Units dead before any step are the initialization's doing, not training's.
+        let died = Difference::of(&relu.dead, &relu.dead_start);
+        s += &format!(
+            "Dead before training: ReLU {}, ELU {}; that ReLU units died in training: {} (end minus start {}). ",
+            Estimate::of(&relu.dead_start).cell(Unit::Percent),
+            Estimate::of(&elu.dead_start).cell(Unit::Percent),
+            died.verdict(1.0).word(),
+            died.describe(Unit::Percent)
+        );
+    }
+    s += &format!(
+        "Mean activation nearer zero: {} (|mean| ELU minus ReLU {}). ",
         centred.verdict(-1.0).word(),
         centred.describe(Unit::Decimals(3))
     );
