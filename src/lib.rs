@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod build;
 pub mod cpu;
 pub mod data;
 pub mod dist;
@@ -33,9 +34,7 @@ pub mod sparse;
 pub mod tensor;
 pub mod train;
 
-/// This build: the crate's version and the commit it was built from (`+dirty` when the
-/// working tree differed from it), as reports state it.
-pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("WGTRAIN_COMMIT"), ")");
+pub use build::BUILD;
 
 pub use backend::{
     Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Hyper, Loss, Matmul,

@@ -120,7 +120,7 @@ fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
     assert!(c.contains("that ReLU units died in training: contradicted") || c.contains("that ReLU units died in training: inconclusive"), "{c}");
     let died = DeepActivation { dead_start: seeds(0.05), ..partly.clone() };
     let f = answer::elu_vs_relu(&died, &good, 0.8, 5);
-    assert!(f.contains("Dead before training: ReLU 5.0%") && f.contains("that ReLU units died in training: holds (end minus start +25.0 points"), "{f}");
+    assert!(f.contains("Dead before training: ReLU 5.0 ± 0.5% (n=3)") && f.contains("that ReLU units died in training: holds (end minus start +25.0 points"), "{f}");
     let never = |d: &DeepActivation| DeepActivation { epochs_to_target: vec![None; 3], ..d.clone() };
     let d = answer::elu_vs_relu(&never(&bad), &never(&good), 0.8, 5);
     assert!(d.contains("Faster convergence: not measured"), "{d}");

@@ -12,6 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("files", &["limits"]),
     ("tensor", &["error"]),
     ("shaders", &[]),
+    ("build", &[]),
     ("backend", &["error", "tensor"]),
     // The two implementations of the op set, side by side: neither knows the other.
     ("cpu", &["backend", "error", "tensor"]),
@@ -25,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("dist", &["error", "train"]),
     ("run", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "files"]),
     ("bench", &["backend", "error", "tensor", "nn", "optim", "data", "infer", "train"]),
-    ("experiment", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run", "files"]),
+    ("experiment", &["dist", "backend", "error", "tensor", "nn", "optim", "data", "infer", "train", "sparse", "limits", "run", "files", "build"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

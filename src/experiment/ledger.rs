@@ -103,7 +103,7 @@ impl Ledger {
     /// Record `result` as unit `key`'s (the file appears whole or not at all).
     pub fn record<R: Serialize>(&mut self, key: &str, result: &R) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let entry = Entry { key: key.to_string(), build: crate::BUILD.to_string(), result };
+        let entry = Entry { key: key.to_string(), build: crate::build::BUILD.to_string(), result };
         let mut bytes = Vec::new();
         ciborium::into_writer(&entry, &mut bytes).map_err(|e| Error::msg(format!("cannot encode unit {key:?}: {e}")))?;
         let path = self.path(key);
@@ -137,7 +137,7 @@ impl Ledger {
     pub fn provenance(&self) -> String {
         let mut builds = self.reused.clone();
         if self.measured > 0 {
-            *builds.entry(crate::BUILD.to_string()).or_default() += self.measured;
+            *builds.entry(crate::build::BUILD.to_string()).or_default() += self.measured;
         }
         let listed: Vec<String> = builds.iter().map(|(b, n)| format!("wgtrain {b} ({n})")).collect();
         format!(

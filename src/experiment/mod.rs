@@ -166,7 +166,7 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
     let mut provenance = vec![
         format!("command: `{command}`"),
         format!("seeds: {}", seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-        format!("report written by wgtrain {}; {}", crate::BUILD, ledger.provenance()),
+        format!("report written by wgtrain {}; {}", crate::build::BUILD, ledger.provenance()),
     ];
     provenance.append(&mut report.setup);
     report.setup = provenance;
@@ -174,7 +174,7 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<(report::Report, PathBuf)> {
     limits.append(&mut report.limits);
     report.limits = limits;
     report.run = serde_json::json!({
-        "command": command, "build": crate::BUILD, "scale": ctx.scale, "dataset": ctx.dataset, "seeds": seeds,
+        "command": command, "build": crate::build::BUILD, "scale": ctx.scale, "dataset": ctx.dataset, "seeds": seeds,
         "units_measured": ledger.measured(), "units_reused": ledger.reused(),
     });
     let mut path = report.write(&ctx.out)?;
