@@ -329,6 +329,11 @@ fn two_ranks_share_an_experiments_runs_and_rank_0_writes_the_same_report() {
     let total = std::fs::read_dir(two.join("units")).unwrap().count();
     assert!(stdout.contains(&format!("3 unit(s) measured, {} taken from the record", total - 3)), "{stdout}");
     assert_eq!(results(&two)["tables"], a["tables"]);
+    // Rebuilding the report trains nothing: it is refused under mpirun, by name.
+    let report = ["experiment", "report", two.to_str().unwrap()];
+    let job = bounded(mpirun(2, &report), Duration::from_secs(120));
+    let stderr = text(&job).1;
+    assert!(!job.status.success() && stderr.contains("run it without mpirun"), "{stderr}");
 }
 
 #[test]

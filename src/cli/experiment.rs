@@ -82,6 +82,9 @@ impl Asked {
 /// printing each answer as it comes; `replicas` spread the runs over an MPI job.
 pub fn run(req: Request, b: &mut dyn Backend, replicas: &mut Option<Box<dyn Replicas>>) -> Result<()> {
     let names = experiment::named(&req.name)?;
+    if req.start == Start::Rebuild && replicas.is_some() {
+        bail!("`experiment report` trains nothing, so it has nothing to spread over ranks: run it without mpirun");
+    }
     let leader = replicas.as_ref().is_none_or(|r| r.rank() == 0);
     // Under mpirun the launcher ends every rank on a signal.
     if replicas.is_none() {
