@@ -76,12 +76,13 @@ impl Devices {
                 .as_ref()
                 .map_or("not cached: no writable cache directory".into(), |p| format!("cached in {}", p.display()));
             eprintln!(
-                "note: timed the matmul tilings on this adapter in {:.1} s and chose {} ({kept}; --no-autotune skips this)",
+                "note: timed the matmul tilings on this adapter in {:.1} s and chose {} ({kept}; each new class of \
+                 product shape is timed at its first use; --no-autotune skips this)",
                 start.elapsed().as_secs_f64(),
                 tuned.tiling.name()
             );
         }
-        GpuBackend::with_tiling(ctx, tuned.tiling)
+        GpuBackend::with_tuning(ctx, &tuned, tune::cache_dir())
     }
 
     /// `bench`: one backend per listed device, and the machine they run on.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use wgtrain::gpu::tune::TuneSource;
+use wgtrain::gpu::tune::{self, TuneSource};
 use super::device::Devices;
 use wgtrain::gpu::{list_adapters, GpuBackend, GpuContext};
 use wgtrain::train::checkpoint;
@@ -71,7 +71,9 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
     let adapters = list_adapters(&request)?;
     let ctx = GpuContext::new(&request)?;
     let tuned = wgtrain::gpu::tune::choose(&ctx, devices.autotune)?;
-    let backend = GpuBackend::with_tiling(ctx.clone(), tuned.tiling)?;
+    let backend = GpuBackend::with_tuning(ctx.clone(), &tuned, tune::cache_dir())?;
+    let per_class = backend.matmul_candidates().len() > 1;
+    let classes = tune::cache_dir().map(|d| tune::recorded_classes(&d, &tune::cache_key(&ctx))).unwrap_or_default();
     let l = ctx.limits();
     let how = match &tuned.source {
         TuneSource::Override => "set by WGTRAIN_MATMUL".to_string(),
@@ -86,7 +88,13 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
             "chosen": ctx.adapter().to_string(),
             "device_kind": format!("{:?}", ctx.kind()),
             "matmul_tiling": backend.matmul_tiling().to_string(),
-            "matmul_tuning": { "chosen": tuned.tiling.name(), "how": how, "gflops": tuned.gflops },
+            "matmul_tuning": {
+                "chosen": tuned.tiling.name(),
+                "how": how,
+                "gflops": tuned.gflops,
+                "per_class_candidates": backend.matmul_candidates().iter().map(|t| t.name()).collect::<Vec<_>>(),
+                "classes": classes,
+            },
             "limits": {
                 "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
                 "max_buffer_size": l.max_buffer_size,
@@ -110,6 +118,14 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
     if !tuned.gflops.is_empty() {
         let each: Vec<String> = tuned.gflops.iter().map(|(name, g)| format!("{name} {g:.1}")).collect();
         outln!("  GFLOP/s over the tuning products: {}", each.join(", "));
+    }
+    if per_class {
+        let names: Vec<&str> = backend.matmul_candidates().iter().map(|t| t.name()).collect();
+        outln!("  each class of product shape times {} at its first use; timed so far: {}", names.join(" and "), classes.len());
+        for (class, c) in &classes {
+            let each: Vec<String> = c.gflops.iter().map(|(name, g)| format!("{name} {g:.1}")).collect();
+            outln!("    {class}: {} (on {}; GFLOP/s {})", c.tiling, c.product, each.join(", "));
+        }
     }
     outln!("limits:");
     outln!("  max_storage_buffer_binding_size     {:>14} bytes", l.max_storage_buffer_binding_size);

@@ -1,5 +1,6 @@
 //! `GpuBackend`: the op set on a wgpu device, dispatching the WGSL kernels.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::activation::ActivationKernels;
@@ -7,7 +8,8 @@ use super::batchnorm::BatchNormKernels;
 use super::data::DataKernels;
 use super::dropout::DropoutKernels;
 use super::loss::LossKernels;
-use super::matmul::{MatmulKernels, MatmulTiling};
+use super::matmul::{ClassTuning, MatmulKernels, MatmulTiling};
+use super::tune;
 use super::optim::OptimKernels;
 use super::random::{philox_blocks, RandomKernels};
 use super::reduce::ReduceKernels;
@@ -64,14 +66,34 @@ impl GpuBackend {
     /// A backend on `ctx`, with the matmul tiling tuned for its adapter (`gpu::tune`: measured
     /// at first use, then read from the cache).
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
-        let tiling = super::tune::choose(&ctx, super::tune::Autotune::from_env()?)?.tiling;
-        Self::with_tiling(ctx, tiling)
+        let tuned = tune::choose(&ctx, tune::Autotune::from_env()?)?;
+        Self::with_tuning(ctx, &tuned, tune::cache_dir())
     }
 
-    /// A backend on `ctx` with an explicit matmul tiling.
+    /// A backend on `ctx` with an explicit matmul tiling for every product.
     pub fn with_tiling(ctx: Arc<GpuContext>, tiling: MatmulTiling) -> Result<Self> {
+        let matmul = MatmulKernels::fixed(&ctx, tiling)?;
+        Self::build(ctx, matmul)
+    }
+
+    /// A backend whose products take `tuned.tiling` until their shape class has a choice of
+    /// its own. Where `tuned` was measured (not named by `WGTRAIN_MATMUL` nor skipped), the
+    /// first product of each class times the tilings that came within `tune::SCREEN`× of the
+    /// best on the screening products, and the choice is kept in the tuning cache in `cache`.
+    pub fn with_tuning(ctx: Arc<GpuContext>, tuned: &tune::Tuned, cache: Option<PathBuf>) -> Result<Self> {
+        let matmul = match tuned.source {
+            tune::TuneSource::Override | tune::TuneSource::Skipped => MatmulKernels::fixed(&ctx, tuned.tiling)?,
+            tune::TuneSource::Cached(_) | tune::TuneSource::Measured { .. } => {
+                let tuning = ClassTuning { key: tune::cache_key(&ctx), cache };
+                MatmulKernels::per_class(&ctx, &tune::class_candidates(&ctx, tuned), tuned.tiling, tuning)?
+            }
+        };
+        Self::build(ctx, matmul)
+    }
+
+    fn build(ctx: Arc<GpuContext>, matmul: MatmulKernels) -> Result<Self> {
         let k = Kernels {
-            matmul: MatmulKernels::new(&ctx, tiling)?,
+            matmul,
             activation: ActivationKernels::new(&ctx)?,
             dropout: DropoutKernels::new(&ctx)?,
             batchnorm: BatchNormKernels::new(&ctx)?,
@@ -92,8 +114,20 @@ impl GpuBackend {
         &self.ctx
     }
 
+    /// The adapter's tiling: what a product takes whose shape class has no choice of its own.
     pub fn matmul_tiling(&self) -> MatmulTiling {
         self.k.matmul.tiling()
+    }
+
+    /// The tiling products of these sizes take now (their class's choice, once made).
+    pub fn matmul_tiling_for(&self, dims: MatmulDims, spec: &Matmul) -> MatmulTiling {
+        self.k.matmul.tiling_for(dims, spec)
+    }
+
+    /// The tilings this backend can dispatch: the adapter's first, then those a shape class
+    /// may choose.
+    pub fn matmul_candidates(&self) -> Vec<MatmulTiling> {
+        self.k.matmul.candidates().map(|s| s.tiling()).collect()
     }
 
     /// The label of the matmul kernel these sizes dispatch (for tests and benchmark reports).

@@ -7,7 +7,7 @@ use super::batchnorm::{self as bn_ops};
 use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
-use super::matmul::{matmul_forward, MatmulBuffers};
+use super::matmul::{matmul_forward, MatmulBuffers, ShapeClass};
 use super::optim::{self as optim_ops, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
 use super::Call;
@@ -203,6 +203,7 @@ impl Backend for GpuBackend {
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let dims = matmul_dims(a, b, c, &spec)?;
+        self.choose_matmul_class(a, b, dims, &spec)?;
         let t = &self.tensors;
         let bias = buf_opt(t, "matmul", spec.bias)?;
         let pre = buf_opt(t, "matmul", spec.pre)?;
@@ -210,7 +211,8 @@ impl Backend for GpuBackend {
         let sums = buf_opt(t, "matmul", spec.column_sum)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
         let m = MatmulBuffers { a: ab, b: bb, c: cb, bias, pre, derivative_at: at, col_sum: sums };
-        matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.matmul }, m, dims, &spec)
+        let set = self.k.matmul.set_for(&ShapeClass::of(dims, &spec));
+        matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m, dims, &spec)
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {

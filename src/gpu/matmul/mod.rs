@@ -3,146 +3,15 @@
 use super::to_u32;
 use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::{Error, Result};
-use crate::gpu::{Call, DeviceKind, GpuBuffer, GpuContext, Specialized};
+use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
-/// Outputs per invocation of `matmul_forward` (rows, columns).
-const REGISTER_BLOCK: (u32, u32) = (8, 8);
-/// Outputs per invocation of `matmul_forward_vec4` (WGSL `V_ROWS`, `4·V_COLS`).
-const VEC4_BLOCK: (u32, u32) = (8, 16);
-/// Outputs per invocation of `matmul_forward_vec4_rows`, for products of fewer than
-/// `VEC4_BLOCK.0` rows.
-const VEC4_ROWS_BLOCK: (u32, u32) = (1, 16);
-/// Outputs per invocation of `matmul_forward_tiled` (the WGSL `const TM`, `TN`).
-const TILED_BLOCK: (u32, u32) = (4, 4);
-/// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size.
-const SUBGROUP_BLOCK: (u32, u32) = (16, 8);
-const SUBGROUP_LANES: u32 = 8;
-/// Pipelines per kernel: one per value of the WGSL `FORM` bits (see `matmul_forward`), each
-/// built on first use.
-const FORMS: usize = 2048;
-// Four bits hold the activation code.
-const _: () = assert!(Activation::ALL.len() <= 16);
+mod class;
+mod tiling;
 
-/// How the product is tiled. `gpu::tune` picks per adapter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatmulTiling {
-    /// Per-invocation register blocks, no workgroup memory; `wg` = workgroup (x, y).
-    Register { wg: (u32, u32) },
-    /// Register blocks whose op(A) slice a subgroup of 8 shares by broadcasts, on aligned
-    /// products of 8 rows or more; the `Register { wg }` kernels elsewhere. Needs an adapter
-    /// whose subgroups are all 8 invocations (`GpuContext::fixed_subgroup_size`).
-    Subgroup { wg: (u32, u32) },
-    /// Workgroup-memory tiles `TILE_K` deep; `wg` = workgroup (x, y).
-    Tiled { wg: (u32, u32), tile_k: u32 },
-}
-
-impl MatmulTiling {
-    /// The tiling `WGTRAIN_MATMUL=register|subgroup|tiled` names, if set.
-    pub fn from_env(ctx: &GpuContext) -> Result<Option<Self>> {
-        let Some(value) = std::env::var("WGTRAIN_MATMUL").ok() else {
-            return Ok(None);
-        };
-        match value.as_str() {
-            "register" => Ok(Some(Self::register())),
-            "tiled" => Ok(Some(Self::tiled())),
-            "subgroup" if Self::subgroups_fit(ctx) => Ok(Some(Self::subgroup())),
-            "subgroup" => Err(Error::BadEnv {
-                var: "WGTRAIN_MATMUL",
-                value,
-                expected: "register or tiled: this adapter has no fixed subgroup size of 8",
-            }),
-            _ => Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value, expected: "register, subgroup or tiled" }),
-        }
-    }
-
-    /// The tiling for this kind of adapter without measuring: on CPU-backed drivers register
-    /// blocks (on lavapipe, 8×16 blocks read with vec4 loads beat workgroup tiles
-    /// several-fold), sharing op(A) across the subgroup where subgroups are 8 wide (2× again);
-    /// workgroup tiles on GPUs. `gpu::tune` measures instead.
-    pub fn default_for(ctx: &GpuContext) -> Self {
-        match ctx.kind() {
-            DeviceKind::Cpu if Self::subgroups_fit(ctx) => Self::subgroup(),
-            DeviceKind::Cpu => Self::register(),
-            _ => Self::tiled(),
-        }
-    }
-
-    /// The tiling's name, as `WGTRAIN_MATMUL` and the tuning cache spell it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Register { .. } => "register",
-            Self::Subgroup { .. } => "subgroup",
-            Self::Tiled { .. } => "tiled",
-        }
-    }
-
-    /// Whether `Subgroup` runs on this device: subgroup operations, all subgroups 8 wide.
-    pub fn subgroups_fit(ctx: &GpuContext) -> bool {
-        ctx.fixed_subgroup_size() == Some(SUBGROUP_LANES)
-    }
-
-    pub fn register() -> Self {
-        Self::Register { wg: (8, 4) }
-    }
-
-    pub fn subgroup() -> Self {
-        Self::Subgroup { wg: (8, 4) }
-    }
-
-    pub fn tiled() -> Self {
-        Self::Tiled { wg: (16, 16), tile_k: 16 }
-    }
-
-    fn wg(&self) -> (u32, u32) {
-        let (Self::Register { wg } | Self::Subgroup { wg } | Self::Tiled { wg, .. }) = *self;
-        wg
-    }
-}
-
-impl std::fmt::Display for MatmulTiling {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let register = |f: &mut std::fmt::Formatter<'_>, wg: (u32, u32)| {
-            write!(
-                f,
-                "{}x{} per invocation with vec4 loads on 4-aligned shapes, else {}x{}; workgroup {}x{}",
-                VEC4_BLOCK.0, VEC4_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
-            )
-        };
-        match *self {
-            Self::Register { wg } => {
-                write!(f, "register blocks, no workgroup memory: ")?;
-                register(f, wg)
-            }
-            Self::Subgroup { wg } => write!(
-                f,
-                "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} for \
-                 {} rows or more (vec4 loads on 4-aligned shapes); fewer rows {}x{} with vec4 loads where \
-                 aligned, else {}x{}; workgroup {}x{}",
-                SUBGROUP_BLOCK.0,
-                SUBGROUP_BLOCK.1,
-                SUBGROUP_LANES,
-                VEC4_BLOCK.0,
-                VEC4_ROWS_BLOCK.0,
-                VEC4_ROWS_BLOCK.1,
-                REGISTER_BLOCK.0,
-                REGISTER_BLOCK.1,
-                wg.0,
-                wg.1
-            ),
-            Self::Tiled { wg, tile_k } => write!(
-                f,
-                "workgroup-memory tiles {}x{}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
-                wg.1 * TILED_BLOCK.0,
-                wg.0 * TILED_BLOCK.1,
-                TILED_BLOCK.0,
-                TILED_BLOCK.1,
-                wg.0,
-                wg.1
-            ),
-        }
-    }
-}
+pub use class::{ClassTuning, MatmulKernels, ShapeClass};
+pub use tiling::MatmulTiling;
+use tiling::{FORMS, REGISTER_BLOCK, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_BLOCK, VEC4_BLOCK, VEC4_ROWS_BLOCK};
 
 params_struct! {
     /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
@@ -164,7 +33,7 @@ params_struct! {
 
 /// The matmul pipelines for one tiling on one device: a kernel for any shape and, for
 /// register tiling, the vec4 kernels for aligned shapes (and the subgroup kernel).
-pub struct MatmulKernels {
+pub struct TilingKernels {
     tiling: MatmulTiling,
     /// Each built for the epilogues a product uses (the WGSL `FORM` bits), on first use.
     general: Specialized<FORMS>,
@@ -174,7 +43,7 @@ pub struct MatmulKernels {
     subgroup_strided: Option<Specialized<FORMS>>,
 }
 
-impl MatmulKernels {
+impl TilingKernels {
     pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
         let kernels = match tiling {
             MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => {
@@ -225,12 +94,7 @@ impl MatmulKernels {
 
     /// The kernels `matmul_forward` will dispatch for these sizes.
     fn pick(&self, d: MatmulDims, spec: &Matmul) -> Pick<'_> {
-        let aligned = d.k.is_multiple_of(4)
-            && (!spec.trans_a || d.m.is_multiple_of(4))
-            && (spec.trans_b || d.n.is_multiple_of(4));
-        // The rows kernel reads a transposed A by elements: any M.
-        let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
-        let few_rows = d.m < VEC4_BLOCK.0 as usize;
+        let Layout { aligned, rows_aligned, few_rows } = Layout::of(d, spec);
         let wg = self.tiling.wg();
         let per_workgroup = |block: (u32, u32)| (wg.1 * block.0, wg.0 * block.1);
         let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
@@ -265,6 +129,28 @@ impl MatmulKernels {
     }
 }
 
+/// What decides which kernel of a tiling takes a product.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout {
+    /// Whether the vec4 kernels read it: K a multiple of 4, and M for a transposed A, N for an
+    /// untransposed B.
+    pub aligned: bool,
+    /// Whether the rows kernel does (it reads a transposed A by elements: any M).
+    pub rows_aligned: bool,
+    /// Fewer rows than a vec4 register block.
+    pub few_rows: bool,
+}
+
+impl Layout {
+    pub fn of(d: MatmulDims, spec: &Matmul) -> Self {
+        let aligned = d.k.is_multiple_of(4)
+            && (!spec.trans_a || d.m.is_multiple_of(4))
+            && (spec.trans_b || d.n.is_multiple_of(4));
+        let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
+        Self { aligned, rows_aligned, few_rows: d.m < VEC4_BLOCK.0 as usize }
+    }
+}
+
 /// The kernels chosen for one product.
 struct Pick<'a> {
     kernels: &'a Specialized<FORMS>,
@@ -275,6 +161,7 @@ struct Pick<'a> {
 }
 
 /// The buffers of one product: the operands, the output, and the epilogue's optional ones.
+#[derive(Clone)]
 pub struct MatmulBuffers<'a> {
     pub a: &'a GpuBuffer,
     pub b: &'a GpuBuffer,
@@ -289,7 +176,7 @@ pub struct MatmulBuffers<'a> {
 /// `C = op(A)·op(B) ⊙ act'(derivative_at)` for a derivative epilogue; also `col_sum[j] =
 /// Σ_k op(B)[k, j]` when given.
 /// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre, derivative_at: (M, N).
-pub fn matmul_forward(call: Call<MatmulKernels>, m: MatmulBuffers, d: MatmulDims, spec: &Matmul) -> Result<()> {
+pub fn matmul_forward(call: Call<TilingKernels>, m: MatmulBuffers, d: MatmulDims, spec: &Matmul) -> Result<()> {
     let Call { rec, ctx, k: kernels } = call;
     let MatmulBuffers { a, b, c, bias, pre, derivative_at, col_sum } = m;
     let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);

@@ -1,11 +1,17 @@
-//! The matmul tiling for an adapter: chosen at first use by timing each tiling the adapter
-//! runs on the products a Dense MLP makes, and remembered on disk, keyed by adapter, driver,
-//! wgpu and the matmul shaders' text, so it is measured once per machine and kernel version.
+//! The matmul tiling, in two steps. Per adapter: each tiling the adapter runs is timed on the
+//! products a Dense MLP makes (the screen); the fastest is the adapter's tiling, and those
+//! within `SCREEN`× of it stay candidates. Per class of product shape (`ShapeClass`:
+//! transposes, alignment, sizes to a factor of 4): the candidates are timed on the first
+//! product of the class (`class.rs`), so a wide net's 128×2048×2048 products need not take
+//! the tiling an MLP's 128×784×300 ones chose. Both are remembered on disk, keyed by adapter,
+//! driver, wgpu and the matmul shaders' text, so each is measured once per machine and
+//! kernel version.
 //!
 //! `WGTRAIN_MATMUL=register|subgroup|tiled` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
 //! command line's `--no-autotune`) skips the measurement and takes the kind-of-adapter default
-//! (`MatmulTiling::default_for`). The cache is a JSON file in `WGTRAIN_CACHE_DIR`, else
-//! `$XDG_CACHE_HOME/wgtrain`, else `~/.cache/wgtrain`; it is written atomically, and one that
+//! (`MatmulTiling::default_for`); either way every product takes that one tiling. The cache
+//! is a JSON file in `WGTRAIN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgtrain`, else
+//! `~/.cache/wgtrain`; it is written atomically under a lock (`cache.rs`), and one that
 //! cannot be read or parsed is measured over.
 
 use std::collections::BTreeMap;
@@ -13,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::matmul::MatmulTiling;
@@ -26,8 +31,11 @@ use crate::tensor::Tensor;
 /// The wgpu release this crate is built with (a test checks it against Cargo.lock).
 pub const WGPU_VERSION: &str = "30.0.2";
 
-const SCHEMA: &str = "wgtrain-tune/1";
-const FILE: &str = "matmul-tiling.json";
+mod cache;
+mod class;
+
+use cache::{read_cache, Entry, FILE};
+pub use cache::{cache_dir, cache_entries, recorded_classes, ClassEntry};
 
 /// How the tiling was arrived at.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,18 +57,6 @@ pub struct Tuned {
     pub source: TuneSource,
     /// GFLOP/s of each candidate over the tuning products (measured now or when cached).
     pub gflops: BTreeMap<String, f64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct CacheFile {
-    schema: String,
-    entries: BTreeMap<String, Entry>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Entry {
-    tiling: String,
-    gflops: BTreeMap<String, f64>,
 }
 
 /// One timed product: M, K, N and its transpose form.
@@ -121,17 +117,21 @@ pub fn choose(ctx: &Arc<GpuContext>, autotune: Autotune) -> Result<Tuned> {
 /// Look `key` up in the cache in `dir`, else measure and store it there.
 pub fn tune_with_cache(ctx: &Arc<GpuContext>, key: &str, dir: Option<&Path>) -> Result<Tuned> {
     let path = dir.map(|d| d.join(FILE));
-    let mut file = path.as_deref().and_then(read_cache).unwrap_or_default();
+    let file = path.as_deref().and_then(read_cache).unwrap_or_default();
     if let (Some(path), Some(entry)) = (&path, file.entries.get(key)) {
         if let Some(tiling) = candidates(ctx).into_iter().find(|t| t.name() == entry.tiling) {
             return Ok(Tuned { tiling, source: TuneSource::Cached(path.clone()), gflops: entry.gflops.clone() });
         }
     }
     let (tiling, gflops) = measure(ctx)?;
-    file.schema = SCHEMA.into();
-    file.entries.insert(key.into(), Entry { tiling: tiling.name().into(), gflops: gflops.clone() });
     // A cache that cannot be written costs a measurement next time, nothing more.
-    let cache = path.filter(|p| write_cache(p, &file).is_ok());
+    let stored = dir.and_then(|d| {
+        cache::update(d, |file| {
+            let classes = file.entries.remove(key).map(|e| e.classes).unwrap_or_default();
+            file.entries.insert(key.into(), Entry { tiling: tiling.name().into(), gflops: gflops.clone(), classes });
+        })
+    });
+    let cache = path.filter(|_| stored.is_some());
     Ok(Tuned { tiling, source: TuneSource::Measured { cache }, gflops })
 }
 
@@ -143,6 +143,20 @@ pub fn cache_key(ctx: &GpuContext) -> String {
     h.update(shaders::MATMUL_SUBGROUP.source);
     let kernels: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("{} | {} | {} {} | wgpu {WGPU_VERSION} | kernels {kernels}", a.name, a.backend, a.driver, a.driver_info)
+}
+
+/// How much slower than the best on the screening products a tiling may be and still be timed
+/// per shape class. Past it a tiling is taken to lose everywhere: on lavapipe workgroup tiles
+/// run the MLP's products 9× slower than subgroup blocks, and timing them on a wide net's
+/// products would cost seconds per class for nothing.
+pub const SCREEN: f64 = 4.0;
+
+/// The tilings a shape class is timed over: the adapter's, and each within `SCREEN`× of its
+/// GFLOP/s on the screening products (every one this adapter runs when none were recorded).
+pub fn class_candidates(ctx: &GpuContext, tuned: &Tuned) -> Vec<MatmulTiling> {
+    let best = tuned.gflops.values().copied().fold(0.0, f64::max);
+    let kept = |t: &MatmulTiling| tuned.gflops.get(t.name()).is_none_or(|g| g * SCREEN >= best);
+    candidates(ctx).into_iter().filter(|t| *t == tuned.tiling || kept(t)).collect()
 }
 
 /// The tilings this adapter runs.
@@ -216,37 +230,3 @@ impl Run {
     }
 }
 
-/// `WGTRAIN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgtrain`, else `~/.cache/wgtrain`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("WGTRAIN_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("wgtrain")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache").join("wgtrain")))
-}
-
-fn read_cache(path: &Path) -> Option<CacheFile> {
-    // Unreadable, not a file (a FIFO would block every GPU command) or too large: retuned.
-    let text = crate::files::read_text(path, crate::files::bound::TEXT).ok()?;
-    parse_cache(&text)
-}
-
-fn parse_cache(text: &str) -> Option<CacheFile> {
-    serde_json::from_str::<CacheFile>(text).ok().filter(|f| f.schema == SCHEMA)
-}
-
-/// The (key, tiling name) entries of a cache file's text; None for text that is not a cache
-/// of this schema (which is then measured again, never an error).
-pub fn cache_entries(text: &str) -> Option<Vec<(String, String)>> {
-    Some(parse_cache(text)?.entries.into_iter().map(|(k, e)| (k, e.tiling)).collect())
-}
-
-/// Through a temporary file beside it and a rename, so a reader never sees half a file.
-fn write_cache(path: &Path, file: &CacheFile) -> Result<()> {
-    let dir = path.parent().expect("the cache file is inside a directory");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let text = serde_json::to_string_pretty(file).expect("the cache serializes");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}

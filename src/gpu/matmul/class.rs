@@ -1,0 +1,158 @@
+//! Which tiling serves which product. A backend holds the pipelines of every candidate tiling
+//! and chooses one per class of shape (transposes, alignment, sizes to a factor of 4): the
+//! products of a 784-2048-2048-10 net are another class than an MLP's 784-300-100-10, and the
+//! tiling that wins one need not win the other. `gpu::tune` times the candidates at the first
+//! product of each class; until then, and for a backend built with one tiling, every product
+//! takes the adapter's choice.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::{Layout, MatmulTiling, TilingKernels};
+use crate::backend::{Matmul, MatmulDims};
+use crate::error::Result;
+use crate::gpu::GpuContext;
+
+/// A class of products one tiling serves alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShapeClass {
+    pub trans_a: bool,
+    pub trans_b: bool,
+    /// Whether the tilings' vec4 kernels read it (see `Layout`).
+    pub aligned: bool,
+    /// Fewer than 8 rows: the row kernels' case.
+    pub few_rows: bool,
+    /// ⌈log₄⌉ of M, K and N: sizes within a factor of 4 of each other share a class.
+    pub m: u8,
+    pub k: u8,
+    pub n: u8,
+}
+
+impl ShapeClass {
+    pub fn of(d: MatmulDims, spec: &Matmul) -> Self {
+        let layout = Layout::of(d, spec);
+        Self {
+            trans_a: spec.trans_a,
+            trans_b: spec.trans_b,
+            aligned: if layout.few_rows { layout.rows_aligned } else { layout.aligned },
+            few_rows: layout.few_rows,
+            m: log4_ceil(d.m),
+            k: log4_ceil(d.k),
+            n: log4_ceil(d.n),
+        }
+    }
+
+    /// As the tuning cache and `wgtrain info` name it: "nt vec4 M≤256 K≤1024 N≤4096".
+    pub fn label(&self) -> String {
+        let form = format!("{}{}", if self.trans_a { "t" } else { "n" }, if self.trans_b { "t" } else { "n" });
+        let loads = if self.aligned { "vec4" } else { "strided" };
+        let rows = if self.few_rows { " rows<8" } else { "" };
+        let bound = |e: u8| 1u64 << (2 * e);
+        format!("{form} {loads}{rows} M≤{} K≤{} N≤{}", bound(self.m), bound(self.k), bound(self.n))
+    }
+}
+
+/// ⌈log₄ x⌉ for x ≥ 1 (0 for 0 and 1).
+fn log4_ceil(x: usize) -> u8 {
+    let bits = usize::BITS - x.saturating_sub(1).leading_zeros();
+    bits.div_ceil(2) as u8
+}
+
+/// Where per-class choices are remembered: the adapter's tuning-cache key and directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClassTuning {
+    pub key: String,
+    pub cache: Option<PathBuf>,
+}
+
+/// A backend's matmul pipelines: one set per candidate tiling, and the choice per class.
+pub struct MatmulKernels {
+    sets: Vec<TilingKernels>,
+    /// The set for a class not chosen for: the adapter's tiling.
+    fallback: usize,
+    chosen: HashMap<ShapeClass, usize>,
+    /// Set where classes are timed at first use; None where one tiling serves every product.
+    tuning: Option<ClassTuning>,
+}
+
+impl MatmulKernels {
+    /// One tiling for every product.
+    pub fn fixed(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
+        Ok(Self { sets: vec![TilingKernels::new(ctx, tiling)?], fallback: 0, chosen: HashMap::new(), tuning: None })
+    }
+
+    /// Every tiling in `candidates` (`fallback` among them), chosen per class through `tuning`.
+    pub fn per_class(
+        ctx: &GpuContext,
+        candidates: &[MatmulTiling],
+        fallback: MatmulTiling,
+        tuning: ClassTuning,
+    ) -> Result<Self> {
+        let mut sets = vec![TilingKernels::new(ctx, fallback)?];
+        for &t in candidates.iter().filter(|&&t| t != fallback) {
+            sets.push(TilingKernels::new(ctx, t)?);
+        }
+        Ok(Self { sets, fallback: 0, chosen: HashMap::new(), tuning: Some(tuning) })
+    }
+
+    /// Where classes are timed, if they are and `class` has no choice yet.
+    pub fn untimed(&self, class: &ShapeClass) -> Option<&ClassTuning> {
+        self.tuning.as_ref().filter(|_| !self.chosen.contains_key(class))
+    }
+
+    /// Use `tiling` for `class` (the adapter's, for a tiling this backend has no pipelines for:
+    /// either way the class is not timed again).
+    pub fn choose(&mut self, class: ShapeClass, tiling: &str) {
+        let i = self.sets.iter().position(|s| s.tiling().name() == tiling).unwrap_or(self.fallback);
+        self.chosen.insert(class, i);
+    }
+
+    /// The tilings this backend can dispatch, the adapter's first.
+    pub fn candidates(&self) -> impl Iterator<Item = &TilingKernels> {
+        self.sets.iter()
+    }
+
+    /// The pipelines that take products of `class`.
+    pub fn set_for(&self, class: &ShapeClass) -> &TilingKernels {
+        &self.sets[*self.chosen.get(class).unwrap_or(&self.fallback)]
+    }
+
+    /// The adapter's tiling: what a class without a choice takes.
+    pub fn tiling(&self) -> MatmulTiling {
+        self.sets[self.fallback].tiling()
+    }
+
+    /// The entry point and tiling these sizes dispatch, as `matmul::<entry>[<tiling>]`.
+    pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> String {
+        self.set_for(&ShapeClass::of(d, spec)).kernel_for(d, spec)
+    }
+
+    /// The tiling that takes these sizes now.
+    pub fn tiling_for(&self, d: MatmulDims, spec: &Matmul) -> MatmulTiling {
+        self.set_for(&ShapeClass::of(d, spec)).tiling()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_share_a_class_within_a_factor_of_four() {
+        let cases =
+            [(0, 0), (1, 0), (2, 1), (4, 1), (5, 2), (16, 2), (17, 3), (256, 4), (257, 5), (2048, 6), (4096, 6)];
+        for (x, e) in cases {
+            assert_eq!(log4_ceil(x), e, "{x}");
+        }
+        let class = |m, k, n, spec: Matmul| ShapeClass::of(MatmulDims { m, k, n }, &spec);
+        // An MLP's first layer and a wide net's are different classes; batch 100 and 128 alike.
+        assert_ne!(class(128, 784, 300, Matmul::nn()), class(128, 784, 2048, Matmul::nn()));
+        assert_eq!(class(100, 784, 300, Matmul::nn()), class(128, 784, 300, Matmul::nn()));
+        assert_ne!(class(128, 784, 300, Matmul::nn()), class(128, 784, 300, Matmul::nt()));
+        assert_ne!(class(128, 784, 300, Matmul::nn()), class(128, 784, 301, Matmul::nn()), "alignment");
+        assert_ne!(class(4, 784, 300, Matmul::nn()), class(12, 784, 300, Matmul::nn()), "few rows");
+        assert_eq!(class(128, 2048, 2048, Matmul::nt()).label(), "nt vec4 M≤256 K≤4096 N≤4096");
+        assert_eq!(class(1, 784, 12, Matmul::nn()).label(), "nn vec4 rows<8 M≤1 K≤1024 N≤16");
+        assert_eq!(class(1, 784, 10, Matmul::nn()).label(), "nn strided rows<8 M≤1 K≤1024 N≤16");
+    }
+}

@@ -1,0 +1,137 @@
+//! Timing the candidate tilings on the first product of each shape class (see
+//! `gpu::matmul::ShapeClass`): on that product's own operands, into a scratch output, before
+//! the product itself is recorded. A choice is kept for the process (per adapter and cache
+//! directory) and in the tuning cache, so each class is timed once per machine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::cache::{class_entry, settle_class, ClassEntry};
+use crate::backend::{Matmul, MatmulDims};
+use crate::error::Result;
+use crate::gpu::backend::buf;
+use crate::gpu::matmul::{matmul_forward, ClassTuning, MatmulBuffers, ShapeClass};
+use crate::gpu::{Call, GpuBackend, GpuBuffer};
+use crate::tensor::Tensor;
+
+/// Rows a timed product keeps at most: tilings divide work by rows, so beyond a few hundred
+/// the ranking no longer moves, and a batch-1024 product of a wide net takes seconds on a CPU
+/// driver. (256 rows of 2048 columns are hundreds of workgroups for any tiling.)
+const ROWS: usize = 256;
+/// Multiply-adds one timing covers at least: small products repeat until they do, so a
+/// submission's fixed cost does not decide.
+const WORK: usize = 1 << 24;
+/// Timings per candidate; the median counts. Candidates slower than `DROP`× the best after
+/// the first are not timed again.
+const ROUNDS: usize = 3;
+const DROP: f64 = 1.5;
+
+type Slot = (ClassTuning, ShapeClass);
+
+/// Choices made in this process, so backends on one adapter time each class once.
+static CHOSEN: Mutex<Option<HashMap<Slot, ClassEntry>>> = Mutex::new(None);
+
+impl GpuBackend {
+    /// Choose a tiling for the class of this product if it has none: from this process's
+    /// choices, else the cache, else by timing every candidate on `a` and `b`.
+    pub(in crate::gpu) fn choose_matmul_class(
+        &mut self,
+        a: Tensor,
+        b: Tensor,
+        d: MatmulDims,
+        spec: &Matmul,
+    ) -> Result<()> {
+        let class = ShapeClass::of(d, spec);
+        let Some(tuning) = self.k.matmul.untimed(&class).cloned() else {
+            return Ok(());
+        };
+        let slot = (tuning.clone(), class);
+        let known =
+            CHOSEN.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).get(&slot).cloned();
+        let cached = || tuning.cache.as_deref().and_then(|dir| class_entry(dir, &tuning.key, &class.label()));
+        let entry = match known.or_else(cached) {
+            Some(entry) if self.k.matmul.candidates().any(|s| s.tiling().name() == entry.tiling) => entry,
+            _ => {
+                let timed = self.time_class(a, b, d, spec)?;
+                match &tuning.cache {
+                    Some(dir) => settle_class(dir, &tuning.key, &class.label(), timed),
+                    None => timed,
+                }
+            }
+        };
+        self.k.matmul.choose(class, &entry.tiling);
+        CHOSEN.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(slot, entry);
+        Ok(())
+    }
+
+    /// Time each candidate on this product (its rows capped at `ROWS`), plain: no epilogue.
+    fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul) -> Result<ClassEntry> {
+        // What is recorded runs first, so it is not timed with the candidates.
+        self.rec.submit(&self.ctx)?;
+        self.ctx.wait()?;
+        // Fewer rows read a prefix of A (for a transposed A, with a shorter row stride): in
+        // bounds, and M's remainder mod 16 is kept, so the product stays in its class.
+        let rows = if d.m > ROWS { ROWS + d.m % 16 } else { d.m };
+        let timed = MatmulDims { m: rows, ..d };
+        let plain = Matmul { trans_a: spec.trans_a, trans_b: spec.trans_b, ..Matmul::default() };
+        let scratch = self.pool.acquire(&self.ctx, "matmul tuning", (rows * d.n * 4) as u64)?;
+        let repeats = WORK.div_ceil(rows * d.k * d.n).clamp(1, 64);
+        let profile = self.rec.profile.take(); // the timings are not the profiled work
+        let seconds = self.time_candidates(a, b, &scratch, timed, &plain, repeats);
+        self.rec.profile = profile;
+        self.pool.release(scratch);
+        let seconds = seconds?;
+        let flops = 2.0 * (rows * d.k * d.n * repeats) as f64;
+        let mut gflops = BTreeMap::new();
+        let mut best = (f64::INFINITY, String::new());
+        for (name, mut s) in seconds {
+            s.sort_by(f64::total_cmp);
+            let median = s[s.len() / 2];
+            gflops.insert(name.clone(), flops / median / 1e9);
+            if median < best.0 {
+                best = (median, name);
+            }
+        }
+        let form = format!("{}{}", if spec.trans_a { "t" } else { "n" }, if spec.trans_b { "t" } else { "n" });
+        Ok(ClassEntry { tiling: best.1, product: format!("{rows}×{}×{} {form}", d.k, d.n), gflops })
+    }
+
+    /// Each candidate's seconds per timing, alternating over rounds.
+    fn time_candidates(
+        &mut self,
+        a: Tensor,
+        b: Tensor,
+        c: &Arc<GpuBuffer>,
+        d: MatmulDims,
+        spec: &Matmul,
+        repeats: usize,
+    ) -> Result<Vec<(String, Vec<f64>)>> {
+        let (ab, bb) = (buf(&self.tensors, "matmul", a)?, buf(&self.tensors, "matmul", b)?);
+        let sets: Vec<_> = self.k.matmul.candidates().collect();
+        let m = MatmulBuffers { a: ab, b: bb, c, bias: None, pre: None, derivative_at: None, col_sum: None };
+        // Once each untimed: builds the pipeline for this form if no product has yet.
+        for set in &sets {
+            matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m.clone(), d, spec)?;
+        }
+        self.rec.submit(&self.ctx)?;
+        self.ctx.wait()?;
+        let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); sets.len()];
+        for round in 0..ROUNDS {
+            let best = seconds.iter().filter_map(|s| s.first().copied()).fold(f64::INFINITY, f64::min);
+            for (i, set) in sets.iter().enumerate() {
+                if round > 0 && seconds[i][0] > DROP * best {
+                    continue;
+                }
+                let start = Instant::now();
+                for _ in 0..repeats {
+                    matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m.clone(), d, spec)?;
+                }
+                self.rec.submit(&self.ctx)?;
+                self.ctx.wait()?;
+                seconds[i].push(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok(sets.iter().map(|s| s.tiling().name().to_string()).zip(seconds).collect())
+    }
+}
