@@ -26,6 +26,8 @@ const CASES: &[Case] = &[
     Case { id: "dense-x.w-128x784x300", m: 128, k: 784, n: 300, spec: Matmul::nn },
     Case { id: "dense-dy.wT-128x300x784", m: 128, k: 300, n: 784, spec: Matmul::nt },
     Case { id: "dense-xT.dy-784x128x300", m: 784, k: 128, n: 300, spec: Matmul::tn },
+    // The wide net's (784-2048-2048-10) middle layer at batch 128: another shape class.
+    Case { id: "wide-x.w-128x2048x2048", m: 128, k: 2048, n: 2048, spec: Matmul::nn },
     // The forward with a saturating activation fused into the epilogue.
     Case { id: "dense-x.w-tanh-128x784x300", m: 128, k: 784, n: 300, spec: nn_tanh },
 ];
