@@ -150,7 +150,7 @@ fn time_full(
             (g, a, b, c, Vec::new())
         })
         .collect();
-    for _ in 0..5 {
+    for _ in 0..3 {
         for (g, a, b, c, seconds) in runs.iter_mut() {
             let start = Instant::now();
             for _ in 0..repeats {
@@ -170,7 +170,7 @@ fn time_full(
 
 /// The check, timed: on the bench models' products (mlp, deep, wide at batch 1 and
 /// 128), the tiling chosen for each product's class runs it within 10% of the fastest
-/// candidate. Timings alternate the candidates and take medians of 5; a product outside 10%
+/// candidate. Timings alternate the candidates and take medians of 3; a product outside 10%
 /// is timed again (up to three times) before the test fails, so a burst of load on a shared
 /// machine does not fail it, while a wrong choice (on lavapipe the losing candidate is about
 /// 2× slower) fails every time.
