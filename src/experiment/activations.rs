@@ -185,6 +185,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let mut table = Table::new(&format!("Every activation in the hidden layers ({OVER_SEEDS})"), &["activation", "test accuracy", "epochs to target (per seed)", "s / epoch"]);
     let mut results = Vec::new();
     let mut val_curves = Vec::new();
+    let mut loss_curves = Vec::new();
     let mut rows: Vec<(String, Vec<f64>, Option<f64>, Vec<f64>)> = Vec::new();
     let hidden: Vec<Activation> = Activation::ALL.into_iter().filter(|a| *a != Activation::Identity && *a != Activation::GeluTanh).collect();
     let mut variants = Vec::new();
@@ -202,6 +203,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
         table.row(vec![act.name().into(), cell(&accs, Unit::Percent), per_seed(&runs, target), cell(&secs, Unit::Decimals(2))]);
         rows.push((act.name().into(), accs, e, secs));
         val_curves.push(Group::new(act.name(), runs.iter().map(Run::val_accuracy).collect()));
+        loss_curves.push(Group::new(act.name(), runs.iter().map(Run::train_loss).collect()));
         results.extend(runs.iter().map(|o| json!({ "activation": act.name(), "seed": o.seed, "test_accuracy": o.test.accuracy, "seconds_per_epoch": o.seconds_per_epoch, "val_accuracy": o.val_accuracy() })));
     }
     report.tables.push(table);
@@ -249,7 +251,12 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     report.answer = answer::activations(&rows, &out_rows, target);
     let fig = Bands { title: "validation accuracy by hidden activation", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val_curves, log_y: false, note: None };
     figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
-    report.plots = vec![("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into())];
+    let fig = Bands { title: "training loss by hidden activation (mean over each epoch's steps)", x_desc: "epoch", y_desc: "cross-entropy (log scale)", groups: loss_curves, log_y: true, note: None };
+    figure::draw(&ctx.out, "train_loss.svg", &fig)?;
+    report.plots = vec![
+        ("val_accuracy.svg".into(), "validation accuracy per epoch, every activation".into()),
+        ("train_loss.svg".into(), "training loss per epoch, every activation".into()),
+    ];
     report.limits = vec![
         "Epoch times are taken in sequence, not in alternation, and on this adapter the matmuls dominate a step: an activation's own cost is diluted, and the machine's drift between runs enters the comparison.".into(),
         "One learning rate (Nadam 0.001) for every activation: one that needs another rate is judged at the wrong one.".into(),

@@ -47,6 +47,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let runs = ctx.train_all(&data, &variants, &seeds)?;
     let named: Vec<(String, &[Run])> = names.iter().zip(&runs).map(|(n, r)| (n.to_string(), &r[..])).collect();
     let val = figure::groups(&named, Run::val_accuracy);
+    let loss = figure::groups(&named, Run::train_loss);
     if !ctx.pool.leader() {
         // The inference timings below are the leader's alone: one adapter, in alternation.
         data.free(ctx.b)?;
@@ -96,9 +97,14 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     report.answer = answer::dropout_cost(&cost);
     let fig = Bands { title: "validation accuracy with and without dropout", x_desc: "epoch", y_desc: "fraction classified correctly", groups: val, log_y: false, note: None };
     figure::draw(&ctx.out, "val_accuracy.svg", &fig)?;
+    // With dropout the training loss is taken with units dropped: higher by construction.
+    let note = "with dropout the loss is the dropped-out net's";
+    let fig = Bands { title: "training loss with and without dropout (mean over each epoch's steps)", x_desc: "epoch", y_desc: "cross-entropy (log scale)", groups: loss, log_y: true, note: Some(note) };
+    figure::draw(&ctx.out, "train_loss.svg", &fig)?;
     bars(&ctx.out, "mc_cost.svg", "inference cost of MC dropout", "µs per sample", &mc_bars)?;
     report.plots = vec![
         ("val_accuracy.svg".into(), "validation accuracy per epoch".into()),
+        ("train_loss.svg".into(), "training loss per epoch".into()),
         ("mc_cost.svg".into(), "time per sample by number of MC passes".into()),
     ];
     let per_run: Vec<_> = runs.iter().flatten().map(|o| json!({ "variant": o.name, "seed": o.seed, "seconds_per_step": o.seconds_per_step, "test_accuracy": o.test.accuracy, "val_accuracy": o.val_accuracy() })).collect();

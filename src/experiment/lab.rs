@@ -173,6 +173,11 @@ impl Run {
     pub fn val_accuracy(&self) -> Vec<f32> {
         self.history.epochs.iter().map(|r| r.val_accuracy.unwrap_or(f32::NAN)).collect()
     }
+
+    /// The mean training loss of each epoch's steps.
+    pub fn train_loss(&self) -> Vec<f32> {
+        self.history.epochs.iter().map(|r| r.loss).collect()
+    }
 }
 
 /// Train `v` with `seed` on `data`, writing the run to `runs/NAME-sSEED` under `out`.
