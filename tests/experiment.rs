@@ -99,6 +99,7 @@ fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
         mean_activation: seeds(mean),
         epochs_to_target: epochs.to_vec(),
         seconds_per_epoch: seeds(secs),
+        step_seconds: Vec::new(),
         accuracy: seeds(0.8),
         gradient_change: Vec::new(),
         loss_change: Vec::new(),
@@ -111,7 +112,15 @@ fn elu_answers_give_each_verdict_and_claim_smoothness_only_when_measured() {
     assert!(a.contains("Faster to 80.0% validation accuracy: holds") && a.contains("1.10×"), "{a}");
     assert!(a.contains("Smoothness, the third advantage, is not measured"), "{a}");
     let b = answer::elu_vs_relu(&good, &bad, 0.8, 5);
-    assert!(b.contains("Fewer dead units with ELU: contradicted") && b.contains("Cost: none measurable"), "{b}");
+    assert!(b.contains("Fewer dead units with ELU: contradicted") && b.contains("ELU was the cheaper"), "{b}");
+    // Without alternated step timings the cost rests on the epochs, and says so.
+    assert!(a.contains("an ELU epoch took 1.10×") && a.contains("taken in sequence"), "{a}");
+    // With them, the steps decide: equal within their spread is no cost, whatever the epochs say.
+    let timed = |d: &DeepActivation, ms: Vec<f64>| DeepActivation { step_seconds: ms.iter().map(|x| x / 1e3).collect(), ..d.clone() };
+    let t = answer::elu_vs_relu(&timed(&bad, vec![150.0, 160.0, 140.0, 155.0]), &timed(&good, vec![152.0, 149.0, 158.0, 147.0]), 0.8, 5);
+    assert!(t.contains("Cost: none measurable; an ELU step took") && t.contains("timed in alternation"), "{t}");
+    let t = answer::elu_vs_relu(&timed(&bad, vec![150.0, 151.0, 149.0]), &timed(&good, vec![165.0, 166.0, 164.0]), 0.8, 5);
+    assert!(t.contains("an ELU step took 1.10× a ReLU step (timed in alternation; ELU minus ReLU in ms: +15.00 (95% interval +12.73 to +17.27"), "{t}");
     // ReLU reached the target in one seed of three: a lower bound, not "never".
     let partly = act(0.3, 0.6, [Some(4.0), None, None], 1.0);
     let c = answer::elu_vs_relu(&partly, &good, 0.8, 5);

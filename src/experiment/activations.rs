@@ -18,6 +18,9 @@ use super::Ctx;
 /// The steps over which smoothness is measured: the start of training, where the gradient
 /// changes most.
 const SMOOTH_STEPS: usize = 200;
+/// Training steps per timing of the alternated cost measurement, and its rounds (samples).
+const TIMED_STEPS: usize = 20;
+const TIMED_ROUNDS: usize = 7;
 
 /// The validation accuracy counted as "converged" for epochs-to-target.
 /// Quick runs (5 epochs on 10,000 rows) of a 20-layer net hover around 75–80%.
@@ -89,7 +92,16 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
         table_smooth.row(vec![name.to_string(), cell(&grad, Unit::Decimals(3)), cell(&loss, Unit::Decimals(3))]);
         norm_curves.push(Group::new(*name, traces.iter().map(|t| t.gradient_norms.clone()).collect()));
     }
-    for ((name, _), runs) in pair.into_iter().zip(all) {
+    // The cost: training steps of both nets timed in alternation (the leader's, on one adapter).
+    let timed_steps = if ctx.pool.leader() {
+        let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {variants:?} | {}", data.key());
+        let refs: Vec<&Variant> = variants.iter().collect();
+        ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, &data, &refs, TIMED_STEPS, TIMED_ROUNDS))?
+    } else {
+        vec![Vec::new(); variants.len()]
+    };
+    report.setup.push(format!("cost: {TIMED_STEPS} training steps of each net timed in alternation, {TIMED_ROUNDS} rounds (one sample per round); the s / epoch column is each run's own, taken in sequence"));
+    for (((name, _), runs), step_seconds) in pair.into_iter().zip(all).zip(timed_steps) {
         let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
         let dead = each(&|o| o.probes.last().unwrap().dead_mean());
         let dead_start = each(&|o| o.probes[0].dead_mean());
@@ -114,6 +126,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
             mean_activation: mean_act,
             epochs_to_target: e,
             seconds_per_epoch: secs,
+            step_seconds,
             accuracy: acc,
             gradient_change: traces.iter().map(|t| t.gradient_change).collect(),
             loss_change: traces.iter().map(|t| t.loss_change).collect(),
@@ -150,7 +163,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
     report.limits = vec![
         "Dead units are counted on 512 validation samples: a unit alive only on rarer inputs counts as dead.".into(),
         format!("Smoothness is measured by its proxy (step-to-step change of the gradient norm and of the loss) over the first {steps} steps only, at one learning rate; it does not measure whether the smoothness speeds convergence later on."),
-        "Epoch times are taken in sequence, not in alternation; on this adapter the matmuls dominate a step, diluting the activation's own cost.".into(),
+        format!("The cost compares {TIMED_STEPS} steps of each net in {TIMED_ROUNDS} alternated rounds of one process: it says what an activation costs inside a whole training step on this adapter, where the matmuls dominate and dilute the activation's own cost, not what the activation kernel alone costs."),
         "One learning rate (Nadam 0.001): ReLU units die mostly at high rates, which are not tried.".into(),
     ];
     report.results = json!({ "target": target, "runs": results });

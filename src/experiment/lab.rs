@@ -281,6 +281,42 @@ pub fn timed_inference(b: &mut dyn Backend, model: &mut Sequential, data: &Devic
     Ok(start.elapsed().as_secs_f64() / (rounds as f64 * data.rows as f64))
 }
 
+/// Seconds per training step of each variant, timed in alternation: every round trains one
+/// pass over the same first `steps` batches of `data`'s training split with each variant in
+/// turn (each model built from seed 1 and continuing its own training, after one untimed
+/// pass that builds pipelines and workspaces). One sample per round and variant, so that a
+/// difference has an interval and a shared machine's drift hits every variant alike.
+pub fn alternated_steps(b: &mut dyn Backend, data: &Data, variants: &[&Variant], steps: usize, rounds: usize) -> Result<Vec<Vec<f64>>> {
+    let batch = variants.first().map_or(128, |v| v.batch_size);
+    let rows = (steps * batch).min(data.host[0].rows);
+    let slice = DeviceData::upload(b, &data.host[0].select(&(0..rows).collect::<Vec<_>>()))?;
+    let mut setups = Vec::new();
+    for v in variants {
+        let mut model = Sequential::new(b, &v.spec, 1)?;
+        let mut opt = Optimizer::new(b, v.opt.clone())?;
+        let config = TrainConfig { epochs: rounds + 1, batch_size: v.batch_size, seed: 1, ..TrainConfig::default() };
+        let mut trainer = Trainer::new(b, config)?;
+        trainer.begin(b, &mut model, &mut opt, &slice)?;
+        trainer.run_epoch(b, &mut model, &mut opt, &slice, None, &mut [])?;
+        setups.push((model, opt, trainer, rows.div_ceil(v.batch_size)));
+    }
+    let mut samples = vec![Vec::new(); setups.len()];
+    for _ in 0..rounds {
+        for (i, (model, opt, trainer, batches)) in setups.iter_mut().enumerate() {
+            b.sync()?;
+            let start = Instant::now();
+            trainer.run_epoch(b, model, opt, &slice, None, &mut [])?;
+            b.sync()?;
+            samples[i].push(start.elapsed().as_secs_f64() / *batches as f64);
+        }
+    }
+    for (_, _, mut trainer, _) in setups {
+        trainer.finish(b)?;
+    }
+    slice.free(b)?;
+    Ok(samples)
+}
+
 /// The median of `rounds` measurements of each of `n` setups, taken in alternation (setup
 /// 0, 1, …, n − 1, then again), so that the drift of a shared machine hits all of them alike.
 pub fn alternate(rounds: usize, n: usize, mut measure: impl FnMut(usize) -> Result<f64>) -> Result<Vec<f64>> {

@@ -14,6 +14,10 @@ pub struct DeepActivation {
     pub mean_activation: Vec<f64>,
     pub epochs_to_target: Vec<Option<f64>>,
     pub seconds_per_epoch: Vec<f64>,
+    /// Seconds per training step, one sample per round of timings taken in alternation with
+    /// the other net (`lab::alternated_steps`); empty when not measured, and the cost then
+    /// rests on the runs' epoch times, taken in sequence.
+    pub step_seconds: Vec<f64>,
     pub accuracy: Vec<f64>,
     /// Per seed, over the first `smooth_steps` steps: the mean step-to-step change of the
     /// gradient norm and of the mini-batch loss (`smoothness`); empty when not measured.
@@ -83,12 +87,28 @@ pub fn elu_vs_relu(relu: &DeepActivation, elu: &DeepActivation, target: f64, epo
             loss.describe(Unit::Decimals(3))
         );
     }
-    let cost = Difference::of(&elu.seconds_per_epoch, &relu.seconds_per_epoch);
-    let ratio = Estimate::of(&elu.seconds_per_epoch).mean / Estimate::of(&relu.seconds_per_epoch).mean;
+    let alternated = !elu.step_seconds.is_empty() && !relu.step_seconds.is_empty();
+    let (e, r, unit, how) = if alternated {
+        (&elu.step_seconds, &relu.step_seconds, "step", "timed in alternation")
+    } else {
+        (&elu.seconds_per_epoch, &relu.seconds_per_epoch, "epoch", "taken in sequence")
+    };
+    let ms = |v: &[f64]| v.iter().map(|x| x * 1e3).collect::<Vec<_>>();
+    let cost = Difference::of(&ms(e), &ms(r));
+    let ratio = Estimate::of(e).mean / Estimate::of(r).mean;
     s += &match cost.verdict(1.0) {
-        Verdict::Holds => format!("Cost: an ELU epoch took {ratio:.2}× a ReLU epoch, beyond the spread of the timings."),
-        _ => format!(
-            "Cost: none measurable; an ELU epoch took {ratio:.2}× a ReLU epoch, within the spread of the timings ({} s).",
+        Verdict::Holds => format!(
+            "Cost: an ELU {unit} took {ratio:.2}× a ReLU {unit} ({how}; ELU minus ReLU in ms: {}), beyond the spread \
+             of the timings.",
+            cost.describe(Unit::Decimals(2))
+        ),
+        Verdict::Contradicted => format!(
+            "Cost: an ELU {unit} took {ratio:.2}× a ReLU {unit} ({how}; ELU minus ReLU in ms: {}): ELU was the cheaper.",
+            cost.describe(Unit::Decimals(2))
+        ),
+        Verdict::Inconclusive => format!(
+            "Cost: none measurable; an ELU {unit} took {ratio:.2}× a ReLU {unit}, within the spread of the timings \
+             ({how}; ELU minus ReLU in ms: {}).",
             cost.describe(Unit::Decimals(2))
         ),
     };
