@@ -215,6 +215,7 @@ pub fn momentum(outcomes: &[MomentumOutcome], steps: usize) -> String {
 /// Question 7: what dropout costs, per seed where there are seeds.
 #[derive(Debug, Clone)]
 pub struct DropoutCost {
+    /// Seconds per training step, one sample per round of timings taken in alternation.
     pub step_without: Vec<f64>,
     pub step_with: Vec<f64>,
     pub epochs_without: Vec<Option<f64>>,
@@ -233,7 +234,7 @@ pub fn dropout_cost(c: &DropoutCost) -> String {
     let ratio = Estimate::of(&c.step_with).mean / Estimate::of(&c.step_without).mean;
     let mut s = format!(
         "Training needs more epochs with dropout: {} (epochs to the target, with minus without: {}). Each step costs \
-         more with dropout: {} ({ratio:.2}× the time; {} ms).",
+         more with dropout: {} ({ratio:.2}× the time, steps timed in alternation; with minus without {} ms).",
         epochs.verdict(1.0).word(),
         epochs.describe(Unit::Decimals(1)),
         step.verdict(1.0).word(),

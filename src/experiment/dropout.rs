@@ -65,7 +65,11 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         table.row(vec![name.to_string(), cell(&step_ms, Unit::Decimals(2)), per_seed(outs, target), cell(&acc, Unit::Percent), format!("{:.2}", 1e6 * infer)]);
     }
     table.title = format!("Training with and without dropout ({OVER_SEEDS}; target {:.1}% validation accuracy)", 100.0 * target);
-    let step: Vec<Vec<f64>> = runs.iter().map(|r| r.iter().map(|o| o.seconds_per_step).collect()).collect();
+    // The step cost: both nets' training steps timed in alternation (the leader's alone).
+    let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {variants:?} | {}", data.key());
+    let refs: Vec<&Variant> = variants.iter().collect();
+    let step = ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, &data, &refs, TIMED_STEPS, TIMED_ROUNDS))?;
+    report.setup.push(format!("step cost: {TIMED_STEPS} training steps of each net timed in alternation, {TIMED_ROUNDS} rounds (one sample per round); the ms / step column is each run's own, taken in sequence"));
     let epochs: Vec<Vec<Option<f64>>> = runs
         .iter()
         .map(|r| r.iter().map(|o| measure::epochs_to_target(&o.val_accuracy(), target).map(|e| e as f64)).collect())
@@ -128,6 +132,10 @@ struct Timings {
 }
 
 /// Time the first seed's trained models (run directories `dirs` under `out`), in alternation.
+/// Training steps per timing of the alternated step cost, and its rounds (samples).
+const TIMED_STEPS: usize = 20;
+const TIMED_ROUNDS: usize = 7;
+
 fn timings(b: &mut dyn Backend, out: &Path, dirs: &[PathBuf], data: &Data) -> Result<Timings> {
     let mut models = Vec::new();
     for dir in dirs {
