@@ -105,7 +105,17 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         let mc_accuracy = if v.name.contains("alpha dropout") { Some(mc_accuracy(b, &mut o, data, mc)?) } else { None };
         Ok((o.run, mc_accuracy))
     })?;
-    for ((v, _), measured) in variants.iter().zip(measured.chunks(seeds.len())) {
+    // Batch norm's cost: training steps of the plain and the batch-normalized ELU nets timed
+    // in alternation (the leader's, on one adapter).
+    let mut timed_steps = vec![Vec::new(); variants.len()];
+    if ctx.pool.leader() {
+        let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {:?} | {:?} | {}", variants[0].0, variants[1].0, plain.key());
+        let pair = [&variants[0].0, &variants[1].0];
+        let timed = ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, &plain, &pair, TIMED_STEPS, TIMED_ROUNDS))?;
+        timed_steps.splice(0..2, timed);
+    }
+    report.setup.push(format!("batch norm's cost: {TIMED_STEPS} training steps of the ELU net with and without it timed in alternation, {TIMED_ROUNDS} rounds (one sample per round); the s / epoch column is each run's own, taken in sequence"));
+    for (((v, _), measured), step_seconds) in variants.iter().zip(measured.chunks(seeds.len())).zip(timed_steps) {
         let runs: Vec<&Run> = measured.iter().map(|m| &m.0).collect();
         let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|o| f(o)).collect::<Vec<f64>>();
         let row = answer::Step {
@@ -113,6 +123,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             accuracy: each(&|o| o.test.accuracy as f64),
             best_epoch: each(&|o| best_epoch(o) as f64),
             seconds_per_epoch: each(&|o| o.seconds_per_epoch),
+            step_seconds,
             failed: runs.iter().filter(|o| failed_to_learn(o, classes)).count(),
         };
         let run_epochs = each(&|o| o.history.epochs.len() as f64);
@@ -162,6 +173,10 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     standardized.free(ctx.b)?;
     Ok(report)
 }
+
+/// Training steps per timing of batch norm's alternated cost, and its rounds (samples).
+const TIMED_STEPS: usize = 20;
+const TIMED_ROUNDS: usize = 7;
 
 /// Test accuracy of the mean of `passes` MC-dropout predictions.
 fn mc_accuracy(b: &mut dyn Backend, o: &mut Outcome, data: &Data, passes: u32) -> Result<f64> {
