@@ -20,8 +20,10 @@ use crate::tensor::Tensor;
 /// driver. (256 rows of 2048 columns are hundreds of workgroups for any tiling.)
 const ROWS: usize = 256;
 /// Multiply-adds one timing covers at least: small products repeat until they do, so a
-/// submission's fixed cost does not decide.
-const WORK: usize = 1 << 24;
+/// submission's fixed cost does not decide. (4 M: a few ms on lavapipe, where a submission
+/// costs a few tenths of one; an output layer's strided product, at 0.3 GFLOP/s there, then
+/// costs ~30 ms a timing, so a class is timed in a fraction of a second.)
+const WORK: usize = 1 << 22;
 /// Timings per candidate; the median counts. Candidates slower than `DROP`× the best after
 /// the first are not timed again.
 const ROUNDS: usize = 3;
