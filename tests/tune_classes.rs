@@ -10,14 +10,20 @@ use common::{context, uniform};
 use wgtrain::backend::{Backend, Matmul, MatmulDims};
 use wgtrain::gpu::tune::{cache_key, recorded_classes, tune_with_cache, TuneSource, Tuned, SCREEN};
 use wgtrain::gpu::{GpuBackend, MatmulTiling, ShapeClass};
+use wgtrain::Tensor;
 
-/// C = op(A)·op(B) for seeded operands of these sizes on `g`, read back.
-fn product(g: &mut GpuBackend, m: usize, k: usize, n: usize, spec: Matmul) -> Vec<f32> {
+/// Seeded operands A and B of a product of these sizes on `g`, and a zeroed C.
+fn operands(g: &mut GpuBackend, m: usize, k: usize, n: usize, spec: Matmul) -> (Tensor, Tensor, Tensor) {
     let (ar, ac) = if spec.trans_a { (k, m) } else { (m, k) };
     let (br, bc) = if spec.trans_b { (n, k) } else { (k, n) };
     let a = g.upload(ar, ac, &uniform(1, m * k)).unwrap();
     let b = g.upload(br, bc, &uniform(2, k * n)).unwrap();
-    let c = g.zeros(m, n).unwrap();
+    (a, b, g.zeros(m, n).unwrap())
+}
+
+/// C = op(A)·op(B) for seeded operands of these sizes on `g`, read back.
+fn product(g: &mut GpuBackend, m: usize, k: usize, n: usize, spec: Matmul) -> Vec<f32> {
+    let (a, b, c) = operands(g, m, k, n, spec);
     g.matmul(a, b, c, spec).unwrap();
     let out = g.read(c).unwrap();
     for t in [a, b, c] {
@@ -135,16 +141,12 @@ fn time_full(
     p: (usize, usize, usize, Matmul),
 ) -> Vec<f64> {
     let (m, k, n, spec) = p;
-    let (ar, ac) = if spec.trans_a { (k, m) } else { (m, k) };
-    let (br, bc) = if spec.trans_b { (n, k) } else { (k, n) };
     let repeats = ((1usize << 24) / (m * k * n)).clamp(1, 64);
     let mut runs: Vec<_> = tilings
         .iter()
         .map(|&t| {
             let mut g = GpuBackend::with_tiling(ctx.clone(), t).unwrap();
-            let a = g.upload(ar, ac, &uniform(1, m * k)).unwrap();
-            let b = g.upload(br, bc, &uniform(2, k * n)).unwrap();
-            let c = g.zeros(m, n).unwrap();
+            let (a, b, c) = operands(&mut g, m, k, n, spec);
             g.matmul(a, b, c, spec).unwrap();
             g.sync().unwrap();
             (g, a, b, c, Vec::new())

@@ -203,7 +203,8 @@ impl Backend for GpuBackend {
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let dims = matmul_dims(a, b, c, &spec)?;
-        self.choose_matmul_class(a, b, dims, &spec)?;
+        let class = ShapeClass::of(dims, &spec);
+        self.choose_matmul_class(class, a, b, dims, &spec)?;
         let t = &self.tensors;
         let bias = buf_opt(t, "matmul", spec.bias)?;
         let pre = buf_opt(t, "matmul", spec.pre)?;
@@ -211,7 +212,7 @@ impl Backend for GpuBackend {
         let sums = buf_opt(t, "matmul", spec.column_sum)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
         let m = MatmulBuffers { a: ab, b: bb, c: cb, bias, pre, derivative_at: at, col_sum: sums };
-        let set = self.k.matmul.set_for(&ShapeClass::of(dims, &spec));
+        let set = self.k.matmul.set_for(&class);
         matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m, dims, &spec)
     }
 

@@ -42,9 +42,19 @@ impl ShapeClass {
         }
     }
 
+    /// The transposes: "nn", "nt", "tn" or "tt".
+    pub fn form(&self) -> &'static str {
+        match (self.trans_a, self.trans_b) {
+            (false, false) => "nn",
+            (false, true) => "nt",
+            (true, false) => "tn",
+            (true, true) => "tt",
+        }
+    }
+
     /// As the tuning cache and `wgtrain info` name it: "nt vec4 M≤256 K≤1024 N≤4096".
     pub fn label(&self) -> String {
-        let form = format!("{}{}", if self.trans_a { "t" } else { "n" }, if self.trans_b { "t" } else { "n" });
+        let form = self.form();
         let loads = if self.aligned { "vec4" } else { "strided" };
         let rows = if self.few_rows { " rows<8" } else { "" };
         let bound = |e: u8| 1u64 << (2 * e);

@@ -35,16 +35,16 @@ type Slot = (ClassTuning, ShapeClass);
 static CHOSEN: Mutex<Option<HashMap<Slot, ClassEntry>>> = Mutex::new(None);
 
 impl GpuBackend {
-    /// Choose a tiling for the class of this product if it has none: from this process's
+    /// Choose a tiling for `class`, this product's, if it has none: from this process's
     /// choices, else the cache, else by timing every candidate on `a` and `b`.
     pub(in crate::gpu) fn choose_matmul_class(
         &mut self,
+        class: ShapeClass,
         a: Tensor,
         b: Tensor,
         d: MatmulDims,
         spec: &Matmul,
     ) -> Result<()> {
-        let class = ShapeClass::of(d, spec);
         let Some(tuning) = self.k.matmul.untimed(&class).cloned() else {
             return Ok(());
         };
@@ -95,7 +95,7 @@ impl GpuBackend {
                 best = (median, name);
             }
         }
-        let form = format!("{}{}", if spec.trans_a { "t" } else { "n" }, if spec.trans_b { "t" } else { "n" });
+        let form = ShapeClass::of(d, spec).form();
         Ok(ClassEntry { tiling: best.1, product: format!("{rows}×{}×{} {form}", d.k, d.n), gflops })
     }
 
