@@ -2,8 +2,9 @@
 //
 // op(A): (M, K), op(B): (K, N), C: (M, N), bias: (N). Transposes are strides, never copies:
 //   op(A)[i, k] = a[i * a_rs + k * a_ks]      op(B)[k, j] = b[k * b_ks + j * b_cs]
-// Four kernels for the same product (and two more in matmul_subgroup.wgsl, faster still on
-// lavapipe where subgroups are 8 wide):
+// Three kernels for the same product here; two more in matmul_subgroup.wgsl (faster still on
+// lavapipe, where subgroups are 8 wide) and the workgroup-memory tilings of GPUs in
+// matmul_tiled.wgsl:
 //   matmul_forward        each invocation owns an 8×8 block of C in registers and reads A
 //                         and B straight from memory; any shape.
 //   matmul_forward_vec4   8×16 blocks read with vec4 loads, when the dimensions read
@@ -11,9 +12,7 @@
 //                         workgroup memory is ordinary memory plus barriers, so this beats
 //                         workgroup tiles several-fold.
 //   matmul_forward_vec4_rows  the same with 1×16 blocks, for products of fewer than 8 rows.
-//   matmul_forward_tiled  a workgroup stages TILE_K-deep slices of A and B in workgroup memory
-//                         and each invocation owns TM×TN outputs; the classic GPU kernel.
-// Accumulation is f32. matmul_forward and matmul_forward_tiled add in increasing k, as the CPU
+// Accumulation is f32. matmul_forward (and the tiled kernels) add in increasing k, as the CPU
 // twin does (src/cpu/matmul.rs); matmul_forward_vec4 adds four k at a time, so its results
 // differ from the twin's in the last bits (the parity tests bound this by K). The transposes,
 // bias and epilogues are pipeline constants (FORM, lib/matmul_epilogue.wgsl).
@@ -233,85 +232,5 @@ fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store4(row, col0 + 12u, c3);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row == 0u {
         column_sums4(col0, 16u);
-    }
-}
-
-// ---- workgroup-memory tiles ----
-
-const TM: u32 = 4u;
-const TN: u32 = 4u;
-override TW_X: u32 = 16u;
-override TW_Y: u32 = 16u;
-override TILE_K: u32 = 16u;
-
-var<workgroup> tile_a: array<f32, TW_Y * TM * TILE_K>; // (BM, TILE_K), BM = TW_Y·TM
-var<workgroup> tile_b: array<f32, TILE_K * TW_X * TN>; // (TILE_K, BN), BN = TW_X·TN
-
-@compute @workgroup_size(TW_X, TW_Y, 1)
-fn matmul_forward_tiled(
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(workgroup_id) wid: vec3<u32>,
-) {
-    // No early return: every invocation must reach the barriers. Out-of-range tile
-    // elements load as 0 and out-of-range outputs are not stored.
-    let bm = TW_Y * TM;
-    let bn = TW_X * TN;
-    let row_base = wid.y * bm;
-    let col_base = wid.x * bn;
-    let tid = lid.y * TW_X + lid.x;
-    let threads = TW_X * TW_Y;
-    var acc: array<f32, TM * TN>;
-    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
-        for (var e = tid; e < bm * TILE_K; e += threads) {
-            let r = row_base + e / TILE_K;
-            let kk = k0 + e % TILE_K;
-            var v = 0.0;
-            if r < p.m && kk < p.k {
-                v = a[r * p.a_rs + kk * p.a_ks];
-            }
-            tile_a[e] = v;
-        }
-        for (var e = tid; e < TILE_K * bn; e += threads) {
-            let kk = k0 + e / bn;
-            let col = col_base + e % bn;
-            var v = 0.0;
-            if kk < p.k && col < p.n {
-                v = b[kk * p.b_ks + col * p.b_cs];
-            }
-            tile_b[e] = v;
-        }
-        workgroupBarrier();
-        // Invocation (x, y) owns rows y + i·TW_Y and columns x + j·TW_X: neighbouring
-        // invocations read neighbouring words of the tiles and store neighbouring words of C.
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            var av: array<f32, TM>;
-            var bv: array<f32, TN>;
-            for (var i = 0u; i < TM; i++) {
-                av[i] = tile_a[(lid.y + i * TW_Y) * TILE_K + kk];
-            }
-            for (var j = 0u; j < TN; j++) {
-                bv[j] = tile_b[kk * bn + lid.x + j * TW_X];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(av[i], bv[j], acc[i * TN + j]);
-                }
-            }
-        }
-        workgroupBarrier();
-    }
-    for (var i = 0u; i < TM; i++) {
-        let row = row_base + lid.y + i * TW_Y;
-        if row < p.m {
-            for (var j = 0u; j < TN; j++) {
-                let col = col_base + lid.x + j * TW_X;
-                if col < p.n {
-                    c[row * p.n + col] = epilogue(acc[i * TN + j], row, col);
-                }
-            }
-        }
-    }
-    if (FORM & WITH_COLUMN_SUMS) != 0u && row_base == 0u && lid.y == 0u {
-        column_sums(col_base + lid.x, TN, TW_X);
     }
 }

@@ -29,7 +29,7 @@ macro_rules! lib {
     };
 }
 
-/// `C = act(op(A)·op(B) + bias)`: register-blocked, vec4 and workgroup-tiled kernels.
+/// `C = act(op(A)·op(B) + bias)`: register-blocked and vec4 kernels.
 pub const MATMUL: Shader = Shader {
     family: "matmul",
     source: concat!(
@@ -49,6 +49,19 @@ pub const MATMUL_SUBGROUP: Shader = Shader {
         include_str!("../shaders/lib/matmul_epilogue.wgsl"),
         include_str!("../shaders/matmul.wgsl"),
         include_str!("../shaders/matmul_subgroup.wgsl")
+    ),
+    guards_own_indices: true,
+};
+
+/// The workgroup-memory tilings (any shape, and vec4 with two stages), with `MATMUL`'s kernels
+/// for the products they leave to it (fewer than 8 rows).
+pub const MATMUL_TILED: Shader = Shader {
+    family: "matmul_tiled",
+    source: concat!(
+        lib!(activations),
+        include_str!("../shaders/lib/matmul_epilogue.wgsl"),
+        include_str!("../shaders/matmul.wgsl"),
+        include_str!("../shaders/matmul_tiled.wgsl")
     ),
     guards_own_indices: true,
 };
@@ -101,4 +114,4 @@ pub const BATCHNORM: Shader =
     Shader { family: "batchnorm", source: include_str!("../shaders/batchnorm.wgsl"), guards_own_indices: false };
 
 /// Every module in the registry; a test checks this matches the files in `shaders/`.
-pub const ALL: &[Shader] = &[MATMUL, MATMUL_SUBGROUP, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];
+pub const ALL: &[Shader] = &[MATMUL, MATMUL_SUBGROUP, MATMUL_TILED, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];

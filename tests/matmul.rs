@@ -95,6 +95,63 @@ fn matmul_workgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
 }
 
 #[test]
+fn matmul_workgroup_tiling_with_8x8_blocks_matches_cpu_on_ragged_shapes_and_all_transposes() {
+    let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::tiled_8x8()).unwrap();
+    check_parity(&mut backend);
+}
+
+/// Register blocks and tile depths are pipeline constants: shapes other than the presets
+/// (4×8 and 8×4 blocks, a slice 4 deep, a 32×8 workgroup) give the same products.
+#[test]
+fn matmul_workgroup_tiling_of_other_block_shapes_matches_cpu() {
+    for (wg, block, tile_k) in [((16, 16), (4, 8), 16), ((32, 8), (8, 4), 4)] {
+        let tiling = MatmulTiling::Tiled { wg, block, tile_k };
+        let mut backend = GpuBackend::with_tiling(context(), tiling).unwrap();
+        assert_eq!(tiling.name(), "tiled-custom");
+        check_parity(&mut backend);
+    }
+}
+
+#[test]
+fn workgroup_tilings_the_kernels_cannot_take_are_refused_with_the_reason() {
+    let refused = |wg, block, tile_k| match GpuBackend::with_tiling(context(), MatmulTiling::Tiled { wg, block, tile_k }) {
+        Ok(_) => panic!("{wg:?} {block:?} {tile_k} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused((16, 16), (16, 4), 16).contains("each side must be 1 to 8"));
+    assert!(refused((16, 16), (2, 4), 16).contains("4 or 8 on each side"));
+    assert!(refused((16, 16), (4, 4), 6).contains("multiple of 4"));
+    assert!(refused((4, 4), (8, 8), 32).contains("vec4 loads per invocation"));
+    assert!(refused((64, 64), (4, 4), 4).contains("invocations"));
+    // 128×128 tiles 32 deep: 64 KiB in two stages, past lavapipe's 32 KiB and a Vulkan
+    // NVIDIA GPU's 48 KiB; an adapter that allows it must build it.
+    let big = MatmulTiling::Tiled { wg: (16, 16), block: (8, 8), tile_k: 32 };
+    assert_eq!(big.workgroup_bytes(), 65536);
+    if context().limits().max_compute_workgroup_storage_size < big.workgroup_bytes() {
+        assert!(refused((16, 16), (8, 8), 32).contains("65536 bytes of workgroup memory"));
+    } else {
+        GpuBackend::with_tiling(context(), big).unwrap();
+    }
+}
+
+#[test]
+fn workgroup_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
+    for tiling in [MatmulTiling::tiled(), MatmulTiling::tiled_8x8()] {
+        let g = GpuBackend::with_tiling(context(), tiling).unwrap();
+        let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
+        let vec4 = "matmul::matmul_forward_tiled_vec4[";
+        for (_, form) in forms() {
+            assert!(kernel(128, 784, 300, form).starts_with(vec4), "{form:?}");
+            assert!(kernel(8, 20, 36, form).starts_with(vec4), "{form:?}");
+            assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward_tiled["), "K=65: {form:?}");
+            assert!(kernel(1, 784, 300, form).starts_with("matmul::matmul_forward_vec4_rows["), "{form:?}");
+        }
+        assert!(kernel(12, 784, 302, Matmul::tn()).starts_with("matmul::matmul_forward_tiled["));
+        assert!(kernel(1024, 100, 10, Matmul::nn()).starts_with("matmul::matmul_forward_tiled["), "N=10");
+    }
+}
+
+#[test]
 fn matmul_subgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
     for tiling in matmul_tilings().into_iter().filter(|t| matches!(t, MatmulTiling::Subgroup { .. })) {
         let mut backend = GpuBackend::with_tiling(context(), tiling).unwrap();

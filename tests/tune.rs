@@ -23,6 +23,9 @@ fn a_measurement_is_cached_and_then_read_back() {
     assert_eq!(first.source, TuneSource::Measured { cache: Some(path.clone()) });
     // Every tiling the adapter runs was timed, and the fastest chosen.
     let mut expected = vec!["register", "tiled"];
+    if ctx.kind() != wgtrain::gpu::DeviceKind::Cpu {
+        expected.push("tiled-8x8");
+    }
     if MatmulTiling::subgroups_fit(&ctx) {
         expected.push("subgroup");
     }

@@ -11,7 +11,10 @@ mod tiling;
 
 pub use class::{ClassTuning, MatmulKernels, ShapeClass};
 pub use tiling::MatmulTiling;
-use tiling::{FORMS, REGISTER_BLOCK, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_BLOCK, VEC4_BLOCK, VEC4_ROWS_BLOCK};
+use tiling::{
+    FORMS, REGISTER_BLOCK, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
+    VEC4_ROWS_BLOCK,
+};
 
 params_struct! {
     /// Mirror of the WGSL `Params` (layout checked against naga in `gpu::layout`).
@@ -41,12 +44,14 @@ pub struct TilingKernels {
     vec4_rows: Option<Specialized<FORMS>>,
     subgroup: Option<Specialized<FORMS>>,
     subgroup_strided: Option<Specialized<FORMS>>,
+    /// The rows kernel's workgroup (x, y).
+    rows_wg: (u32, u32),
 }
 
 impl TilingKernels {
     pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
         let kernels = match tiling {
-            MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => {
+            MatmulTiling::Register { wg: size } | MatmulTiling::Subgroup { wg: size } => {
                 let subgroup = matches!(tiling, MatmulTiling::Subgroup { .. });
                 if subgroup && !MatmulTiling::subgroups_fit(ctx) {
                     return Err(Error::Config {
@@ -58,7 +63,7 @@ impl TilingKernels {
                         ),
                     });
                 }
-                let wg = [("WG_X", wg.0 as f64), ("WG_Y", wg.1 as f64)];
+                let wg = [("WG_X", size.0 as f64), ("WG_Y", size.1 as f64)];
                 Self {
                     tiling,
                     general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "FORM"),
@@ -71,17 +76,36 @@ impl TilingKernels {
                     subgroup_strided: subgroup.then(|| {
                         Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup_strided", &[], "FORM")
                     }),
+                    rows_wg: size,
                 }
             }
-            MatmulTiling::Tiled { wg, tile_k } => {
-                let constants = [("TW_X", wg.0 as f64), ("TW_Y", wg.1 as f64), ("TILE_K", tile_k as f64)];
+            MatmulTiling::Tiled { wg, block, tile_k } => {
+                check_tiled(ctx, tiling)?;
+                let constants = [
+                    ("TW_X", wg.0 as f64),
+                    ("TW_Y", wg.1 as f64),
+                    ("TILE_K", tile_k as f64),
+                    ("RM", block.0 as f64),
+                    ("RN", block.1 as f64),
+                ];
+                // Products of a few rows leave a tile's rows idle: the rows kernel, one row per
+                // invocation, 64 to a workgroup (whole subgroups of any width up to 64).
+                let rows_wg = (64, 1);
+                let rows_constants = [("WG_X", rows_wg.0 as f64), ("WG_Y", rows_wg.1 as f64)];
+                let tiled = |entry| Specialized::new(shaders::MATMUL_TILED, entry, &constants, "FORM");
                 Self {
                     tiling,
-                    general: Specialized::new(shaders::MATMUL, "matmul_forward_tiled", &constants, "FORM"),
-                    vec4: None,
-                    vec4_rows: None,
+                    general: tiled("matmul_forward_tiled"),
+                    vec4: Some(tiled("matmul_forward_tiled_vec4")),
+                    vec4_rows: Some(Specialized::new(
+                        shaders::MATMUL_TILED,
+                        "matmul_forward_vec4_rows",
+                        &rows_constants,
+                        "FORM",
+                    )),
                     subgroup: None,
                     subgroup_strided: None,
+                    rows_wg,
                 }
             }
         };
@@ -100,7 +124,8 @@ impl TilingKernels {
         let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
         let strided = |kernels, tile| Pick { kernels, tile, reads_transposes: false };
         if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
-            return vec4(rows, per_workgroup(VEC4_ROWS_BLOCK));
+            let (x, y) = self.rows_wg;
+            return vec4(rows, (y * VEC4_ROWS_BLOCK.0, x * VEC4_ROWS_BLOCK.1));
         }
         let subgroup_tile = (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1);
         if let Some(subgroup) = self.subgroup.as_ref().filter(|_| aligned) {
@@ -112,8 +137,9 @@ impl TilingKernels {
             return strided(subgroup, subgroup_tile);
         }
         match (&self.vec4, self.tiling) {
+            (Some(kernels), MatmulTiling::Tiled { block, .. }) if aligned => vec4(kernels, per_workgroup(block)),
+            (_, MatmulTiling::Tiled { block, .. }) => strided(&self.general, per_workgroup(block)),
             (Some(kernels), _) if aligned => vec4(kernels, per_workgroup(VEC4_BLOCK)),
-            (_, MatmulTiling::Tiled { .. }) => strided(&self.general, per_workgroup(TILED_BLOCK)),
             _ => strided(&self.general, per_workgroup(REGISTER_BLOCK)),
         }
     }
@@ -127,6 +153,51 @@ impl TilingKernels {
     pub fn tiling(&self) -> MatmulTiling {
         self.tiling
     }
+}
+
+/// Whether this adapter can run `tiling` (a `Tiled` one) as `shaders/matmul_tiled.wgsl` is
+/// written: register blocks within its arrays, slices within its loads per invocation, the
+/// workgroup within the adapter's limits.
+fn check_tiled(ctx: &GpuContext, tiling: MatmulTiling) -> Result<()> {
+    let MatmulTiling::Tiled { wg, block, tile_k } = tiling else {
+        return Ok(());
+    };
+    let limits = ctx.limits();
+    let threads = wg.0 * wg.1;
+    let vec4_block = |b: u32| b == 4 || b == 8;
+    let problem = if block.0 == 0 || block.1 == 0 || block.0 > TILED_MAX_BLOCK.0 || block.1 > TILED_MAX_BLOCK.1 {
+        format!("register block {}x{}: each side must be 1 to 8", block.0, block.1)
+    } else if !vec4_block(block.0) || !vec4_block(block.1) {
+        format!("register block {}x{}: the vec4 kernel takes 4 or 8 on each side", block.0, block.1)
+    } else if tile_k == 0 || !tile_k.is_multiple_of(4) {
+        format!("tile depth {tile_k}: it must be a positive multiple of 4")
+    } else if tile_k * (wg.1 * block.0).max(wg.0 * block.1) / 4 > TILED_MAX_LOADS * threads {
+        format!("a {tile_k}-deep slice needs more than {TILED_MAX_LOADS} vec4 loads per invocation")
+    } else if threads > limits.max_compute_invocations_per_workgroup
+        || wg.0 > limits.max_compute_workgroup_size_x
+        || wg.1 > limits.max_compute_workgroup_size_y
+    {
+        format!(
+            "workgroup {}x{}: the adapter allows {} invocations ({} x, {} y)",
+            wg.0,
+            wg.1,
+            limits.max_compute_invocations_per_workgroup,
+            limits.max_compute_workgroup_size_x,
+            limits.max_compute_workgroup_size_y
+        )
+    } else if tiling.workgroup_bytes() > limits.max_compute_workgroup_storage_size {
+        format!(
+            "{} bytes of workgroup memory: the adapter allows {}",
+            tiling.workgroup_bytes(),
+            limits.max_compute_workgroup_storage_size
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::Config {
+        what: format!("the matmul tiling {tiling} on {}", ctx.adapter()),
+        problem: format!("{problem}; use MatmulTiling::tiled() or another preset"),
+    })
 }
 
 /// What decides which kernel of a tiling takes a product.

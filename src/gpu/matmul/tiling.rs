@@ -11,8 +11,10 @@ pub(super) const VEC4_BLOCK: (u32, u32) = (8, 16);
 /// Outputs per invocation of `matmul_forward_vec4_rows`, for products of fewer than
 /// `VEC4_BLOCK.0` rows.
 pub(super) const VEC4_ROWS_BLOCK: (u32, u32) = (1, 16);
-/// Outputs per invocation of `matmul_forward_tiled` (the WGSL `const TM`, `TN`).
-pub(super) const TILED_BLOCK: (u32, u32) = (4, 4);
+/// The largest register block of the tiled kernels (the WGSL `MAX_RM`, `MAX_RN`), and the
+/// most vec4 loads per invocation per slice (`MAX_LOADS`).
+pub(super) const TILED_MAX_BLOCK: (u32, u32) = (8, 8);
+pub(super) const TILED_MAX_LOADS: u32 = 4;
 /// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size.
 pub(super) const SUBGROUP_BLOCK: (u32, u32) = (16, 8);
 pub(super) const SUBGROUP_LANES: u32 = 8;
@@ -31,8 +33,10 @@ pub enum MatmulTiling {
     /// products of 8 rows or more; the `Register { wg }` kernels elsewhere. Needs an adapter
     /// whose subgroups are all 8 invocations (`GpuContext::fixed_subgroup_size`).
     Subgroup { wg: (u32, u32) },
-    /// Workgroup-memory tiles `TILE_K` deep; `wg` = workgroup (x, y).
-    Tiled { wg: (u32, u32), tile_k: u32 },
+    /// Workgroup-memory tiles `tile_k` deep; `wg` = workgroup (x, y), `block` = outputs per
+    /// invocation (rows, columns), so a workgroup computes `wg.1·block.0 × wg.0·block.1` of C.
+    /// All three are pipeline constants of one source (`shaders/matmul_tiled.wgsl`).
+    Tiled { wg: (u32, u32), block: (u32, u32), tile_k: u32 },
 }
 
 impl MatmulTiling {
@@ -44,13 +48,14 @@ impl MatmulTiling {
         match value.as_str() {
             "register" => Ok(Some(Self::register())),
             "tiled" => Ok(Some(Self::tiled())),
+            "tiled-8x8" => Ok(Some(Self::tiled_8x8())),
             "subgroup" if Self::subgroups_fit(ctx) => Ok(Some(Self::subgroup())),
             "subgroup" => Err(Error::BadEnv {
                 var: "WGTRAIN_MATMUL",
                 value,
-                expected: "register or tiled: this adapter has no fixed subgroup size of 8",
+                expected: "register, tiled or tiled-8x8: this adapter has no fixed subgroup size of 8",
             }),
-            _ => Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value, expected: "register, subgroup or tiled" }),
+            _ => Err(Error::BadEnv { var: "WGTRAIN_MATMUL", value, expected: "register, subgroup, tiled or tiled-8x8" }),
         }
     }
 
@@ -66,12 +71,15 @@ impl MatmulTiling {
         }
     }
 
-    /// The tiling's name, as `WGTRAIN_MATMUL` and the tuning cache spell it.
+    /// The tiling's name, as `WGTRAIN_MATMUL` and the tuning cache spell it: the presets'
+    /// (`tiled()` and `tiled_8x8()`; other tiled shapes are "tiled-custom").
     pub fn name(&self) -> &'static str {
-        match self {
+        match *self {
             Self::Register { .. } => "register",
             Self::Subgroup { .. } => "subgroup",
-            Self::Tiled { .. } => "tiled",
+            t if t == Self::tiled() => "tiled",
+            t if t == Self::tiled_8x8() => "tiled-8x8",
+            Self::Tiled { .. } => "tiled-custom",
         }
     }
 
@@ -88,8 +96,25 @@ impl MatmulTiling {
         Self::Subgroup { wg: (8, 4) }
     }
 
+    /// 64×64 tiles 16 deep, 4×4 outputs per invocation: 16 KiB of workgroup memory in two
+    /// stages, and enough workgroups to fill a large GPU from products of 128 rows.
     pub fn tiled() -> Self {
-        Self::Tiled { wg: (16, 16), tile_k: 16 }
+        Self::Tiled { wg: (16, 16), block: (4, 4), tile_k: 16 }
+    }
+
+    /// 128×128 tiles 8 deep, 8×8 outputs per invocation: twice the multiply-adds per load of
+    /// `tiled()` in the same 16 KiB, for products large enough to fill a GPU with them.
+    pub fn tiled_8x8() -> Self {
+        Self::Tiled { wg: (16, 16), block: (8, 8), tile_k: 8 }
+    }
+
+    /// Bytes of workgroup memory the tiling's kernels declare (the vec4 kernel's two stages
+    /// and the element kernel's one; a pipeline is charged for its own).
+    pub fn workgroup_bytes(&self) -> u32 {
+        match *self {
+            Self::Tiled { wg, block, tile_k } => 2 * tile_k * (wg.1 * block.0 + wg.0 * block.1) * 4,
+            _ => 0,
+        }
     }
 
     pub(super) fn wg(&self) -> (u32, u32) {
@@ -128,13 +153,14 @@ impl std::fmt::Display for MatmulTiling {
                 wg.0,
                 wg.1
             ),
-            Self::Tiled { wg, tile_k } => write!(
+            Self::Tiled { wg, block, tile_k } => write!(
                 f,
-                "workgroup-memory tiles {}x{}x{tile_k}, {}x{} per invocation, workgroup {}x{}",
-                wg.1 * TILED_BLOCK.0,
-                wg.0 * TILED_BLOCK.1,
-                TILED_BLOCK.0,
-                TILED_BLOCK.1,
+                "workgroup-memory tiles {}x{}x{tile_k}, {}x{} per invocation (vec4 loads, two stages, on \
+                 4-aligned shapes), workgroup {}x{}; fewer rows 1x16 with vec4 loads where aligned",
+                wg.1 * block.0,
+                wg.0 * block.1,
+                block.0,
+                block.1,
                 wg.0,
                 wg.1
             ),

@@ -7,7 +7,7 @@
 //! driver, wgpu and the matmul shaders' text, so each is measured once per machine and
 //! kernel version.
 //!
-//! `WGTRAIN_MATMUL=register|subgroup|tiled` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
+//! `WGTRAIN_MATMUL=register|subgroup|tiled|tiled-8x8` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
 //! command line's `--no-autotune`) skips the measurement and takes the kind-of-adapter default
 //! (`MatmulTiling::default_for`); either way every product takes that one tiling. The cache
 //! is a JSON file in `WGTRAIN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgtrain`, else
@@ -22,7 +22,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::matmul::MatmulTiling;
-use super::{GpuBackend, GpuContext};
+use super::{DeviceKind, GpuBackend, GpuContext};
 use crate::backend::{Backend, Matmul};
 use crate::error::{Error, Result};
 use crate::shaders;
@@ -141,6 +141,7 @@ pub fn cache_key(ctx: &GpuContext) -> String {
     let mut h = Sha256::new();
     h.update(shaders::MATMUL.source);
     h.update(shaders::MATMUL_SUBGROUP.source);
+    h.update(shaders::MATMUL_TILED.source);
     let kernels: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("{} | {} | {} {} | wgpu {WGPU_VERSION} | kernels {kernels}", a.name, a.backend, a.driver, a.driver_info)
 }
@@ -159,13 +160,18 @@ pub fn class_candidates(ctx: &GpuContext, tuned: &Tuned) -> Vec<MatmulTiling> {
     candidates(ctx).into_iter().filter(|t| *t == tuned.tiling || kept(t)).collect()
 }
 
-/// The tilings this adapter runs.
+/// The tilings this adapter runs. On CPU drivers, where workgroup memory is ordinary memory
+/// plus barriers and tiles lose several-fold, one tiled shape stands for all.
 fn candidates(ctx: &GpuContext) -> Vec<MatmulTiling> {
     let mut all = vec![MatmulTiling::register(), MatmulTiling::tiled()];
+    if ctx.kind() != DeviceKind::Cpu {
+        all.push(MatmulTiling::tiled_8x8());
+    }
     if MatmulTiling::subgroups_fit(ctx) {
         all.push(MatmulTiling::subgroup());
     }
-    all
+    let fits = |t: &MatmulTiling| t.workgroup_bytes() <= ctx.limits().max_compute_workgroup_storage_size;
+    all.into_iter().filter(fits).collect()
 }
 
 /// Time every candidate on `PRODUCTS`; the fastest in total, and each one's GFLOP/s.
