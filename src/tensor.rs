@@ -12,18 +12,29 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
+    /// IEEE half precision in storage; read and written as f32 values rounded to the nearest
+    /// f16 (ties to even). Only the matmul takes it (its operands and output; it accumulates in
+    /// f32), on adapters with f16 shaders (`GpuContext::supports_f16`).
+    F16,
     U32,
     U8,
 }
 
 impl DType {
-    /// Bytes a `len`-element tensor occupies on the GPU (u8 packs four to a 32-bit word).
+    /// Bytes a `len`-element tensor occupies on the GPU (u8 packs four, f16 two, to a 32-bit
+    /// word).
     pub fn device_bytes(self, len: usize) -> u64 {
         match self {
             DType::F32 | DType::U32 => len as u64 * 4,
+            DType::F16 => (len as u64 * 2).next_multiple_of(4),
             DType::U8 => (len as u64).next_multiple_of(4),
         }
     }
+}
+
+/// `v` rounded to the nearest f16 (ties to even), as f32: what an `F16` tensor holds.
+pub fn round_f16(v: f32) -> f32 {
+    half::f16::from_f32(v).to_f32()
 }
 
 /// A handle to a `(rows, cols)` matrix owned by one backend.

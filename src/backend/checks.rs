@@ -209,6 +209,9 @@ pub(crate) fn gather(src: &[Tensor], index: Tensor, dst: Tensor, _spec: &Gather,
             ));
         }
     }
+    if first.dtype == DType::F16 {
+        return Err(bad(op, "F32, U8 or U32 source chunks", "F16 chunks"));
+    }
     check_dtype(op, index, DType::U32)?;
     let want_dst = if first.dtype == DType::U32 { DType::U32 } else { DType::F32 };
     check_dtype(op, dst, want_dst)?;

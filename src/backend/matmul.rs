@@ -159,7 +159,14 @@ pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<Mat
             format!("{} (apply it with activation_forward)", spec.activation.name()),
         ));
     }
-    for t in [a, b, c].into_iter().chain(spec.bias).chain(spec.pre).chain(spec.derivative.map(|d| d.at)).chain(spec.column_sum) {
+    // A, B and C may be stored in f16 (the product accumulates in f32); the epilogue's
+    // tensors are f32.
+    for t in [a, b, c] {
+        if t.dtype != DType::F16 {
+            check_dtype("matmul", t, DType::F32)?;
+        }
+    }
+    for t in spec.bias.into_iter().chain(spec.pre).chain(spec.derivative.map(|d| d.at)).chain(spec.column_sum) {
         check_dtype("matmul", t, DType::F32)?;
     }
     Ok(MatmulDims { m, n, k })

@@ -87,6 +87,7 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
             "adapters": adapters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "chosen": ctx.adapter().to_string(),
             "device_kind": format!("{:?}", ctx.kind()),
+            "shader_f16": ctx.supports_f16(),
             "matmul_tiling": backend.matmul_tiling().to_string(),
             "matmul_tuning": {
                 "chosen": tuned.tiling.name(),
@@ -113,6 +114,8 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
     }
     outln!("chosen: {}", ctx.adapter());
     outln!("device kind: {:?}", ctx.kind());
+    let f16 = if ctx.supports_f16() { "yes (F16 tensors: the matmul over f16 operands)" } else { "no" };
+    outln!("f16 shaders: {f16}");
     outln!("matmul tiling: {}", backend.matmul_tiling());
     outln!("  {how}");
     if !tuned.gflops.is_empty() {

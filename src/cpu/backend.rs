@@ -3,7 +3,7 @@
 
 use crate::backend::StepCounters;
 use crate::error::Result;
-use crate::tensor::{check_dtype, Arena, DType, Tensor};
+use crate::tensor::{check_dtype, round_f16, Arena, DType, Tensor};
 
 pub(super) enum HostData {
     F32(Vec<f32>),
@@ -33,6 +33,17 @@ impl CpuBackend {
         match self.tensors.get(op, t)? {
             HostData::F32(v) => Ok(v),
             _ => unreachable!("dtype checked"),
+        }
+    }
+
+    /// The values of an F32 or F16 tensor (an F16 tensor holds f16-rounded values as f32).
+    pub(super) fn floats(&self, op: &'static str, t: Tensor) -> Result<&[f32]> {
+        if t.dtype != DType::F16 {
+            return self.f32s(op, t);
+        }
+        match self.tensors.get(op, t)? {
+            HostData::F32(v) => Ok(v),
+            _ => unreachable!("F16 tensors hold f32 values"),
         }
     }
 
@@ -70,6 +81,25 @@ impl CpuBackend {
         result
     }
 
+    /// `with_out` for an output that may be F16: its values are rounded to f16 at the end.
+    pub(super) fn with_float_out(
+        &mut self,
+        op: &'static str,
+        out: Tensor,
+        f: impl FnOnce(&Self, &mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        if out.dtype != DType::F16 {
+            return self.with_out(op, out, f);
+        }
+        let mut v = match self.tensors.get_mut(op, out)? {
+            HostData::F32(v) => std::mem::take(v),
+            _ => unreachable!("F16 tensors hold f32 values"),
+        };
+        let result = f(self, &mut v);
+        self.put(out, v);
+        result
+    }
+
     pub(super) fn take(&mut self, op: &'static str, t: Tensor) -> Result<Vec<f32>> {
         check_dtype(op, t, DType::F32)?;
         match self.tensors.get_mut(op, t)? {
@@ -78,7 +108,10 @@ impl CpuBackend {
         }
     }
 
-    pub(super) fn put(&mut self, t: Tensor, v: Vec<f32>) {
+    pub(super) fn put(&mut self, t: Tensor, mut v: Vec<f32>) {
+        if t.dtype == DType::F16 {
+            v.iter_mut().for_each(|x| *x = round_f16(*x));
+        }
         if let Ok(slot) = self.tensors.get_mut("put", t) {
             *slot = HostData::F32(v);
         }

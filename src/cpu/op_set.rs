@@ -17,7 +17,7 @@ impl Backend for CpuBackend {
         check_shape("alloc", rows, cols)?;
         let n = rows * cols;
         let data = match dtype {
-            DType::F32 => HostData::F32(vec![0.0; n]),
+            DType::F32 | DType::F16 => HostData::F32(vec![0.0; n]),
             DType::U32 => HostData::U32(vec![0; n]),
             DType::U8 => HostData::U8(vec![0; n]),
         };
@@ -26,10 +26,10 @@ impl Backend for CpuBackend {
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
         check_len("write", t, data.len())?;
-        let mut v = self.take("write", t)?;
-        v.copy_from_slice(data);
-        self.put(t, v);
-        Ok(())
+        self.with_float_out("write", t, |_, v| {
+            v.copy_from_slice(data);
+            Ok(())
+        })
     }
 
     fn write_u32(&mut self, t: Tensor, data: &[u32]) -> Result<()> {
@@ -47,7 +47,7 @@ impl Backend for CpuBackend {
     }
 
     fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
-        self.f32s("read", t).map(<[f32]>::to_vec)
+        self.floats("read", t).map(<[f32]>::to_vec)
     }
 
     fn read_u32(&mut self, t: Tensor) -> Result<Vec<u32>> {
@@ -141,25 +141,25 @@ impl Backend for CpuBackend {
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let d = matmul_dims(a, b, c, &spec)?;
-        self.with_out("matmul", c, |s, out| {
-            let bias = s.f32_opt("matmul", spec.bias)?;
-            let (a, b) = (s.f32s("matmul", a)?, s.f32s("matmul", b)?);
-            matmul::matmul_forward(a, b, bias, out, d, spec.trans_a, spec.trans_b);
-            Ok(())
-        })?;
+        // The product and its epilogues in f32, C rounded to f16 once at the end where it is
+        // F16 (as the kernels accumulate and run the epilogue in f32, then store).
+        let mut product = vec![0.0; d.m * d.n];
+        let bias = self.f32_opt("matmul", spec.bias)?;
+        let (av, bv) = (self.floats("matmul", a)?, self.floats("matmul", b)?);
+        matmul::matmul_forward(av, bv, bias, &mut product, d, spec.trans_a, spec.trans_b);
         if let Some(pre) = spec.pre {
-            self.copy(c, pre)?;
-        }
-        let act = spec.activation;
-        if act != Activation::Identity {
-            self.with_out("matmul", c, |_, out| {
-                out.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
+            self.with_out("matmul", pre, |_, out| {
+                out.copy_from_slice(&product);
                 Ok(())
             })?;
         }
+        let act = spec.activation;
+        if act != Activation::Identity {
+            product.iter_mut().for_each(|v| *v = act.apply(*v, act.param()));
+        }
         if let Some(sums) = spec.column_sum {
             self.with_out("matmul", sums, |s, out| {
-                let bv = s.f32s("matmul", b)?;
+                let bv = s.floats("matmul", b)?;
                 let b_at = |kk: usize, j: usize| if spec.trans_b { bv[j * d.k + kk] } else { bv[kk * d.n + j] };
                 for (j, o) in out.iter_mut().enumerate() {
                     *o = (0..d.k).map(|kk| b_at(kk, j)).sum();
@@ -169,14 +169,15 @@ impl Backend for CpuBackend {
         }
         if let Some(d) = spec.derivative {
             // As activation_backward with the product as dy.
-            self.with_out("matmul", c, |s, out| {
-                let product = out.to_vec();
-                let at = s.f32s("matmul", d.at)?;
-                activation::activation_backward(d.activation, at, &product, out, d.at.cols, Slopes::default());
-                Ok(())
-            })?;
+            let at = self.f32s("matmul", d.at)?;
+            let dy = std::mem::take(&mut product);
+            product = vec![0.0; dy.len()];
+            activation::activation_backward(d.activation, at, &dy, &mut product, d.at.cols, Slopes::default());
         }
-        Ok(())
+        self.with_float_out("matmul", c, |_, out| {
+            out.copy_from_slice(&product);
+            Ok(())
+        })
     }
 
     fn activation_forward(&mut self, act: Activation, x: Tensor, y: Tensor, args: ActivationArgs) -> Result<()> {

@@ -94,6 +94,7 @@ pub fn gather_rows(
         (DType::F32, false) => &k.gather_f32,
         (DType::U8, false) => &k.gather_u8,
         (DType::U32, _) => &k.gather_u32,
+        (DType::F16, _) => unreachable!("checks::gather refuses F16 sources"),
     };
     let invocations = if by4 && src_dtype != DType::U32 { n / 4 } else { n };
     // Unused chunk slots repeat the first chunk: read-only bindings may share a buffer.

@@ -45,7 +45,7 @@ pub use device::adapter::{list_adapters, AdapterRequest, AdapterSummary};
 pub use device::buffer::GpuBuffer;
 pub use device::context::{DeviceKind, DeviceLimits, GpuContext};
 pub use device::recorder::{GpuStats, MAX_BINDINGS, MAX_PARAMS};
-pub use matmul::{MatmulTiling, ShapeClass};
+pub use matmul::{MatmulTiling, ShapeClass, Storage};
 
 pub(crate) use device::buffer::BufferPool;
 pub(crate) use device::kernel::{Kernel, Specialized};

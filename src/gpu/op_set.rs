@@ -7,13 +7,13 @@ use super::batchnorm::{self as bn_ops};
 use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
-use super::matmul::{matmul_forward, MatmulBuffers, ShapeClass};
+use super::matmul::{matmul_forward, MatmulBuffers, ShapeClass, Storage};
 use super::optim::{self as optim_ops, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
 use super::Call;
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
 use std::sync::Arc;
 
@@ -57,6 +57,12 @@ impl Backend for GpuBackend {
 
     fn alloc(&mut self, rows: usize, cols: usize, dtype: DType) -> Result<Tensor> {
         check_shape("alloc", rows, cols)?;
+        if dtype == DType::F16 && !self.ctx.supports_f16() {
+            return Err(Error::Config {
+                what: format!("an F16 tensor on {}", self.ctx.adapter()),
+                problem: "the adapter has no f16 shaders (wgpu's SHADER_F16); keep the tensor F32".into(),
+            });
+        }
         let buffer = self.pool.acquire(&self.ctx, "alloc", dtype.device_bytes(rows * cols))?;
         self.rec.clear(&self.ctx, &buffer);
         Ok(self.tensors.insert(rows, cols, dtype, buffer))
@@ -96,9 +102,17 @@ impl Backend for GpuBackend {
     }
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
-        check_dtype("write", t, DType::F32)?;
+        if t.dtype != DType::F16 {
+            check_dtype("write", t, DType::F32)?;
+        }
         check_len("write", t, data.len())?;
         let b = Arc::clone(self.tensors.get("write", t)?);
+        if t.dtype == DType::F16 {
+            // Rounded to nearest, ties to even; padded to whole 32-bit words.
+            let mut halves: Vec<u16> = data.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+            halves.resize(data.len().next_multiple_of(2), 0);
+            return self.rec.write(&self.ctx, &b, bytemuck::cast_slice(&halves));
+        }
         self.rec.write(&self.ctx, &b, bytemuck::cast_slice(data))
     }
 
@@ -119,6 +133,12 @@ impl Backend for GpuBackend {
     }
 
     fn read(&mut self, t: Tensor) -> Result<Vec<f32>> {
+        if t.dtype == DType::F16 {
+            let b = Arc::clone(self.tensors.get("read", t)?);
+            let bytes = self.rec.read(&self.ctx, &b, DType::F16.device_bytes(t.len()))?;
+            let halves: Vec<u16> = bytemuck::pod_collect_to_vec(&bytes);
+            return Ok(halves[..t.len()].iter().map(|&h| half::f16::from_bits(h).to_f32()).collect());
+        }
         check_dtype("read", t, DType::F32)?;
         let b = Arc::clone(self.tensors.get("read", t)?);
         let bytes = self.rec.read(&self.ctx, &b, t.len() as u64 * 4)?;
@@ -203,7 +223,8 @@ impl Backend for GpuBackend {
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let dims = matmul_dims(a, b, c, &spec)?;
-        let class = ShapeClass::of(dims, &spec);
+        let storage = Storage::of(a.dtype, b.dtype, c.dtype);
+        let class = ShapeClass::of(dims, &spec).stored(storage);
         self.choose_matmul_class(class, a, b, dims, &spec)?;
         let t = &self.tensors;
         let bias = buf_opt(t, "matmul", spec.bias)?;
@@ -211,7 +232,7 @@ impl Backend for GpuBackend {
         let at = buf_opt(t, "matmul", spec.derivative.map(|d| d.at))?;
         let sums = buf_opt(t, "matmul", spec.column_sum)?;
         let (ab, bb, cb) = (buf(t, "matmul", a)?, buf(t, "matmul", b)?, buf(t, "matmul", c)?);
-        let m = MatmulBuffers { a: ab, b: bb, c: cb, bias, pre, derivative_at: at, col_sum: sums };
+        let m = MatmulBuffers { a: ab, b: bb, c: cb, bias, pre, derivative_at: at, col_sum: sums, storage };
         let set = self.k.matmul.set_for(&class);
         matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m, dims, &spec)
     }

@@ -63,8 +63,10 @@ impl GpuContext {
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgtrain"),
             // Taken where the adapter has them: timestamp queries serve `bench --profile`,
-            // subgroup operations the matmul kernel that shares op(A) across a subgroup.
-            required_features: adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
+            // subgroup operations the matmul kernel that shares op(A) across a subgroup, f16
+            // the matmul over operands stored in half precision.
+            required_features: adapter.features()
+                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16),
             required_limits: adapter.limits(),
             ..Default::default()
         };
@@ -120,6 +122,12 @@ impl GpuContext {
 
     pub fn kind(&self) -> DeviceKind {
         self.kind
+    }
+
+    /// Whether shaders may use f16 (wgpu's `SHADER_F16`: f16 arithmetic and 16-bit storage),
+    /// which `DType::F16` tensors need.
+    pub fn supports_f16(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_F16)
     }
 
     pub fn limits(&self) -> &DeviceLimits {

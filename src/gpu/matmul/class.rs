@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::{Layout, MatmulTiling, TilingKernels};
+use super::{Layout, MatmulTiling, Storage, TilingKernels};
 use crate::backend::{Matmul, MatmulDims};
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -26,6 +26,8 @@ pub struct ShapeClass {
     pub m: u8,
     pub k: u8,
     pub n: u8,
+    /// Which operands are stored in f16.
+    pub storage: Storage,
 }
 
 impl ShapeClass {
@@ -39,7 +41,13 @@ impl ShapeClass {
             m: log4_ceil(d.m),
             k: log4_ceil(d.k),
             n: log4_ceil(d.n),
+            storage: Storage::F32,
         }
+    }
+
+    /// The class of a product whose operands are stored as `storage` says.
+    pub fn stored(self, storage: Storage) -> Self {
+        Self { storage, ..self }
     }
 
     /// The transposes: "nn", "nt", "tn" or "tt".
@@ -58,7 +66,8 @@ impl ShapeClass {
         let loads = if self.aligned { "vec4" } else { "strided" };
         let rows = if self.few_rows { " rows<8" } else { "" };
         let bound = |e: u8| 1u64 << (2 * e);
-        format!("{form} {loads}{rows} M≤{} K≤{} N≤{}", bound(self.m), bound(self.k), bound(self.n))
+        let stored = if self.storage.any_f16() { format!(" {}", self.storage.label()) } else { String::new() };
+        format!("{form} {loads}{rows} M≤{} K≤{} N≤{}{stored}", bound(self.m), bound(self.k), bound(self.n))
     }
 }
 

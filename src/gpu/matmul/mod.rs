@@ -1,5 +1,7 @@
 //! Host side of `shaders/matmul.wgsl`: tiling choice, params, and the dispatch.
 
+use std::sync::OnceLock;
+
 use super::to_u32;
 use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::{Error, Result};
@@ -7,9 +9,11 @@ use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
 mod class;
+mod storage;
 mod tiling;
 
 pub use class::{ClassTuning, MatmulKernels, ShapeClass};
+pub use storage::Storage;
 pub use tiling::MatmulTiling;
 use tiling::{
     FORMS, REGISTER_BLOCK, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
@@ -35,52 +39,46 @@ params_struct! {
 }
 
 /// The matmul pipelines for one tiling on one device: a kernel for any shape and, for
-/// register tiling, the vec4 kernels for aligned shapes (and the subgroup kernel).
+/// register tiling, the vec4 kernels for aligned shapes (and the subgroup kernel); a set of
+/// them for each storage of the operands (f32, or f16 for some of A, B and C).
 pub struct TilingKernels {
     tiling: MatmulTiling,
+    /// By `Storage::index`; the f32 set is made with the tiling, the others at first use.
+    sets: [OnceLock<Kernels>; 8],
+    /// The rows kernel's workgroup (x, y).
+    rows_wg: (u32, u32),
+}
+
+/// One tiling's kernels for one storage.
+struct Kernels {
     /// Each built for the epilogues a product uses (the WGSL `FORM` bits), on first use.
     general: Specialized<FORMS>,
     vec4: Option<Specialized<FORMS>>,
     vec4_rows: Option<Specialized<FORMS>>,
     subgroup: Option<Specialized<FORMS>>,
     subgroup_strided: Option<Specialized<FORMS>>,
-    /// The rows kernel's workgroup (x, y).
-    rows_wg: (u32, u32),
 }
 
-impl TilingKernels {
-    pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
-        let kernels = match tiling {
+impl Kernels {
+    fn new(tiling: MatmulTiling, storage: Storage, rows_wg: (u32, u32)) -> Self {
+        let shader = |base| storage::variant(base, storage);
+        let rows_constants = [("WG_X", rows_wg.0 as f64), ("WG_Y", rows_wg.1 as f64)];
+        match tiling {
             MatmulTiling::Register { wg: size } | MatmulTiling::Subgroup { wg: size } => {
                 let subgroup = matches!(tiling, MatmulTiling::Subgroup { .. });
-                if subgroup && !MatmulTiling::subgroups_fit(ctx) {
-                    return Err(Error::Config {
-                        what: format!("the subgroup matmul tiling on {}", ctx.adapter()),
-                        problem: format!(
-                            "it needs subgroup operations with every subgroup {SUBGROUP_LANES} invocations wide \
-                             (fixed subgroup size here: {:?}); use MatmulTiling::register()",
-                            ctx.fixed_subgroup_size()
-                        ),
-                    });
-                }
                 let wg = [("WG_X", size.0 as f64), ("WG_Y", size.1 as f64)];
+                let (plain, shared) = (shader(shaders::MATMUL), shader(shaders::MATMUL_SUBGROUP));
                 Self {
-                    tiling,
-                    general: Specialized::new(shaders::MATMUL, "matmul_forward", &wg, "FORM"),
+                    general: Specialized::new(plain, "matmul_forward", &wg, "FORM"),
                     // Under Subgroup, aligned products of 8 rows or more go to the subgroup kernel.
-                    vec4: (!subgroup).then(|| Specialized::new(shaders::MATMUL, "matmul_forward_vec4", &wg, "FORM")),
-                    vec4_rows: Some(Specialized::new(shaders::MATMUL, "matmul_forward_vec4_rows", &wg, "FORM")),
-                    subgroup: subgroup.then(|| {
-                        Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup", &[], "FORM")
-                    }),
-                    subgroup_strided: subgroup.then(|| {
-                        Specialized::new(shaders::MATMUL_SUBGROUP, "matmul_forward_subgroup_strided", &[], "FORM")
-                    }),
-                    rows_wg: size,
+                    vec4: (!subgroup).then(|| Specialized::new(plain, "matmul_forward_vec4", &wg, "FORM")),
+                    vec4_rows: Some(Specialized::new(plain, "matmul_forward_vec4_rows", &rows_constants, "FORM")),
+                    subgroup: subgroup.then(|| Specialized::new(shared, "matmul_forward_subgroup", &[], "FORM")),
+                    subgroup_strided: subgroup
+                        .then(|| Specialized::new(shared, "matmul_forward_subgroup_strided", &[], "FORM")),
                 }
             }
             MatmulTiling::Tiled { wg, block, tile_k } => {
-                check_tiled(ctx, tiling)?;
                 let constants = [
                     ("TW_X", wg.0 as f64),
                     ("TW_Y", wg.1 as f64),
@@ -88,66 +86,93 @@ impl TilingKernels {
                     ("RM", block.0 as f64),
                     ("RN", block.1 as f64),
                 ];
-                // Products of a few rows leave a tile's rows idle: the rows kernel, one row per
-                // invocation, 64 to a workgroup (whole subgroups of any width up to 64).
-                let rows_wg = (64, 1);
-                let rows_constants = [("WG_X", rows_wg.0 as f64), ("WG_Y", rows_wg.1 as f64)];
-                let tiled = |entry| Specialized::new(shaders::MATMUL_TILED, entry, &constants, "FORM");
+                let tiled = shader(shaders::MATMUL_TILED);
                 Self {
-                    tiling,
-                    general: tiled("matmul_forward_tiled"),
-                    vec4: Some(tiled("matmul_forward_tiled_vec4")),
-                    vec4_rows: Some(Specialized::new(
-                        shaders::MATMUL_TILED,
-                        "matmul_forward_vec4_rows",
-                        &rows_constants,
-                        "FORM",
-                    )),
+                    general: Specialized::new(tiled, "matmul_forward_tiled", &constants, "FORM"),
+                    vec4: Some(Specialized::new(tiled, "matmul_forward_tiled_vec4", &constants, "FORM")),
+                    vec4_rows: Some(Specialized::new(tiled, "matmul_forward_vec4_rows", &rows_constants, "FORM")),
                     subgroup: None,
                     subgroup_strided: None,
-                    rows_wg,
                 }
             }
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Specialized<FORMS>> {
+        std::iter::once(&self.general)
+            .chain(&self.vec4)
+            .chain(&self.vec4_rows)
+            .chain(&self.subgroup)
+            .chain(&self.subgroup_strided)
+    }
+}
+
+impl TilingKernels {
+    pub fn new(ctx: &GpuContext, tiling: MatmulTiling) -> Result<Self> {
+        let rows_wg = match tiling {
+            MatmulTiling::Subgroup { .. } if !MatmulTiling::subgroups_fit(ctx) => {
+                return Err(Error::Config {
+                    what: format!("the subgroup matmul tiling on {}", ctx.adapter()),
+                    problem: format!(
+                        "it needs subgroup operations with every subgroup {SUBGROUP_LANES} invocations wide \
+                         (fixed subgroup size here: {:?}); use MatmulTiling::register()",
+                        ctx.fixed_subgroup_size()
+                    ),
+                });
+            }
+            MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => wg,
+            // Products of a few rows leave a tile's rows idle: the rows kernel, one row per
+            // invocation, 64 to a workgroup (whole subgroups of any width up to 64).
+            MatmulTiling::Tiled { .. } => {
+                check_tiled(ctx, tiling)?;
+                (64, 1)
+            }
         };
+        let kernels = Self { tiling, sets: Default::default(), rows_wg };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
-        for k in std::iter::once(&kernels.general).chain(&kernels.vec4).chain(&kernels.vec4_rows).chain(&kernels.subgroup).chain(&kernels.subgroup_strided) {
+        for k in kernels.set(Storage::F32).all() {
             k.get(ctx, 0)?;
         }
         Ok(kernels)
     }
 
+    fn set(&self, storage: Storage) -> &Kernels {
+        self.sets[storage.index()].get_or_init(|| Kernels::new(self.tiling, storage, self.rows_wg))
+    }
+
     /// The kernels `matmul_forward` will dispatch for these sizes.
-    fn pick(&self, d: MatmulDims, spec: &Matmul) -> Pick<'_> {
+    fn pick(&self, d: MatmulDims, spec: &Matmul, storage: Storage) -> Pick<'_> {
         let Layout { aligned, rows_aligned, few_rows } = Layout::of(d, spec);
+        let set = self.set(storage);
         let wg = self.tiling.wg();
         let per_workgroup = |block: (u32, u32)| (wg.1 * block.0, wg.0 * block.1);
         let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
         let strided = |kernels, tile| Pick { kernels, tile, reads_transposes: false };
-        if let Some(rows) = self.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
+        if let Some(rows) = set.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
             let (x, y) = self.rows_wg;
             return vec4(rows, (y * VEC4_ROWS_BLOCK.0, x * VEC4_ROWS_BLOCK.1));
         }
         let subgroup_tile = (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1);
-        if let Some(subgroup) = self.subgroup.as_ref().filter(|_| aligned) {
+        if let Some(subgroup) = set.subgroup.as_ref().filter(|_| aligned) {
             return vec4(subgroup, subgroup_tile);
         }
         // Unaligned, 8 rows or more: element loads still share op(A) (127×781×301 on
         // lavapipe: 23 GFLOPS, against 9 for matmul_forward).
-        if let Some(subgroup) = self.subgroup_strided.as_ref().filter(|_| !few_rows) {
+        if let Some(subgroup) = set.subgroup_strided.as_ref().filter(|_| !few_rows) {
             return strided(subgroup, subgroup_tile);
         }
-        match (&self.vec4, self.tiling) {
+        match (&set.vec4, self.tiling) {
             (Some(kernels), MatmulTiling::Tiled { block, .. }) if aligned => vec4(kernels, per_workgroup(block)),
-            (_, MatmulTiling::Tiled { block, .. }) => strided(&self.general, per_workgroup(block)),
+            (_, MatmulTiling::Tiled { block, .. }) => strided(&set.general, per_workgroup(block)),
             (Some(kernels), _) if aligned => vec4(kernels, per_workgroup(VEC4_BLOCK)),
-            _ => strided(&self.general, per_workgroup(REGISTER_BLOCK)),
+            _ => strided(&set.general, per_workgroup(REGISTER_BLOCK)),
         }
     }
 
     /// The entry point used for these sizes, as `matmul::<entry>[<tiling>]` (for tests and
     /// benchmark reports).
     pub fn kernel_for(&self, d: MatmulDims, spec: &Matmul) -> String {
-        format!("matmul::{}[{}]", self.pick(d, spec).kernels.entry(), self.tiling)
+        format!("matmul::{}[{}]", self.pick(d, spec, Storage::F32).kernels.entry(), self.tiling)
     }
 
     pub fn tiling(&self) -> MatmulTiling {
@@ -241,6 +266,8 @@ pub struct MatmulBuffers<'a> {
     pub pre: Option<&'a GpuBuffer>,
     pub derivative_at: Option<&'a GpuBuffer>,
     pub col_sum: Option<&'a GpuBuffer>,
+    /// Which of A, B and C are stored in f16.
+    pub storage: Storage,
 }
 
 /// Record `C = act(op(A)·op(B) + bias)`, keeping the pre-activation in `pre` when given, or
@@ -249,7 +276,7 @@ pub struct MatmulBuffers<'a> {
 /// a: (M, K) or (K, M); b: (K, N) or (N, K); c, pre, derivative_at: (M, N).
 pub fn matmul_forward(call: Call<TilingKernels>, m: MatmulBuffers, d: MatmulDims, spec: &Matmul) -> Result<()> {
     let Call { rec, ctx, k: kernels } = call;
-    let MatmulBuffers { a, b, c, bias, pre, derivative_at, col_sum } = m;
+    let MatmulBuffers { a, b, c, bias, pre, derivative_at, col_sum, storage } = m;
     let (m, n, k) = (to_u32("matmul", "M", d.m)?, to_u32("matmul", "N", d.n)?, to_u32("matmul", "K", d.k)?);
     let (a_rs, a_ks) = if spec.trans_a { (1, m) } else { (k, 1) };
     let (b_ks, b_cs) = if spec.trans_b { (1, k) } else { (n, 1) };
@@ -269,7 +296,7 @@ pub fn matmul_forward(call: Call<TilingKernels>, m: MatmulBuffers, d: MatmulDims
         _pad2: 0,
         _pad3: 0,
     };
-    let pick = kernels.pick(d, spec);
+    let pick = kernels.pick(d, spec, storage);
     let (tile_rows, tile_cols) = pick.tile;
     // The WGSL `FORM` bits: 1 activation, 2 derivative, 4 column sums, 8 bias, 16 keep the
     // pre-activation, 32 and 64 the transposes (read only by kernels with vec4 loads; the

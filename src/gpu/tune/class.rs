@@ -11,9 +11,9 @@ use super::cache::{class_entry, settle_class, ClassEntry};
 use crate::backend::{Matmul, MatmulDims};
 use crate::error::Result;
 use crate::gpu::backend::buf;
-use crate::gpu::matmul::{matmul_forward, ClassTuning, MatmulBuffers, ShapeClass};
+use crate::gpu::matmul::{matmul_forward, ClassTuning, MatmulBuffers, ShapeClass, Storage};
 use crate::gpu::{Call, GpuBackend, GpuBuffer};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// Rows a timed product keeps at most: tilings divide work by rows, so beyond a few hundred
 /// the ranking no longer moves, and a batch-1024 product of a wide net takes seconds on a CPU
@@ -55,7 +55,7 @@ impl GpuBackend {
         let entry = match known.or_else(cached) {
             Some(entry) if self.k.matmul.candidates().any(|s| s.tiling().name() == entry.tiling) => entry,
             _ => {
-                let timed = self.time_class(a, b, d, spec)?;
+                let timed = self.time_class(a, b, d, spec, class.storage.c)?;
                 match &tuning.cache {
                     Some(dir) => settle_class(dir, &tuning.key, &class.label(), timed),
                     None => timed,
@@ -68,7 +68,8 @@ impl GpuBackend {
     }
 
     /// Time each candidate on this product (its rows capped at `ROWS`), plain: no epilogue.
-    fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul) -> Result<ClassEntry> {
+    /// `c_f16`: the product's output is stored in f16 (so is the scratch one).
+    fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul, c_f16: bool) -> Result<ClassEntry> {
         // What is recorded runs first, so it is not timed with the candidates.
         self.rec.submit(&self.ctx)?;
         self.ctx.wait()?;
@@ -77,10 +78,11 @@ impl GpuBackend {
         let rows = if d.m > ROWS { ROWS + d.m % 16 } else { d.m };
         let timed = MatmulDims { m: rows, ..d };
         let plain = Matmul { trans_a: spec.trans_a, trans_b: spec.trans_b, ..Matmul::default() };
-        let scratch = self.pool.acquire(&self.ctx, "matmul tuning", (rows * d.n * 4) as u64)?;
+        let out = if c_f16 { DType::F16 } else { DType::F32 };
+        let scratch = self.pool.acquire(&self.ctx, "matmul tuning", out.device_bytes(rows * d.n))?;
         let repeats = WORK.div_ceil(rows * d.k * d.n).clamp(1, 64);
         let profile = self.rec.profile.take(); // the timings are not the profiled work
-        let seconds = self.time_candidates(a, b, &scratch, timed, &plain, repeats);
+        let seconds = self.time_candidates(a, b, &scratch, out, timed, &plain, repeats);
         self.rec.profile = profile;
         self.pool.release(scratch);
         let seconds = seconds?;
@@ -105,13 +107,15 @@ impl GpuBackend {
         a: Tensor,
         b: Tensor,
         c: &Arc<GpuBuffer>,
+        out: DType,
         d: MatmulDims,
         spec: &Matmul,
         repeats: usize,
     ) -> Result<Vec<(String, Vec<f64>)>> {
         let (ab, bb) = (buf(&self.tensors, "matmul", a)?, buf(&self.tensors, "matmul", b)?);
         let sets: Vec<_> = self.k.matmul.candidates().collect();
-        let m = MatmulBuffers { a: ab, b: bb, c, bias: None, pre: None, derivative_at: None, col_sum: None };
+        let storage = Storage::of(a.dtype, b.dtype, out);
+        let m = MatmulBuffers { a: ab, b: bb, c, bias: None, pre: None, derivative_at: None, col_sum: None, storage };
         // Once each untimed: builds the pipeline for this form if no product has yet.
         for set in &sets {
             matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m.clone(), d, spec)?;

@@ -1,0 +1,185 @@
+//! Products over operands stored in f16. The matmul kernels are written for f32 storage; a
+//! variant for f16 A, B or C is the same WGSL with those bindings declared f16, every load
+//! of them widened to f32 where it is read (`f32(a[i])`, `vec4<f32>(a4[i])`) and every store
+//! to C narrowed (`c[i] = f16(v)`). So the arithmetic, the accumulation order and the
+//! epilogues are the f32 kernels' own, and a product over f16 operands differs from the f32
+//! product over the same (f16-representable) values only in C's final rounding.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::shaders::Shader;
+use crate::tensor::DType;
+
+/// Which of a product's A, B and C are stored in f16 (the others in f32).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Storage {
+    pub a: bool,
+    pub b: bool,
+    pub c: bool,
+}
+
+impl Storage {
+    pub const F32: Self = Self { a: false, b: false, c: false };
+
+    pub fn of(a: DType, b: DType, c: DType) -> Self {
+        Self { a: a == DType::F16, b: b == DType::F16, c: c == DType::F16 }
+    }
+
+    pub fn any_f16(self) -> bool {
+        self.a || self.b || self.c
+    }
+
+    /// 0 for all-f32, up to 7: a bit each for A, B and C.
+    pub(super) fn index(self) -> usize {
+        self.a as usize | (self.b as usize) << 1 | (self.c as usize) << 2
+    }
+
+    /// "f16·f32→f16": A's type, B's, C's.
+    pub fn label(self) -> String {
+        let t = |f16: bool| if f16 { "f16" } else { "f32" };
+        format!("{}·{}→{}", t(self.a), t(self.b), t(self.c))
+    }
+}
+
+/// `base` (a matmul shader) with the bindings `storage` names stored in f16; `base` itself for
+/// all-f32. Generated once per process and variant.
+pub fn variant(base: Shader, storage: Storage) -> Shader {
+    if !storage.any_f16() {
+        return base;
+    }
+    static VARIANTS: Mutex<Option<HashMap<(&'static str, Storage), Shader>>> = Mutex::new(None);
+    let mut variants = VARIANTS.lock().unwrap_or_else(|p| p.into_inner());
+    *variants.get_or_insert_with(HashMap::new).entry((base.family, storage)).or_insert_with(|| {
+        // Leaked: a handful of module texts per process, alive as long as the pipelines.
+        let family = Box::leak(format!("{}.{}", base.family, storage.label()).into_boxed_str());
+        let source = Box::leak(rewrite(base.source, storage).into_boxed_str());
+        Shader { family, source, guards_own_indices: base.guards_own_indices }
+    })
+}
+
+/// The operand bindings as the matmul shaders declare them, and how a load of each widens.
+const OPERANDS: [(&str, &str, &str); 4] = [
+    ("var<storage, read> a: array<f32>;", "a", "f32"),
+    ("var<storage, read> b: array<f32>;", "b", "f32"),
+    ("var<storage, read> a4: array<vec4<f32>>;", "a4", "vec4<f32>"),
+    ("var<storage, read> b4: array<vec4<f32>>;", "b4", "vec4<f32>"),
+];
+const OUTPUT: &str = "var<storage, read_write> c: array<f32>;";
+
+/// The f16 form of a matmul shader's text (see the module docs).
+pub(super) fn rewrite(source: &str, storage: Storage) -> String {
+    let mut text = source.to_string();
+    let mut widen: Vec<(&str, &str)> = Vec::new();
+    for (decl, name, wide) in OPERANDS {
+        if (name.starts_with('a') && storage.a) || (name.starts_with('b') && storage.b) {
+            assert!(text.contains(decl), "matmul shaders declare `{decl}`");
+            text = text.replace(decl, &decl.replace("f32", "f16"));
+            widen.push((name, wide));
+        }
+    }
+    if storage.c {
+        assert!(text.contains(OUTPUT), "matmul shaders declare `{OUTPUT}`");
+        text = text.replace(OUTPUT, &OUTPUT.replace("f32", "f16"));
+    }
+    format!("enable f16;\n{}", convert(&text, &widen, storage.c))
+}
+
+/// `text` with each indexing of a `widen` binding wrapped in its conversion, and, where
+/// `narrow_c`, each `c[i] = v;` made `c[i] = f16(v);`. Index expressions are converted too.
+fn convert(text: &str, widen: &[(&str, &str)], narrow_c: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut i = 0;
+    while i < text.len() {
+        let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'.');
+        let rest = &text[i..];
+        let load = widen.iter().find(|(name, _)| rest.starts_with(name) && rest[name.len()..].starts_with('['));
+        if let (true, Some(&(name, wide))) = (boundary, load) {
+            let open = i + name.len();
+            let close = matching(text, open);
+            out.push_str(&format!("{wide}({name}[{}])", convert(&text[open + 1..close], widen, narrow_c)));
+            i = close + 1;
+            continue;
+        }
+        if boundary && narrow_c && rest.starts_with("c[") {
+            let close = matching(text, i + 1);
+            if let Some(assign) = text[close + 1..].strip_prefix(" = ") {
+                let end = close + 1 + 3 + statement_end(assign);
+                let index = convert(&text[i + 2..close], widen, narrow_c);
+                let value = convert(&text[close + 4..end], widen, narrow_c);
+                out.push_str(&format!("c[{index}] = f16({value})"));
+                i = end;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().expect("i < len");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// The index of the `]` matching the `[` at `open`.
+fn matching(text: &str, open: usize) -> usize {
+    let mut depth = 0;
+    for (j, ch) in text[open..].char_indices() {
+        match ch {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return open + j;
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced brackets in a matmul shader at byte {open}")
+}
+
+/// The length of `s` up to its first `;` outside brackets and parentheses.
+fn statement_end(s: &str) -> usize {
+    let mut depth = 0i32;
+    for (j, ch) in s.char_indices() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ';' if depth == 0 => return j,
+            _ => {}
+        }
+    }
+    panic!("a store to C without its `;` in a matmul shader")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_widen_stores_narrow_and_nothing_else_changes() {
+        let all = Storage { a: true, b: true, c: true };
+        let src = "var<storage, read> a: array<f32>;\nvar<storage, read> b4: array<vec4<f32>>;\n\
+                   var<storage, read_write> c: array<f32>;\nvar<storage, read> a4: array<vec4<f32>>;\n\
+                   var<storage, read> b: array<f32>;\n\
+                   let x = a[b_off[i] + a[j]] * tile_b[k] + acc[c] + b4[i / 4u][i % 4u];\n\
+                   c[row * p.n + col] = epilogue(a4[i], min(r, p.m - 1u));\n";
+        let got = rewrite(src, all);
+        assert!(got.starts_with("enable f16;\n"));
+        assert!(got.contains("a: array<f16>;") && got.contains("b4: array<vec4<f16>>;") && got.contains("c: array<f16>;"));
+        assert!(got.contains("let x = f32(a[b_off[i] + f32(a[j])]) * tile_b[k] + acc[c] + vec4<f32>(b4[i / 4u])[i % 4u];"), "{got}");
+        assert!(got.contains("c[row * p.n + col] = f16(epilogue(vec4<f32>(a4[i]), min(r, p.m - 1u)));"), "{got}");
+        // Only B in f16: A's loads are untouched.
+        let b_only = rewrite(src, Storage { b: true, ..Storage::F32 });
+        assert!(b_only.contains("let x = a[b_off[i] + a[j]] * tile_b[k] + acc[c] + vec4<f32>(b4[i / 4u])[i % 4u];"));
+        assert!(b_only.contains("c[row * p.n + col] = epilogue(a4[i], min(r, p.m - 1u));"));
+    }
+
+    #[test]
+    fn storage_indices_are_distinct() {
+        let mut seen: Vec<usize> = (0..8).map(|i| Storage { a: i & 1 != 0, b: i & 2 != 0, c: i & 4 != 0 }.index()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        assert_eq!(Storage::of(DType::F16, DType::F32, DType::F16).label(), "f16·f32→f16");
+    }
+}
