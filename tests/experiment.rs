@@ -306,11 +306,11 @@ fn activation_answers_compare_with_intervals() {
     let a = answer::activations(&rows, &outputs, 0.75);
     assert!(a.contains("that it beats ReLU (78.0 ± 0.5% (n=3)): holds (silu minus ReLU +3.0 points"), "{a}");
     assert!(a.contains("score the same: holds") && a.contains("softmax beats one-vs-rest logistic outputs: inconclusive at this scale"), "{a}");
-    assert!(a.contains("That ReLU trains fastest per epoch: holds (ReLU 0.87×"), "{a}");
+    assert!(a.contains("That ReLU trains fastest per step: holds (ReLU 0.87×"), "{a}");
     // Timings as noisy as a shared machine's: no verdict on speed.
     let shared: Vec<_> = rows.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, vec![r.3[1] - 0.5, r.3[1], r.3[1] + 0.5])).collect();
     let b = answer::activations(&shared, &outputs, 0.75);
-    assert!(b.contains("That ReLU trains fastest per epoch: inconclusive at this scale"), "{b}");
+    assert!(b.contains("That ReLU trains fastest per step: inconclusive at this scale"), "{b}");
 }
 
 #[test]

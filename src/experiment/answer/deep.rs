@@ -197,7 +197,7 @@ pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
 }
 
 /// Question 4, from each hidden activation's (name, test accuracy per seed, mean epochs to
-/// `target` where every seed got there, seconds per epoch per seed) and each output's (task,
+/// `target` where every seed got there, ms per training step per alternated round) and each output's (task,
 /// logistic rather than softmax, test accuracy per seed).
 pub fn activations(
     rows: &[(String, Vec<f64>, Option<f64>, Vec<f64>)],
@@ -235,8 +235,8 @@ pub fn activations(
     let others: Vec<f64> = rows.iter().filter(|r| r.0 != relu.0).flat_map(|r| r.3.iter().copied()).collect();
     let speed = Difference::of(&relu.3, &others);
     s += &format!(
-        "That ReLU trains fastest per epoch: {} (ReLU {:.2}× the other activations' mean; seconds per epoch, ReLU minus \
-         the others, {}; cheapest {} at {:.2} s, dearest {} at {:.2} s; epochs timed in sequence, not alternated). ",
+        "That ReLU trains fastest per step: {} (ReLU {:.2}× the other activations' mean; ms per step, ReLU minus the \
+         others, {}; cheapest {} at {:.2} ms, dearest {} at {:.2} ms; steps timed in alternation). ",
         speed.verdict(-1.0).word(),
         mean(&relu.3) / mean(&others),
         speed.describe(Unit::Decimals(2)),
