@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The checks for a machine with a real GPU, in one script under 8 minutes: the matmul parity
-# tests and the per-class tuning check, the criterion matmul benches, `wgtrain bench` (mlp,
+# tests (f32 and f16 storage) and the per-class tuning check, the criterion matmul benches, `wgtrain bench` (mlp,
 # wide, deep at batch 1, 128 and 1024, JSON) and the tuner's choices, then a table of GFLOP/s
 # against the card's FP32 peak.
 #
@@ -25,7 +25,7 @@ pack() {
     cargo build --release --bin wgtrain || exit 1
     # The test and bench executables, as cargo names them (a hash in the file name).
     local listing="$dir/.cargo-artifacts.json"
-    (cargo test --release --no-run --message-format=json --test matmul --test tune_classes &&
+    (cargo test --release --no-run --message-format=json --test matmul --test matmul_f16 --test tune_classes &&
         cargo bench --no-run --message-format=json --bench matmul) >"$listing" || exit 1
     cp target/release/wgtrain "$dir/wgtrain"
     python3 - "$dir" "$listing" <<'PY' || exit 1
@@ -69,6 +69,7 @@ run() {
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv >"$out/nvidia-smi.csv" 2>&1
     step info 120 "$dir/wgtrain" info --device gpu --json
     step parity 180 "$dir/test-matmul" --test-threads 4
+    step parity-f16 120 "$dir/test-matmul_f16" --test-threads 4
     step tune-classes 180 "$dir/test-tune_classes" --test-threads 1 --nocapture
     # QUICK=1: a smoke run of the script itself on a slow adapter (lavapipe): fewer shapes.
     local filter=gpu models=mlp,wide,deep batches=1,128,1024
