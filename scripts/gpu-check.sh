@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The checks for a machine with a real GPU, in one script under 8 minutes: the matmul parity
-# tests (f32 and f16 storage) and the per-class tuning check, the criterion matmul benches, `wgtrain bench` (mlp,
-# wide, deep at batch 1, 128 and 1024, JSON) and the tuner's choices, then a table of GFLOP/s
-# against the card's FP32 peak.
+# tests (f32 and f16 storage) and the per-class tuning check, the criterion matmul benches,
+# `wgtrain bench` (mlp, wide, deep at batch 1, 128 and 1024, JSON) and the tuner's choices,
+# then a table of GFLOP/s against the card's FP32 peak.
 #
 #   scripts/gpu-check.sh                 build here and run here (output in gpu-check-out/)
 #   scripts/gpu-check.sh pack DIR        build release binaries here and copy them into DIR
