@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""wgtrain against the Burn peer (../shared/peers/burn-mlp, Burn 0.22 on wgpu) on the same
-adapter: the same MLP training step (SGD momentum 0.9, cross-entropy, random inputs) and
+"""wgtrain against a Burn peer (../shared/peers/burn-best, Burn 0.22 on wgpu with its default
+features, autotune and fusion, as its users build it; or ../shared/peers/burn-mlp, without
+them) on the same adapter: the same MLP training step (SGD momentum 0.9, cross-entropy, random inputs) and
 inference, measured in one run, alternating wgtrain and Burn, several rounds; prints the
 medians and the ratios. These machines are noisy: only ratios from one run mean anything.
 
-Usage: python3 scripts/versus-burn.py --burn PATH/burn-mlp-peer [--layers 784,300,100,10]
+Usage: python3 scripts/versus-burn.py --burn PATH/burn-best-peer [--layers 784,300,100,10]
            [--batch 1,128,1024] [--rounds 3] [--wgtrain target/release/wgtrain]
 """
 import argparse
@@ -15,9 +16,18 @@ import subprocess
 import sys
 
 
-def burn_steps(batch):
-    # About a second or two of training per measurement on lavapipe.
-    return max(10, min(200, 20000 // max(batch, 1)))
+def macs_per_sample(layers):
+    sizes = [int(v) for v in layers.split(",")]
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def burn_steps(layers, batch):
+    # About a second or two of training per measurement on lavapipe for the MLP, scaled down
+    # by the model's multiply-adds per sample (the wide model's 156 steps at batch 128 took
+    # a quarter of an hour a round), at least 5.
+    mlp = macs_per_sample("784,300,100,10")
+    scale = mlp / macs_per_sample(layers)
+    return max(5, min(200, int(20000 * min(1.0, scale * 4) // max(batch, 1))))
 
 
 def run_wgtrain(exe, layers, batch):
@@ -28,7 +38,7 @@ def run_wgtrain(exe, layers, batch):
 
 
 def run_burn(exe, layers, batch):
-    out = subprocess.run([exe, layers, str(batch), str(burn_steps(batch))], capture_output=True, text=True,
+    out = subprocess.run([exe, layers, str(batch), str(burn_steps(layers, batch))], capture_output=True, text=True,
                          check=True).stdout
     m = re.search(r"train_samples_per_s=(\d+) infer_samples_per_s=(\d+)", out)
     if not m:
@@ -38,7 +48,7 @@ def run_burn(exe, layers, batch):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--burn", required=True, help="the built burn-mlp-peer binary")
+    p.add_argument("--burn", required=True, help="the built burn-best-peer (or burn-mlp-peer) binary")
     p.add_argument("--wgtrain", default="target/release/wgtrain")
     p.add_argument("--layers", default="784,300,100,10")
     p.add_argument("--batch", default="1,128,1024")
