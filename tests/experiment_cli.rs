@@ -127,7 +127,11 @@ fn an_interrupted_experiment_keeps_its_finished_runs_and_resume_continues() {
     let child = common::cli::wgtrain_command(&args).spawn().unwrap();
     // Wait for two recorded units (five β values, one seed each), then Ctrl-C.
     let partial = dir.join(".exp.partial");
-    let units = || std::fs::read_dir(partial.join("units")).map_or(0, |d| d.count());
+    // Recorded units only: a unit being written is a temporary file beside them until its rename.
+    let cbor = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).map_or(0, |d| d.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cbor"))).count())
+    };
+    let units = || cbor(&partial.join("units"));
     let start = std::time::Instant::now();
     while units() < 2 {
         assert!(start.elapsed() < std::time::Duration::from_secs(180), "no unit was recorded");
@@ -152,7 +156,7 @@ fn an_interrupted_experiment_keeps_its_finished_runs_and_resume_continues() {
     // Every recorded result (five traces, the adapter's and the machine's description) is
     // either kept from the interrupted run or measured now, never both.
     assert!(out.join("report.md").is_file() && !partial.exists());
-    let total = std::fs::read_dir(out.join("units")).unwrap().count();
+    let total = cbor(&out.join("units"));
     assert!(total >= 5, "{total} units");
     assert!(stdout.contains(&format!("{} unit(s) measured, {kept} taken from the record", total - kept)), "{stdout}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
