@@ -93,13 +93,7 @@ pub fn elu_vs_relu(ctx: &mut Ctx) -> Result<Report> {
         norm_curves.push(Group::new(*name, traces.iter().map(|t| t.gradient_norms.clone()).collect()));
     }
     // The cost: training steps of both nets timed in alternation (the leader's, on one adapter).
-    let timed_steps = if ctx.pool.leader() {
-        let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {variants:?} | {}", data.key());
-        let refs: Vec<&Variant> = variants.iter().collect();
-        ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, &data, &refs, TIMED_STEPS, TIMED_ROUNDS))?
-    } else {
-        vec![Vec::new(); variants.len()]
-    };
+    let timed_steps = step_timings(ctx, &data, &variants)?;
     report.setup.push(format!("cost: {TIMED_STEPS} training steps of each net timed in alternation, {TIMED_ROUNDS} rounds (one sample per round); the s / epoch column is each run's own, taken in sequence"));
     for (((name, _), runs), step_seconds) in pair.into_iter().zip(all).zip(timed_steps) {
         let each = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
@@ -211,13 +205,7 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     let all = ctx.train_each(with_data, &seeds)?;
     // The cost: every net's training steps timed in alternation (the leader's, on one adapter;
     // SELU's on the plain inputs, which its step costs the same on).
-    let timed_steps = if ctx.pool.leader() {
-        let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {variants:?} | {}", plain.key());
-        let refs: Vec<&Variant> = variants.iter().collect();
-        ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, &plain, &refs, TIMED_STEPS, TIMED_ROUNDS))?
-    } else {
-        vec![Vec::new(); variants.len()]
-    };
+    let timed_steps = step_timings(ctx, &plain, &variants)?;
     report.setup.push(format!("cost: {TIMED_STEPS} training steps of each net timed in alternation, {TIMED_ROUNDS} rounds (one sample per round); the s / epoch column is each run's own, taken in sequence"));
     for ((act, runs), step_seconds) in hidden.into_iter().zip(all).zip(timed_steps) {
         let accs: Vec<f64> = runs.iter().map(|o| o.test.accuracy as f64).collect();
@@ -290,6 +278,17 @@ pub fn all(ctx: &mut Ctx) -> Result<Report> {
     plain.free(ctx.b)?;
     standardized.free(ctx.b)?;
     Ok(report)
+}
+
+/// Seconds per training step of each variant, timed in alternation (`lab::alternated_steps`)
+/// by the leader alone, on one adapter; empty samples on the other ranks.
+fn step_timings(ctx: &mut Ctx, data: &Data, variants: &[Variant]) -> Result<Vec<Vec<f64>>> {
+    if !ctx.pool.leader() {
+        return Ok(vec![Vec::new(); variants.len()]);
+    }
+    let detail = format!("{TIMED_STEPS} steps × {TIMED_ROUNDS} rounds | {variants:?} | {}", data.key());
+    let refs: Vec<&Variant> = variants.iter().collect();
+    ctx.once("step timings", &detail, |b, _| lab::alternated_steps(b, data, &refs, TIMED_STEPS, TIMED_ROUNDS))
 }
 
 /// Sandal (5) against Sneaker (7), relabelled 0 and 1.
