@@ -53,15 +53,16 @@ pub const MATMUL_SUBGROUP: Shader = Shader {
     guards_own_indices: true,
 };
 
-/// The workgroup-memory tilings (any shape, and vec4 with two stages), with `MATMUL`'s kernels
-/// for the products they leave to it (fewer than 8 rows).
+/// The workgroup-memory tilings (any shape, and vec4 with two stages), with the split-K kernel
+/// for products of fewer than 8 rows and `MATMUL`'s for the ones it cannot take.
 pub const MATMUL_TILED: Shader = Shader {
     family: "matmul_tiled",
     source: concat!(
         lib!(activations),
         include_str!("../shaders/lib/matmul_epilogue.wgsl"),
         include_str!("../shaders/matmul.wgsl"),
-        include_str!("../shaders/matmul_tiled.wgsl")
+        include_str!("../shaders/matmul_tiled.wgsl"),
+        include_str!("../shaders/matmul_rows.wgsl")
     ),
     guards_own_indices: true,
 };

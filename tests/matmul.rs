@@ -8,7 +8,7 @@ use wgtrain::cpu::matmul::matmul_forward;
 use wgtrain::gpu::MatmulTiling;
 use wgtrain::{Activation, Backend, CpuBackend, Error, GpuBackend, Matmul, MatmulDims};
 
-/// (M, K, N): 1×1×1, a single input through a 784→300 layer (the rows kernel), small odd shapes, shapes
+/// (M, K, N): 1×1×1, a single input through a 784→300 layer (the rows kernels), small odd shapes, shapes
 /// straddling the workgroup tiles, the Fashion-MNIST first layer at batch 128, and shapes
 /// aligned to 4 but not to the 8×16 block (nor the subgroup kernel's 16×64 per workgroup), so
 /// the vec4 and subgroup kernels' edge clamping runs in all transpose forms.
@@ -25,6 +25,9 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (1, 4, 4),
     (3, 20, 36),
     (7, 132, 260),
+    // Fewer than 8 rows with K in more groups of four than the split kernel's 64 lanes (129),
+    // and N = 20 (a partial group of lanes at the edge).
+    (5, 516, 20),
     // Aligned, past one subgroup tile in both directions with ragged edges (20 = 16 + 4 rows,
     // 68 = 64 + 4 columns), and M = 8 (half a subgroup tile).
     (20, 36, 68),
@@ -95,6 +98,13 @@ fn matmul_workgroup_tiling_matches_cpu_on_ragged_shapes_and_all_transposes() {
 }
 
 #[test]
+fn matmul_workgroup_tiling_of_32x32_tiles_matches_cpu_on_ragged_shapes_and_all_transposes() {
+    let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::tiled_32()).unwrap();
+    assert_eq!(MatmulTiling::tiled_32().name(), "tiled-32");
+    check_parity(&mut backend);
+}
+
+#[test]
 fn matmul_workgroup_tiling_with_8x8_blocks_matches_cpu_on_ragged_shapes_and_all_transposes() {
     let mut backend = GpuBackend::with_tiling(context(), MatmulTiling::tiled_8x8()).unwrap();
     check_parity(&mut backend);
@@ -136,7 +146,7 @@ fn workgroup_tilings_the_kernels_cannot_take_are_refused_with_the_reason() {
 
 #[test]
 fn workgroup_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
-    for tiling in [MatmulTiling::tiled(), MatmulTiling::tiled_8x8()] {
+    for tiling in [MatmulTiling::tiled(), MatmulTiling::tiled_8x8(), MatmulTiling::tiled_32()] {
         let g = GpuBackend::with_tiling(context(), tiling).unwrap();
         let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
         let vec4 = "matmul::matmul_forward_tiled_vec4[";
@@ -144,7 +154,10 @@ fn workgroup_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
             assert!(kernel(128, 784, 300, form).starts_with(vec4), "{form:?}");
             assert!(kernel(8, 20, 36, form).starts_with(vec4), "{form:?}");
             assert!(kernel(63, 65, 129, form).starts_with("matmul::matmul_forward_tiled["), "K=65: {form:?}");
-            assert!(kernel(1, 784, 300, form).starts_with("matmul::matmul_forward_vec4_rows["), "{form:?}");
+            // Fewer than 8 rows: K split across a workgroup where aligned, else the tiles.
+            assert!(kernel(1, 784, 300, form).starts_with("matmul::matmul_forward_rows_split["), "{form:?}");
+            assert!(kernel(7, 20, 36, form).starts_with("matmul::matmul_forward_rows_split["), "{form:?}");
+            assert!(kernel(7, 65, 129, form).starts_with("matmul::matmul_forward_tiled["), "{form:?}");
         }
         assert!(kernel(12, 784, 302, Matmul::tn()).starts_with("matmul::matmul_forward_tiled["));
         assert!(kernel(1024, 100, 10, Matmul::nn()).starts_with("matmul::matmul_forward_tiled["), "N=10");

@@ -50,7 +50,7 @@ fn a_schedule_that_reaches_a_zero_rate_before_the_end_is_refused_with_the_step()
 fn bad_environment_values_are_errors_naming_the_variable() {
     let mut c = wgtrain_command(&["train", "--dataset", "digits", "--epochs", "1", "-o", "/nonexistent/never"]);
     c.env("WGTRAIN_MATMUL", "bogus");
-    refused(c.output().unwrap(), "WGTRAIN_MATMUL=\"bogus\" is not understood; expected register, subgroup, tiled or tiled-8x8");
+    refused(c.output().unwrap(), "WGTRAIN_MATMUL=\"bogus\" is not understood; expected register, subgroup, tiled, tiled-8x8 or tiled-32");
     let mut c = wgtrain_command(&["info"]);
     c.env("WGTRAIN_AUTOTUNE", "maybe");
     refused(c.output().unwrap(), "WGTRAIN_AUTOTUNE=\"maybe\" is not understood");

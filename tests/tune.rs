@@ -25,6 +25,7 @@ fn a_measurement_is_cached_and_then_read_back() {
     let mut expected = vec!["register", "tiled"];
     if ctx.kind() != wgtrain::gpu::DeviceKind::Cpu {
         expected.push("tiled-8x8");
+        expected.push("tiled-32");
     }
     if MatmulTiling::subgroups_fit(&ctx) {
         expected.push("subgroup");

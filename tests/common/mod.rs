@@ -30,7 +30,8 @@ pub fn context() -> Arc<GpuContext> {
 pub fn matmul_tilings() -> Vec<wgtrain::gpu::MatmulTiling> {
     use wgtrain::gpu::MatmulTiling;
     let ctx = context();
-    let mut tilings = vec![MatmulTiling::register(), MatmulTiling::tiled(), MatmulTiling::tiled_8x8()];
+    let mut tilings =
+        vec![MatmulTiling::register(), MatmulTiling::tiled(), MatmulTiling::tiled_8x8(), MatmulTiling::tiled_32()];
     if MatmulTiling::subgroups_fit(&ctx) {
         tilings.push(MatmulTiling::subgroup());
     } else {

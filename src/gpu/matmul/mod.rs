@@ -16,7 +16,7 @@ pub use class::{ClassTuning, MatmulKernels, ShapeClass};
 pub use storage::Storage;
 pub use tiling::MatmulTiling;
 use tiling::{
-    FORMS, REGISTER_BLOCK, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
+    FORMS, REGISTER_BLOCK, ROWS_SPLIT_K, ROWS_SPLIT_LANES, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
     VEC4_ROWS_BLOCK,
 };
 
@@ -47,6 +47,8 @@ pub struct TilingKernels {
     sets: [OnceLock<Kernels>; 8],
     /// The rows kernel's workgroup (x, y).
     rows_wg: (u32, u32),
+    /// Rows and columns of C one workgroup of the rows kernel covers.
+    rows_tile: (u32, u32),
 }
 
 /// One tiling's kernels for one storage.
@@ -90,7 +92,12 @@ impl Kernels {
                 Self {
                     general: Specialized::new(tiled, "matmul_forward_tiled", &constants, "FORM"),
                     vec4: Some(Specialized::new(tiled, "matmul_forward_tiled_vec4", &constants, "FORM")),
-                    vec4_rows: Some(Specialized::new(tiled, "matmul_forward_vec4_rows", &rows_constants, "FORM")),
+                    vec4_rows: Some(Specialized::new(
+                        tiled,
+                        "matmul_forward_rows_split",
+                        &[("RS_K", ROWS_SPLIT_K as f64)],
+                        "FORM",
+                    )),
                     subgroup: None,
                     subgroup_strided: None,
                 }
@@ -121,14 +128,20 @@ impl TilingKernels {
                 });
             }
             MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => wg,
-            // Products of a few rows leave a tile's rows idle: the rows kernel, one row per
-            // invocation, 64 to a workgroup (whole subgroups of any width up to 64).
+            // Products of a few rows leave a tile's rows idle: the split-K rows kernel
+            // (matmul_rows.wgsl), 256 lanes a workgroup; its unaligned products take the
+            // general tiled kernel.
             MatmulTiling::Tiled { .. } => {
                 check_tiled(ctx, tiling)?;
-                (64, 1)
+                (ROWS_SPLIT_LANES, 1)
             }
         };
-        let kernels = Self { tiling, sets: Default::default(), rows_wg };
+        let rows_tile = match tiling {
+            // One row, and four columns for each of the 256 / RS_K groups of lanes.
+            MatmulTiling::Tiled { .. } => (1, 4 * ROWS_SPLIT_LANES / ROWS_SPLIT_K),
+            _ => (rows_wg.1 * VEC4_ROWS_BLOCK.0, rows_wg.0 * VEC4_ROWS_BLOCK.1),
+        };
+        let kernels = Self { tiling, sets: Default::default(), rows_wg, rows_tile };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
         for k in kernels.set(Storage::F32).all() {
             k.get(ctx, 0)?;
@@ -149,8 +162,7 @@ impl TilingKernels {
         let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
         let strided = |kernels, tile| Pick { kernels, tile, reads_transposes: false };
         if let Some(rows) = set.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
-            let (x, y) = self.rows_wg;
-            return vec4(rows, (y * VEC4_ROWS_BLOCK.0, x * VEC4_ROWS_BLOCK.1));
+            return vec4(rows, self.rows_tile);
         }
         let subgroup_tile = (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1);
         if let Some(subgroup) = set.subgroup.as_ref().filter(|_| aligned) {

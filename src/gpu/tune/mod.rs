@@ -7,7 +7,7 @@
 //! driver, wgpu and the matmul shaders' text, so each is measured once per machine and
 //! kernel version.
 //!
-//! `WGTRAIN_MATMUL=register|subgroup|tiled|tiled-8x8` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
+//! `WGTRAIN_MATMUL=register|subgroup|tiled|tiled-8x8|tiled-32` sets the tiling outright; `WGTRAIN_AUTOTUNE=0` (the
 //! command line's `--no-autotune`) skips the measurement and takes the kind-of-adapter default
 //! (`MatmulTiling::default_for`); either way every product takes that one tiling. The cache
 //! is a JSON file in `WGTRAIN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgtrain`, else
@@ -166,6 +166,7 @@ fn candidates(ctx: &GpuContext) -> Vec<MatmulTiling> {
     let mut all = vec![MatmulTiling::register(), MatmulTiling::tiled()];
     if ctx.kind() != DeviceKind::Cpu {
         all.push(MatmulTiling::tiled_8x8());
+        all.push(MatmulTiling::tiled_32());
     }
     if MatmulTiling::subgroups_fit(ctx) {
         all.push(MatmulTiling::subgroup());
