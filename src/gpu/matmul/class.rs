@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::{Layout, MatmulTiling, Storage, TilingKernels};
-use crate::backend::{Matmul, MatmulDims};
+use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 
@@ -22,6 +22,12 @@ pub struct ShapeClass {
     pub aligned: bool,
     /// Fewer than 8 rows: the row kernels' case.
     pub few_rows: bool,
+    /// A bias, activation, derivative or column-sum epilogue: the store does more per element
+    /// (the sums are a second pass over B by the first row of workgroups), and on a GPU that
+    /// can slow a kernel several-fold (an H200 ran the 128×128 tiles' 1024×2048×2048 product
+    /// at 20 TFLOP/s plain and 2.2 with the forward's bias and activation), so the same sizes
+    /// with and without one are timed apart, each with its own.
+    pub epilogue: bool,
     /// ⌈log₄⌉ of M, K and N: sizes within a factor of 4 of each other share a class.
     pub m: u8,
     pub k: u8,
@@ -38,6 +44,10 @@ impl ShapeClass {
             trans_b: spec.trans_b,
             aligned: if layout.few_rows { layout.rows_aligned } else { layout.aligned },
             few_rows: layout.few_rows,
+            epilogue: spec.bias.is_some()
+                || spec.activation != Activation::Identity
+                || spec.derivative.is_some()
+                || spec.column_sum.is_some(),
             m: log4_ceil(d.m),
             k: log4_ceil(d.k),
             n: log4_ceil(d.n),
@@ -60,14 +70,16 @@ impl ShapeClass {
         }
     }
 
-    /// As the tuning cache and `wgtrain info` name it: "nt vec4 M≤256 K≤1024 N≤4096".
+    /// As the tuning cache and `wgtrain info` name it: "nt vec4 M≤256 K≤1024 N≤4096", with
+    /// " epilogue" after it for products with one.
     pub fn label(&self) -> String {
         let form = self.form();
         let loads = if self.aligned { "vec4" } else { "strided" };
         let rows = if self.few_rows { " rows<8" } else { "" };
         let bound = |e: u8| 1u64 << (2 * e);
         let stored = if self.storage.any_f16() { format!(" {}", self.storage.label()) } else { String::new() };
-        format!("{form} {loads}{rows} M≤{} K≤{} N≤{}{stored}", bound(self.m), bound(self.k), bound(self.n))
+        let epilogue = if self.epilogue { " epilogue" } else { "" };
+        format!("{form} {loads}{rows} M≤{} K≤{} N≤{}{stored}{epilogue}", bound(self.m), bound(self.k), bound(self.n))
     }
 }
 
@@ -173,5 +185,9 @@ mod tests {
         assert_eq!(class(128, 2048, 2048, Matmul::nt()).label(), "nt vec4 M≤256 K≤4096 N≤4096");
         assert_eq!(class(1, 784, 12, Matmul::nn()).label(), "nn vec4 rows<8 M≤1 K≤1024 N≤16");
         assert_eq!(class(1, 784, 10, Matmul::nn()).label(), "nn strided rows<8 M≤1 K≤1024 N≤16");
+        // A forward with its activation is another class than the plain product.
+        let relu = Matmul::nn().with_activation(Activation::Relu);
+        assert_ne!(class(128, 784, 300, relu), class(128, 784, 300, Matmul::nn()));
+        assert_eq!(class(128, 784, 300, relu).label(), "nn vec4 M≤256 K≤1024 N≤1024 epilogue");
     }
 }

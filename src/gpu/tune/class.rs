@@ -10,20 +10,27 @@ use std::time::Instant;
 use super::cache::{class_entry, settle_class, ClassEntry};
 use crate::backend::{Matmul, MatmulDims};
 use crate::error::Result;
-use crate::gpu::backend::buf;
+use crate::gpu::backend::{buf, buf_opt};
 use crate::gpu::matmul::{matmul_forward, ClassTuning, MatmulBuffers, ShapeClass, Storage};
-use crate::gpu::{Call, GpuBackend, GpuBuffer};
+use crate::gpu::{Call, DeviceKind, GpuBackend, GpuBuffer};
 use crate::tensor::{DType, Tensor};
 
-/// Rows a timed product keeps at most: tilings divide work by rows, so beyond a few hundred
-/// the ranking no longer moves, and a batch-1024 product of a wide net takes seconds on a CPU
-/// driver. (256 rows of 2048 columns are hundreds of workgroups for any tiling.)
+/// Rows a timed product keeps at most on a CPU driver: there a batch-1024 product of a wide
+/// net takes seconds, and beyond a few hundred rows the ranking no longer moves (lavapipe runs
+/// a workgroup at a time on each of a few cores). GPUs time the product whole: how many
+/// workgroups a tiling makes of it against the multiprocessors decides there (an H200 given an
+/// MLP's 1024×784×300 timed at 256 rows chose 128×128 tiles, 24 workgroups at 1024 rows, and
+/// ran the product in 0.99 ms).
 const ROWS: usize = 256;
-/// Multiply-adds one timing covers at least: small products repeat until they do, so a
-/// submission's fixed cost does not decide. (4 M: a few ms on lavapipe, where a submission
-/// costs a few tenths of one; an output layer's strided product, at 0.3 GFLOP/s there, then
-/// costs ~30 ms a timing, so a class is timed in a fraction of a second.)
-const WORK: usize = 1 << 22;
+/// Multiply-adds one timing covers at least: small products repeat (up to 64 times) until they
+/// do, so a submission's fixed cost does not decide. On a CPU driver 4 M: a few ms on
+/// lavapipe, where a submission costs a few tenths of one; an output layer's strided product,
+/// at 0.3 GFLOP/s there, then costs ~30 ms a timing, so a class is timed in a fraction of a
+/// second. On a GPU 256 M, 64 repeats of all but the largest products: a 128×100×300 product
+/// takes ~40 µs on an H200, and two of them against a submission's ~50 µs chose a tiling 1.3×
+/// slower than the best.
+const WORK_CPU: usize = 1 << 22;
+const WORK_GPU: usize = 1 << 28;
 /// Timings per candidate; the median counts. Candidates slower than `DROP`× the best after
 /// the first are not timed again.
 const ROUNDS: usize = 3;
@@ -67,7 +74,8 @@ impl GpuBackend {
         Ok(())
     }
 
-    /// Time each candidate on this product (its rows capped at `ROWS`), plain: no epilogue.
+    /// Time each candidate on this product (its rows capped at `ROWS` on CPU drivers), with
+    /// its bias and activation or derivative epilogue.
     /// `c_f16`: the product's output is stored in f16 (so is the scratch one).
     fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul, c_f16: bool) -> Result<ClassEntry> {
         // What is recorded runs first, so it is not timed with the candidates.
@@ -75,16 +83,28 @@ impl GpuBackend {
         self.ctx.wait()?;
         // Fewer rows read a prefix of A (for a transposed A, with a shorter row stride): in
         // bounds, and M's remainder mod 16 is kept, so the product stays in its class.
-        let rows = if d.m > ROWS { ROWS + d.m % 16 } else { d.m };
+        let cpu = self.ctx.kind() == DeviceKind::Cpu;
+        let rows = if cpu && d.m > ROWS { ROWS + d.m % 16 } else { d.m };
         let timed = MatmulDims { m: rows, ..d };
-        let plain = Matmul { trans_a: spec.trans_a, trans_b: spec.trans_b, ..Matmul::default() };
+        // The epilogue is timed too (its class has one), reading the product's own bias and
+        // derivative point; the column sums go to scratch, and the kept pre-activation is
+        // left out, so the timing touches nothing of the product's.
+        let timed_spec = Matmul { pre: None, ..*spec };
         let out = if c_f16 { DType::F16 } else { DType::F32 };
         let scratch = self.pool.acquire(&self.ctx, "matmul tuning", out.device_bytes(rows * d.n))?;
-        let repeats = WORK.div_ceil(rows * d.k * d.n).clamp(1, 64);
+        let sums = match spec.column_sum {
+            Some(_) => Some(self.pool.acquire(&self.ctx, "matmul tuning", DType::F32.device_bytes(d.n))?),
+            None => None,
+        };
+        let work = if cpu { WORK_CPU } else { WORK_GPU };
+        let repeats = work.div_ceil(rows * d.k * d.n).clamp(1, 64);
         let profile = self.rec.profile.take(); // the timings are not the profiled work
-        let seconds = self.time_candidates(a, b, &scratch, out, timed, &plain, repeats);
+        let seconds = self.time_candidates(a, b, (&scratch, sums.as_ref()), out, timed, &timed_spec, repeats);
         self.rec.profile = profile;
         self.pool.release(scratch);
+        if let Some(sums) = sums {
+            self.pool.release(sums);
+        }
         let seconds = seconds?;
         let flops = 2.0 * (rows * d.k * d.n * repeats) as f64;
         let mut gflops = BTreeMap::new();
@@ -106,16 +126,19 @@ impl GpuBackend {
         &mut self,
         a: Tensor,
         b: Tensor,
-        c: &Arc<GpuBuffer>,
+        (c, col_sum): (&Arc<GpuBuffer>, Option<&Arc<GpuBuffer>>),
         out: DType,
         d: MatmulDims,
         spec: &Matmul,
         repeats: usize,
     ) -> Result<Vec<(String, Vec<f64>)>> {
         let (ab, bb) = (buf(&self.tensors, "matmul", a)?, buf(&self.tensors, "matmul", b)?);
+        let bias = buf_opt(&self.tensors, "matmul", spec.bias)?;
+        let derivative_at = buf_opt(&self.tensors, "matmul", spec.derivative.map(|d| d.at))?;
         let sets: Vec<_> = self.k.matmul.candidates().collect();
         let storage = Storage::of(a.dtype, b.dtype, out);
-        let m = MatmulBuffers { a: ab, b: bb, c, bias: None, pre: None, derivative_at: None, col_sum: None, storage };
+        let col_sum = col_sum.map(|s| &**s);
+        let m = MatmulBuffers { a: ab, b: bb, c, bias, pre: None, derivative_at, col_sum, storage };
         // Once each untimed: builds the pipeline for this form if no product has yet.
         for set in &sets {
             matmul_forward(Call { rec: &mut self.rec, ctx: &self.ctx, k: set }, m.clone(), d, spec)?;
