@@ -74,7 +74,7 @@ run() {
     # QUICK=1: a smoke run of the script itself on a slow adapter (lavapipe): fewer shapes.
     local filter=gpu models=mlp,wide,deep batches=1,128,1024
     [ "${QUICK:-0}" = 1 ] && filter='gpu.*/128\^3' models=mlp batches=1,128
-    step criterion 150 "$dir/bench-matmul" --bench "$filter" --warm-up-time 0.5 --measurement-time 1.5 --noplot
+    step criterion 240 "$dir/bench-matmul" --bench "$filter" --warm-up-time 0.5 --measurement-time 1.5 --noplot
     step bench 240 "$dir/wgtrain" bench --device gpu --models "$models" --batch "$batches" --repeats 3 --json -o "$out/bench.json"
     # The tuner's choices after the bench: the adapter's and each shape class's.
     step tuner 60 "$dir/wgtrain" info --device gpu
@@ -109,7 +109,7 @@ def pct(g):
 print("\ncriterion matmul (GPU; median GFLOP/s):")
 try:
     text = open(os.path.join(out, "criterion.log")).read()
-    for name, value, unit in re.findall(r"^(\S+/\S+)\s*\n?\s*time:.*?\n\s*thrpt:\s*\[\S+ \S+ (\S+) (\S+)", text, re.M | re.S):
+    for name, value, unit in re.findall(r"^(\S+/\S+)\s*\n?\s*time:[^\n]*\n\s*thrpt:\s*\[\s*\S+ \S+\s+(\S+) (\S+)", text, re.M):
         g = float(value) * {"Kelem/s": 1e-6, "Melem/s": 1e-3, "Gelem/s": 1.0, "Telem/s": 1e3}.get(unit, float("nan"))
         print(f"  {name:<48} {g:10.1f}  {pct(g)}")
 except OSError:
