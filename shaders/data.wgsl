@@ -7,6 +7,7 @@
 //   fill:  y[i] = value
 //   scale: y[i] = value·x[i]  (scale_in_place: y[i] = value·y[i])
 //   apply_mask: y[i] = 0 where src[i] (the mask) is 0, else unchanged
+//   cast_f32_to_f16, cast_f16_to_f32: `copy` between f32 and f16 tensors (at the end)
 //   copy_4: y = x four floats per invocation (n a multiple of 4): the plain copy that
 //     `bench --profile` times as the memory ceiling of the elementwise kernels
 // src: (source rows, cols); index: the epoch's order of source rows; dst: (rows, cols).
@@ -182,4 +183,98 @@ fn copy_4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         return;
     }
     dst4[q] = src4[q];
+}
+
+// ---- copies between f32 and f16 storage ----
+// An f16 tensor is packed two to a 32-bit word, the
+// lower half first; an odd length's last word has a zero upper half.
+//   cast_f32_to_f16: dst_words[w] = the two f32 src[2w], src[2w + 1] rounded to f16
+//   cast_f16_to_f32: dst[2w], dst[2w + 1] = the two halves of src_words[w], exactly
+// The conversions are integer arithmetic, not WGSL's f16() or pack2x16float: those may round
+// either way and leave values past the f16 range indeterminate, while these round to nearest
+// even, overflow to ±inf, keep subnormals and NaN, as the CPU twin does (the `half` crate),
+// so both backends store the same bits. Neither needs the SHADER_F16 feature.
+
+// The f16 bits nearest to x (ties to even).
+fn f16_bits(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    let sign = (b >> 16u) & 0x8000u;
+    let e = (b >> 23u) & 0xffu;
+    let m = b & 0x7fffffu;
+    if e == 0xffu {
+        // ±inf, or NaN kept quiet with the high bits of its payload.
+        return sign | 0x7c00u | select(0u, 0x200u | (m >> 13u), m != 0u);
+    }
+    let exp = i32(e) - 127;
+    if exp > 15 {
+        return sign | 0x7c00u;
+    }
+    if exp >= -14 {
+        // Normal: drop 13 mantissa bits; a carry out of the mantissa bumps the exponent
+        // (to infinity past 65504, as rounding requires).
+        var v = (u32(exp + 15) << 10u) | (m >> 13u);
+        let rest = m & 0x1fffu;
+        if rest > 0x1000u || (rest == 0x1000u && (v & 1u) == 1u) {
+            v += 1u;
+        }
+        return sign | v;
+    }
+    if exp < -25 {
+        return sign; // below half the smallest subnormal (2⁻²⁵): ±0
+    }
+    // Subnormal: x in units of 2⁻²⁴ is the full significand shifted right by -exp - 1 (14..24).
+    let full = m | 0x800000u;
+    let shift = u32(-exp - 1);
+    var v = full >> shift;
+    let rest = full & ((1u << shift) - 1u);
+    let half = 1u << (shift - 1u);
+    if rest > half || (rest == half && (v & 1u) == 1u) {
+        v += 1u; // may reach 0x400, the smallest normal: the right bits
+    }
+    return sign | v;
+}
+
+// The f32 equal to f16 bits h.
+fn f16_value(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if e == 0x1fu {
+        return bitcast<f32>(sign | 0x7f800000u | (m << 13u));
+    }
+    if e == 0u {
+        // m·2⁻²⁴: exact in f32 (and normal there unless m = 0).
+        let v = f32(m) * 5.9604644775390625e-8;
+        return select(v, -v, sign != 0u);
+    }
+    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
+@compute @workgroup_size(WG)
+fn cast_f32_to_f16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let w = element(gid, groups);
+    let i = 2u * w;
+    if i >= p.n {
+        return;
+    }
+    let lo = f16_bits(src[i]);
+    var hi = 0u;
+    if i + 1u < p.n {
+        hi = f16_bits(src[i + 1u]);
+    }
+    dst_words[w] = lo | (hi << 16u);
+}
+
+@compute @workgroup_size(WG)
+fn cast_f16_to_f32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let w = element(gid, groups);
+    let i = 2u * w;
+    if i >= p.n {
+        return;
+    }
+    let word = src_words[w];
+    dst[i] = f16_value(word & 0xffffu);
+    if i + 1u < p.n {
+        dst[i + 1u] = f16_value(word >> 16u);
+    }
 }

@@ -61,8 +61,7 @@ pub const MATMUL_TILED: Shader = Shader {
         lib!(activations),
         include_str!("../shaders/lib/matmul_epilogue.wgsl"),
         include_str!("../shaders/matmul.wgsl"),
-        include_str!("../shaders/matmul_tiled.wgsl"),
-        include_str!("../shaders/matmul_rows.wgsl")
+        include_str!("../shaders/matmul_tiled.wgsl")
     ),
     guards_own_indices: true,
 };
@@ -96,7 +95,7 @@ pub const OPTIM: Shader = Shader {
     guards_own_indices: false,
 };
 
-/// Gathers, fill, scale.
+/// Gathers, fill, scale, and the casts between f32 and f16 storage.
 pub const DATA: Shader = Shader {
     family: "data",
     source: concat!(lib!(grid), include_str!("../shaders/data.wgsl")),

@@ -10,6 +10,20 @@ fn bad(op: &'static str, expected: impl Into<String>, got: impl Into<String>) ->
     Error::ShapeMismatch { op, expected: expected.into(), got: got.into() }
 }
 
+/// `copy`: the same number of elements, and the same dtype or F32 and F16 either way.
+pub(crate) fn copy(src: Tensor, dst: Tensor) -> Result<()> {
+    check_same_len("copy", src, dst)?;
+    let floats = |d: DType| matches!(d, DType::F32 | DType::F16);
+    if src.dtype != dst.dtype && !(floats(src.dtype) && floats(dst.dtype)) {
+        return Err(bad(
+            "copy",
+            format!("a {:?} destination (or F32/F16 between each other)", src.dtype),
+            format!("a {:?} destination for a {:?} source", dst.dtype, src.dtype),
+        ));
+    }
+    Ok(())
+}
+
 fn all_f32(op: &'static str, ts: &[Tensor]) -> Result<()> {
     ts.iter().try_for_each(|&t| check_dtype(op, t, DType::F32))
 }

@@ -85,7 +85,8 @@ pub trait Backend {
 
     // ---- data movement ----
 
-    /// `dst ← src` (same dtype and number of elements).
+    /// `dst ← src` (same number of elements): the same dtype, or between F32 and F16, rounding
+    /// to the nearest f16 (ties to even, ±inf past its range) or widening exactly.
     fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()>;
 
     /// `t[i] ← value`.

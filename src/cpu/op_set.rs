@@ -6,7 +6,7 @@ use super::{activation, batchnorm_ops, data, dropout, loss, matmul, optim, reduc
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
-use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
+use crate::tensor::{check_dtype, check_len, check_shape, DType, Tensor};
 
 impl Backend for CpuBackend {
     fn describe(&self) -> String {
@@ -72,14 +72,19 @@ impl Backend for CpuBackend {
     }
 
     fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        check_same_len("copy", src, dst)?;
-        check_dtype("copy", dst, src.dtype)?;
+        checks::copy(src, dst)?;
         let values = match self.tensors.get("copy", src)? {
             HostData::F32(v) => HostData::F32(v.clone()),
             HostData::U32(v) => HostData::U32(v.clone()),
             HostData::U8(v) => HostData::U8(v.clone()),
         };
-        *self.tensors.get_mut("copy", dst)? = values;
+        let slot = self.tensors.get_mut("copy", dst)?;
+        match values {
+            // F16 tensors hold f32 values rounded to f16: `put` rounds into an F16 `dst`, and
+            // an F16 source widens as it is.
+            HostData::F32(v) => self.put(dst, v),
+            other => *slot = other,
+        }
         Ok(())
     }
 

@@ -41,6 +41,8 @@ pub struct DataKernels {
     scale_in_place: Arc<Kernel>,
     apply_mask: Arc<Kernel>,
     copy_4: Arc<Kernel>,
+    cast_f32_to_f16: Arc<Kernel>,
+    cast_f16_to_f32: Arc<Kernel>,
 }
 
 impl DataKernels {
@@ -57,6 +59,8 @@ impl DataKernels {
             scale_in_place: k("scale_in_place")?,
             apply_mask: k("apply_mask")?,
             copy_4: k("copy_4")?,
+            cast_f32_to_f16: k("cast_f32_to_f16")?,
+            cast_f16_to_f32: k("cast_f16_to_f32")?,
         })
     }
 }
@@ -132,6 +136,15 @@ pub fn copy_4(call: Call<DataKernels>, x: &GpuBuffer, y: &GpuBuffer, n: usize) -
     debug_assert_eq!(n % 4, 0, "copy_4 copies whole vec4s");
     let p = Params::new(to_u32("copy_4", "element count", n)?, 1, 0.0, 0.0);
     rec.dispatch(ctx, &k.copy_4, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n / 4))
+}
+
+/// Record `y = x` converted between f32 and f16 storage (`to_f16`: x is f32, y f16; else the
+/// other way), `n` elements, one 32-bit word of f16 (two elements) per invocation.
+pub fn cast(call: Call<DataKernels>, x: &GpuBuffer, y: &GpuBuffer, n: usize, to_f16: bool) -> Result<()> {
+    let Call { rec, ctx, k } = call;
+    let p = Params::new(to_u32("copy", "element count", n)?, 1, 0.0, 0.0);
+    let kernel = if to_f16 { &k.cast_f32_to_f16 } else { &k.cast_f16_to_f32 };
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &[(1, x), (4, y)], grid(n.div_ceil(2)))
 }
 
 /// Record `y[i] = 0` where `mask[i]` is 0.

@@ -14,7 +14,7 @@ use super::Call;
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
 use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::tensor::{check_dtype, check_len, check_same_len, check_shape, DType, Tensor};
+use crate::tensor::{check_dtype, check_len, check_shape, DType, Tensor};
 use std::sync::Arc;
 
 impl Backend for GpuBackend {
@@ -175,11 +175,14 @@ impl Backend for GpuBackend {
     }
 
     fn copy(&mut self, src: Tensor, dst: Tensor) -> Result<()> {
-        check_same_len("copy", src, dst)?;
-        check_dtype("copy", dst, src.dtype)?;
+        checks::copy(src, dst)?;
         let (s, d) = (buf(&self.tensors, "copy", src)?, buf(&self.tensors, "copy", dst)?);
-        self.rec.copy(&self.ctx, s, d);
-        Ok(())
+        if src.dtype == dst.dtype {
+            self.rec.copy(&self.ctx, s, d);
+            return Ok(());
+        }
+        let call = Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.data };
+        data_ops::cast(call, s, d, src.len(), dst.dtype == DType::F16)
     }
 
     fn fill(&mut self, t: Tensor, value: f32) -> Result<()> {

@@ -129,7 +129,7 @@ impl TilingKernels {
             }
             MatmulTiling::Register { wg } | MatmulTiling::Subgroup { wg } => wg,
             // Products of a few rows leave a tile's rows idle: the split-K rows kernel
-            // (matmul_rows.wgsl), 256 lanes a workgroup; its unaligned products take the
+            // (matmul_tiled.wgsl), 256 lanes a workgroup; its unaligned products take the
             // general tiled kernel.
             MatmulTiling::Tiled { .. } => {
                 check_tiled(ctx, tiling)?;
