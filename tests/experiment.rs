@@ -160,6 +160,13 @@ fn momentum_answers_give_each_verdict_and_the_runs_length() {
     assert!(fine.starts_with("Inconclusive at this scale:"), "{fine}");
     let better = answer::momentum(&[m(0.9, seeds(0.5), 0), m(0.99, seeds(0.3), 0)], 4000);
     assert!(better.starts_with("Contradicted:") && better.contains("the momentum helped here"), "{better}");
+    // The oscillation measure against plain SGD's, either way.
+    let swings = |beta, o| MomentumOutcome { oscillation: o, ..m(beta, seeds(0.4), 0) };
+    let more = answer::momentum(&[swings(0.0, 0.4), swings(0.99999, 0.7)], 400);
+    assert!(more.contains("more often than β = 0 (40% of windows") && more.contains("the textbook's oscillation."), "{more}");
+    let fewer = answer::momentum(&[swings(0.0, 0.6), swings(0.99999, 0.4)], 400);
+    assert!(fewer.contains("no more often than β = 0 (60%") && fewer.contains("does not show in this measure"), "{fewer}");
+    assert!(slow.contains("no more often than β = 0.9 (60%"), "the smallest β run stands for plain SGD: {slow}");
 }
 
 #[test]
