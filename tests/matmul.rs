@@ -351,15 +351,18 @@ fn tensors_from_another_backend_are_rejected() {
 /// The derivative epilogue (`C = op(A)·op(B) ⊙ act'(at)`, the fused Dense backward) against
 /// the twin's product followed by its activation backward, on every kernel (general, vec4,
 /// rows, workgroup tiles) and ragged shapes, for activations read at the output (ReLU,
-/// leaky ReLU) and at the pre-activation (ELU, tanh, GELU). Tolerance: the product's, times
+/// leaky ReLU) and at the pre-activation (ELU, tanh, GELU): all five on the first tiling, ReLU
+/// and ELU on the others (each kernel reaches the derivative through the same store, and each
+/// activation pipeline costs a compile of ~1 s on lavapipe, a cold CI's). Tolerance: the product's, times
 /// the derivative's size (≤ 1.13 for GELU, 1 for the others), plus the derivative's own
 /// rounding (a few ulps of a value ≤ 1.13, far inside atol).
 #[test]
 fn the_derivative_epilogue_matches_product_then_activation_backward() {
     use wgtrain::cpu::activation::{activation_backward, Slopes};
     let acts = [Activation::Relu, Activation::leaky_relu(), Activation::elu(), Activation::Tanh, Activation::Gelu];
-    for tiling in matmul_tilings() {
+    for (i, tiling) in matmul_tilings().into_iter().enumerate() {
         let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
+        let acts = if i == 0 { acts.to_vec() } else { vec![Activation::Relu, Activation::elu()] };
         for (s, &(m, k, n)) in [(1, 20, 36), (7, 132, 260), (63, 65, 129), (68, 132, 260), (128, 784, 300)].iter().enumerate() {
             for (a_i, &act) in acts.iter().enumerate() {
                 let seed = 7000 + 100 * s as u64 + a_i as u64;
