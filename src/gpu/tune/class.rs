@@ -34,7 +34,7 @@ const WORK_GPU: usize = 1 << 28;
 /// Timings per candidate; the median counts. Candidates slower than `DROP`× the best after
 /// the first are not timed again.
 const ROUNDS: usize = 3;
-const DROP: f64 = 1.5;
+pub(super) const DROP: f64 = 1.5;
 
 type Slot = (ClassTuning, ShapeClass);
 
