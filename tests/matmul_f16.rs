@@ -147,6 +147,59 @@ fn an_f32_output_over_f16_operands_is_the_f32_product_of_the_same_values_to_the_
     }
 }
 
+/// The epilogue's tensor in f16, as a model in `Precision::F16` stores it: a hidden layer's
+/// kept pre-activation (forward: C and `pre` both f16) and the point a derivative epilogue reads
+/// (backward: `dz·wᵀ ⊙ act'(at)`, the f16 `at` a layer's output or pre-activation). Against
+/// the twin, with `f16_products_match_the_twin…`'s tolerances: an f16 C or `pre` may round to
+/// the neighbouring f16 value; an f32 C times a derivative read at the same f16 point on both
+/// sides differs as the f32 products do, times |act'| ≤ 1.13 (GELU's largest): twice the f32
+/// tolerance.
+#[test]
+fn f16_pre_activations_and_derivative_points_match_the_twin() {
+    let mut cpu = CpuBackend::new();
+    let tiling = matmul_tilings()[0];
+    let mut gpu = GpuBackend::with_tiling(context(), tiling).unwrap();
+    for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
+        let seed = 10 * s as u64;
+        let k_tol = 4.0 * k as f32 * f32::EPSILON / 2.0;
+        let f16_tol = (k_tol + 2f32.powi(-24), 1e-5 + 2f32.powi(-10));
+        // Forward: x (f16)·w (f16) + bias → GELU, keeping z: both stored f16.
+        let forward = |b: &mut dyn Backend| {
+            let x = upload(b, m, k, DType::F16, &uniform(seed, m * k));
+            let w = upload(b, k, n, DType::F16, &uniform(seed + 1, k * n));
+            let bias = upload(b, 1, n, DType::F32, &uniform(seed + 2, n));
+            let (y, z) = (b.alloc(m, n, DType::F16).unwrap(), b.alloc(m, n, DType::F16).unwrap());
+            let spec = Matmul::nn().with_bias(bias).with_activation(Activation::Gelu).with_pre_activation(z);
+            b.matmul(x, w, y, spec).unwrap();
+            let out = (b.read(y).unwrap(), b.read(z).unwrap());
+            for t in [x, w, bias, y, z] {
+                b.free(t).unwrap();
+            }
+            out
+        };
+        let (got, want) = (forward(&mut gpu), forward(&mut cpu));
+        assert_close(&format!("{m}×{k}×{n} GELU output"), &got.0, &want.0, f16_tol.0, f16_tol.1);
+        assert_close(&format!("{m}×{k}×{n} kept pre-activation"), &got.1, &want.1, f16_tol.0, f16_tol.1);
+        // Backward: dz (f32)·wᵀ (w f16, stored (n, k)) ⊙ act'(at), at f16; C f32.
+        for act in [Activation::Relu, Activation::Gelu, Activation::Tanh] {
+            let backward = |b: &mut dyn Backend| {
+                let dz = upload(b, m, k, DType::F32, &uniform(seed + 3, m * k));
+                let w = upload(b, n, k, DType::F16, &uniform(seed + 4, k * n));
+                let at = upload(b, m, n, DType::F16, &uniform(seed + 5, m * n));
+                let dx = b.alloc(m, n, DType::F32).unwrap();
+                b.matmul(dz, w, dx, Matmul::nt().times_derivative(act, at)).unwrap();
+                let out = b.read(dx).unwrap();
+                for t in [dz, w, at, dx] {
+                    b.free(t).unwrap();
+                }
+                out
+            };
+            let what = format!("{m}×{k}×{n} {} derivative at an f16 point", act.name());
+            assert_close(&what, &backward(&mut gpu), &backward(&mut cpu), 2.0 * k_tol, 2e-5);
+        }
+    }
+}
+
 #[test]
 fn the_f16_kernels_are_the_tilings_own_and_their_shape_classes_apart() {
     let mut gpu = GpuBackend::new(context()).unwrap();

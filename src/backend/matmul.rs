@@ -159,14 +159,14 @@ pub fn matmul_dims(a: Tensor, b: Tensor, c: Tensor, spec: &Matmul) -> Result<Mat
             format!("{} (apply it with activation_forward)", spec.activation.name()),
         ));
     }
-    // A, B and C may be stored in f16 (the product accumulates in f32); the epilogue's
-    // tensors are f32.
-    for t in [a, b, c] {
+    // A, B, C and the pre-activation or derivative point may be stored in f16 (the product
+    // and its epilogue run in f32); the bias and the column sums are f32.
+    for t in [Some(a), Some(b), Some(c), spec.pre, spec.derivative.map(|d| d.at)].into_iter().flatten() {
         if t.dtype != DType::F16 {
             check_dtype("matmul", t, DType::F32)?;
         }
     }
-    for t in spec.bias.into_iter().chain(spec.pre).chain(spec.derivative.map(|d| d.at)).chain(spec.column_sum) {
+    for t in spec.bias.into_iter().chain(spec.column_sum) {
         check_dtype("matmul", t, DType::F32)?;
     }
     Ok(MatmulDims { m, n, k })

@@ -153,7 +153,7 @@ impl Backend for CpuBackend {
         let (av, bv) = (self.floats("matmul", a)?, self.floats("matmul", b)?);
         matmul::matmul_forward(av, bv, bias, &mut product, d, spec.trans_a, spec.trans_b);
         if let Some(pre) = spec.pre {
-            self.with_out("matmul", pre, |_, out| {
+            self.with_float_out("matmul", pre, |_, out| {
                 out.copy_from_slice(&product);
                 Ok(())
             })?;
@@ -174,7 +174,7 @@ impl Backend for CpuBackend {
         }
         if let Some(d) = spec.derivative {
             // As activation_backward with the product as dy.
-            let at = self.f32s("matmul", d.at)?;
+            let at = self.floats("matmul", d.at)?;
             let dy = std::mem::take(&mut product);
             product = vec![0.0; dy.len()];
             activation::activation_backward(d.activation, at, &dy, &mut product, d.at.cols, Slopes::default());

@@ -226,7 +226,7 @@ impl Backend for GpuBackend {
 
     fn matmul(&mut self, a: Tensor, b: Tensor, c: Tensor, spec: Matmul) -> Result<()> {
         let dims = matmul_dims(a, b, c, &spec)?;
-        let storage = Storage::of(a.dtype, b.dtype, c.dtype);
+        let storage = Storage::of(a.dtype, b.dtype, c.dtype).with_epilogue(&spec);
         let class = ShapeClass::of(dims, &spec).stored(storage);
         self.choose_matmul_class(class, a, b, dims, &spec)?;
         let t = &self.tensors;

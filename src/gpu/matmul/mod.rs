@@ -44,7 +44,7 @@ params_struct! {
 pub struct TilingKernels {
     tiling: MatmulTiling,
     /// By `Storage::index`; the f32 set is made with the tiling, the others at first use.
-    sets: [OnceLock<Kernels>; 8],
+    sets: [OnceLock<Kernels>; Storage::COUNT],
     /// The rows kernel's workgroup (x, y).
     rows_wg: (u32, u32),
     /// Rows and columns of C one workgroup of the rows kernel covers.

@@ -3,42 +3,59 @@
 //! of them widened to f32 where it is read (`f32(a[i])`, `vec4<f32>(a4[i])`) and every store
 //! to C narrowed (`c[i] = f16(v)`). So the arithmetic, the accumulation order and the
 //! epilogues are the f32 kernels' own, and a product over f16 operands differs from the f32
-//! product over the same (f16-representable) values only in C's final rounding.
+//! product over the same (f16-representable) values only in C's final rounding. The epilogue's
+//! `pre` tensor (the kept pre-activation, or the point a derivative epilogue reads) may be f16
+//! too: read widened, stored narrowed, like C.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::backend::Matmul;
 use crate::shaders::Shader;
 use crate::tensor::DType;
 
-/// Which of a product's A, B and C are stored in f16 (the others in f32).
+/// Which of a product's A, B, C and epilogue tensor are stored in f16 (the others in f32).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Storage {
     pub a: bool,
     pub b: bool,
     pub c: bool,
+    /// The kept pre-activation, or the derivative epilogue's point (`Matmul::pre`,
+    /// `Derivative::at`).
+    pub pre: bool,
 }
 
 impl Storage {
-    pub const F32: Self = Self { a: false, b: false, c: false };
+    pub const F32: Self = Self { a: false, b: false, c: false, pre: false };
+    /// The number of storages (`index` is below it).
+    pub(super) const COUNT: usize = 16;
 
+    /// A, B and C stored as these types (an epilogue tensor, if any, in f32).
     pub fn of(a: DType, b: DType, c: DType) -> Self {
-        Self { a: a == DType::F16, b: b == DType::F16, c: c == DType::F16 }
+        Self { a: a == DType::F16, b: b == DType::F16, c: c == DType::F16, pre: false }
+    }
+
+    /// With the epilogue tensor `spec` names (its pre-activation or derivative point) stored
+    /// as that tensor is.
+    pub fn with_epilogue(self, spec: &Matmul) -> Self {
+        let pre = spec.pre.or(spec.derivative.map(|d| d.at));
+        Self { pre: pre.is_some_and(|t| t.dtype == DType::F16), ..self }
     }
 
     pub fn any_f16(self) -> bool {
-        self.a || self.b || self.c
+        self.a || self.b || self.c || self.pre
     }
 
-    /// 0 for all-f32, up to 7: a bit each for A, B and C.
+    /// 0 for all-f32, up to 15: a bit each for A, B, C and the epilogue tensor.
     pub(super) fn index(self) -> usize {
-        self.a as usize | (self.b as usize) << 1 | (self.c as usize) << 2
+        self.a as usize | (self.b as usize) << 1 | (self.c as usize) << 2 | (self.pre as usize) << 3
     }
 
-    /// "f16·f32→f16": A's type, B's, C's.
+    /// "f16·f32→f16": A's type, B's, C's; ", pre f16" where the epilogue tensor is f16.
     pub fn label(self) -> String {
         let t = |f16: bool| if f16 { "f16" } else { "f32" };
-        format!("{}·{}→{}", t(self.a), t(self.b), t(self.c))
+        let pre = if self.pre { ", pre f16" } else { "" };
+        format!("{}·{}→{}{pre}", t(self.a), t(self.b), t(self.c))
     }
 }
 
@@ -66,6 +83,8 @@ const OPERANDS: [(&str, &str, &str); 4] = [
     ("var<storage, read> b4: array<vec4<f32>>;", "b4", "vec4<f32>"),
 ];
 const OUTPUT: &str = "var<storage, read_write> c: array<f32>;";
+/// The epilogue's tensor: written where the pre-activation is kept, read by a derivative.
+const PRE: &str = "var<storage, read_write> pre: array<f32>;";
 
 /// The f16 form of a matmul shader's text (see the module docs).
 pub(super) fn rewrite(source: &str, storage: Storage) -> String {
@@ -78,40 +97,50 @@ pub(super) fn rewrite(source: &str, storage: Storage) -> String {
             widen.push((name, wide));
         }
     }
-    if storage.c {
-        assert!(text.contains(OUTPUT), "matmul shaders declare `{OUTPUT}`");
-        text = text.replace(OUTPUT, &OUTPUT.replace("f32", "f16"));
+    let mut narrow: Vec<&str> = Vec::new();
+    for (f16, decl, name) in [(storage.c, OUTPUT, "c"), (storage.pre, PRE, "pre")] {
+        if f16 {
+            assert!(text.contains(decl), "matmul shaders declare `{decl}`");
+            text = text.replace(decl, &decl.replace("f32", "f16"));
+            narrow.push(name);
+        }
     }
-    format!("enable f16;\n{}", convert(&text, &widen, storage.c))
+    format!("enable f16;\n{}", convert(&text, &widen, &narrow))
 }
 
-/// `text` with each indexing of a `widen` binding wrapped in its conversion, and, where
-/// `narrow_c`, each `c[i] = v;` made `c[i] = f16(v);`. Index expressions are converted too.
-fn convert(text: &str, widen: &[(&str, &str)], narrow_c: bool) -> String {
+/// `text` with each indexing of a `widen` binding wrapped in its conversion to f32, and for
+/// each `narrow` binding (read_write), each store `x[i] = v;` made `x[i] = f16(v);` and each
+/// read `f32(x[i])`. Index expressions are converted too.
+fn convert(text: &str, widen: &[(&str, &str)], narrow: &[&str]) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let mut i = 0;
     while i < text.len() {
         let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'.');
         let rest = &text[i..];
-        let load = widen.iter().find(|(name, _)| rest.starts_with(name) && rest[name.len()..].starts_with('['));
+        let indexes = |name: &str| rest.starts_with(name) && rest[name.len()..].starts_with('[');
+        let load = widen.iter().find(|(name, _)| indexes(name));
         if let (true, Some(&(name, wide))) = (boundary, load) {
             let open = i + name.len();
             let close = matching(text, open);
-            out.push_str(&format!("{wide}({name}[{}])", convert(&text[open + 1..close], widen, narrow_c)));
+            out.push_str(&format!("{wide}({name}[{}])", convert(&text[open + 1..close], widen, narrow)));
             i = close + 1;
             continue;
         }
-        if boundary && narrow_c && rest.starts_with("c[") {
-            let close = matching(text, i + 1);
+        if let (true, Some(&name)) = (boundary, narrow.iter().find(|name| indexes(name))) {
+            let open = i + name.len();
+            let close = matching(text, open);
+            let index = convert(&text[open + 1..close], widen, narrow);
             if let Some(assign) = text[close + 1..].strip_prefix(" = ") {
                 let end = close + 1 + 3 + statement_end(assign);
-                let index = convert(&text[i + 2..close], widen, narrow_c);
-                let value = convert(&text[close + 4..end], widen, narrow_c);
-                out.push_str(&format!("c[{index}] = f16({value})"));
+                let value = convert(&text[close + 4..end], widen, narrow);
+                out.push_str(&format!("{name}[{index}] = f16({value})"));
                 i = end;
-                continue;
+            } else {
+                out.push_str(&format!("f32({name}[{index}])"));
+                i = close + 1;
             }
+            continue;
         }
         let ch = rest.chars().next().expect("i < len");
         out.push(ch);
@@ -158,7 +187,7 @@ mod tests {
 
     #[test]
     fn loads_widen_stores_narrow_and_nothing_else_changes() {
-        let all = Storage { a: true, b: true, c: true };
+        let all = Storage { a: true, b: true, c: true, pre: false };
         let src = "var<storage, read> a: array<f32>;\nvar<storage, read> b4: array<vec4<f32>>;\n\
                    var<storage, read_write> c: array<f32>;\nvar<storage, read> a4: array<vec4<f32>>;\n\
                    var<storage, read> b: array<f32>;\n\
@@ -176,10 +205,23 @@ mod tests {
     }
 
     #[test]
+    fn the_epilogue_tensor_is_read_widened_and_stored_narrowed() {
+        let src = "var<storage, read_write> pre: array<f32>;\nvar<storage, read_write> c: array<f32>;\n\
+                   r *= act_derivative(E, pre[row * p.n + col], p.alpha);\n\
+                   pre[row * p.n + col] = r;\nc[i] = r;\n";
+        let got = rewrite(src, Storage { pre: true, ..Storage::F32 });
+        assert!(got.contains("pre: array<f16>;") && got.contains("c: array<f32>;"), "{got}");
+        assert!(got.contains("act_derivative(E, f32(pre[row * p.n + col]), p.alpha)"), "{got}");
+        assert!(got.contains("pre[row * p.n + col] = f16(r);\nc[i] = r;"), "{got}");
+    }
+
+    #[test]
     fn storage_indices_are_distinct() {
-        let mut seen: Vec<usize> = (0..8).map(|i| Storage { a: i & 1 != 0, b: i & 2 != 0, c: i & 4 != 0 }.index()).collect();
+        let storage = |i: usize| Storage { a: i & 1 != 0, b: i & 2 != 0, c: i & 4 != 0, pre: i & 8 != 0 };
+        let mut seen: Vec<usize> = (0..Storage::COUNT).map(|i| storage(i).index()).collect();
         seen.sort();
-        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        assert_eq!(seen, (0..Storage::COUNT).collect::<Vec<_>>());
+        assert_eq!(storage(8).label(), "f32·f32→f32, pre f16");
         assert_eq!(Storage::of(DType::F16, DType::F32, DType::F16).label(), "f16·f32→f16");
     }
 }

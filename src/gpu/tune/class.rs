@@ -62,7 +62,7 @@ impl GpuBackend {
         let entry = match known.or_else(cached) {
             Some(entry) if self.k.matmul.candidates().any(|s| s.tiling().name() == entry.tiling) => entry,
             _ => {
-                let timed = self.time_class(a, b, d, spec, class.storage.c)?;
+                let timed = self.time_class(a, b, d, spec, class.storage)?;
                 match &tuning.cache {
                     Some(dir) => settle_class(dir, &tuning.key, &class.label(), timed),
                     None => timed,
@@ -76,8 +76,8 @@ impl GpuBackend {
 
     /// Time each candidate on this product (its rows capped at `ROWS` on CPU drivers), with
     /// its bias and activation or derivative epilogue.
-    /// `c_f16`: the product's output is stored in f16 (so is the scratch one).
-    fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul, c_f16: bool) -> Result<ClassEntry> {
+    /// `storage`: the product's (the scratch output is stored as its C is).
+    fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul, storage: Storage) -> Result<ClassEntry> {
         // What is recorded runs first, so it is not timed with the candidates.
         self.rec.submit(&self.ctx)?;
         self.ctx.wait()?;
@@ -90,7 +90,7 @@ impl GpuBackend {
         // derivative point; the column sums go to scratch, and the kept pre-activation is
         // left out, so the timing touches nothing of the product's.
         let timed_spec = Matmul { pre: None, ..*spec };
-        let out = if c_f16 { DType::F16 } else { DType::F32 };
+        let out = if storage.c { DType::F16 } else { DType::F32 };
         let scratch = self.pool.acquire(&self.ctx, "matmul tuning", out.device_bytes(rows * d.n))?;
         let sums = match spec.column_sum {
             Some(_) => Some(self.pool.acquire(&self.ctx, "matmul tuning", DType::F32.device_bytes(d.n))?),
@@ -136,7 +136,7 @@ impl GpuBackend {
         let bias = buf_opt(&self.tensors, "matmul", spec.bias)?;
         let derivative_at = buf_opt(&self.tensors, "matmul", spec.derivative.map(|d| d.at))?;
         let sets: Vec<_> = self.k.matmul.candidates().collect();
-        let storage = Storage::of(a.dtype, b.dtype, out);
+        let storage = Storage::of(a.dtype, b.dtype, out).with_epilogue(spec);
         let col_sum = col_sum.map(|s| &**s);
         let m = MatmulBuffers { a: ab, b: bb, c, bias, pre: None, derivative_at, col_sum, storage };
         // Once each untimed: builds the pipeline for this form if no product has yet.
