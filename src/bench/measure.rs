@@ -44,7 +44,7 @@ impl Setup {
         // The step's cost does not depend on the values: Gaussian blobs, one per class.
         let per_class = (DISTINCT_BATCHES * batch).div_ceil(classes);
         let data = sources::blobs(per_class, classes, inputs, 1.0, 1);
-        let mut model = Sequential::new(b, &m.spec(), 1)?;
+        let mut model = Sequential::with_precision(b, &m.spec(), 1, m.precision)?;
         let opt = Optimizer::new(b, OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.01).with_momentum(0.9))?;
         opt.attach(b, model.params_mut())?;
         let config = TrainConfig { batch_size: batch, eval_batch_size: batch, ..TrainConfig::default() };

@@ -13,7 +13,7 @@ pub use report::{Machine, Rate, Report, Row, SCHEMA};
 
 use crate::backend::Activation;
 use crate::error::{Error, Result};
-use crate::nn::{LayerSpec, ModelSpec};
+use crate::nn::{LayerSpec, ModelSpec, Precision};
 
 /// A model of the suite: layer widths (inputs first, classes last), the hidden activation,
 /// and the dropout rate after each hidden layer (0: none).
@@ -23,6 +23,8 @@ pub struct BenchModel {
     pub layers: Vec<usize>,
     pub activation: Activation,
     pub dropout: f32,
+    /// f32, or mixed f16 (`nn::Precision`); an f16 model's name ends in "-f16".
+    pub precision: Precision,
 }
 
 /// The named models: `mlp` (the Fashion-MNIST MLP), `wide`, and `deep` (the textbook's
@@ -43,7 +45,7 @@ impl BenchModel {
                 ))
             }
         };
-        Ok(Self { name: name.into(), layers, activation, dropout: 0.0 })
+        Ok(Self { name: name.into(), layers, activation, dropout: 0.0, precision: Precision::F32 })
     }
 
     /// A model from a width list such as 784,300,100,10 (ReLU hidden layers).
@@ -58,7 +60,7 @@ impl BenchModel {
             return Err(Error::config("bench layers", format!("width 0 at position {} of {layers:?}", i + 1)));
         }
         let name = layers.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
-        Ok(Self { name, layers: layers.to_vec(), activation: Activation::Relu, dropout: 0.0 })
+        Ok(Self { name, layers: layers.to_vec(), activation: Activation::Relu, dropout: 0.0, precision: Precision::F32 })
     }
 
     pub fn with_dropout(self, dropout: f32) -> Result<Self> {
@@ -66,6 +68,17 @@ impl BenchModel {
             return Err(Error::config("bench dropout", format!("{dropout} is not in [0, 1)")));
         }
         Ok(Self { dropout, ..self })
+    }
+
+    /// The same model in `precision` (an f16 model's name ends in "-f16"); refused where the
+    /// model cannot run in it (`Precision::check`: dropout, in f16).
+    pub fn with_precision(self, precision: Precision) -> Result<Self> {
+        let model = Self { precision, ..self };
+        precision.check(&model.spec())?;
+        Ok(match precision {
+            Precision::F16 => Self { name: format!("{}-f16", model.name), ..model },
+            Precision::F32 => model,
+        })
     }
 
     pub fn spec(&self) -> ModelSpec {
@@ -100,7 +113,8 @@ impl BenchModel {
     /// the layers, the dropout forward and backward and a separate activation backward per
     /// hidden layer; the gathers of inputs and labels; the loss (which also counts correct
     /// answers); one update of every parameter at once (the GPU packs a model's parameters,
-    /// gradients and optimizer state, `nn::ParamSet`).
+    /// gradients and optimizer state, `nn::ParamSet`); in f16, the refresh of each weight
+    /// matrix's f16 copy before the forward pass.
     pub fn train_dispatches(&self) -> u64 {
         let dense = (self.layers.len() - 1) as u64;
         let hidden = dense - 1;
@@ -110,11 +124,13 @@ impl BenchModel {
         let backward = dense + (dense - 1) + activation_backward + dropout;
         let data_and_loss = 2 + 1;
         let update = 1;
-        forward + backward + data_and_loss + update
+        let refresh = if self.precision == Precision::F16 { dense } else { 0 };
+        forward + backward + data_and_loss + update + refresh
     }
 
     /// Dispatches of one inference batch: the input gather and the forward pass (dropout is
-    /// the identity in evaluation and records nothing).
+    /// the identity in evaluation and records nothing; an f16 model refreshes its weights'
+    /// copies only at the first batch after they changed).
     pub fn infer_dispatches(&self) -> u64 {
         1 + (self.layers.len() - 1) as u64
     }

@@ -25,6 +25,10 @@ pub struct BenchArgs {
     /// Dropout after each hidden layer.
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
+    /// f32, or f16: mixed precision (as `train --precision`); f16 models are named NAME-f16.
+    /// Several: each model in each, e.g. f32,f16.
+    #[arg(long, value_delimiter = ',', default_values_t = [wgtrain::nn::Precision::F32])]
+    precision: Vec<wgtrain::nn::Precision>,
     /// Batch sizes (per rank with --distributed).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 128, 1024])]
     pub batch: Vec<usize>,
@@ -64,7 +68,14 @@ impl BenchArgs {
         if let Some(layers) = &self.layers {
             out.push(BenchModel::custom(layers)?);
         }
-        out.into_iter().map(|m| Ok(m.with_dropout(self.dropout)?)).collect()
+        let mut all = Vec::new();
+        for m in out {
+            let m = m.with_dropout(self.dropout)?;
+            for &p in &self.precision {
+                all.push(m.clone().with_precision(p)?);
+            }
+        }
+        Ok(all)
     }
 }
 

@@ -135,6 +135,11 @@ pub struct TrainArgs {
     /// The history's sparsity column counts weights with |w| below this [default: 0.001].
     #[arg(long, value_name = "THRESHOLD")]
     sparsity_threshold: Option<f32>,
+    /// f16: mixed precision, for adapters with f16 shaders: the products read f16 copies of the
+    /// weights and f16 hidden activations and accumulate in f32; gradients, weights and the
+    /// optimizer's state stay f32. Dense and Linear layers only [default: f32].
+    #[arg(long)]
+    precision: Option<wgtrain::nn::Precision>,
 }
 
 /// `train` with a flag for each optimizer setting (`--lr`, `--momentum`, …), each declared once
@@ -190,6 +195,9 @@ impl TrainArgs {
         }
         if let Some(t) = self.sparsity_threshold {
             c.sparsity_threshold = t;
+        }
+        if let Some(p) = self.precision {
+            c.precision = p;
         }
         if let Some(target) = self.prune_to {
             c.prune.get_or_insert_with(Default::default).target = target;

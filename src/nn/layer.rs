@@ -55,6 +55,9 @@ pub struct Build<'a> {
     /// Philox key of the layer's masks (dropout, RReLU): one stream per layer.
     pub noise: Noise,
     pub rng: &'a mut rand::rngs::StdRng,
+    /// Store the layer's output and kept pre-activation in f16 (a hidden layer of a model in
+    /// `Precision::F16`; the model allocates the output, the layer its workspace).
+    pub half: bool,
     pub(super) params: &'a mut Vec<ParamInit>,
     pub(super) buffers: &'a mut Vec<(String, Tensor)>,
 }

@@ -6,6 +6,7 @@ pub mod layer;
 pub mod layers;
 mod model;
 mod params;
+mod precision;
 pub mod spec;
 
 pub use builder::{BatchNormAt, ModelBuilder};
@@ -13,4 +14,5 @@ pub use init::{Draw, FanMode, Initializer};
 pub use layer::{register_layer, Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary};
 pub use model::{validate, Mode, Sequential, Workspace};
 pub use params::{PackedParams, Param, ParamInit, ParamSet};
+pub use precision::Precision;
 pub use spec::{LayerSpec, ModelSpec};

@@ -8,6 +8,7 @@ use rand::SeedableRng;
 
 use super::layer::{Backward, Build, CrossReplica, Forward, Layer};
 use super::params::ParamSet;
+use super::precision::Precision;
 use super::spec::ModelSpec;
 use crate::backend::{Backend, Noise};
 use crate::error::{Error, Result};
@@ -36,6 +37,10 @@ pub struct Sequential {
     buffers: Vec<(String, Tensor)>,
     workspaces: Vec<Workspace>,
     seed: u64,
+    precision: Precision,
+    /// The f16 weight copies may differ from the weights: refresh them before the next
+    /// forward pass (a training pass refreshes them always: a step's update follows it).
+    half_stale: bool,
 }
 
 /// An error about layer `index` (0-based) of `spec`, numbered from 1 for people.
@@ -61,24 +66,71 @@ impl Sequential {
     /// Build `spec` on `b`, drawing initial weights from `seed`; dropout and RReLU masks are
     /// keyed by the same seed, with one stream per layer.
     pub fn new(b: &mut dyn Backend, spec: &ModelSpec, seed: u64) -> Result<Self> {
+        Self::with_precision(b, spec, seed, Precision::F32)
+    }
+
+    /// `new`, training and inferring in `precision` (`Precision::F16`: the same weights drawn
+    /// from the same seed, f16 copies of them and f16 hidden activations for the products).
+    pub fn with_precision(b: &mut dyn Backend, spec: &ModelSpec, seed: u64, precision: Precision) -> Result<Self> {
         validate(spec)?;
+        precision.check(spec)?;
         crate::limits::check_model(spec.weight_shapes(), b.max_tensor_bytes(), crate::limits::available_host_bytes())?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let noise_seed = (seed ^ (seed >> 32)) as u32;
         let (mut inits, mut buffers, mut layers) = (Vec::new(), Vec::new(), Vec::new());
+        let last = spec.layers.len().saturating_sub(1);
         for (index, (kind, inputs)) in spec.kinds()?.into_iter().enumerate() {
             let mut ctx = Build {
                 b: &mut *b,
                 index,
                 noise: Noise { seed: noise_seed, stream: index as u32 + 1 },
                 rng: &mut rng,
+                half: precision == Precision::F16 && index < last,
                 params: &mut inits,
                 buffers: &mut buffers,
             };
             layers.push(kind.build(&mut ctx, inputs)?);
         }
-        let params = ParamSet::build(b, inits)?;
-        Ok(Self { spec: spec.clone(), layers, params, buffers, workspaces: Vec::new(), seed })
+        let mut params = ParamSet::build(b, inits)?;
+        if precision == Precision::F16 {
+            params.attach_half(b).map_err(|e| {
+                Error::config("--precision f16", format!("{e}; or train in f32 (--precision f32, the default)"))
+            })?;
+        }
+        Ok(Self { spec: spec.clone(), layers, params, buffers, workspaces: Vec::new(), seed, precision, half_stale: true })
+    }
+
+    /// The precision the model trains and infers in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Say that the weights were written from outside a training step (`Backend::write` on a
+    /// parameter's value): a model in `Precision::F16` refreshes its f16 copies of them before
+    /// its next forward pass. Restoring a checkpoint through `Checkpoint::restore_model` says so.
+    pub fn weights_changed(&mut self) {
+        self.half_stale = true;
+    }
+
+    /// Whether layer `index`'s output is stored in f16.
+    pub(super) fn half_output(&self, index: usize) -> bool {
+        self.precision == Precision::F16 && index + 1 < self.layers.len()
+    }
+
+    /// Record the f16 weight copies' refresh from the weights, where a forward pass in `mode`
+    /// needs it.
+    fn refresh_half(&mut self, b: &mut dyn Backend, mode: Mode) -> Result<()> {
+        if self.precision == Precision::F32 || !(self.half_stale || mode == Mode::Train) {
+            return Ok(());
+        }
+        for p in self.params.iter() {
+            if let Some(half) = p.half {
+                b.copy(p.value, half)?;
+            }
+        }
+        // A training pass is followed by the step's update: the next pass refreshes again.
+        self.half_stale = mode == Mode::Train;
+        Ok(())
     }
 
     /// The seed the weights were drawn from and the dropout/RReLU masks are keyed by.
@@ -96,6 +148,7 @@ impl Sequential {
 
     /// For the optimizer to attach its state (`Optimizer::attach`).
     pub fn params_mut(&mut self) -> &mut ParamSet {
+        self.half_stale = true;
         &mut self.params
     }
 
@@ -123,6 +176,7 @@ impl Sequential {
         mode: Mode,
         mut across: Option<&mut dyn CrossReplica>,
     ) -> Result<Tensor> {
+        self.refresh_half(b, mode)?;
         let w = &self.workspaces[ws];
         let mut x = w.input;
         for (layer, buf) in self.layers.iter().zip(&w.layers) {

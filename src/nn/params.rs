@@ -19,6 +19,16 @@ pub struct Param {
     pub state: [Option<Tensor>; 2],
     /// Whether ℓ1/ℓ2 penalties apply (Dense weights only, as in Keras' kernel_regularizer).
     pub penalized: bool,
+    /// An f16 copy of `value` that the products read instead, in a model trained in
+    /// `Precision::F16` (its weight matrices); refreshed from `value` by the model.
+    pub half: Option<Tensor>,
+}
+
+impl Param {
+    /// The tensor a product reads for this parameter: the f16 copy where there is one.
+    pub fn operand(&self) -> Tensor {
+        self.half.unwrap_or(self.value)
+    }
 }
 
 /// What a parameter starts as.
@@ -85,7 +95,7 @@ impl ParamSet {
         for (i, init) in inits.into_iter().enumerate() {
             let (value, grad) = (values.parts[slot_of[i]], grads.parts[slot_of[i]]);
             b.write(value, &init.values)?;
-            params.push(Param { name: init.name, value, grad, state: [None, None], penalized: init.penalized });
+            params.push(Param { name: init.name, value, grad, state: [None, None], penalized: init.penalized, half: None });
         }
         let packing = match (values.whole, grads.whole) {
             (Some(value), Some(grad)) if values.offsets == grads.offsets => {
@@ -120,6 +130,15 @@ impl ParamSet {
                     p.state[slot] = Some(b.zeros(p.value.rows, p.value.cols)?);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Give every penalized parameter (the weight matrices) an f16 copy for the products to
+    /// read (`Param::half`); its values are written by the model's refresh.
+    pub(super) fn attach_half(&mut self, b: &mut dyn Backend) -> Result<()> {
+        for p in self.params.iter_mut().filter(|p| p.penalized && p.half.is_none()) {
+            p.half = Some(b.alloc(p.value.rows, p.value.cols, crate::tensor::DType::F16)?);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use crate::error::{Context, Result};
 use crate::fail;
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Initializer, ModelSpec};
+use crate::nn::{Initializer, ModelSpec, Precision};
 use super::settings::Given;
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule, Setting, SETTINGS};
 use crate::train::{EarlyStopping, TrainConfig};
@@ -42,6 +42,9 @@ pub struct RunConfig {
     /// Under `mpirun`: batch norm's statistics over the whole global batch (summed across the
     /// ranks inside each step) rather than each rank's slice. No effect in one process.
     pub sync_batch_norm: bool,
+    /// f32, or f16: mixed precision (`nn::Precision::F16`: f16 weights' copies and hidden
+    /// activations for the products, f32 accumulation, gradients, weights and optimizer state).
+    pub precision: Precision,
 }
 
 /// `[prune]`: prune to `target` by magnitude, once at `start` or along Zhu & Gupta's cubic
@@ -200,6 +203,7 @@ impl Default for RunConfig {
             sparsity_threshold: 1e-3,
             prune: None,
             sync_batch_norm: false,
+            precision: Precision::F32,
         }
     }
 }

@@ -227,7 +227,7 @@ impl Run {
         }
         let (mut model, opt, trainer) = match &self.resume {
             None => (
-                Sequential::new(b, &spec, self.config.seed)?,
+                Sequential::with_precision(b, &spec, self.config.seed, self.config.precision)?,
                 Optimizer::new(b, opt_config)?,
                 Trainer::new(b, train_config)?,
             ),
@@ -243,7 +243,7 @@ impl Run {
                         spec.inputs
                     );
                 }
-                let mut model = loaded.build_model(b)?;
+                let mut model = loaded.build_model_in(b, self.config.precision)?;
                 let opt = loaded.restore_optimizer(b, &mut model)?;
                 let mut trainer = loaded.restore_trainer(b, &model)?;
                 let done = trainer.state().epoch;

@@ -16,7 +16,7 @@ use super::config::{TrainConfig, TrainerState};
 use super::trainer::Trainer;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::nn::{ModelSpec, Sequential};
+use crate::nn::{ModelSpec, Precision, Sequential};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
 
 /// Version of the metadata layout (2: with checksums).
@@ -248,7 +248,12 @@ impl Loaded {
 
     /// The model the checkpoint describes, with its saved weights and statistics.
     pub fn build_model(&self, b: &mut dyn Backend) -> Result<Sequential> {
-        let mut model = Sequential::new(b, &self.meta.model, self.meta.model_seed)?;
+        self.build_model_in(b, Precision::F32)
+    }
+
+    /// `build_model`, the model training and inferring in `precision`.
+    pub fn build_model_in(&self, b: &mut dyn Backend, precision: Precision) -> Result<Sequential> {
+        let mut model = Sequential::with_precision(b, &self.meta.model, self.meta.model_seed, precision)?;
         self.restore_model(b, &mut model)?;
         Ok(model)
     }
@@ -258,6 +263,7 @@ impl Loaded {
         for (name, t) in model.named_tensors() {
             b.write(t, self.get(&format!("model.{name}"), t.shape())?)?;
         }
+        model.weights_changed();
         Ok(())
     }
 

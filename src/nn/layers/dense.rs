@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::nn::init::Initializer;
 use crate::nn::layer::{Backward, Build, Forward, Layer, LayerKind, LayerSummary};
 use crate::nn::Mode;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// A Dense layer's settings; `bias: None` is the Linear form (no bias, no activation).
 pub struct DenseKind {
@@ -65,7 +65,7 @@ impl LayerKind for DenseKind {
             Separate { act: self.activation, alpha, noise: ctx.noise }
         });
         let act = if fused { self.activation } else { Activation::Identity };
-        Ok(Box::new(Dense { units, w, b, act, keep_pre: fused && !act.output_suffices(), separate }))
+        Ok(Box::new(Dense { units, w, b, act, keep_pre: fused && !act.output_suffices(), separate, half: ctx.half }))
     }
 }
 
@@ -85,6 +85,8 @@ struct Dense {
     /// The epilogue also stores the pre-activation, for derivatives that need x.
     keep_pre: bool,
     separate: Option<Separate>,
+    /// The kept pre-activation is stored in f16 (as the output is: `Build::half`).
+    half: bool,
 }
 
 impl Dense {
@@ -121,7 +123,14 @@ impl Layer for Dense {
             Some(_) => 2,
             None => (self.act != Activation::Identity) as usize + self.keep_pre as usize,
         };
-        (0..count).map(|_| b.zeros(rows, self.units)).collect()
+        // Where `extra` finds the pre-activation: after dz, when there is one.
+        let pre_at = self.keep_pre.then_some((self.act != Activation::Identity) as usize);
+        (0..count)
+            .map(|i| match self.half && Some(i) == pre_at {
+                true => b.alloc(rows, self.units, DType::F16),
+                false => b.zeros(rows, self.units),
+            })
+            .collect()
     }
 
     // x: (B, IN), w: (IN, OUT), y: (B, OUT)
@@ -131,11 +140,11 @@ impl Layer for Dense {
         // Only backward reads the pre-activation: inference skips the extra store.
         spec.pre = if io.mode == Mode::Train { self.extra(io.extra, Extra::Pre) } else { None };
         let Some(s) = &self.separate else {
-            b.matmul(io.x, io.params[self.w].value, io.y, spec)?;
+            b.matmul(io.x, io.params[self.w].operand(), io.y, spec)?;
             return Ok(io.y);
         };
         let z = self.extra(io.extra, Extra::Z).expect("a separate activation has z in its workspace");
-        b.matmul(io.x, io.params[self.w].value, z, spec)?;
+        b.matmul(io.x, io.params[self.w].operand(), z, spec)?;
         let noise = (io.mode == Mode::Train).then_some(s.noise);
         let args = ActivationArgs { alpha: s.alpha.map(|a| io.params[a].value), noise };
         b.activation_forward(s.act, z, io.y, args)?;
@@ -177,7 +186,7 @@ impl Layer for Dense {
         if let Some((prev, t)) = io.previous {
             spec = spec.times_derivative(prev, t);
         }
-        b.matmul(dz, p[self.w].value, io.dx, spec)?;
+        b.matmul(dz, p[self.w].operand(), io.dx, spec)?;
         Ok(io.previous.is_some())
     }
 

@@ -40,10 +40,11 @@ impl Sequential {
         let (inputs, outputs) = (self.spec.inputs, self.spec.outputs());
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut in_w = inputs;
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
             let out_w = layer.units();
             let extra = layer.workspace(b, rows)?;
-            layers.push(LayerBuffers { y: b.zeros(rows, out_w)?, dx: b.zeros(rows, in_w)?, extra });
+            let y = if self.half_output(i) { b.alloc(rows, out_w, DType::F16)? } else { b.zeros(rows, out_w)? };
+            layers.push(LayerBuffers { y, dx: b.zeros(rows, in_w)?, extra });
             in_w = out_w;
         }
         self.workspaces.push(Workspace {
