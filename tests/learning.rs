@@ -22,7 +22,7 @@ fn require<T>(r: wgtrain::Result<T>) -> T {
 }
 
 /// Train `spec` in `precision` on `train` (10% held out for validation) and return test
-/// accuracy and the mean epoch time.
+/// accuracy, the mean epoch time, and the accuracy on the rows it trained on.
 fn train_and_test(
     precision: Precision,
     spec: &ModelSpec,
@@ -30,7 +30,7 @@ fn train_and_test(
     test: &Dataset,
     opt: OptimizerConfig,
     config: TrainConfig,
-) -> (f32, f64) {
+) -> (f32, f64, f32) {
     let mut g = gpu();
     let b: &mut dyn Backend = &mut g;
     let (train, val) = train.split(0.1, 99).unwrap();
@@ -57,7 +57,8 @@ fn train_and_test(
     }
     let epochs = &trainer.history().epochs;
     let mean_epoch = epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.len() as f64;
-    (trainer.inference().evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
+    let on_train = trainer.inference().evaluate(b, &mut model, &dt).unwrap().accuracy;
+    (trainer.inference().evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch, on_train)
 }
 
 #[test]
@@ -69,7 +70,7 @@ fn digits_mlp_64_128_10_reaches_95_percent_test_accuracy() {
     standardize.apply(&mut test);
     let spec = ModelSpec::mlp(64, &[128], 10, Activation::Relu);
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
-    let (accuracy, epoch) =
+    let (accuracy, epoch, _) =
         train_and_test(Precision::F32, &spec, &train, &test, opt, TrainConfig { epochs: 20, batch_size: 32, ..TrainConfig::default() });
     eprintln!(
         "digits 64-128-10: test accuracy {:.2}% ({} test samples), {epoch:.3}s per epoch",
@@ -89,24 +90,28 @@ fn fashion_mnist_mlp_784_300_100_10_reaches_82_percent_in_one_epoch_in_f32_and_f
     let dir = data_dir().join("fashion-mnist");
     let train = require(sources::idx_dir("fashion-mnist", &dir, true));
     let test = require(sources::idx_dir("fashion-mnist", &dir, false));
-    // ReLU, He-normal init, momentum 0.9; pixels scaled to [0, 1] on the device.
-    // Mixed precision (f16 weight copies and hidden activations, f32 accumulation and
-    // master weights) from the same weights and batches is held within 0.3 points of f32.
-    let spec = ModelSpec::mlp(784, &[300, 100], 10, Activation::Relu);
+    // ELU (the default run's net), He-normal init, momentum 0.9; pixels scaled to [0, 1] on
+    // the device. Mixed precision (f16 weight copies and hidden activations, f32 accumulation
+    // and master weights) from the same weights and batches is held within 0.3 points of f32
+    // on the test set.
+    let spec = ModelSpec::mlp(784, &[300, 100], 10, Activation::elu());
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
     let mut accuracy = Vec::new();
     for precision in [Precision::F32, Precision::F16] {
         let start = Instant::now();
         let config = TrainConfig { epochs: 1, batch_size: 128, ..TrainConfig::default() };
-        let (acc, epoch) = train_and_test(precision, &spec, &train, &test, opt.clone(), config);
+        let (acc, epoch, on_train) = train_and_test(precision, &spec, &train, &test, opt.clone(), config);
         eprintln!(
-            "fashion-mnist 784-300-100-10 in {precision}: test accuracy {:.2}%, {epoch:.2}s per epoch, {:.0}s in all",
+            "fashion-mnist 784-300-100-10 in {precision}: test accuracy {:.2}%, training rows {:.2}%, {epoch:.2}s per \
+             epoch, {:.0}s in all",
             100.0 * acc,
+            100.0 * on_train,
             start.elapsed().as_secs_f64()
         );
-        accuracy.push(acc);
+        accuracy.push((acc, on_train));
     }
-    assert!(accuracy[0] >= 0.82, "fashion-mnist test accuracy {}", accuracy[0]);
-    let gap = 100.0 * (accuracy[1] - accuracy[0]).abs();
-    assert!(gap <= 0.3, "f16 {} against f32 {}: {gap:.2} points apart", accuracy[1], accuracy[0]);
+    assert!(accuracy[0].0 >= 0.82, "fashion-mnist test accuracy {}", accuracy[0].0);
+    let gap = 100.0 * (accuracy[1].0 - accuracy[0].0).abs();
+    eprintln!("f16 against f32: {gap:.2} points on the test set, {:.2} on the training rows", 100.0 * (accuracy[1].1 - accuracy[0].1));
+    assert!(gap <= 0.3, "f16 {:?} against f32 {:?}: {gap:.2} points apart", accuracy[1], accuracy[0]);
 }

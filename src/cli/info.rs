@@ -114,7 +114,7 @@ fn adapters(devices: &Devices, json: bool) -> Result<()> {
     }
     outln!("chosen: {}", ctx.adapter());
     outln!("device kind: {:?}", ctx.kind());
-    let f16 = if ctx.supports_f16() { "yes (F16 tensors: the matmul over f16 operands)" } else { "no" };
+    let f16 = if ctx.supports_f16() { "yes (--precision f16: the matmul over f16 weights and activations)" } else { "no" };
     outln!("f16 shaders: {f16}");
     outln!("matmul tiling: {}", backend.matmul_tiling());
     outln!("  {how}");
