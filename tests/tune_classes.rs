@@ -32,6 +32,15 @@ fn product(g: &mut GpuBackend, m: usize, k: usize, n: usize, spec: Matmul) -> Ve
     out
 }
 
+/// The tests of this file time products (the tuner, and the check against every candidate):
+/// each holds this while it runs, so none is timed while another loads the adapter (on
+/// lavapipe, the same two cores).
+static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn timing_alone() -> std::sync::MutexGuard<'static, ()> {
+    TIMING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn tuned_in(dir: &std::path::Path) -> Tuned {
     let ctx = context();
     tune_with_cache(&ctx, &cache_key(&ctx), Some(dir)).unwrap()
@@ -39,6 +48,7 @@ fn tuned_in(dir: &std::path::Path) -> Tuned {
 
 #[test]
 fn each_shape_class_is_timed_at_its_first_product_and_kept() {
+    let _alone = timing_alone();
     let ctx = context();
     let dir = tempfile::tempdir().unwrap();
     let tuned = tuned_in(dir.path());
@@ -113,6 +123,7 @@ fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn a_backend_with_one_tiling_or_autotune_off_times_nothing() {
+    let _alone = timing_alone();
     let ctx = context();
     let dir = tempfile::tempdir().unwrap();
     let skipped = Tuned { tiling: MatmulTiling::register(), source: TuneSource::Skipped, gflops: Default::default() };
@@ -200,6 +211,7 @@ fn time_full(
 /// 2× slower) fails every time.
 #[test]
 fn the_chosen_tiling_is_within_ten_percent_of_the_best_on_every_bench_product() {
+    let _alone = timing_alone();
     let ctx = context();
     let dir = tempfile::tempdir().unwrap();
     let tuned = tuned_in(dir.path());
@@ -233,6 +245,11 @@ fn the_chosen_tiling_is_within_ten_percent_of_the_best_on_every_bench_product() 
                     }
                 }
                 let micros: Vec<f64> = per_product.iter().map(|s| s * 1e6).collect();
+                if !fine {
+                    let class = ShapeClass::of(MatmulDims { m, k, n }, &spec);
+                    let tuner = recorded_classes(dir.path(), &cache_key(&ctx));
+                    eprintln!("the tuner's timing of {}: {:?}", class.label(), tuner.get(&class.label()));
+                }
                 eprintln!("{model} batch {batch}: {m}×{k}×{n}: chosen {i}, µs a product {micros:.2?}");
                 assert!(
                     fine,
