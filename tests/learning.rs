@@ -22,7 +22,7 @@ fn require<T>(r: wgtrain::Result<T>) -> T {
 }
 
 /// Train `spec` in `precision` on `train` (10% held out for validation) and return test
-/// accuracy, the mean epoch time, and the accuracy on the rows it trained on.
+/// accuracy and the mean epoch time.
 fn train_and_test(
     precision: Precision,
     spec: &ModelSpec,
@@ -30,7 +30,7 @@ fn train_and_test(
     test: &Dataset,
     opt: OptimizerConfig,
     config: TrainConfig,
-) -> (f32, f64, f32) {
+) -> (f32, f64) {
     let mut g = gpu();
     let b: &mut dyn Backend = &mut g;
     let (train, val) = train.split(0.1, 99).unwrap();
@@ -57,8 +57,7 @@ fn train_and_test(
     }
     let epochs = &trainer.history().epochs;
     let mean_epoch = epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.len() as f64;
-    let on_train = trainer.inference().evaluate(b, &mut model, &dt).unwrap().accuracy;
-    (trainer.inference().evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch, on_train)
+    (trainer.inference().evaluate(b, &mut model, &dte).unwrap().accuracy, mean_epoch)
 }
 
 #[test]
@@ -70,7 +69,7 @@ fn digits_mlp_64_128_10_reaches_95_percent_test_accuracy() {
     standardize.apply(&mut test);
     let spec = ModelSpec::mlp(64, &[128], 10, Activation::Relu);
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
-    let (accuracy, epoch, _) =
+    let (accuracy, epoch) =
         train_and_test(Precision::F32, &spec, &train, &test, opt, TrainConfig { epochs: 20, batch_size: 32, ..TrainConfig::default() });
     eprintln!(
         "digits 64-128-10: test accuracy {:.2}% ({} test samples), {epoch:.3}s per epoch",
@@ -83,35 +82,32 @@ fn digits_mlp_64_128_10_reaches_95_percent_test_accuracy() {
 #[test]
 fn fashion_mnist_mlp_784_300_100_10_reaches_82_percent_in_one_epoch_in_f32_and_f16_alike() {
     // The library's loop on the real data, kept short: one epoch of this configuration gave
-    // 84.0% test accuracy (three gave 84.5%; seed 1, lavapipe), so 82% leaves 2 points for
-    // seeds and splits, while a net that does not learn (10%) or learns markedly worse fails.
-    // The full claim (87% within 10 epochs) is the default run's, checked through the command
-    // line in tests/cli.rs; more epochs here cost a cold CI a minute each on a 2-core machine.
+    // 84.1% test accuracy (seed 1, lavapipe), so 82% leaves 2 points for seeds and splits,
+    // while a net that does not learn (10%) or learns markedly worse fails. The full claim
+    // (87% within 10 epochs) is the default run's, checked through the command line in
+    // tests/cli.rs; more epochs here cost a cold CI a minute each on a 2-core machine.
     let dir = data_dir().join("fashion-mnist");
     let train = require(sources::idx_dir("fashion-mnist", &dir, true));
     let test = require(sources::idx_dir("fashion-mnist", &dir, false));
     // ELU (the default run's net), He-normal init, momentum 0.9; pixels scaled to [0, 1] on
     // the device. Mixed precision (f16 weight copies and hidden activations, f32 accumulation
     // and master weights) from the same weights and batches is held within 0.3 points of f32
-    // on the test set.
+    // on the test set (both gave 84.12%).
     let spec = ModelSpec::mlp(784, &[300, 100], 10, Activation::elu());
     let opt = OptimizerConfig::new(OptimizerKind::Momentum).with_lr(0.05);
     let mut accuracy = Vec::new();
     for precision in [Precision::F32, Precision::F16] {
         let start = Instant::now();
         let config = TrainConfig { epochs: 1, batch_size: 128, ..TrainConfig::default() };
-        let (acc, epoch, on_train) = train_and_test(precision, &spec, &train, &test, opt.clone(), config);
+        let (acc, epoch) = train_and_test(precision, &spec, &train, &test, opt.clone(), config);
         eprintln!(
-            "fashion-mnist 784-300-100-10 in {precision}: test accuracy {:.2}%, training rows {:.2}%, {epoch:.2}s per \
-             epoch, {:.0}s in all",
+            "fashion-mnist 784-300-100-10 in {precision}: test accuracy {:.2}%, {epoch:.2}s per epoch, {:.0}s in all",
             100.0 * acc,
-            100.0 * on_train,
             start.elapsed().as_secs_f64()
         );
-        accuracy.push((acc, on_train));
+        accuracy.push(acc);
     }
-    assert!(accuracy[0].0 >= 0.82, "fashion-mnist test accuracy {}", accuracy[0].0);
-    let gap = 100.0 * (accuracy[1].0 - accuracy[0].0).abs();
-    eprintln!("f16 against f32: {gap:.2} points on the test set, {:.2} on the training rows", 100.0 * (accuracy[1].1 - accuracy[0].1));
-    assert!(gap <= 0.3, "f16 {:?} against f32 {:?}: {gap:.2} points apart", accuracy[1], accuracy[0]);
+    assert!(accuracy[0] >= 0.82, "fashion-mnist test accuracy {}", accuracy[0]);
+    let gap = 100.0 * (accuracy[1] - accuracy[0]).abs();
+    assert!(gap <= 0.3, "f16 {} against f32 {}: {gap:.2} points apart", accuracy[1], accuracy[0]);
 }
