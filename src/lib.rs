@@ -12,7 +12,7 @@
 //! - `data`: datasets, used by `train` and `infer`;
 //! - the `wgtrain` binary (`src/main.rs`, `src/cli/`), which only translates.
 //!
-//! `tests/layering.rs` checks the order over the `use` lines.
+//! `tests/suite/layering.rs` checks the order over the `use` lines.
 
 pub mod backend;
 pub mod bench;

@@ -2,7 +2,7 @@
 //!
 //! Shaders are plain WGSL; shared helpers in `shaders/lib/` (the element grid, the Philox
 //! generator, precise f32 building blocks, the activation maths) are prepended with `concat!`, so each entry is a complete module that
-//! naga validates on its own (see `tests/shaders.rs`).
+//! naga validates on its own (see `tests/suite/shaders.rs`).
 
 /// One embedded shader module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! A reader that goes away, counts nobody meant, and negative values: each ends in a clear
 //! message or a quiet exit, never a panic or a run of days.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;

@@ -1,7 +1,7 @@
 //! Dropout: masks bit-identical on GPU and CPU, keep rate within a binomial bound, p = 0 and
 //! p = 1, alpha dropout's mean-0/variance-1 invariant, and backward recomputing the mask.
 
-mod common;
+use crate::common;
 
 use common::{gpu, Both};
 use rand::{Rng, SeedableRng};

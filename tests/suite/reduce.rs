@@ -1,6 +1,6 @@
 //! Reductions: GPU against the twin on ragged shapes, exact where they count.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, uniform, Both};
 use wgtrain::backend::stat;

@@ -1,7 +1,7 @@
 //! Batch normalization: the twin against f64 maths and central differences, the GPU against
 //! the twin on ragged shapes for every buffer written, running statistics and evaluation.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, uniform, Both};
 use wgtrain::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, BatchNormGrads, BatchNormSlices};

@@ -2,7 +2,7 @@
 //! penalized share of an update, and a model's one packed update against one update per
 //! parameter, to the bit.
 
-mod common;
+use crate::common;
 
 use common::{gpu, uniform, Both};
 use wgtrain::nn::{ModelSpec, ParamSet, Sequential};

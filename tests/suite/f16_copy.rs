@@ -3,7 +3,7 @@
 //! ±inf past the range, subnormals kept), over every f16 value, every midpoint between
 //! neighbours and the f32 values either side of each midpoint; widening is exact.
 
-mod common;
+use crate::common;
 
 use common::context;
 use wgtrain::tensor::round_f16;

@@ -1,7 +1,7 @@
 //! Settings and environments no run can use are refused before any work, each naming the
 //! value and what to give instead (not blamed on something else, not silently changed).
 
-mod common;
+use crate::common;
 
 use common::cli::{tempdir, text, wgtrain, wgtrain_command};
 

@@ -2,7 +2,7 @@
 //! reference for every rule (penalties and clipping too), on both backends; and momentum
 //! 0.99999 overshooting and oscillating where 0.9 converges.
 
-mod common;
+use crate::common;
 
 use common::{gpu, Both};
 use wgtrain::{Backend, Hyper, Tensor, UpdateRule, UpdateTensors};

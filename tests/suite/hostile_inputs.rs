@@ -3,7 +3,7 @@
 //! make the learning rate negative, damaged or edited checkpoints, non-finite data, headers
 //! that wrap, and files that would overwrite their own inputs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -3,7 +3,7 @@
 //! run is never overwritten by another; wgtrain's own lock files do not make a directory
 //! foreign.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

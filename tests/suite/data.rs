@@ -1,7 +1,7 @@
 //! Data movement: gathers from f32, packed u8 and u32 sources at the step's batch offset;
 //! fill and scale, including one tensor large enough to need the 2-D dispatch grid.
 
-mod common;
+use crate::common;
 
 use common::{gpu, uniform, Both};
 use wgtrain::{Backend, CpuBackend, DType, Gather, StepCounters};

@@ -2,7 +2,7 @@
 //! new run directories with summaries, inputs untouched, exact zero counts, ranks shown, and
 //! every bad value refused by name.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

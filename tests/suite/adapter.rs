@@ -1,7 +1,7 @@
 //! Adapter choice and its errors. The no-adapter path is exercised for real by asking only
 //! for a backend this operating system does not have.
 
-mod common;
+use crate::common;
 
 use wgtrain::gpu::{list_adapters, AdapterRequest, GpuContext};
 use wgtrain::Error;

@@ -1,7 +1,7 @@
 //! The learning-rate range test: its suggestion on constructed curves, its sweep, and the
 //! `lr-find` command on digits.
 
-mod common;
+use crate::common;
 
 use common::cli::{tempdir, text, wgtrain};
 use wgtrain::train::lr_find::{suggest, Range};

@@ -1,7 +1,7 @@
 //! Philox4x32-10 on CPU and GPU against Random123's published known-answer vectors, and the
 //! uniform draws both sides derive from it.
 
-mod common;
+use crate::common;
 
 use common::gpu;
 use wgtrain::cpu::random::{philox4x32_10, philox_uniform, philox_unit};

@@ -3,7 +3,7 @@
 //! checkpoint; low-rank factorization reproduces a layer at full rank, counts r·(IN+OUT)+OUT
 //! parameters, and its error is the discarded singular values' norm (Eckart–Young).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, Both};
 use wgtrain::data::sources;

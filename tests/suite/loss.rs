@@ -1,7 +1,7 @@
 //! Softmax and the fused losses: twin gradients against f64 central differences of the loss
 //! as written down, GPU against twin on ragged shapes, device-side accumulation of the stats.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, gpu, uniform, Both};
 use wgtrain::backend::stat;
