@@ -25,9 +25,20 @@ fn storages() -> Vec<(DType, DType, DType)> {
     (1..8).map(|i| (t(i & 1 != 0), t(i & 2 != 0), t(i & 4 != 0))).collect()
 }
 
-/// The mixes a model's products use: f16 operands into an f32 output (a weight gradient)
-/// and into an f16 one (a layer's output).
-const MODEL_STORAGES: [(DType, DType, DType); 2] = [(DType::F16, DType::F16, DType::F32), (DType::F16, DType::F16, DType::F16)];
+/// The mixes a model in `Precision::F16` runs, per form: forward (nn) an input or hidden
+/// layer's f16 output from f32 inputs or f16 activations and f16 weights, and f32 logits; the
+/// input gradient (nt) f32 from an f32 gradient and f16 weights; the weight gradient (tn) f32
+/// from f16 activations and an f32 gradient.
+fn model_mixes(form: Matmul) -> Vec<(DType, DType, DType)> {
+    use DType::{F16, F32};
+    if form == Matmul::nt() {
+        vec![(F32, F16, F32)]
+    } else if form == Matmul::tn() {
+        vec![(F16, F32, F32)]
+    } else {
+        vec![(F32, F16, F16), (F16, F16, F16), (F16, F16, F32)]
+    }
+}
 
 fn upload(b: &mut dyn Backend, rows: usize, cols: usize, dtype: DType, values: &[f32]) -> Tensor {
     let t = b.alloc(rows, cols, dtype).unwrap();
@@ -84,11 +95,11 @@ fn f16_products_match_the_twin_for_every_tiling_form_and_storage() {
         // of ~0.5 s on lavapipe, a cold CI's).
         for (s, &shape) in SHAPES.iter().enumerate() {
             for form in forms() {
-                // (f16 operands into an f32 C on the other tilings: the bit test below.)
+                // (A model's mixes into an f32 C on the other tilings: the bit test below.)
                 let mixes = match (i, form == Matmul::nn()) {
                     (0, true) => storages(),
-                    (0, false) => MODEL_STORAGES.to_vec(),
-                    _ => MODEL_STORAGES[1..].to_vec(),
+                    (0, false) => model_mixes(form),
+                    _ => model_mixes(form).into_iter().filter(|m| m.2 == DType::F16).collect(),
                 };
                 for &dtypes in &mixes {
                     let seed = 100 * s as u64;
@@ -114,14 +125,14 @@ fn f16_products_match_the_twin_for_every_tiling_form_and_storage() {
 fn an_f32_output_over_f16_operands_is_the_f32_product_of_the_same_values_to_the_bit() {
     for (i, tiling) in matmul_tilings().into_iter().enumerate() {
         let mut gpu = GpuBackend::with_tiling(context(), tiling).unwrap();
-        // A alone and B alone in f16 in the forward form on the first tiling; both in every
-        // form on every tiling.
+        // A alone and B alone in f16 in the forward form on the first tiling; a model's mixes
+        // into an f32 C in every form on every tiling (logits, input and weight gradients).
         for &(m, k, n) in SHAPES {
             for form in forms() {
-                let mixes: &[(DType, DType)] = if i == 0 && form == Matmul::nn() {
-                    &[(DType::F16, DType::F16), (DType::F16, DType::F32), (DType::F32, DType::F16)]
+                let mixes: Vec<(DType, DType)> = if i == 0 && form == Matmul::nn() {
+                    vec![(DType::F16, DType::F16), (DType::F16, DType::F32), (DType::F32, DType::F16)]
                 } else {
-                    &[(DType::F16, DType::F16)]
+                    model_mixes(form).into_iter().filter(|m| m.2 == DType::F32).map(|m| (m.0, m.1)).collect()
                 };
                 let (a_vals, b_vals) = (uniform(7, m * k), uniform(8, k * n));
                 let rounded = |v: &[f32]| v.iter().map(|&x| round_f16(x)).collect::<Vec<_>>();
@@ -139,7 +150,7 @@ fn an_f32_output_over_f16_operands_is_the_f32_product_of_the_same_values_to_the_
                     out
                 };
                 let f32s = run(DType::F32, DType::F32);
-                for &(da, db) in mixes {
+                for &(da, db) in &mixes {
                     assert!(run(da, db) == f32s, "{m}×{k}×{n} {form:?} A {da:?} B {db:?} ({tiling})");
                 }
             }
