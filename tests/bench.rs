@@ -195,6 +195,8 @@ fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
         assert!((total - 1.0).abs() < 1e-9 && kernels.iter().all(|k| k.ms >= 0.0), "{kernels:?}");
     }
     assert!(p.method.contains("timestamp") || p.method.contains("own submission"), "{}", p.method);
+    // Wall time is taken with profiling off, for a step and a batch alike.
+    assert!(p.train_wall_ms > 0.0 && p.infer_wall_ms > 0.0 && p.train_wall_ms.is_finite(), "{p:?}");
     // The update against a copy kernel over the model's 499 parameters: momentum reads θ, g,
     // v and writes θ, v (20 bytes a parameter); the ratio is of the two rates.
     let m = p.memory.as_ref().expect("the GPU profile measures the update against a copy kernel");

@@ -23,6 +23,8 @@ const DISTINCT_BATCHES: usize = 4;
 const REPEAT_SECONDS: f64 = 0.25;
 /// Isolated steps timed for the encode/device split.
 const ISOLATED_STEPS: usize = 5;
+/// Repeats of the profile's wall-time measurement (its median is reported).
+const WALL_REPEATS: usize = 3;
 /// Inference calls timed for latency percentiles (at least, at most).
 const LATENCY_CALLS: (usize, usize) = (20, 200);
 
@@ -223,6 +225,10 @@ pub struct Profile {
     pub method: String,
     pub train: Vec<KernelShare>,
     pub infer: Vec<KernelShare>,
+    /// Wall time per training step and per inference batch with profiling off, ms: steps
+    /// recorded back to back as the trainer records them, median over three repeats.
+    pub train_wall_ms: f64,
+    pub infer_wall_ms: f64,
     /// The parameter update against a plain copy kernel over as many floats.
     pub memory: Option<MemorySpeed>,
 }
@@ -281,6 +287,10 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         s.infer_batch(b, i)?;
     }
     b.sync()?;
+    // Wall time first, with profiling off: timestamp queries add work to every dispatch.
+    let wall_ms = |rates: &mut [f64]| batch as f64 / median(rates) * 1e3;
+    let train_wall_ms = wall_ms(&mut repeats(b, &mut s, WALL_REPEATS, steps.max(2), |b, s, i| s.train_step(b, i))?);
+    let infer_wall_ms = wall_ms(&mut repeats(b, &mut s, WALL_REPEATS, steps.max(2), |b, s, i| s.infer_batch(b, i).map(drop))?);
     let Some(method) = b.set_profiling(true) else {
         return Err(Error::config("bench --profile", format!("{} cannot time single kernels", b.describe())));
     };
@@ -296,7 +306,7 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         b.sync()?;
         let infer = shares(b.take_profile(), steps);
         let memory = memory_speed(b, &s, &train, steps)?;
-        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer, memory })
+        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer, train_wall_ms, infer_wall_ms, memory })
     })();
     b.set_profiling(false);
     result
