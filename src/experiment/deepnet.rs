@@ -80,6 +80,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut train_loss = Vec::new();
     let mut rows = Vec::new();
     let mut mc_row = None;
+    // Runs stopped by the epoch cap while their validation loss was still falling.
+    let mut at_cap = Vec::new();
     let variants: Vec<(Variant, bool)> = variants
         .into_iter()
         .map(|(mut v, standardize)| {
@@ -127,6 +129,11 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             failed: runs.iter().filter(|o| failed_to_learn(o, classes)).count(),
         };
         let run_epochs = each(&|o| o.history.epochs.len() as f64);
+        // (1cycle's schedule is sized to the cap: ending there is its design.)
+        let capped = if v.early_stopping.is_some() { runs.iter().filter(|o| still_improving_at_cap(o, ctx.scale.epochs)).count() } else { 0 };
+        if capped > 0 {
+            at_cap.push(format!("{} ({capped} of {})", v.name, runs.len()));
+        }
         table.row(vec![
             v.name.clone(),
             cell(&row.accuracy, Unit::Percent),
@@ -163,8 +170,18 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         ("lr_find_elu.svg".into(), "the range test that set the ELU nets' rate".into()),
         ("lr_find_selu.svg".into(), "the range test that set the SELU nets' rates and 1cycle's peak".into()),
     ];
+    let cap = ctx.scale.epochs;
+    let capped = if at_cap.is_empty() {
+        format!("Every run with early stopping stopped before the cap of {cap} epochs.")
+    } else {
+        format!(
+            "Runs still improving when the cap of {cap} epochs ended them (best validation loss in the last epoch): {}. Their accuracies are what {cap} epochs give at the rate the range test chose, not what the net can reach; longer training would raise them, so differences between steps here are partly differences in speed.",
+            at_cap.join(", ")
+        )
+    };
     report.limits = vec![
-        format!("Up to {} epochs with early stopping: nets this deep may be undertrained here. For scale, a plain 784-300-100-10 MLP reaches about 88% test accuracy on Fashion-MNIST in 10 epochs (README).", ctx.scale.epochs),
+        format!("Up to {cap} epochs with early stopping: nets this deep may be undertrained here. For scale, a plain 784-300-100-10 MLP reaches about 88% test accuracy on Fashion-MNIST in 10 epochs (README)."),
+        capped,
         "The rates come from one range test per net (seed 1, one epoch), not from a search over rates with full training runs: a rate the test misjudges is used for every seed (the failed-to-learn flag says when a run did not learn).".into(),
         "Batch normalization's benefit is fewer epochs to a given training loss; at a small scale its per-epoch cost shows more than that benefit, and test accuracy at early stopping's restored epoch is noisy.".into(),
     ];
@@ -198,6 +215,12 @@ fn mc_accuracy(b: &mut dyn Backend, o: &mut Outcome, data: &Data, passes: u32) -
 /// The epoch with the lowest validation loss (whose weights early stopping restored).
 fn best_epoch(o: &Run) -> usize {
     o.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap_or(f32::MAX).total_cmp(&b.val_loss.unwrap_or(f32::MAX))).map_or(0, |r| r.epoch)
+}
+
+/// A run that used every epoch it was allowed and had its lowest validation loss in the last:
+/// the cap, not early stopping, ended it.
+fn still_improving_at_cap(o: &Run, cap: usize) -> bool {
+    o.history.epochs.len() >= cap && best_epoch(o) == o.history.epochs.len()
 }
 
 /// A run whose mean training loss over an epoch was at or above chance level, ln(classes)
