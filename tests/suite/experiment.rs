@@ -213,13 +213,16 @@ fn deep_net_answers_flag_what_failed_to_learn_and_read_negative_gains() {
     let a = answer::deep_net(&rows, Some((seeds(0.749), seeds(0.750))));
     assert!(a.contains("reaches its best epoch sooner: holds") && a.contains("slower with it: holds"), "{a}");
     assert!(a.contains("−6.0 points") && a.contains("(lower)"), "{a}");
-    assert!(a.contains("Each epoch is slower with it: holds (1.15× the time, epochs taken in sequence)"), "{a}");
+    assert!(a.contains("Each epoch is slower with it: holds (1.15× the time, epochs taken in sequence; with minus without in ms: +150.00"), "{a}");
     // Alternated step timings decide where measured: equal within their spread, no cost shown.
     let mut timed = rows.clone();
     timed[0].step_seconds = vec![0.150, 0.160, 0.140, 0.155];
     timed[1].step_seconds = vec![0.152, 0.149, 0.158, 0.147];
     let t = answer::deep_net(&timed, None);
     assert!(t.contains("Each step is slower with it: inconclusive at this scale") && t.contains("steps timed in alternation"), "{t}");
+    // The cost carries its interval, in ms; 1cycle is read against the constant-rate SELU net.
+    assert!(t.contains("with minus without in ms: +0.25 (95% interval"), "{t}");
+    assert!(a.contains("1cycle against the same SELU net at a constant rate: test accuracy −11.0 points") && a.contains("(lower)"), "{a}");
     assert!(a.contains("SELU without batch norm does as well as the batch-normalized net: holds"), "{a}");
     // MC dropout 0.1 points below, within the seeds' spread: a negative number read as such
     // and no conclusion (not "did not raise … by -0.10").
