@@ -197,6 +197,7 @@ fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
     assert!(p.method.contains("timestamp") || p.method.contains("own submission"), "{}", p.method);
     // Wall time is taken with profiling off, for a step and a batch alike.
     assert!(p.train_wall_ms > 0.0 && p.infer_wall_ms > 0.0 && p.train_wall_ms.is_finite(), "{p:?}");
+    assert!(p.train_wall_over_device > 0.0 && p.infer_wall_over_device.is_finite(), "{p:?}");
     // The update against a copy kernel over the model's 499 parameters: momentum reads θ, g,
     // v and writes θ, v (20 bytes a parameter); the ratio is of the two rates.
     let m = p.memory.as_ref().expect("the GPU profile measures the update against a copy kernel");

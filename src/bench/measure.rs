@@ -23,8 +23,9 @@ const DISTINCT_BATCHES: usize = 4;
 const REPEAT_SECONDS: f64 = 0.25;
 /// Isolated steps timed for the encode/device split.
 const ISOLATED_STEPS: usize = 5;
-/// Repeats of the profile's wall-time measurement (its median is reported).
-const WALL_REPEATS: usize = 3;
+/// Rounds of the profile, each a run of unprofiled steps (wall time) and one of profiled
+/// steps (device time per kernel); the wall time reported is the rounds' median.
+const PROFILE_ROUNDS: usize = 5;
 /// Inference calls timed for latency percentiles (at least, at most).
 const LATENCY_CALLS: (usize, usize) = (20, 200);
 
@@ -226,9 +227,13 @@ pub struct Profile {
     pub train: Vec<KernelShare>,
     pub infer: Vec<KernelShare>,
     /// Wall time per training step and per inference batch with profiling off, ms: steps
-    /// recorded back to back as the trainer records them, median over three repeats.
+    /// recorded back to back as the trainer records them, median over the rounds.
     pub train_wall_ms: f64,
     pub infer_wall_ms: f64,
+    /// Wall time over device time, each round's own ratio (its unprofiled steps over its
+    /// profiled ones, taken one after the other), median over the rounds.
+    pub train_wall_over_device: f64,
+    pub infer_wall_over_device: f64,
     /// The parameter update against a plain copy kernel over as many floats.
     pub memory: Option<MemorySpeed>,
 }
@@ -274,9 +279,9 @@ fn shares(timed: Vec<(String, f64)>, steps: usize) -> Vec<KernelShare> {
     out
 }
 
-/// Time each kernel of a training step and an inference batch of `model` at `batch`, each
-/// kernel in its own submission (the submission's cost is included in its time), averaged
-/// over `steps` steps.
+/// Time each kernel of a training step and an inference batch of `model` at `batch` (timestamp
+/// queries, else each kernel in its own submission, whose cost is then in its time), averaged
+/// over `steps` steps a round, and the wall time of unprofiled steps in alternated rounds.
 pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usize) -> Result<Profile> {
     if steps == 0 {
         return Err(Error::config("bench repeats", "0; it must be at least 1"));
@@ -287,29 +292,59 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
         s.infer_batch(b, i)?;
     }
     b.sync()?;
-    // Wall time first, with profiling off: timestamp queries add work to every dispatch.
+    // Rounds alternate wall time (profiling off: timestamp queries add work to every dispatch)
+    // with the profiled steps, so that a machine whose speed drifts (a shared host, a CPU
+    // driver's threads) moves both alike and their ratio stays the step's own.
+    let (mut train_rates, mut infer_rates) = (Vec::new(), Vec::new());
+    let (mut train_timed, mut infer_timed) = (Vec::new(), Vec::new());
+    // Per round: its wall time over its device time.
+    let (mut train_ratios, mut infer_ratios) = (Vec::new(), Vec::new());
+    let device_ms = |timed: &[(String, f64)], from: usize| 1e3 * timed[from..].iter().map(|(_, t)| t).sum::<f64>() / steps as f64;
+    let mut method = String::new();
+    for _ in 0..PROFILE_ROUNDS {
+        train_rates.extend(repeats(b, &mut s, 1, steps.max(2), |b, s, i| s.train_step(b, i))?);
+        infer_rates.extend(repeats(b, &mut s, 1, steps.max(2), |b, s, i| s.infer_batch(b, i).map(drop))?);
+        let (train_from, infer_from) = (train_timed.len(), infer_timed.len());
+        let Some(how) = b.set_profiling(true) else {
+            return Err(Error::config("bench --profile", format!("{} cannot time single kernels", b.describe())));
+        };
+        method = how;
+        let timed: Result<()> = (|| {
+            for i in 0..steps {
+                s.train_step(b, i)?;
+            }
+            b.sync()?;
+            train_timed.extend(b.take_profile());
+            for i in 0..steps {
+                s.infer_batch(b, i)?;
+            }
+            b.sync()?;
+            infer_timed.extend(b.take_profile());
+            Ok(())
+        })();
+        b.set_profiling(false);
+        timed?;
+        let wall = |rates: &[f64]| batch as f64 / rates[rates.len() - 1] * 1e3;
+        train_ratios.push(wall(&train_rates) / device_ms(&train_timed, train_from).max(1e-9));
+        infer_ratios.push(wall(&infer_rates) / device_ms(&infer_timed, infer_from).max(1e-9));
+    }
     let wall_ms = |rates: &mut [f64]| batch as f64 / median(rates) * 1e3;
-    let train_wall_ms = wall_ms(&mut repeats(b, &mut s, WALL_REPEATS, steps.max(2), |b, s, i| s.train_step(b, i))?);
-    let infer_wall_ms = wall_ms(&mut repeats(b, &mut s, WALL_REPEATS, steps.max(2), |b, s, i| s.infer_batch(b, i).map(drop))?);
-    let Some(method) = b.set_profiling(true) else {
-        return Err(Error::config("bench --profile", format!("{} cannot time single kernels", b.describe())));
-    };
-    let result = (|| {
-        for i in 0..steps {
-            s.train_step(b, i)?;
-        }
-        b.sync()?;
-        let train = shares(b.take_profile(), steps);
-        for i in 0..steps {
-            s.infer_batch(b, i)?;
-        }
-        b.sync()?;
-        let infer = shares(b.take_profile(), steps);
-        let memory = memory_speed(b, &s, &train, steps)?;
-        Ok(Profile { method: format!("{method}; mean of {steps} steps"), train, infer, train_wall_ms, infer_wall_ms, memory })
-    })();
+    let (train_wall_ms, infer_wall_ms) = (wall_ms(&mut train_rates), wall_ms(&mut infer_rates));
+    let timed_steps = steps * PROFILE_ROUNDS;
+    let (train, infer) = (shares(train_timed, timed_steps), shares(infer_timed, timed_steps));
+    b.set_profiling(true);
+    let memory = memory_speed(b, &s, &train, steps);
     b.set_profiling(false);
-    result
+    Ok(Profile {
+        method: format!("{method}; mean of {timed_steps} steps in {PROFILE_ROUNDS} rounds alternated with as many unprofiled"),
+        train,
+        infer,
+        train_wall_ms,
+        infer_wall_ms,
+        train_wall_over_device: median(&mut train_ratios),
+        infer_wall_over_device: median(&mut infer_ratios),
+        memory: memory?,
+    })
 }
 
 /// The update's speed against a copy kernel over the model's parameter count (profiling on).

@@ -262,12 +262,15 @@ fn profile(
 
 fn print_profile(title: &str, p: &Profile) {
     outln!("# {title}\n# timing: {}", p.method);
-    for (what, kernels, wall) in [("training step", &p.train, p.train_wall_ms), ("inference batch", &p.infer, p.infer_wall_ms)] {
+    for (what, kernels, wall, ratio) in [
+        ("training step", &p.train, p.train_wall_ms, p.train_wall_over_device),
+        ("inference batch", &p.infer, p.infer_wall_ms, p.infer_wall_over_device),
+    ] {
         let total: f64 = kernels.iter().map(|k| k.ms).sum();
         outln!(
-            "{what}: {total:.3} ms in {} dispatches; wall {wall:.3} ms unprofiled, {:.2}× the device time",
+            "{what}: {total:.3} ms in {} dispatches; wall {wall:.3} ms unprofiled, {ratio:.2}× the device time (median \
+             of the rounds' ratios)",
             kernels.iter().map(|k| k.calls).sum::<usize>(),
-            wall / total.max(1e-9)
         );
         for k in kernels {
             outln!("  {:>6.1}%  {:>9.3} ms  {:>3}×  {}", 100.0 * k.share, k.ms, k.calls, k.kernel);
