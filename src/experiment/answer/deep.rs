@@ -93,7 +93,6 @@ pub fn elu_vs_relu(relu: &DeepActivation, elu: &DeepActivation, target: f64, epo
     } else {
         (&elu.seconds_per_epoch, &relu.seconds_per_epoch, "epoch", "taken in sequence")
     };
-    let ms = |v: &[f64]| v.iter().map(|x| x * 1e3).collect::<Vec<_>>();
     let cost = Difference::of(&ms(e), &ms(r));
     let ratio = Estimate::of(e).mean / Estimate::of(r).mean;
     s += &match cost.verdict(1.0) {
@@ -130,6 +129,20 @@ pub struct Step {
     pub failed: usize,
 }
 
+/// Seconds as milliseconds, for timings compared in ms.
+fn ms(seconds: &[f64]) -> Vec<f64> {
+    seconds.iter().map(|x| x * 1e3).collect()
+}
+
+/// Which way a difference went, as its verdict reads it.
+fn direction(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "higher",
+        Verdict::Contradicted => "lower",
+        Verdict::Inconclusive => "the seeds cannot tell",
+    }
+}
+
 /// The chapter's exercise: each step of the deep net against the one before.
 pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
     let (base, bn, selu) = (&rows[0], &rows[1], &rows[2]);
@@ -141,7 +154,6 @@ pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
     } else {
         (&bn.seconds_per_epoch, &base.seconds_per_epoch, "epoch", "epochs taken in sequence")
     };
-    let ms = |v: &[f64]| v.iter().map(|x| x * 1e3).collect::<Vec<_>>();
     let slower = Difference::of(&ms(with), &ms(without));
     let accuracy = Difference::of(&bn.accuracy, &base.accuracy);
     let ratio = Estimate::of(with).mean / Estimate::of(without).mean;
@@ -154,11 +166,7 @@ pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
         slower.verdict(1.0).word(),
         slower.describe(Unit::Decimals(2)),
         accuracy.describe(Unit::Percent),
-        match accuracy.verdict(1.0) {
-            Verdict::Holds => "higher",
-            Verdict::Contradicted => "lower",
-            Verdict::Inconclusive => "the seeds cannot tell",
-        }
+        direction(accuracy.verdict(1.0))
     );
     // "SELU self-normalizes without batch norm": no worse than the batch-normalized net.
     let selu_gap = Difference::of(&selu.accuracy, &bn.accuracy);
@@ -186,11 +194,7 @@ pub fn deep_net(rows: &[Step], mc: Option<(Vec<f64>, Vec<f64>)>) -> String {
             "1cycle against the same SELU net at a constant rate: test accuracy {} ({}); 1cycle ran its whole \
              schedule, the constant rate stopped early (best epoch {}). ",
             gain.describe(Unit::Percent),
-            match gain.verdict(1.0) {
-                Verdict::Holds => "higher",
-                Verdict::Contradicted => "lower",
-                Verdict::Inconclusive => "the seeds cannot tell",
-            },
+            direction(gain.verdict(1.0)),
             Estimate::of(&selu.best_epoch).cell(Unit::Decimals(1)),
         );
     }
