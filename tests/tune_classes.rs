@@ -115,6 +115,37 @@ fn each_shape_class_is_timed_at_its_first_product_and_kept() {
     assert_eq!(recorded_classes(copy.path(), &cache_key(&ctx)).len(), 3, "nothing timed");
 }
 
+/// Below 8 rows `Register` and `Subgroup` dispatch the same kernels: the tuner times that
+/// kernel once and gives both its figures, so a class of such products is not decided by noise.
+#[test]
+fn candidates_that_share_a_kernel_are_timed_once() {
+    let _alone = timing_alone();
+    let ctx = context();
+    let dir = tempfile::tempdir().unwrap();
+    let tuned = tuned_in(dir.path());
+    let mut g = GpuBackend::with_tuning(ctx.clone(), &tuned, Some(dir.path().into())).unwrap();
+    let candidates = g.matmul_candidates();
+    let (d, spec) = (MatmulDims { m: 1, k: 784, n: 300 }, Matmul::nn());
+    product(&mut g, d.m, d.k, d.n, spec);
+    let entry = &recorded_classes(dir.path(), &cache_key(&ctx))[&ShapeClass::of(d, &spec).label()];
+    let has = |t: MatmulTiling| candidates.contains(&t);
+    if has(MatmulTiling::register()) && has(MatmulTiling::subgroup()) {
+        assert!(g.matmul_tilings_alike(MatmulTiling::register(), MatmulTiling::subgroup(), d, &spec));
+        assert!(!g.matmul_tilings_alike(MatmulTiling::register(), MatmulTiling::subgroup(), MatmulDims { m: 128, ..d }, &spec));
+    }
+    let mut twins = 0;
+    for (i, &x) in candidates.iter().enumerate() {
+        for &y in &candidates[i + 1..] {
+            let alike = g.matmul_tilings_alike(x, y, d, &spec);
+            if alike {
+                twins += 1;
+                assert_eq!(entry.gflops[x.name()], entry.gflops[y.name()], "{x} and {y}: {entry:?}");
+            }
+        }
+    }
+    eprintln!("{twins} pair(s) of {} candidates share the kernel of {}×{}×{}: {entry:?}", candidates.len(), d.m, d.k, d.n);
+}
+
 fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
     let mut v = names.to_vec();
     v.sort();
@@ -185,8 +216,12 @@ fn time_full(
             (g, a, b, c, Vec::new())
         })
         .collect();
-    for _ in 0..3 {
-        for (g, a, b, c, seconds) in runs.iter_mut() {
+    for round in 0..5 {
+        // Odd rounds run the candidates in reverse, so none is always timed first (first went
+        // 3-6% slower on identical kernels here).
+        let order: Vec<usize> = if round % 2 == 0 { (0..runs.len()).collect() } else { (0..runs.len()).rev().collect() };
+        for i in order {
+            let (g, a, b, c, seconds) = &mut runs[i];
             let start = Instant::now();
             for _ in 0..repeats {
                 g.matmul(*a, *b, *c, spec).unwrap();
@@ -205,7 +240,8 @@ fn time_full(
 
 /// The check, timed: on the bench models' products (mlp, deep, wide at batch 1 and
 /// 128), the tiling chosen for each product's class runs it within 10% of the fastest
-/// candidate. Timings alternate the candidates and take medians of 3; a product outside 10%
+/// candidate, or dispatches the fastest one's pipeline. Timings alternate the candidates and
+/// take medians of 5; a product outside 10%
 /// is timed again (up to three times) before the test fails, so a burst of load on a shared
 /// machine does not fail it, while a wrong choice (on lavapipe the losing candidate is about
 /// 2× slower) fails every time.
@@ -239,7 +275,13 @@ fn the_chosen_tiling_is_within_ten_percent_of_the_best_on_every_bench_product() 
                     let best = seconds.iter().copied().fold(f64::INFINITY, f64::min);
                     ratios.push(seconds[i] / best);
                     per_product = seconds.iter().map(|s| s / repeats(m, k, n) as f64).collect::<Vec<_>>();
-                    fine = seconds[i] <= 1.10 * best || per_product[i] - best / repeats(m, k, n) as f64 <= TIE_SECONDS;
+                    let fastest = seconds.iter().position(|&s| s == best).unwrap();
+                    // A candidate that dispatches the chosen one's pipeline is the chosen
+                    // kernel: a gap between their timings is noise (seen 1.2-1.7x on a shared
+                    // CI machine, for Register and Subgroup on 1×2048×2048).
+                    fine = seconds[i] <= 1.10 * best
+                        || per_product[i] - best / repeats(m, k, n) as f64 <= TIE_SECONDS
+                        || g.matmul_tilings_alike(chosen, candidates[fastest], MatmulDims { m, k, n }, &spec);
                     if fine {
                         break;
                     }

@@ -124,6 +124,12 @@ impl GpuBackend {
         self.k.matmul.tiling_for(dims, spec)
     }
 
+    /// Whether candidates `a` and `b` dispatch the same pipeline over the same grid for these
+    /// sizes (so any difference in their timings is noise).
+    pub fn matmul_tilings_alike(&self, a: MatmulTiling, b: MatmulTiling, dims: MatmulDims, spec: &Matmul) -> bool {
+        self.k.matmul.alike(a, b, dims, spec)
+    }
+
     /// The tilings this backend can dispatch: the adapter's first, then those a shape class
     /// may choose.
     pub fn matmul_candidates(&self) -> Vec<MatmulTiling> {

@@ -111,4 +111,9 @@ impl<const N: usize> Specialized<N> {
     pub fn entry(&self) -> &'static str {
         self.entry
     }
+
+    /// Whether `other` builds the same pipelines: one shader, entry point and constants.
+    pub fn same_pipelines(&self, other: &Self) -> bool {
+        self.shader == other.shader && self.entry == other.entry && self.constants == other.constants && self.name == other.name
+    }
 }

@@ -158,6 +158,16 @@ impl MatmulKernels {
         self.set_for(&ShapeClass::of(d, spec)).kernel_for(d, spec)
     }
 
+    /// Whether tilings `a` and `b` (both candidates here) dispatch the same pipeline for these
+    /// sizes in f32.
+    pub fn alike(&self, a: MatmulTiling, b: MatmulTiling, d: MatmulDims, spec: &Matmul) -> bool {
+        let set = |t| self.sets.iter().find(|s| s.tiling() == t);
+        match (set(a), set(b)) {
+            (Some(a), Some(b)) => a.dispatches_like(b, d, spec, Storage::F32),
+            _ => a == b,
+        }
+    }
+
     /// The tiling that takes these sizes now.
     pub fn tiling_for(&self, d: MatmulDims, spec: &Matmul) -> MatmulTiling {
         self.set_for(&ShapeClass::of(d, spec)).tiling()

@@ -190,6 +190,14 @@ impl TilingKernels {
     pub fn tiling(&self) -> MatmulTiling {
         self.tiling
     }
+
+    /// Whether `other` dispatches the same pipeline over the same grid for these sizes, as
+    /// `Register` and `Subgroup` do for products of fewer than 8 rows: timing one against the
+    /// other measures only noise.
+    pub fn dispatches_like(&self, other: &Self, d: MatmulDims, spec: &Matmul, storage: Storage) -> bool {
+        let (a, b) = (self.pick(d, spec, storage), other.pick(d, spec, storage));
+        a.kernels.same_pipelines(b.kernels) && a.tile == b.tile && a.reads_transposes == b.reads_transposes
+    }
 }
 
 /// Whether this adapter can run `tiling` (a `Tiled` one) as `shaders/matmul_tiled.wgsl` is
