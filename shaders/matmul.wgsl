@@ -12,6 +12,8 @@
 //                         workgroup memory is ordinary memory plus barriers, so this beats
 //                         workgroup tiles several-fold.
 //   matmul_forward_vec4_rows  the same with 1×16 blocks, for products of fewer than 8 rows.
+//   matmul_forward_shallow  8×8 blocks stored as vec4, for products of K ≤ 4 (a batch-1
+//                         step's weight gradients), whose work is C's stores.
 // Accumulation is f32. matmul_forward (and the tiled kernels) add in increasing k, as the CPU
 // twin does (src/cpu/matmul.rs); matmul_forward_vec4 adds four k at a time, so its results
 // differ from the twin's in the last bits (the parity tests bound this by K). The transposes,
@@ -46,6 +48,8 @@ struct Params {
 // pipelines built WITH_COLUMN_SUMS (the bias gradient, when B is a Dense layer's dz); otherwise bound to
 // c, unused.
 @group(0) @binding(6) var<storage, read_write> colsum: array<f32>;
+// C seen as vec4, for matmul_forward_shallow's stores (an entry point binds one view of it).
+@group(0) @binding(4) var<storage, read_write> c4: array<vec4<f32>>;
 // The same two operands seen as vec4 (only the vec4 kernels use these).
 // Stores and epilogues: lib/matmul_epilogue.wgsl.
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
@@ -232,5 +236,55 @@ fn vec4_row(row: u32, col0: u32, trans_a: bool, trans_b: bool) {
     store4(row, col0 + 12u, c3);
     if (FORM & WITH_COLUMN_SUMS) != 0u && row == 0u {
         column_sums4(col0, 16u);
+    }
+}
+
+// matmul_forward_shallow: products of K ≤ 4, such as a batch-1 step's weight gradients xᵀ·dz
+// (K = 1), whose loads are few and whose work is storing C. On lavapipe a store is a loop
+// over the lanes per store, not per byte (the optimizer's vec4 stores took momentum on 1M
+// parameters from 10.9 to 4.7 ms), so each invocation owns 8 rows × 8 columns of C and
+// stores each row's halves as vec4: a quarter of matmul_forward's stores. Needs N % 4 = 0
+// and B untransposed (a row of B is read as vec4s); A is read by element through its
+// strides, so either transpose of A, and any K, is right. Adds in increasing k with fma, as
+// matmul_forward does.
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul_forward_shallow(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row0 = gid.y * 8u;
+    let col0 = gid.x * 8u;
+    if row0 >= p.m || col0 >= p.n {
+        return;
+    }
+    // Matrix column i of lo0/hi0 is row row0 + i, columns col0.. and col0 + 4..; lo1/hi1 the
+    // next four rows. Past N the second half reads (and stores nothing for) the first.
+    let col1 = select(col0 + 4u, col0, col0 + 4u >= p.n);
+    var a_off: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        a_off[i] = min(row0 + i, p.m - 1u) * p.a_rs;
+    }
+    var lo0 = mat4x4<f32>();
+    var hi0 = mat4x4<f32>();
+    var lo1 = mat4x4<f32>();
+    var hi1 = mat4x4<f32>();
+    for (var kk = 0u; kk < p.k; kk++) {
+        let b0 = b4[(kk * p.n + col0) / 4u];
+        let b1 = b4[(kk * p.n + col1) / 4u];
+        let ak = kk * p.a_ks;
+        let a0 = vec4(a[a_off[0] + ak], a[a_off[1] + ak], a[a_off[2] + ak], a[a_off[3] + ak]);
+        let a1 = vec4(a[a_off[4] + ak], a[a_off[5] + ak], a[a_off[6] + ak], a[a_off[7] + ak]);
+        lo0 = mat4x4(fma(vec4(a0.x), b0, lo0[0]), fma(vec4(a0.y), b0, lo0[1]), fma(vec4(a0.z), b0, lo0[2]), fma(vec4(a0.w), b0, lo0[3]));
+        hi0 = mat4x4(fma(vec4(a0.x), b1, hi0[0]), fma(vec4(a0.y), b1, hi0[1]), fma(vec4(a0.z), b1, hi0[2]), fma(vec4(a0.w), b1, hi0[3]));
+        lo1 = mat4x4(fma(vec4(a1.x), b0, lo1[0]), fma(vec4(a1.y), b0, lo1[1]), fma(vec4(a1.z), b0, lo1[2]), fma(vec4(a1.w), b0, lo1[3]));
+        hi1 = mat4x4(fma(vec4(a1.x), b1, hi1[0]), fma(vec4(a1.y), b1, hi1[1]), fma(vec4(a1.z), b1, hi1[2]), fma(vec4(a1.w), b1, hi1[3]));
+    }
+    for (var i = 0u; i < 4u; i++) {
+        store_row4(row0 + i, col0, lo0[i]);
+        store_row4(row0 + 4u + i, col0, lo1[i]);
+        if col1 != col0 {
+            store_row4(row0 + i, col1, hi0[i]);
+            store_row4(row0 + 4u + i, col1, hi1[i]);
+        }
+    }
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums4(col0, 8u);
     }
 }

@@ -36,6 +36,12 @@ const SHAPES: &[(usize, usize, usize)] = &[
     // k, N below one lane's 8 columns, and a Dense output layer's N = 10.
     (17, 10, 10),
     (40, 3, 7),
+    // K ≤ 4 with N % 4 = 0 (the shallow kernel, nn and tn): ragged rows, N = 20 and 12 end in
+    // half a block of 8 columns, and K = 4 (aligned, still shallow).
+    (37, 1, 20),
+    (9, 2, 12),
+    (70, 3, 4),
+    (21, 4, 36),
 ];
 
 /// Tolerance for a length-K f32 dot product of U(-1, 1) values. The GPU (fused multiply-add)
@@ -191,6 +197,7 @@ fn subgroup_tiling_shares_op_a_exactly_where_the_shape_allows() {
     }
     assert!(kernel(12, 784, 302, Matmul::tn()).starts_with(strided));
     assert!(kernel(1024, 100, 10, Matmul::nn()).starts_with(strided), "N=10");
+    shallow_products_store_vec4_on(&g);
 }
 
 #[test]
@@ -214,7 +221,22 @@ fn register_tiling_uses_vec4_loads_exactly_where_the_shape_allows() {
         assert!(kernel(7, 20, 36, form).starts_with(rows), "{form:?}");
         assert!(kernel(8, 20, 36, form).starts_with(&format!("{vec4}[")), "{form:?}");
     }
-    assert!(kernel(1, 1, 300, Matmul::nn()).starts_with("matmul::matmul_forward["), "K=1 must fall back");
+    shallow_products_store_vec4_on(&g);
+}
+
+/// K ≤ 4 with an untransposed B and N % 4 = 0: the shallow kernel, whatever M and A's
+/// transpose; a transposed B or N % 4 ≠ 0 falls back.
+fn shallow_products_store_vec4_on(g: &GpuBackend) {
+    let kernel = |m, k, n, spec: Matmul| g.matmul_kernel(MatmulDims { m, n, k }, &spec).to_string();
+    let shallow = "matmul::matmul_forward_shallow[";
+    for form in [Matmul::nn(), Matmul::tn()] {
+        for (m, k, n) in [(1, 1, 300), (2048, 1, 2048), (37, 3, 20), (128, 4, 36), (1, 4, 4)] {
+            assert!(kernel(m, k, n, form).starts_with(shallow), "{m}×{k}×{n} {form:?}: {}", kernel(m, k, n, form));
+        }
+    }
+    assert!(!kernel(128, 1, 300, Matmul::nt()).starts_with(shallow), "a transposed B");
+    assert!(!kernel(128, 1, 10, Matmul::tn()).starts_with(shallow), "N = 10");
+    assert!(!kernel(128, 5, 300, Matmul::tn()).starts_with(shallow), "K = 5");
 }
 
 #[test]
@@ -383,6 +405,24 @@ fn the_derivative_epilogue_matches_product_then_activation_backward() {
                     g.free(t).unwrap();
                 }
             }
+        }
+    }
+    // The shallow kernel (K ≤ 4, nn) runs the same store: ReLU and ELU on every tiling.
+    for tiling in matmul_tilings() {
+        let mut g = GpuBackend::with_tiling(context(), tiling).unwrap();
+        let (m, k, n) = (37, 3, 20);
+        for (a_i, act) in [Activation::Relu, Activation::elu()].into_iter().enumerate() {
+            let (a_vals, b_vals, at_vals) = (uniform(7900 + a_i as u64, m * k), uniform(7950, k * n), uniform(7960, m * n));
+            let mut product = vec![0.0; m * n];
+            matmul_forward(&a_vals, &b_vals, None, &mut product, MatmulDims { m, n, k }, false, false);
+            let mut want = vec![0.0; m * n];
+            activation_backward(act, &at_vals, &product, &mut want, n, Slopes::default());
+            let (a, b, at) = (g.upload(m, k, &a_vals).unwrap(), g.upload(k, n, &b_vals).unwrap(), g.upload(m, n, &at_vals).unwrap());
+            let c = g.zeros(m, n).unwrap();
+            g.matmul(a, b, c, Matmul::nn().times_derivative(act, at)).unwrap();
+            let (atol, rtol) = tolerance(k);
+            let what = format!("{} M={m} K={k} N={n} nn ({tiling}) via {}", act.name(), g.matmul_kernel(MatmulDims { m, n, k }, &Matmul::nn()));
+            assert_close(&what, &g.read(c).unwrap(), &want, 1.2 * atol, rtol);
         }
     }
     // The CPU backend gives the twin's composition bit for bit.

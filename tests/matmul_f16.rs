@@ -10,9 +10,10 @@ use wgtrain::tensor::round_f16;
 use wgtrain::{Activation, Backend, CpuBackend, DType, GpuBackend, Matmul, MatmulDims, Tensor};
 
 /// Ragged and aligned shapes: the rows kernel (M < 8), the vec4 and subgroup kernels with
-/// edge blocks, the strided kernels (K % 4 ≠ 0, an output layer's N = 10), and a Dense layer.
+/// edge blocks, the strided kernels (K % 4 ≠ 0, an output layer's N = 10), the shallow kernel
+/// (K ≤ 4, N % 4 = 0: vec4 stores of C), and a Dense layer.
 const SHAPES: &[(usize, usize, usize)] =
-    &[(1, 784, 300), (3, 17, 5), (7, 132, 260), (20, 36, 68), (63, 65, 129), (128, 784, 300), (40, 3, 10)];
+    &[(1, 784, 300), (3, 17, 5), (7, 132, 260), (20, 36, 68), (63, 65, 129), (128, 784, 300), (40, 3, 10), (37, 3, 20)];
 
 fn forms() -> [Matmul; 3] {
     [Matmul::nn(), Matmul::nt(), Matmul::tn()]

@@ -84,6 +84,19 @@ fn store4(row: u32, col: u32, v: vec4<f32>) {
     }
 }
 
+// Store four outputs of one row of C, col.. (col % 4 = 0, N % 4 = 0), as one vec4 through
+// the vec4 view of C (the kernels that use it bind no other).
+fn store_row4(row: u32, col: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    var r = v;
+    if (FORM & (WITH_BIAS | WITH_DERIVATIVE | WITH_ACTIVATION)) != 0u {
+        r = vec4(epilogue(v.x, row, col), epilogue(v.y, row, col + 1u), epilogue(v.z, row, col + 2u), epilogue(v.w, row, col + 3u));
+    }
+    c4[(row * p.n + col) / 4u] = r;
+}
+
 // Store a 4×4 block of C (matrix column j = output column col + j).
 fn store_block(row: u32, col: u32, m: mat4x4<f32>) {
     let rows = transpose(m);

@@ -22,6 +22,9 @@ pub struct ShapeClass {
     pub aligned: bool,
     /// Fewer than 8 rows: the row kernels' case.
     pub few_rows: bool,
+    /// K ≤ 4 into vec4 stores: the shallow kernel's case, where the register and subgroup
+    /// tilings run one kernel and the tiled ones theirs.
+    pub shallow: bool,
     /// A bias, activation, derivative or column-sum epilogue: the store does more per element
     /// (the sums are a second pass over B by the first row of workgroups), and on a GPU that
     /// can slow a kernel several-fold (an H200 ran the 128×128 tiles' 1024×2048×2048 product
@@ -44,6 +47,7 @@ impl ShapeClass {
             trans_b: spec.trans_b,
             aligned: if layout.few_rows { layout.rows_aligned } else { layout.aligned },
             few_rows: layout.few_rows,
+            shallow: layout.shallow,
             epilogue: spec.bias.is_some()
                 || spec.activation != Activation::Identity
                 || spec.derivative.is_some()
@@ -74,7 +78,11 @@ impl ShapeClass {
     /// " epilogue" after it for products with one.
     pub fn label(&self) -> String {
         let form = self.form();
-        let loads = if self.aligned { "vec4" } else { "strided" };
+        let loads = match (self.shallow, self.aligned) {
+            (true, _) => "shallow",
+            (false, true) => "vec4",
+            (false, false) => "strided",
+        };
         let rows = if self.few_rows { " rows<8" } else { "" };
         let bound = |e: u8| 1u64 << (2 * e);
         let stored = if self.storage.any_f16() { format!(" {}", self.storage.label()) } else { String::new() };

@@ -16,7 +16,7 @@ pub use class::{ClassTuning, MatmulKernels, ShapeClass};
 pub use storage::Storage;
 pub use tiling::MatmulTiling;
 use tiling::{
-    FORMS, REGISTER_BLOCK, ROWS_SPLIT_K, ROWS_SPLIT_LANES, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
+    FORMS, REGISTER_BLOCK, ROWS_SPLIT_K, SHALLOW_K, ROWS_SPLIT_LANES, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
     VEC4_ROWS_BLOCK,
 };
 
@@ -59,6 +59,8 @@ struct Kernels {
     vec4_rows: Option<Specialized<FORMS>>,
     subgroup: Option<Specialized<FORMS>>,
     subgroup_strided: Option<Specialized<FORMS>>,
+    /// Products of K ≤ `SHALLOW_K` (register and subgroup tilings: their stores are the work).
+    shallow: Option<Specialized<FORMS>>,
 }
 
 impl Kernels {
@@ -78,6 +80,7 @@ impl Kernels {
                     subgroup: subgroup.then(|| Specialized::new(shared, "matmul_forward_subgroup", &[], "FORM")),
                     subgroup_strided: subgroup
                         .then(|| Specialized::new(shared, "matmul_forward_subgroup_strided", &[], "FORM")),
+                    shallow: Some(Specialized::new(plain, "matmul_forward_shallow", &wg, "FORM")),
                 }
             }
             MatmulTiling::Tiled { wg, block, tile_k } => {
@@ -100,6 +103,7 @@ impl Kernels {
                     )),
                     subgroup: None,
                     subgroup_strided: None,
+                    shallow: None,
                 }
             }
         }
@@ -111,6 +115,7 @@ impl Kernels {
             .chain(&self.vec4_rows)
             .chain(&self.subgroup)
             .chain(&self.subgroup_strided)
+            .chain(&self.shallow)
     }
 }
 
@@ -155,12 +160,15 @@ impl TilingKernels {
 
     /// The kernels `matmul_forward` will dispatch for these sizes.
     fn pick(&self, d: MatmulDims, spec: &Matmul, storage: Storage) -> Pick<'_> {
-        let Layout { aligned, rows_aligned, few_rows } = Layout::of(d, spec);
+        let Layout { aligned, rows_aligned, few_rows, shallow } = Layout::of(d, spec);
         let set = self.set(storage);
         let wg = self.tiling.wg();
         let per_workgroup = |block: (u32, u32)| (wg.1 * block.0, wg.0 * block.1);
         let vec4 = |kernels, tile| Pick { kernels, tile, reads_transposes: true };
         let strided = |kernels, tile| Pick { kernels, tile, reads_transposes: false };
+        if let Some(kernels) = set.shallow.as_ref().filter(|_| shallow) {
+            return strided(kernels, per_workgroup(REGISTER_BLOCK));
+        }
         if let Some(rows) = set.vec4_rows.as_ref().filter(|_| rows_aligned && few_rows) {
             return vec4(rows, self.rows_tile);
         }
@@ -255,6 +263,8 @@ pub(super) struct Layout {
     pub rows_aligned: bool,
     /// Fewer rows than a vec4 register block.
     pub few_rows: bool,
+    /// Whether the shallow kernel takes it: K ≤ `SHALLOW_K`, B untransposed, N a multiple of 4.
+    pub shallow: bool,
 }
 
 impl Layout {
@@ -263,7 +273,8 @@ impl Layout {
             && (!spec.trans_a || d.m.is_multiple_of(4))
             && (spec.trans_b || d.n.is_multiple_of(4));
         let rows_aligned = d.k.is_multiple_of(4) && (spec.trans_b || d.n.is_multiple_of(4));
-        Self { aligned, rows_aligned, few_rows: d.m < VEC4_BLOCK.0 as usize }
+        let shallow = d.k <= SHALLOW_K && !spec.trans_b && d.n.is_multiple_of(4);
+        Self { aligned, rows_aligned, few_rows: d.m < VEC4_BLOCK.0 as usize, shallow }
     }
 }
 

@@ -83,6 +83,8 @@ const OPERANDS: [(&str, &str, &str); 4] = [
     ("var<storage, read> b4: array<vec4<f32>>;", "b4", "vec4<f32>"),
 ];
 const OUTPUT: &str = "var<storage, read_write> c: array<f32>;";
+/// C's vec4 view (`matmul_forward_shallow`'s stores).
+const OUTPUT4: &str = "var<storage, read_write> c4: array<vec4<f32>>;";
 /// The epilogue's tensor: written where the pre-activation is kept, read by a derivative.
 const PRE: &str = "var<storage, read_write> pre: array<f32>;";
 
@@ -97,21 +99,24 @@ pub(super) fn rewrite(source: &str, storage: Storage) -> String {
             widen.push((name, wide));
         }
     }
-    let mut narrow: Vec<&str> = Vec::new();
-    for (f16, decl, name) in [(storage.c, OUTPUT, "c"), (storage.pre, PRE, "pre")] {
+    let mut narrow: Vec<(&str, &str)> = Vec::new();
+    for (f16, decl, name, wide) in
+        [(storage.c, OUTPUT, "c", "f32"), (storage.c, OUTPUT4, "c4", "vec4<f32>"), (storage.pre, PRE, "pre", "f32")]
+    {
         if f16 {
             assert!(text.contains(decl), "matmul shaders declare `{decl}`");
             text = text.replace(decl, &decl.replace("f32", "f16"));
-            narrow.push(name);
+            narrow.push((name, wide));
         }
     }
     format!("enable f16;\n{}", convert(&text, &widen, &narrow))
 }
 
 /// `text` with each indexing of a `widen` binding wrapped in its conversion to f32, and for
-/// each `narrow` binding (read_write), each store `x[i] = v;` made `x[i] = f16(v);` and each
-/// read `f32(x[i])`. Index expressions are converted too.
-fn convert(text: &str, widen: &[(&str, &str)], narrow: &[&str]) -> String {
+/// each `narrow` binding (read_write; its f32 type beside it), each store `x[i] = v;` made
+/// `x[i] = f16(v);` (`vec4<f16>(v)` for a vec4) and each read `f32(x[i])`. Index expressions
+/// are converted too.
+fn convert(text: &str, widen: &[(&str, &str)], narrow: &[(&str, &str)]) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let mut i = 0;
@@ -127,17 +132,17 @@ fn convert(text: &str, widen: &[(&str, &str)], narrow: &[&str]) -> String {
             i = close + 1;
             continue;
         }
-        if let (true, Some(&name)) = (boundary, narrow.iter().find(|name| indexes(name))) {
+        if let (true, Some(&(name, wide))) = (boundary, narrow.iter().find(|(name, _)| indexes(name))) {
             let open = i + name.len();
             let close = matching(text, open);
             let index = convert(&text[open + 1..close], widen, narrow);
             if let Some(assign) = text[close + 1..].strip_prefix(" = ") {
                 let end = close + 1 + 3 + statement_end(assign);
                 let value = convert(&text[close + 4..end], widen, narrow);
-                out.push_str(&format!("{name}[{index}] = f16({value})"));
+                out.push_str(&format!("{name}[{index}] = {}({value})", wide.replace("f32", "f16")));
                 i = end;
             } else {
-                out.push_str(&format!("f32({name}[{index}])"));
+                out.push_str(&format!("{wide}({name}[{index}])"));
                 i = close + 1;
             }
             continue;
@@ -190,14 +195,16 @@ mod tests {
         let all = Storage { a: true, b: true, c: true, pre: false };
         let src = "var<storage, read> a: array<f32>;\nvar<storage, read> b4: array<vec4<f32>>;\n\
                    var<storage, read_write> c: array<f32>;\nvar<storage, read> a4: array<vec4<f32>>;\n\
-                   var<storage, read> b: array<f32>;\n\
+                   var<storage, read> b: array<f32>;\nvar<storage, read_write> c4: array<vec4<f32>>;\n\
                    let x = a[b_off[i] + a[j]] * tile_b[k] + acc[c] + b4[i / 4u][i % 4u];\n\
-                   c[row * p.n + col] = epilogue(a4[i], min(r, p.m - 1u));\n";
+                   c[row * p.n + col] = epilogue(a4[i], min(r, p.m - 1u));\n\
+                   c4[(row * p.n + col) / 4u] = r;\n";
         let got = rewrite(src, all);
         assert!(got.starts_with("enable f16;\n"));
         assert!(got.contains("a: array<f16>;") && got.contains("b4: array<vec4<f16>>;") && got.contains("c: array<f16>;"));
         assert!(got.contains("let x = f32(a[b_off[i] + f32(a[j])]) * tile_b[k] + acc[c] + vec4<f32>(b4[i / 4u])[i % 4u];"), "{got}");
         assert!(got.contains("c[row * p.n + col] = f16(epilogue(vec4<f32>(a4[i]), min(r, p.m - 1u)));"), "{got}");
+        assert!(got.contains("c4: array<vec4<f16>>;") && got.contains("c4[(row * p.n + col) / 4u] = vec4<f16>(r);"), "{got}");
         // Only B in f16: A's loads are untouched.
         let b_only = rewrite(src, Storage { b: true, ..Storage::F32 });
         assert!(b_only.contains("let x = a[b_off[i] + a[j]] * tile_b[k] + acc[c] + vec4<f32>(b4[i / 4u])[i % 4u];"));

@@ -11,6 +11,9 @@ pub(super) const VEC4_BLOCK: (u32, u32) = (8, 16);
 /// Outputs per invocation of `matmul_forward_vec4_rows`, for products of fewer than
 /// `VEC4_BLOCK.0` rows.
 pub(super) const VEC4_ROWS_BLOCK: (u32, u32) = (1, 16);
+/// The deepest product `matmul_forward_shallow` takes: up to 4 k, the kernels that read four
+/// k at a time have a single step, and C's stores are the work.
+pub(super) const SHALLOW_K: usize = 4;
 /// The tiled tilings' kernel for few rows (`matmul_forward_rows_split`): its workgroup, and
 /// how many of its lanes split K (the rest take groups of four columns). 64 ways: a
 /// 1×2048×2048 product is 128 workgroups of 256, each lane summing 8 groups of four k.
@@ -147,8 +150,9 @@ impl std::fmt::Display for MatmulTiling {
         let register = |f: &mut std::fmt::Formatter<'_>, wg: (u32, u32)| {
             write!(
                 f,
-                "{}x{} per invocation with vec4 loads on 4-aligned shapes, else {}x{}; workgroup {}x{}",
-                VEC4_BLOCK.0, VEC4_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
+                "{}x{} per invocation with vec4 loads on 4-aligned shapes, else {}x{}; K ≤ {SHALLOW_K} {}x{} \
+                 stored as vec4; workgroup {}x{}",
+                VEC4_BLOCK.0, VEC4_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, REGISTER_BLOCK.0, REGISTER_BLOCK.1, wg.0, wg.1
             )
         };
         match *self {
@@ -160,13 +164,15 @@ impl std::fmt::Display for MatmulTiling {
                 f,
                 "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} for \
                  {} rows or more (vec4 loads on 4-aligned shapes); fewer rows {}x{} with vec4 loads where \
-                 aligned, else {}x{}; workgroup {}x{}",
+                 aligned, else {}x{}; K ≤ {SHALLOW_K} {}x{} stored as vec4; workgroup {}x{}",
                 SUBGROUP_BLOCK.0,
                 SUBGROUP_BLOCK.1,
                 SUBGROUP_LANES,
                 VEC4_BLOCK.0,
                 VEC4_ROWS_BLOCK.0,
                 VEC4_ROWS_BLOCK.1,
+                REGISTER_BLOCK.0,
+                REGISTER_BLOCK.1,
                 REGISTER_BLOCK.0,
                 REGISTER_BLOCK.1,
                 wg.0,
