@@ -46,13 +46,25 @@ struct Params {
 
 // WG and element(): lib/grid.wgsl.
 
+// How many chunks the gathers' pipeline is built for: 1 (a source that fits one binding,
+// every dataset up to the adapter's binding limit) or up to 4. On lavapipe a switch runs
+// every case under a mask and an integer division is a loop over the lanes, so the
+// one-chunk pipelines read src alone and divide by no chunk size.
+override CHUNKS: u32 = 4u;
+
 // (chunk, flat position within the chunk) of the source of destination element i.
 fn source_of(i: u32) -> vec2<u32> {
     let row = index[counters[1] + i / p.cols];
+    if CHUNKS == 1u {
+        return vec2(0u, row * p.cols + i % p.cols);
+    }
     return vec2(row / p.chunk_rows, (row % p.chunk_rows) * p.cols + i % p.cols);
 }
 
 fn source_value(at: vec2<u32>) -> f32 {
+    if CHUNKS == 1u {
+        return src[at.y];
+    }
     switch at.x {
         case 0u: { return src[at.y]; }
         case 1u: { return src1[at.y]; }
@@ -62,6 +74,9 @@ fn source_value(at: vec2<u32>) -> f32 {
 }
 
 fn source_word(chunk: u32, w: u32) -> u32 {
+    if CHUNKS == 1u {
+        return src_words[w];
+    }
     switch chunk {
         case 0u: { return src_words[w]; }
         case 1u: { return src1_words[w]; }
@@ -83,6 +98,9 @@ fn gather_rows_f32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn source_of4(q: u32) -> vec2<u32> {
     let cols4 = p.cols / 4u;
     let row = index[counters[1] + q / cols4];
+    if CHUNKS == 1u {
+        return vec2(0u, row * cols4 + q % cols4);
+    }
     return vec2(row / p.chunk_rows, (row % p.chunk_rows) * cols4 + q % cols4);
 }
 
@@ -96,6 +114,10 @@ fn gather_rows_f32_4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     }
     let at = source_of4(q);
     var v: vec4<f32>;
+    if CHUNKS == 1u {
+        dst4[q] = src4[at.y] * p.value + p.shift;
+        return;
+    }
     switch at.x {
         case 0u: { v = src4[at.y]; }
         case 1u: { v = src14[at.y]; }

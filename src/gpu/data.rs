@@ -29,13 +29,33 @@ impl Params {
     }
 }
 
-pub struct DataKernels {
-    gather_f32: Arc<Kernel>,
-    gather_u8: Arc<Kernel>,
+/// The gathers for one count of source chunks.
+struct Gathers {
+    f32: Arc<Kernel>,
+    u8: Arc<Kernel>,
     /// Four columns per invocation, for widths that are multiples of 4.
-    gather_f32_4: Arc<Kernel>,
-    gather_u8_4: Arc<Kernel>,
-    gather_u32: Arc<Kernel>,
+    f32_4: Arc<Kernel>,
+    u8_4: Arc<Kernel>,
+    u32: Arc<Kernel>,
+}
+
+impl Gathers {
+    fn new(ctx: &GpuContext, chunks: u32) -> Result<Self> {
+        let k = |entry| ctx.kernel(shaders::DATA, entry, &[("CHUNKS", chunks as f64)]);
+        Ok(Self {
+            f32: k("gather_rows_f32")?,
+            u8: k("gather_rows_u8")?,
+            f32_4: k("gather_rows_f32_4")?,
+            u8_4: k("gather_rows_u8_4")?,
+            u32: k("gather_rows_u32")?,
+        })
+    }
+}
+
+pub struct DataKernels {
+    /// For a source of one chunk, and of two to four.
+    gather_one: Gathers,
+    gather_chunked: Gathers,
     fill: Arc<Kernel>,
     scale: Arc<Kernel>,
     scale_in_place: Arc<Kernel>,
@@ -49,11 +69,8 @@ impl DataKernels {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
         let k = |entry| ctx.kernel(shaders::DATA, entry, &[]);
         Ok(Self {
-            gather_f32: k("gather_rows_f32")?,
-            gather_u8: k("gather_rows_u8")?,
-            gather_f32_4: k("gather_rows_f32_4")?,
-            gather_u8_4: k("gather_rows_u8_4")?,
-            gather_u32: k("gather_rows_u32")?,
+            gather_one: Gathers::new(ctx, 1)?,
+            gather_chunked: Gathers::new(ctx, 4)?,
             fill: k("fill")?,
             scale: k("scale")?,
             scale_in_place: k("scale_in_place")?,
@@ -92,18 +109,19 @@ pub fn gather_rows(
         Params::new(to_u32("gather_rows", "element count", n)?, to_u32("gather_rows", "columns", cols)?, scale, shift);
     p.chunk_rows = to_u32("gather_rows", "rows per chunk", chunk_rows)?;
     let by4 = cols.is_multiple_of(4);
-    let kernel = match (src_dtype, by4) {
-        (DType::F32, true) => &k.gather_f32_4,
-        (DType::U8, true) => &k.gather_u8_4,
-        (DType::F32, false) => &k.gather_f32,
-        (DType::U8, false) => &k.gather_u8,
-        (DType::U32, _) => &k.gather_u32,
-        (DType::F16, _) => unreachable!("checks::gather refuses F16 sources"),
-    };
-    let invocations = if by4 && src_dtype != DType::U32 { n / 4 } else { n };
     // Unused chunk slots repeat the first chunk: read-only bindings may share a buffer.
     let chunk = |c: usize| *src.get(c).unwrap_or(&src[0]);
     let bind = [(1, chunk(0)), (2, index), (3, counters), (4, dst), (5, chunk(1)), (6, chunk(2)), (7, chunk(3))];
+    let g = if src.len() == 1 { &k.gather_one } else { &k.gather_chunked };
+    let kernel = match (src_dtype, by4) {
+        (DType::F32, true) => &g.f32_4,
+        (DType::U8, true) => &g.u8_4,
+        (DType::F32, false) => &g.f32,
+        (DType::U8, false) => &g.u8,
+        (DType::U32, _) => &g.u32,
+        (DType::F16, _) => unreachable!("checks::gather refuses F16 sources"),
+    };
+    let invocations = if by4 && src_dtype != DType::U32 { n / 4 } else { n };
     rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, grid(invocations))
 }
 

@@ -107,9 +107,15 @@ fn copy_moves_every_dtype() {
 }
 
 #[test]
-fn gathers_read_sources_split_into_chunks() {
-    // 1001 rows in chunks of 300: rows 900..1000 live in the fourth, shorter chunk.
-    let (src_rows, cols, chunk) = (1001, 5, 300);
+fn gathers_read_sources_whole_or_split_into_chunks() {
+    // 1001 rows whole (the one-chunk pipelines) and in chunks of 300 (rows 900..1000 live in
+    // the fourth, shorter chunk); 5 columns (a float per invocation) and 8 (four).
+    for (cols, chunk) in [(5, 300), (8, 300), (5, 1001), (8, 1001)] {
+        gather_in_chunks(1001, cols, chunk);
+    }
+}
+
+fn gather_in_chunks(src_rows: usize, cols: usize, chunk: usize) {
     let index = permutation(src_rows);
     let pixels: Vec<u8> = (0..src_rows * cols).map(|i| (i * 7 % 256) as u8).collect();
     let floats = uniform(9, src_rows * cols);
@@ -137,11 +143,14 @@ fn gathers_read_sources_split_into_chunks() {
         b.gather_rows(&chunksf, idx, df, spec).unwrap();
         outs.push((b.read(d8).unwrap(), b.read(df).unwrap()));
     }
-    assert_eq!(outs[0], outs[1]);
+    let what = format!("{cols} columns in chunks of {chunk} rows");
+    assert_eq!(outs[0], outs[1], "{what}");
     for (r, &src) in index.iter().enumerate() {
         let src = src as usize;
-        assert_eq!(outs[0].0[r * cols + 2], pixels[src * cols + 2] as f32 * 0.5 + 1.0, "row {r}");
-        assert_eq!(outs[0].1[r * cols + 2], floats[src * cols + 2] * 0.5 + 1.0, "row {r}");
+        for c in 0..cols {
+            assert_eq!(outs[0].0[r * cols + c], pixels[src * cols + c] as f32 * 0.5 + 1.0, "{what}: row {r}");
+            assert_eq!(outs[0].1[r * cols + c], floats[src * cols + c] * 0.5 + 1.0, "{what}: row {r}");
+        }
     }
 }
 
