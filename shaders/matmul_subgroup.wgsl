@@ -176,3 +176,85 @@ fn matmul_forward_subgroup_strided(
 fn b_column(col: u32, bk: vec4<u32>, live: vec4<bool>) -> vec4<f32> {
     return select(vec4<f32>(), vec4(b[col + bk.x], b[col + bk.y], b[col + bk.z], b[col + bk.w]), live);
 }
+
+// matmul_forward_subgroup64: the same sharing over 64 rows (eight groups of 8) instead of
+// 16, for products of many rows. Every lane's op(B) slice (32 floats a step of k) then feeds
+// 64 rows instead of 16: on lavapipe, where each lane's load is a loop over the lanes, that
+// took 1024×784×300 from 43 to 50 GFLOPS and 128×2048×2048 from 35 to 52 (2-core EPYC).
+// Fewer, larger workgroups leave cores idle on products of few rows (32×784×300: 21 against
+// 37), so it is a tiling of its own (`subgroup-64`) that the tuner chooses per shape class.
+// Accumulators are named matrices, as in subgroup_block (an array of them ran at 10 GFLOPS).
+@compute @workgroup_size(8, 1, 1)
+fn matmul_forward_subgroup64(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let row0 = wid.y * 64u;
+    let col0 = (wid.x * 8u + lane) * 8u;
+    let trans_a = (FORM & TRANS_A) != 0u;
+    let trans_b = (FORM & TRANS_B) != 0u;
+    // Rows row0 + 16h.. as subgroup_block reads them: `first` for groups 2h, `second` 2h + 1.
+    let s0 = a_slice(row0, lane, trans_a);
+    let s1 = a_slice(row0 + 16u, lane, trans_a);
+    let s2 = a_slice(row0 + 32u, lane, trans_a);
+    let s3 = a_slice(row0 + 48u, lane, trans_a);
+    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
+    var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>();
+    var c40 = mat4x4<f32>(); var c41 = mat4x4<f32>(); var c50 = mat4x4<f32>(); var c51 = mat4x4<f32>();
+    var c60 = mat4x4<f32>(); var c61 = mat4x4<f32>(); var c70 = mat4x4<f32>(); var c71 = mat4x4<f32>();
+    var c80 = mat4x4<f32>(); var c81 = mat4x4<f32>(); var c90 = mat4x4<f32>(); var c91 = mat4x4<f32>();
+    var ca0 = mat4x4<f32>(); var ca1 = mat4x4<f32>(); var cb0 = mat4x4<f32>(); var cb1 = mat4x4<f32>();
+    var cc0 = mat4x4<f32>(); var cc1 = mat4x4<f32>(); var cd0 = mat4x4<f32>(); var cd1 = mat4x4<f32>();
+    var ce0 = mat4x4<f32>(); var ce1 = mat4x4<f32>(); var cf0 = mat4x4<f32>(); var cf1 = mat4x4<f32>();
+    for (var k4 = 0u; k4 < p.k / 4u; k4++) {
+        let b0 = load_b(col0, k4, trans_b);
+        let b1 = load_b(col0 + 4u, k4, trans_b);
+        eight_rows(&c00, &c01, &c10, &c11, a4[s0.first + k4 * s0.step], trans_a, b0, b1);
+        eight_rows(&c20, &c21, &c30, &c31, a4[s0.second + k4 * s0.step], trans_a, b0, b1);
+        eight_rows(&c40, &c41, &c50, &c51, a4[s1.first + k4 * s1.step], trans_a, b0, b1);
+        eight_rows(&c60, &c61, &c70, &c71, a4[s1.second + k4 * s1.step], trans_a, b0, b1);
+        eight_rows(&c80, &c81, &c90, &c91, a4[s2.first + k4 * s2.step], trans_a, b0, b1);
+        eight_rows(&ca0, &ca1, &cb0, &cb1, a4[s2.second + k4 * s2.step], trans_a, b0, b1);
+        eight_rows(&cc0, &cc1, &cd0, &cd1, a4[s3.first + k4 * s3.step], trans_a, b0, b1);
+        eight_rows(&ce0, &ce1, &cf0, &cf1, a4[s3.second + k4 * s3.step], trans_a, b0, b1);
+    }
+    store_eight(row0, col0, c00, c01, c10, c11);
+    store_eight(row0 + 8u, col0, c20, c21, c30, c31);
+    store_eight(row0 + 16u, col0, c40, c41, c50, c51);
+    store_eight(row0 + 24u, col0, c60, c61, c70, c71);
+    store_eight(row0 + 32u, col0, c80, c81, c90, c91);
+    store_eight(row0 + 40u, col0, ca0, ca1, cb0, cb1);
+    store_eight(row0 + 48u, col0, cc0, cc1, cd0, cd1);
+    store_eight(row0 + 56u, col0, ce0, ce1, cf0, cf1);
+    if (FORM & WITH_COLUMN_SUMS) != 0u && row0 == 0u {
+        column_sums4(col0, 8u);
+    }
+}
+
+// Eight rows' step of k: the subgroup's vec4s `v` of op(A) (one per lane, as a_slice places
+// them) against this lane's op(B) slice, into the accumulators of rows 0..3 (lo*) and 4..7
+// (hi*), columns 0..3 (*0) and 4..7 (*1).
+fn eight_rows(
+    lo0: ptr<function, mat4x4<f32>>, lo1: ptr<function, mat4x4<f32>>,
+    hi0: ptr<function, mat4x4<f32>>, hi1: ptr<function, mat4x4<f32>>,
+    v: vec4<f32>, trans_a: bool, b0: mat4x4<f32>, b1: mat4x4<f32>,
+) {
+    var lo = lanes_lo(v);
+    var hi = lanes_hi(v);
+    if !trans_a {
+        lo = transpose(lo);
+        hi = transpose(hi);
+    }
+    *lo0 += lo * b0;
+    *lo1 += lo * b1;
+    *hi0 += hi * b0;
+    *hi1 += hi * b1;
+}
+
+fn store_eight(row0: u32, col0: u32, lo0: mat4x4<f32>, lo1: mat4x4<f32>, hi0: mat4x4<f32>, hi1: mat4x4<f32>) {
+    store_block(row0, col0, lo0);
+    store_block(row0, col0 + 4u, lo1);
+    store_block(row0 + 4u, col0, hi0);
+    store_block(row0 + 4u, col0 + 4u, hi1);
+}
+

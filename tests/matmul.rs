@@ -32,6 +32,9 @@ const SHAPES: &[(usize, usize, usize)] = &[
     // 68 = 64 + 4 columns), and M = 8 (half a subgroup tile).
     (20, 36, 68),
     (8, 12, 100),
+    // The subgroup tiling's 64-row kernel (K ≥ 256, up to 38 threads): 4 rows and 4 columns
+    // past its blocks (M % 4 = 0 for a transposed A).
+    (1028, 260, 516),
     // Unaligned from 8 rows (the strided subgroup kernel): K % 4 = 2 and 3 in the last step of
     // k, N below one lane's 8 columns, and a Dense output layer's N = 10.
     (17, 10, 10),
@@ -188,7 +191,7 @@ fn subgroup_tiling_shares_op_a_exactly_where_the_shape_allows() {
     let subgroup = "matmul::matmul_forward_subgroup[";
     let strided = "matmul::matmul_forward_subgroup_strided[";
     for (_, form) in forms() {
-        assert!(kernel(128, 784, 300, form).starts_with(subgroup), "{form:?}");
+        assert!(kernel(48, 784, 300, form).starts_with(subgroup), "{form:?}");
         assert!(kernel(8, 20, 36, form).starts_with(subgroup), "{form:?}");
         assert!(kernel(7, 20, 36, form).starts_with("matmul::matmul_forward_vec4_rows["), "{form:?}");
         // Unaligned: the strided subgroup kernel from 8 rows, the general kernel below.
@@ -198,6 +201,17 @@ fn subgroup_tiling_shares_op_a_exactly_where_the_shape_allows() {
     assert!(kernel(12, 784, 302, Matmul::tn()).starts_with(strided));
     assert!(kernel(1024, 100, 10, Matmul::nn()).starts_with(strided), "N=10");
     shallow_products_store_vec4_on(&g);
+    // 64 rows a subgroup where the product has at least 64 rows, K ≥ 256 and enough such
+    // blocks to keep every thread of a CPU driver busy (four each; 2048 of them here): not
+    // 32 rows, nor K = 100.
+    let tall = "matmul::matmul_forward_subgroup64[";
+    for (_, form) in forms() {
+        assert!(kernel(4096, 784, 2048, form).starts_with(tall), "{form:?}");
+        assert!(kernel(1028, 260, 516, form).starts_with(tall), "the parity shape: {form:?}");
+        assert!(kernel(32, 784, 2048, form).starts_with(subgroup), "{form:?}");
+        assert!(kernel(4096, 100, 2048, form).starts_with(subgroup), "{form:?}");
+        assert!(kernel(4096, 65, 2048, form).starts_with(strided), "K=65: {form:?}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use super::to_u32;
 use crate::backend::{Activation, Matmul, MatmulDims};
 use crate::error::{Error, Result};
-use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
+use crate::gpu::{Call, DeviceKind, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
 mod class;
@@ -16,7 +16,7 @@ pub use class::{ClassTuning, MatmulKernels, ShapeClass};
 pub use storage::Storage;
 pub use tiling::MatmulTiling;
 use tiling::{
-    FORMS, REGISTER_BLOCK, ROWS_SPLIT_K, SHALLOW_K, ROWS_SPLIT_LANES, SUBGROUP_BLOCK, SUBGROUP_LANES, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
+    FORMS, REGISTER_BLOCK, ROWS_SPLIT_K, SHALLOW_K, ROWS_SPLIT_LANES, SUBGROUP_BLOCK, SUBGROUP_LANES, SUBGROUP_TALL, TILED_MAX_BLOCK, TILED_MAX_LOADS, VEC4_BLOCK,
     VEC4_ROWS_BLOCK,
 };
 
@@ -49,6 +49,8 @@ pub struct TilingKernels {
     rows_wg: (u32, u32),
     /// Rows and columns of C one workgroup of the rows kernel covers.
     rows_tile: (u32, u32),
+    /// The fewest 64-row blocks a product takes the tall subgroup kernel at (see `new`).
+    tall_blocks: usize,
 }
 
 /// One tiling's kernels for one storage.
@@ -59,6 +61,8 @@ struct Kernels {
     vec4_rows: Option<Specialized<FORMS>>,
     subgroup: Option<Specialized<FORMS>>,
     subgroup_strided: Option<Specialized<FORMS>>,
+    /// The subgroup kernel over 64 rows, for products of many rows.
+    subgroup_tall: Option<Specialized<FORMS>>,
     /// Products of K ≤ `SHALLOW_K` (register and subgroup tilings: their stores are the work).
     shallow: Option<Specialized<FORMS>>,
 }
@@ -78,6 +82,7 @@ impl Kernels {
                     vec4: (!subgroup).then(|| Specialized::new(plain, "matmul_forward_vec4", &wg, "FORM")),
                     vec4_rows: Some(Specialized::new(plain, "matmul_forward_vec4_rows", &rows_constants, "FORM")),
                     subgroup: subgroup.then(|| Specialized::new(shared, "matmul_forward_subgroup", &[], "FORM")),
+                    subgroup_tall: subgroup.then(|| Specialized::new(shared, "matmul_forward_subgroup64", &[], "FORM")),
                     subgroup_strided: subgroup
                         .then(|| Specialized::new(shared, "matmul_forward_subgroup_strided", &[], "FORM")),
                     shallow: Some(Specialized::new(plain, "matmul_forward_shallow", &wg, "FORM")),
@@ -103,6 +108,7 @@ impl Kernels {
                     )),
                     subgroup: None,
                     subgroup_strided: None,
+                    subgroup_tall: None,
                     shallow: None,
                 }
             }
@@ -115,6 +121,7 @@ impl Kernels {
             .chain(&self.vec4_rows)
             .chain(&self.subgroup)
             .chain(&self.subgroup_strided)
+            .chain(&self.subgroup_tall)
             .chain(&self.shallow)
     }
 }
@@ -146,7 +153,17 @@ impl TilingKernels {
             MatmulTiling::Tiled { .. } => (1, 4 * ROWS_SPLIT_LANES / ROWS_SPLIT_K),
             _ => (rows_wg.1 * VEC4_ROWS_BLOCK.0, rows_wg.0 * VEC4_ROWS_BLOCK.1),
         };
-        let kernels = Self { tiling, sets: Default::default(), rows_wg, rows_tile };
+        // The tall subgroup kernel feeds each lane's op(B) slice to 64 rows instead of 16
+        // (1024×784×300 43 -> 50 GFLOPS, 128×2048×2048 35 -> 52 on lavapipe, 2-core EPYC),
+        // but makes a quarter of the workgroups: it takes products of at least 64 rows with
+        // four of its blocks per thread of a CPU driver, which runs a workgroup per thread at
+        // a time (32×784×300 ran at 21 against 37 in 16-row blocks; the deep net's
+        // 128×100×100, four blocks for two threads, 15-25% slower), 128 on a GPU (unmeasured).
+        let threads = match ctx.kind() {
+            DeviceKind::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            _ => 32,
+        };
+        let kernels = Self { tiling, sets: Default::default(), rows_wg, rows_tile, tall_blocks: 4 * threads };
         // Build the plain products now, so a kernel the driver rejects fails at startup.
         for k in kernels.set(Storage::F32).all() {
             k.get(ctx, 0)?;
@@ -173,6 +190,11 @@ impl TilingKernels {
             return vec4(rows, self.rows_tile);
         }
         let subgroup_tile = (SUBGROUP_BLOCK.0, SUBGROUP_LANES * SUBGROUP_BLOCK.1);
+        let tall_blocks = d.m.div_ceil(SUBGROUP_TALL as usize) * d.n.div_ceil(subgroup_tile.1 as usize);
+        let tall_fits = d.m >= SUBGROUP_TALL as usize && d.k >= TALL_MIN_K && tall_blocks >= self.tall_blocks;
+        if let Some(tall) = set.subgroup_tall.as_ref().filter(|_| aligned && tall_fits) {
+            return vec4(tall, (SUBGROUP_TALL, subgroup_tile.1));
+        }
         if let Some(subgroup) = set.subgroup.as_ref().filter(|_| aligned) {
             return vec4(subgroup, subgroup_tile);
         }
@@ -252,6 +274,11 @@ fn check_tiled(ctx: &GpuContext, tiling: MatmulTiling) -> Result<()> {
         problem: format!("{problem}; use MatmulTiling::tiled() or another preset"),
     })
 }
+
+/// The shallowest product the tall subgroup kernel takes: over fewer k its 32 inlined stores
+/// outweigh the loads it saves (the deep net's 1024×100×100 forward with ELU went from 27 to
+/// 35 ms for 20 layers; the same net's 100×1024×100 weight gradients from 24.5 to 22.4).
+const TALL_MIN_K: usize = 256;
 
 /// What decides which kernel of a tiling takes a product.
 #[derive(Debug, Clone, Copy)]

@@ -23,8 +23,10 @@ pub(super) const ROWS_SPLIT_K: u32 = 64;
 /// most vec4 loads per invocation per slice (`MAX_LOADS`).
 pub(super) const TILED_MAX_BLOCK: (u32, u32) = (8, 8);
 pub(super) const TILED_MAX_LOADS: u32 = 4;
-/// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size.
+/// Outputs per invocation of `matmul_forward_subgroup`, and its subgroup (= workgroup) size;
+/// `matmul_forward_subgroup64` has `SUBGROUP_TALL` rows instead.
 pub(super) const SUBGROUP_BLOCK: (u32, u32) = (16, 8);
+pub(super) const SUBGROUP_TALL: u32 = 64;
 pub(super) const SUBGROUP_LANES: u32 = 8;
 /// Pipelines per kernel: one per value of the WGSL `FORM` bits (see `matmul_forward`), each
 /// built on first use.
@@ -38,8 +40,9 @@ pub enum MatmulTiling {
     /// Per-invocation register blocks, no workgroup memory; `wg` = workgroup (x, y).
     Register { wg: (u32, u32) },
     /// Register blocks whose op(A) slice a subgroup of 8 shares by broadcasts, on aligned
-    /// products of 8 rows or more; the `Register { wg }` kernels elsewhere. Needs an adapter
-    /// whose subgroups are all 8 invocations (`GpuContext::fixed_subgroup_size`).
+    /// products of 8 rows or more (16 rows a subgroup, or `SUBGROUP_TALL` on products with
+    /// enough of those blocks to fill the device); the `Register { wg }` kernels elsewhere.
+    /// Needs an adapter whose subgroups are all 8 invocations (`GpuContext::fixed_subgroup_size`).
     Subgroup { wg: (u32, u32) },
     /// Workgroup-memory tiles `tile_k` deep; `wg` = workgroup (x, y), `block` = outputs per
     /// invocation (rows, columns), so a workgroup computes `wg.1·block.0 × wg.0·block.1` of C.
@@ -162,10 +165,12 @@ impl std::fmt::Display for MatmulTiling {
             }
             Self::Subgroup { wg } => write!(
                 f,
-                "subgroup register blocks: {}x{} per invocation sharing op(A) across a subgroup of {} for \
-                 {} rows or more (vec4 loads on 4-aligned shapes); fewer rows {}x{} with vec4 loads where \
-                 aligned, else {}x{}; K ≤ {SHALLOW_K} {}x{} stored as vec4; workgroup {}x{}",
+                "subgroup register blocks: {}x{} per invocation ({SUBGROUP_TALL}x{} on products of many \
+                 rows) sharing op(A) across a subgroup of {} for {} rows or more (vec4 loads on 4-aligned \
+                 shapes); fewer rows {}x{} with vec4 loads where aligned, else {}x{}; K ≤ {SHALLOW_K} {}x{} \
+                 stored as vec4; workgroup {}x{}",
                 SUBGROUP_BLOCK.0,
+                SUBGROUP_BLOCK.1,
                 SUBGROUP_BLOCK.1,
                 SUBGROUP_LANES,
                 VEC4_BLOCK.0,

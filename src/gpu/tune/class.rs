@@ -31,13 +31,36 @@ const ROWS: usize = 256;
 /// slower than the best.
 const WORK_CPU: usize = 1 << 22;
 const WORK_GPU: usize = 1 << 28;
-/// Timings per candidate; the median counts. Candidates slower than `DROP`× the best after
-/// the first are not timed again. A class is timed once and its choice kept in the cache: three
+/// Timings per candidate; the median counts. After two rounds (both orders), a candidate
+/// whose fastest timing is `DROP`× the best is not timed again (one slow first timing once
+/// dropped the faster of two candidates for good). A class is timed once and its choice kept in the cache: three
 /// rounds in one fixed order chose, in one run of `tests/tune_classes.rs` in three, a tiling
 /// 1.2–1.5× slower on its product than the other (lavapipe, 2-core AMD EPYC); five rounds with
 /// the order reversed on odd rounds chose within 10% in 13 runs of 13.
 const ROUNDS: usize = 5;
 pub(super) const DROP: f64 = 1.5;
+/// Rounds for a close call: while the two fastest medians are within `CLOSE`× of each other,
+/// rounds go on up to this many (a host whose speed drifts by ±25% within seconds chose the
+/// slower of two candidates 1.2× apart from five rounds).
+const MAX_ROUNDS: usize = 11;
+const CLOSE: f64 = 1.3;
+
+/// Whether the two fastest candidates still timed (`live`) are within `CLOSE`× by their medians.
+fn close_call(seconds: &[Vec<f64>], live: &[bool]) -> bool {
+    let mut medians: Vec<f64> = seconds
+        .iter()
+        .zip(live)
+        .filter(|(s, &live)| live && !s.is_empty())
+        .map(|(s, _)| s)
+        .map(|s| {
+            let mut s = s.clone();
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect();
+    medians.sort_by(f64::total_cmp);
+    medians.len() > 1 && medians[1] <= CLOSE * medians[0]
+}
 
 type Slot = (ClassTuning, ShapeClass);
 
@@ -154,14 +177,24 @@ impl GpuBackend {
         self.rec.submit(&self.ctx)?;
         self.ctx.wait()?;
         let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); sets.len()];
-        for round in 0..ROUNDS {
-            let best = seconds.iter().filter_map(|s| s.first().copied()).fold(f64::INFINITY, f64::min);
+        let fastest = |s: &[f64]| s.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut round = 0;
+        let best = |seconds: &[Vec<f64>]| seconds.iter().map(|s| fastest(s)).fold(f64::INFINITY, f64::min);
+        // Candidates still timed: all for two rounds (both orders), then those whose fastest
+        // timing is within `DROP`× of the best.
+        let live = |seconds: &[Vec<f64>], round: usize| -> Vec<bool> {
+            let best = best(seconds);
+            seconds.iter().map(|s| round < 2 || fastest(s) <= DROP * best).collect()
+        };
+        while round < ROUNDS || (round < MAX_ROUNDS && close_call(&seconds, &live(&seconds, round))) {
+            let alive = live(&seconds, round);
             // Odd rounds run the candidates in reverse, so none is always timed first.
             let order: Vec<usize> =
                 if round % 2 == 0 { (0..sets.len()).collect() } else { (0..sets.len()).rev().collect() };
+            round += 1;
             for i in order {
                 let set = &sets[i];
-                if round > 0 && seconds[i][0] > DROP * best {
+                if !alive[i] {
                     continue;
                 }
                 for _ in 0..repeats {
