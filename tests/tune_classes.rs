@@ -46,13 +46,19 @@ fn tuned_in(dir: &std::path::Path) -> Tuned {
     tune_with_cache(&ctx, &cache_key(&ctx), Some(dir)).unwrap()
 }
 
+/// A backend whose classes are timed at first use, its tuning cache in a fresh directory.
+fn tuned_backend() -> (tempfile::TempDir, Tuned, GpuBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let tuned = tuned_in(dir.path());
+    let g = GpuBackend::with_tuning(context(), &tuned, Some(dir.path().into())).unwrap();
+    (dir, tuned, g)
+}
+
 #[test]
 fn each_shape_class_is_timed_at_its_first_product_and_kept() {
     let _alone = timing_alone();
     let ctx = context();
-    let dir = tempfile::tempdir().unwrap();
-    let tuned = tuned_in(dir.path());
-    let mut g = GpuBackend::with_tuning(ctx.clone(), &tuned, Some(dir.path().into())).unwrap();
+    let (dir, tuned, mut g) = tuned_backend();
     let candidates = g.matmul_candidates();
     assert_eq!(candidates[0], tuned.tiling, "the adapter's tiling comes first");
     let best = tuned.gflops.values().copied().fold(0.0, f64::max);
@@ -121,9 +127,7 @@ fn each_shape_class_is_timed_at_its_first_product_and_kept() {
 fn candidates_that_share_a_kernel_are_timed_once() {
     let _alone = timing_alone();
     let ctx = context();
-    let dir = tempfile::tempdir().unwrap();
-    let tuned = tuned_in(dir.path());
-    let mut g = GpuBackend::with_tuning(ctx.clone(), &tuned, Some(dir.path().into())).unwrap();
+    let (dir, _, mut g) = tuned_backend();
     let candidates = g.matmul_candidates();
     let (d, spec) = (MatmulDims { m: 1, k: 784, n: 300 }, Matmul::nn());
     product(&mut g, d.m, d.k, d.n, spec);
@@ -250,18 +254,15 @@ fn time_full(
 /// The check, timed: on the bench models' products (mlp, deep, wide at batch 1 and
 /// 128), the tiling chosen for each product's class runs it within 10% of the fastest
 /// candidate, or within a dispatch's fixed cost of it, or dispatches the fastest one's
-/// pipeline. Timings alternate the candidates and
-/// take medians of 5; a product outside 10%
-/// is timed again (up to three times) before the test fails, so a burst of load on a shared
+/// pipeline. Timings alternate the candidates and take medians of 5; a product outside 10% is
+/// timed again (up to three times) before the test fails, so a burst of load on a shared
 /// machine does not fail it, while a wrong choice (on lavapipe the losing candidate is about
 /// 2× slower) fails every time.
 #[test]
 fn the_chosen_tiling_is_within_ten_percent_of_the_best_on_every_bench_product() {
     let _alone = timing_alone();
     let ctx = context();
-    let dir = tempfile::tempdir().unwrap();
-    let tuned = tuned_in(dir.path());
-    let mut g = GpuBackend::with_tuning(ctx.clone(), &tuned, Some(dir.path().into())).unwrap();
+    let (dir, _, mut g) = tuned_backend();
     let candidates = g.matmul_candidates();
     let tie = dispatch_seconds(&ctx);
     eprintln!("a dispatch's fixed cost here: {:.1} µs", tie * 1e6);
