@@ -47,19 +47,17 @@ const CLOSE: f64 = 1.3;
 
 /// Whether the two fastest candidates still timed (`live`) are within `CLOSE`× by their medians.
 fn close_call(seconds: &[Vec<f64>], live: &[bool]) -> bool {
-    let mut medians: Vec<f64> = seconds
-        .iter()
-        .zip(live)
-        .filter(|(s, &live)| live && !s.is_empty())
-        .map(|(s, _)| s)
-        .map(|s| {
-            let mut s = s.clone();
-            s.sort_by(f64::total_cmp);
-            s[s.len() / 2]
-        })
-        .collect();
+    let mut medians: Vec<f64> =
+        seconds.iter().zip(live).filter(|(s, &live)| live && !s.is_empty()).map(|(s, _)| median(s)).collect();
     medians.sort_by(f64::total_cmp);
     medians.len() > 1 && medians[1] <= CLOSE * medians[0]
+}
+
+/// The median of `s` (its upper middle for an even count); `s` is not empty.
+fn median(s: &[f64]) -> f64 {
+    let mut s = s.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
 }
 
 type Slot = (ClassTuning, ShapeClass);
@@ -135,9 +133,8 @@ impl GpuBackend {
         let flops = 2.0 * (rows * d.k * d.n * repeats) as f64;
         let mut gflops = BTreeMap::new();
         let mut best = (f64::INFINITY, String::new());
-        for (name, mut s) in seconds {
-            s.sort_by(f64::total_cmp);
-            let median = s[s.len() / 2];
+        for (name, s) in seconds {
+            let median = median(&s);
             gflops.insert(name.clone(), flops / median / 1e9);
             if median < best.0 {
                 best = (median, name);
@@ -167,7 +164,8 @@ impl GpuBackend {
         // below 8 rows) are timed once: timing a kernel against itself can only pick by noise.
         let twin: Vec<usize> =
             (0..all.len()).map(|i| (0..i).find(|&j| all[j].dispatches_like(all[i], d, spec, storage)).unwrap_or(i)).collect();
-        let sets: Vec<_> = (0..all.len()).filter(|&i| twin[i] == i).map(|i| all[i]).collect();
+        let timed: Vec<usize> = (0..all.len()).filter(|&i| twin[i] == i).collect();
+        let sets: Vec<_> = timed.iter().map(|&i| all[i]).collect();
         let col_sum = col_sum.map(|s| &**s);
         let m = MatmulBuffers { a: ab, b: bb, c, bias, pre: None, derivative_at, col_sum, storage };
         // Once each untimed: builds the pipeline for this form if no product has yet.
@@ -208,7 +206,6 @@ impl GpuBackend {
                 seconds[i].push(start.elapsed().as_secs_f64());
             }
         }
-        let timed: Vec<usize> = (0..all.len()).filter(|&i| twin[i] == i).collect();
         let of = |i: usize| seconds[timed.iter().position(|&t| t == twin[i]).unwrap()].clone();
         Ok(all.iter().enumerate().map(|(i, s)| (s.tiling().name().to_string(), of(i))).collect())
     }
