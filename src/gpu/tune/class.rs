@@ -20,7 +20,9 @@ use crate::tensor::{DType, Tensor};
 /// a workgroup at a time on each of a few cores). GPUs time the product whole: how many
 /// workgroups a tiling makes of it against the multiprocessors decides there (an H200 given an
 /// MLP's 1024×784×300 timed at 256 rows chose 128×128 tiles, 24 workgroups at 1024 rows, and
-/// ran the product in 0.99 ms).
+/// ran the product in 0.99 ms). Products of at most `WORK_CPU` multiply-adds are timed whole:
+/// cut to 256 rows, the wide net's batch-1 output-layer gradient (2048×1×10, 20k) timed two
+/// tilings alike that took 415 and 703 µs whole.
 const ROWS: usize = 256;
 /// Multiply-adds one timing covers at least: small products repeat (up to 64 times) until they
 /// do, so a submission's fixed cost does not decide. On a CPU driver 4 M: a few ms on
@@ -98,7 +100,8 @@ impl GpuBackend {
         Ok(())
     }
 
-    /// Time each candidate on this product (its rows capped at `ROWS` on CPU drivers), with
+    /// Time each candidate on this product (its rows capped at `ROWS` on CPU drivers where it
+    /// is larger than `WORK_CPU`), with
     /// its bias and activation or derivative epilogue.
     /// `storage`: the product's (the scratch output is stored as its C is).
     fn time_class(&mut self, a: Tensor, b: Tensor, d: MatmulDims, spec: &Matmul, storage: Storage) -> Result<ClassEntry> {
@@ -108,7 +111,7 @@ impl GpuBackend {
         // Fewer rows read a prefix of A (for a transposed A, with a shorter row stride): in
         // bounds, and M's remainder mod 16 is kept, so the product stays in its class.
         let cpu = self.ctx.kind() == DeviceKind::Cpu;
-        let rows = if cpu && d.m > ROWS { ROWS + d.m % 16 } else { d.m };
+        let rows = if cpu && d.m > ROWS && d.m * d.k * d.n > WORK_CPU { ROWS + d.m % 16 } else { d.m };
         let timed = MatmulDims { m: rows, ..d };
         // The epilogue is timed too (its class has one), reading the product's own bias and
         // derivative point; the column sums go to scratch, and the kept pre-activation is
