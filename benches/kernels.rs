@@ -52,7 +52,7 @@ fn update(rule: UpdateRule, b: &mut dyn Backend) -> Op {
     let (param, grad) = (upload(b, 1, n), upload(b, 1, n));
     let state = [Some(b.zeros(1, n).unwrap()), Some(b.zeros(1, n).unwrap())];
     let hyper = b.upload(1, Hyper::LEN, Hyper::adam(1e-3, 0.9, 0.999, 1e-7, 0.0, 1).as_slice()).unwrap();
-    Box::new(move |b| b.update(rule, UpdateTensors { param, grad, state, hyper, grad_norm: None, penalized: 0 }).unwrap())
+    Box::new(move |b| b.update(rule, UpdateTensors { param, grad: grad.into(), state, hyper, grad_norm: None, penalized: 0 }).unwrap())
 }
 
 fn momentum(b: &mut dyn Backend) -> Op {

@@ -24,10 +24,16 @@
 
 struct Params {
     n: u32,
-    _pad0: u32,
     // The penalties apply to elements below this (a multiple of 4 unless it is n).
     penalized: u32,
+    // A gradient formed from factors (FORM & OUTER): the parameter is (rows, cols), x (k, rows)
+    // and dz (k, cols).
+    rows: u32,
+    cols: u32,
+    k: u32,
+    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 // Mirrors `Hyper` in src/backend/specs.rs.
@@ -62,6 +68,8 @@ struct Hyper {
 @group(0) @binding(4) var<storage, read> norm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> s1: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> s2: array<vec4<f32>>;
+// With FORM & OUTER, `grad` holds dz and this x: the gradient is xᵀ·dz (`Gradient::Outer`).
+@group(0) @binding(7) var<storage, read> outer_x: array<f32>;
 
 // WG and element(): lib/grid.wgsl. Each invocation owns the vec4 `q`.
 
@@ -78,10 +86,84 @@ override FORM: u32 = 0u;
 const CLIP_NORM: u32 = 1u;
 const PENALTIES: u32 = 2u;
 const NESTEROV: u32 = 4u;
+const OUTER: u32 = 8u;
+// cols % 4 == 0: a vec4 of parameters lies in one row, and dz's rows start on a vec4.
+const ALIGNED: u32 = 16u;
+// With ALIGNED: the grid's y is the parameter's row, x the vec4 in it (`owned`).
+const BY_ROWS: u32 = 32u;
+
+// The vec4 an invocation owns, or none (past the end): numbered along the grid, or with
+// BY_ROWS as the vec4 gid.x of row gid.y.
+fn owned(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    if (FORM & BY_ROWS) != 0u {
+        let stride = p.cols / 4u;
+        return select(0xffffffffu, gid.y * stride + gid.x, gid.x < stride);
+    }
+    return element(gid, groups);
+}
+
+// FORM's bits from 6 on: the factors' row count where it is 1 to 4, so that their loops unroll
+// (the update of a K = 1 step's 4M-parameter matrix ran 15-20% faster on lavapipe); 0: p.k.
+const FACTOR_ROWS_AT: u32 = 6u;
+
+fn factor_rows() -> u32 {
+    let k = FORM >> FACTOR_ROWS_AT;
+    return select(p.k, k, k != 0u);
+}
+
+// ⌊q / stride⌋ for q < 2^22 (the host's bound): through f32, where the quotient is within one
+// of it (2.5 ULP, WGSL's bound), then corrected. An integer division of a non-constant is a
+// loop over the lanes on CPU drivers; this is a few vector instructions.
+fn row_of(q: u32, stride: u32) -> u32 {
+    var i = u32(f32(q) / f32(stride));
+    if i * stride > q {
+        i -= 1u;
+    } else if (i + 1u) * stride <= q {
+        i += 1u;
+    }
+    return i;
+}
+
+// Σ_k x[k, i]·dz[k, j] for the vec4 q of a (rows, cols) parameter, summed in k's order from 0
+// as the products' kernels do (the same bits as the stored gradient where K = 1). A lane reads
+// K values of x and K vec4s of dz, which its neighbours share, instead of a stored vec4.
+fn outer_grad(q: u32, row: u32) -> vec4<f32> {
+    var g = vec4(0.0);
+    if (FORM & ALIGNED) != 0u {
+        let stride = p.cols / 4u;
+        var i = row;
+        if (FORM & BY_ROWS) == 0u {
+            i = row_of(q, stride);
+        }
+        let j4 = q - i * stride;
+        for (var k = 0u; k < factor_rows(); k++) {
+            g += outer_x[k * p.rows + i] * grad[k * stride + j4];
+        }
+        return g;
+    }
+    for (var c = 0u; c < 4u; c++) {
+        // The last vec4 may reach past n: its extra lanes compute the last element again.
+        let e = min(4u * q + c, p.n - 1u);
+        let i = e / p.cols;
+        let j = e - i * p.cols;
+        var sum = 0.0;
+        for (var k = 0u; k < factor_rows(); k++) {
+            let f = k * p.cols + j;
+            sum += outer_x[k * p.rows + i] * grad[f / 4u][f % 4u];
+        }
+        g[c] = sum;
+    }
+    return g;
+}
 
 // The gradient of the vec4 q, whose parameters are w.
-fn effective_grad(q: u32, w: vec4<f32>) -> vec4<f32> {
-    var g = grad[q];
+fn effective_grad(q: u32, row: u32, w: vec4<f32>) -> vec4<f32> {
+    var g: vec4<f32>;
+    if (FORM & OUTER) != 0u {
+        g = outer_grad(q, row);
+    } else {
+        g = grad[q];
+    }
     if (FORM & CLIP_NORM) != 0u {
         g *= min(1.0, h.clip_norm / (sqrt(norm[0]) + 1e-6));
     }
@@ -95,23 +177,23 @@ fn effective_grad(q: u32, w: vec4<f32>) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    theta[q] = w - h.lr * effective_grad(q, w);
+    theta[q] = w - h.lr * effective_grad(q, wg.y, w);
 }
 
 @compute @workgroup_size(WG)
-fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    let g = effective_grad(q, w);
+    let g = effective_grad(q, wg.y, w);
     let v = h.beta1 * s1[q] - h.lr * g;
     s1[q] = v;
     if (FORM & NESTEROV) != 0u {
@@ -122,26 +204,26 @@ fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 }
 
 @compute @workgroup_size(WG)
-fn adagrad_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn adagrad_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    let g = effective_grad(q, w);
+    let g = effective_grad(q, wg.y, w);
     let s = s1[q] + g * g;
     s1[q] = s;
     theta[q] = w - h.lr * g / (sqrt(s) + h.eps);
 }
 
 @compute @workgroup_size(WG)
-fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    let g = effective_grad(q, w);
+    let g = effective_grad(q, wg.y, w);
     let s = h.beta2 * s1[q] + (1.0 - h.beta2) * g * g;
     s1[q] = s;
     theta[q] = w - h.lr * g / (sqrt(s) + h.eps);
@@ -157,26 +239,26 @@ fn adam_moments(q: u32, g: vec4<f32>) -> mat2x4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    let g = effective_grad(q, w);
+    let g = effective_grad(q, wg.y, w);
     let mv = adam_moments(q, g);
     let decayed = w * (1.0 - h.lr * h.weight_decay);
     theta[q] = decayed - h.lr * (mv[0] / h.c1) / (sqrt(mv[1] / h.c2) + h.eps);
 }
 
 @compute @workgroup_size(WG)
-fn nadam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let q = element(gid, groups);
+fn nadam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
     if !in_range(q) {
         return;
     }
     let w = theta[q];
-    let g = effective_grad(q, w);
+    let g = effective_grad(q, wg.y, w);
     let mv = adam_moments(q, g);
     theta[q] = w - h.lr * (h.k_g * g + h.k_m * mv[0]) / (sqrt(mv[1] / h.c2) + h.eps);
 }

@@ -109,6 +109,16 @@ fn dispatch_and_submit_counts_follow_from_the_layers() {
     // data, loss and update. The deep model's 21 Dense layers: 21 + 21 + 20 + 3 + 1.
     assert_eq!(BenchModel::named("mlp").unwrap().train_dispatches(), 12);
     assert_eq!(BenchModel::named("deep").unwrap().train_dispatches(), 66);
+    // At batch 1 the weight gradients of the matrices of 65,536 entries or more are formed in
+    // their own updates: per such layer a column sum and an update instead of a product. The
+    // wide net's first two, mlp's and deep's first.
+    let at_one = |name| BenchModel::named(name).unwrap().train_dispatches_at(1);
+    assert_eq!((at_one("mlp"), at_one("deep"), at_one("wide")), (13, 67, 14));
+    for (model, batch) in [(BenchModel::custom(&[300, 256, 4]).unwrap(), 1), (BenchModel::named("mlp").unwrap(), 2)] {
+        let row = bench::measure(&mut g, "gpu", &model, batch, 1).unwrap();
+        assert_eq!(row.dispatches_per_step, Some(model.train_dispatches_at(batch) as f64), "{}", model.name);
+        assert_eq!(model.train_dispatches_at(batch), model.train_dispatches() + 1, "{}", model.name);
+    }
 }
 
 #[test]
@@ -201,10 +211,17 @@ fn the_profile_accounts_for_every_dispatch_and_then_switches_itself_off() {
     // The update against a copy kernel over the model's 499 parameters: momentum reads θ, g,
     // v and writes θ, v (20 bytes a parameter); the ratio is of the two rates.
     let m = p.memory.as_ref().expect("the GPU profile measures the update against a copy kernel");
-    assert_eq!((m.floats, m.update_bytes_per_param), (499, 20), "{m:?}");
+    assert_eq!((m.floats, m.update_bytes_per_param), (499, 20.0), "{m:?}");
     assert!(m.update_kernel.starts_with("optim::momentum_update"), "{m:?}");
     assert!(m.copy_gb_per_s > 0.0 && m.update_gb_per_s > 0.0 && m.copy_gb_per_s.is_finite(), "{m:?}");
     assert!((m.of_copy - m.update_gb_per_s / m.copy_gb_per_s).abs() < 1e-9, "{m:?}");
+    // At batch 1 the 300×256 matrix's update forms its gradient: 16 bytes for those 76,800
+    // parameters, 20 for the other 1,284, in two update kernels.
+    let wide = BenchModel::custom(&[300, 256, 4]).unwrap();
+    let m = bench::profile(&mut g, &wide, 1, 2).unwrap().memory.expect("the update against a copy kernel");
+    assert_eq!(m.floats, 78_084, "{m:?}");
+    assert!((m.update_bytes_per_param - (16.0 * 76_800.0 + 20.0 * 1_284.0) / 78_084.0).abs() < 1e-9, "{m:?}");
+    assert_eq!(m.update_kernel.matches("optim::momentum_update").count(), 2, "{m:?}");
     // Profiling ends with the profile: steps are one submission again.
     let row = bench::measure(&mut g, "gpu", &model, 4, 1).unwrap();
     assert_eq!(row.submits_per_step, Some(1.0));

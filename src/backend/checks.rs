@@ -2,7 +2,7 @@
 //! inputs with the same message. Public for `MAX_CHUNKS`; the checks themselves are internal.
 
 use super::activation::{Activation, ActivationArgs};
-use super::specs::{BatchNormTensors, Gather, Hyper, Loss, UpdateRule, UpdateTensors};
+use super::specs::{BatchNormTensors, Gather, Gradient, Hyper, Loss, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_same_len, check_same_shape, DType, Tensor};
 
@@ -160,8 +160,23 @@ pub(crate) fn sum_squares(x: Tensor, out: Tensor) -> Result<()> {
 
 pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     let op = "update";
-    all_f32(op, &[t.param, t.grad, t.hyper])?;
-    check_same_len(op, t.param, t.grad)?;
+    all_f32(op, &[t.param, t.hyper])?;
+    all_f32(op, &t.grad.reads())?;
+    match t.grad {
+        Gradient::Stored(g) => check_same_len(op, t.param, g)?,
+        Gradient::Outer { x, dz } => {
+            if x.rows != dz.rows || (x.cols, dz.cols) != t.param.shape() {
+                return Err(bad(
+                    op,
+                    format!(
+                        "factors x (K, {}) and dz (K, {}) of the {}×{} parameter's gradient",
+                        t.param.rows, t.param.cols, t.param.rows, t.param.cols
+                    ),
+                    format!("x {}×{}, dz {}×{}", x.rows, x.cols, dz.rows, dz.cols),
+                ));
+            }
+        }
+    }
     len_at_least(op, "the hyper tensor", t.hyper, Hyper::LEN)?;
     if t.penalized > t.param.len() || (t.penalized < t.param.len() && !t.penalized.is_multiple_of(4)) {
         return Err(bad(
@@ -192,7 +207,8 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     }
     let mut writes = vec![t.param];
     writes.extend(t.state.iter().take(rule.state_count()).flatten());
-    let mut reads = vec![t.grad, t.hyper];
+    let mut reads = t.grad.reads();
+    reads.push(t.hyper);
     reads.extend(t.grad_norm);
     distinct(op, &writes, &reads)?;
     for (i, w) in writes.iter().enumerate() {

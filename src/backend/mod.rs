@@ -14,8 +14,8 @@ pub mod specs;
 pub use activation::{Activation, ActivationArgs};
 pub use matmul::{matmul_dims, Derivative, Matmul, MatmulDims};
 pub use specs::{
-    stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Hyper, Loss, Noise, StepCounters, UpdateRule,
-    UpdateTensors,
+    stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Gradient, Hyper, Loss, Noise, StepCounters,
+    UpdateRule, UpdateTensors,
 };
 
 use crate::error::{Error, Result};
@@ -228,6 +228,14 @@ pub trait Backend {
     /// holds zeros, which every update rule leaves at zero. This default keeps them apart.
     fn zeros_packed(&mut self, shapes: &[(usize, usize)]) -> Result<Packed> {
         zeros_apart(self, shapes)
+    }
+
+    /// The elements of `t` from element `offset` on, as a (1, len − offset) tensor sharing its
+    /// storage (a write to either shows in both), where the backend can share storage at that
+    /// offset: the GPU, where a part of `zeros_packed` starts. None where it cannot (this
+    /// default). Release it with `free`; `t` lives on.
+    fn tail(&mut self, _t: Tensor, _offset: usize) -> Result<Option<Tensor>> {
+        Ok(None)
     }
 
     /// A new f32 tensor of zeros.

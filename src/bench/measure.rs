@@ -247,10 +247,13 @@ pub struct MemorySpeed {
     pub floats: usize,
     pub copy_ms: f64,
     pub copy_gb_per_s: f64,
+    /// The update's kernels, joined by " + " (a step that deferred gradients records one for
+    /// them and one for the rest).
     pub update_kernel: String,
-    /// Bytes the update reads and writes per parameter: θ, the gradient and the optimizer's
-    /// state read, θ and the state written.
-    pub update_bytes_per_param: usize,
+    /// Bytes the update reads and writes per parameter, on average: θ, the gradient and the
+    /// optimizer's state read, θ and the state written; no gradient where the update formed
+    /// it from its factors (`Gradient::Outer`).
+    pub update_bytes_per_param: f64,
     pub update_ms: f64,
     pub update_gb_per_s: f64,
     /// update_gb_per_s / copy_gb_per_s.
@@ -333,7 +336,7 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
     let timed_steps = steps * PROFILE_ROUNDS;
     let (train, infer) = (shares(train_timed, timed_steps), shares(infer_timed, timed_steps));
     b.set_profiling(true);
-    let memory = memory_speed(b, &s, &train, steps);
+    let memory = memory_speed(b, &mut s, &train, steps);
     b.set_profiling(false);
     Ok(Profile {
         method: format!("{method}; mean of {timed_steps} steps in {PROFILE_ROUNDS} rounds alternated with as many unprofiled"),
@@ -348,9 +351,21 @@ pub fn profile(b: &mut dyn Backend, model: &BenchModel, batch: usize, steps: usi
 }
 
 /// The update's speed against a copy kernel over the model's parameter count (profiling on).
-fn memory_speed(b: &mut dyn Backend, s: &Setup, train: &[KernelShare], steps: usize) -> Result<Option<MemorySpeed>> {
-    let Some(update) = train.iter().find(|k| k.kernel.starts_with("optim::")) else { return Ok(None) };
+fn memory_speed(
+    b: &mut dyn Backend,
+    s: &mut Setup,
+    train: &[KernelShare],
+    steps: usize,
+) -> Result<Option<MemorySpeed>> {
+    let updates: Vec<&KernelShare> = train.iter().filter(|k| k.kernel.starts_with("optim::")).collect();
+    if updates.is_empty() {
+        return Ok(None);
+    }
+    let update_ms: f64 = updates.iter().map(|k| k.ms).sum();
     let floats = s.model.parameter_count();
+    // A step last, for the gradients it defers (an inference batch forgets them); its timings
+    // go with the warm-up's.
+    s.train_step(b, 0)?;
     // A warm-up copy first: fresh scratch memory would charge its first touch to the copy.
     if !b.copy_kernel(floats)? {
         return Ok(None);
@@ -368,17 +383,21 @@ fn memory_speed(b: &mut dyn Backend, s: &Setup, train: &[KernelShare], steps: us
         return Ok(None);
     }
     let copy_ms = 1e3 * copies.iter().sum::<f64>() / copies.len() as f64;
-    let bytes_per_param = 4 * (3 + 2 * s.opt.config.kind.rule().state_count());
+    // That step's deferred gradients (every step at this batch size takes the same path).
+    let params = s.model.params();
+    let deferred: usize = params.deferred().iter().map(|d| params[d.param].value.len()).sum();
+    let state = s.opt.config.kind.rule().state_count();
+    let bytes = 4 * ((3 + 2 * state) * (floats - deferred) + (2 + 2 * state) * deferred);
     let gb_per_s = |bytes: f64, ms: f64| bytes / (ms * 1e-3) / 1e9;
     let copy_gb_per_s = gb_per_s(8.0 * floats as f64, copy_ms);
-    let update_gb_per_s = gb_per_s((bytes_per_param * floats) as f64, update.ms);
+    let update_gb_per_s = gb_per_s(bytes as f64, update_ms);
     Ok(Some(MemorySpeed {
         floats,
         copy_ms,
         copy_gb_per_s,
-        update_kernel: update.kernel.clone(),
-        update_bytes_per_param: bytes_per_param,
-        update_ms: update.ms,
+        update_kernel: updates.iter().map(|k| k.kernel.as_str()).collect::<Vec<_>>().join(" + "),
+        update_bytes_per_param: bytes as f64 / floats as f64,
+        update_ms,
         update_gb_per_s,
         of_copy: update_gb_per_s / copy_gb_per_s,
     }))

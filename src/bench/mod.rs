@@ -128,6 +128,29 @@ impl BenchModel {
         forward + backward + data_and_loss + update + refresh
     }
 
+    /// `train_dispatches` at `batch` rows, where a step of at most `DEFERRABLE_ROWS` rows
+    /// leaves the weight gradients of the large matrices (`DEFERRABLE_MIN`) as factors: per
+    /// such layer its bias gradient's column sums and its own update instead of the weight
+    /// gradient's product. In f16 only the first layer's input is f32, which the update reads;
+    /// where some large matrices defer and others do not, the other parameters are updated one
+    /// by one.
+    pub fn train_dispatches_at(&self, batch: usize) -> u64 {
+        use crate::nn::{DEFERRABLE_MIN, DEFERRABLE_ROWS};
+        let base = self.train_dispatches();
+        let large: Vec<usize> =
+            (0..self.layers.len() - 1).filter(|&i| self.layers[i] * self.layers[i + 1] >= DEFERRABLE_MIN).collect();
+        let deferred = match self.precision {
+            Precision::F32 => large.len(),
+            Precision::F16 => large.iter().filter(|&&i| i == 0).count(),
+        } as u64;
+        let params = 2 * (self.layers.len() - 1) as u64;
+        match batch <= DEFERRABLE_ROWS && deferred > 0 {
+            false => base,
+            true if deferred == large.len() as u64 => base + deferred,
+            true => base - 1 + params,
+        }
+    }
+
     /// Dispatches of one inference batch: the input gather and the forward pass (dropout is
     /// the identity in evaluation and records nothing; an f16 model refreshes its weights'
     /// copies only at the first batch after they changed).

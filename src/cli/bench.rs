@@ -279,7 +279,7 @@ fn print_profile(title: &str, p: &Profile) {
     if let Some(m) = &p.memory {
         outln!(
             "memory speed: a plain copy kernel over the {} parameters moves {:.2} GB/s ({:.3} ms, 8 B a float); the \
-             update ({}) moves {} B a parameter at {:.2} GB/s, {:.0}% of the copy",
+             update ({}) moves {:.1} B a parameter at {:.2} GB/s, {:.0}% of the copy",
             m.floats,
             m.copy_gb_per_s,
             m.copy_ms,

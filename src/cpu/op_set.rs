@@ -4,7 +4,7 @@ use super::backend::{CpuBackend, HostData};
 use super::activation::Slopes;
 use super::{activation, batchnorm_ops, data, dropout, loss, matmul, optim, reduce};
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul};
-use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{BatchNorm, BatchNormTensors, Gradient, MatmulDims, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::Result;
 use crate::tensor::{check_dtype, check_len, check_shape, DType, Tensor};
 
@@ -339,7 +339,27 @@ impl Backend for CpuBackend {
         let mut s1 = t.state[0].filter(|_| rule.state_count() > 0).map(|s| self.take("update", s)).transpose()?;
         let mut s2 = t.state[1].filter(|_| rule.state_count() > 1).map(|s| self.take("update", s)).transpose()?;
         let result = (|| {
-            let (grad, norm) = (self.f32s("update", t.grad)?, self.f32_opt("update", t.grad_norm)?);
+            let outer;
+            let grad = match t.grad {
+                Gradient::Stored(g) => self.f32s("update", g)?,
+                Gradient::Outer { x, dz } => {
+                    // As the stored gradient's product xᵀ·dz would have computed it.
+                    let d = MatmulDims { m: x.cols, k: x.rows, n: dz.cols };
+                    let mut g = vec![0.0; d.m * d.n];
+                    matmul::matmul_forward(
+                        self.f32s("update", x)?,
+                        self.f32s("update", dz)?,
+                        None,
+                        &mut g,
+                        d,
+                        true,
+                        false,
+                    );
+                    outer = g;
+                    &outer
+                }
+            };
+            let norm = self.f32_opt("update", t.grad_norm)?;
             optim::update(rule, &h, t.penalized, &mut theta, grad, norm, [s1.as_deref_mut(), s2.as_deref_mut()]);
             Ok(())
         })();

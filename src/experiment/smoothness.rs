@@ -54,7 +54,10 @@ pub fn trace(b: &mut dyn Backend, data: &Data, v: &Variant, seed: u64, steps: us
     let mut model = Sequential::new(b, &v.spec, seed)?;
     let mut opt = Optimizer::new(b, v.opt.clone())?;
     let batch = v.batch_size;
-    let mut trainer = Trainer::new(b, TrainConfig { epochs: 1, batch_size: batch, seed, ..TrainConfig::default() })?;
+    let mut trainer = Trainer::new(
+        b,
+        TrainConfig { epochs: 1, batch_size: batch, seed, keep_gradients: true, ..TrainConfig::default() },
+    )?;
     trainer.begin(b, &mut model, &mut opt, &data.train)?;
     let rows = data.train.rows;
     b.write_u32(data.train.order, &epoch_order(seed, 0, rows))?;

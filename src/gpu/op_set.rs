@@ -8,11 +8,11 @@ use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
 use super::matmul::{matmul_forward, MatmulBuffers, ShapeClass, Storage};
-use super::optim::{self as optim_ops, UpdateBuffers};
+use super::optim::{self as optim_ops, GradBuffers, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
 use super::Call;
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
-use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{BatchNorm, BatchNormTensors, Gradient, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_len, check_shape, DType, Tensor};
 use std::sync::Arc;
@@ -99,6 +99,17 @@ impl Backend for GpuBackend {
         let len = (whole.bytes / 4) as usize;
         let whole = self.tensors.insert(1, len, DType::F32, whole);
         Ok(Packed { whole: Some(whole), parts, offsets: offsets.iter().map(|&o| (o / 4) as usize).collect() })
+    }
+
+    fn tail(&mut self, t: Tensor, offset: usize) -> Result<Option<Tensor>> {
+        let b = Arc::clone(self.tensors.get("tail", t)?);
+        let (at, elems) = (offset as u64 * 4, t.len());
+        let align = self.ctx.limits().min_storage_buffer_offset_alignment as u64;
+        if t.dtype != DType::F32 || offset >= elems || !(b.offset + at).is_multiple_of(align) {
+            return Ok(None);
+        }
+        let range = Arc::new(b.range(&self.ctx, at, b.bytes - at));
+        Ok(Some(self.tensors.insert(1, elems - offset, DType::F32, range)))
     }
 
     fn write(&mut self, t: Tensor, data: &[f32]) -> Result<()> {
@@ -368,7 +379,16 @@ impl Backend for GpuBackend {
         let op = "update";
         let b = UpdateBuffers {
             param: buf(t, op, u.param)?,
-            grad: buf(t, op, u.grad)?,
+            grad: match u.grad {
+                Gradient::Stored(g) => GradBuffers::Stored(buf(t, op, g)?),
+                Gradient::Outer { x, dz } => GradBuffers::Outer {
+                    x: buf(t, op, x)?,
+                    dz: buf(t, op, dz)?,
+                    rows: x.cols,
+                    cols: dz.cols,
+                    k: x.rows,
+                },
+            },
             state: [buf_opt(t, op, u.state[0])?, buf_opt(t, op, u.state[1])?],
             hyper: buf(t, op, u.hyper)?,
             grad_norm: buf_opt(t, op, u.grad_norm)?,

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use super::params::{ParamInit, ParamSet};
+use super::params::{Deferred, ParamInit, ParamSet};
 use super::Mode;
 use crate::backend::{Activation, Backend, Noise};
 use crate::error::{Error, Result};
@@ -122,6 +122,10 @@ pub struct Backward<'a> {
     pub params: &'a ParamSet,
     /// As in `Forward`.
     pub across: Option<&'a mut dyn CrossReplica>,
+    /// Where the update comes right after this pass (`Trainer::step`): a layer may leave the
+    /// gradient of a parameter the set calls deferrable (`ParamSet::deferrable`) as its factors
+    /// here instead of writing it, in a batch of at most `DEFERRABLE_ROWS` rows.
+    pub deferred: Option<&'a mut Vec<Deferred>>,
 }
 
 /// A layer built on a backend.

@@ -13,6 +13,6 @@ pub use builder::{BatchNormAt, ModelBuilder};
 pub use init::{Draw, FanMode, Initializer};
 pub use layer::{register_layer, Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary};
 pub use model::{validate, Mode, Sequential, Workspace};
-pub use params::{PackedParams, Param, ParamInit, ParamSet};
+pub use params::{Deferred, PackedParams, Param, ParamInit, ParamSet, Undeferred, DEFERRABLE_MIN, DEFERRABLE_ROWS};
 pub use precision::Precision;
 pub use spec::{LayerSpec, ModelSpec};

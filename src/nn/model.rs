@@ -177,6 +177,8 @@ impl Sequential {
         mut across: Option<&mut dyn CrossReplica>,
     ) -> Result<Tensor> {
         self.refresh_half(b, mode)?;
+        // The pass overwrites what deferred gradients' factors were read from.
+        self.params.set_deferred(Vec::new());
         let w = &self.workspaces[ws];
         let mut x = w.input;
         for (layer, buf) in self.layers.iter().zip(&w.layers) {
@@ -206,7 +208,30 @@ impl Sequential {
     }
 
     /// `backward` after a `forward_across` with the same `across`.
-    pub fn backward_across(&mut self, b: &mut dyn Backend, ws: usize, mut across: Option<&mut dyn CrossReplica>) -> Result<()> {
+    pub fn backward_across(
+        &mut self,
+        b: &mut dyn Backend,
+        ws: usize,
+        across: Option<&mut dyn CrossReplica>,
+    ) -> Result<()> {
+        self.backward_with(b, ws, across, false)
+    }
+
+    /// `backward`, leaving the weight gradients of deferrable parameters as their factors
+    /// where the layers can (`ParamSet::deferred`): for an update recorded right after, which
+    /// forms them where it uses them. The other gradients are written.
+    pub fn backward_deferring(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
+        self.backward_with(b, ws, None, true)
+    }
+
+    fn backward_with(
+        &mut self,
+        b: &mut dyn Backend,
+        ws: usize,
+        mut across: Option<&mut dyn CrossReplica>,
+        defer: bool,
+    ) -> Result<()> {
+        let mut deferred = Vec::new();
         let w = &self.workspaces[ws];
         let mut dy = w.dlogits;
         // Whether `dy` is already the layer's pre-activation gradient: the layer after it
@@ -227,10 +252,12 @@ impl Sequential {
                 extra: &buf.extra,
                 params: &self.params,
                 across: across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica),
+                deferred: defer.then_some(&mut deferred),
             };
             dy_is_dz = self.layers[i].backward(b, io)?;
             dy = buf.dx;
         }
+        self.params.set_deferred(deferred);
         Ok(())
     }
 

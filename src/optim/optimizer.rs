@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::schedule::{PlateauState, Schedule};
 use super::settings::{Range, SETTINGS};
-use crate::backend::{Backend, Hyper, UpdateRule, UpdateTensors};
+use crate::backend::{Backend, Gradient, Hyper, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::nn::{Param, ParamSet};
+use crate::nn::{Param, ParamSet, Undeferred};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,8 +265,34 @@ impl Optimizer {
 
     /// Record the update of every parameter from its gradient, then advance the step: one
     /// update over the packed allocations when `params` is packed, else one per parameter.
+    /// Gradients the last backward pass deferred (`Sequential::backward_deferring`) are formed
+    /// from their factors in their parameters' updates.
     pub fn record(&mut self, b: &mut dyn Backend, params: &ParamSet) -> Result<()> {
         let rule = self.config.kind.rule();
+        if params.deferred().is_empty() {
+            self.record_written(b, params, rule)?;
+        } else {
+            self.record_deferred(b, params, rule)?;
+        }
+        for &(value, mask) in &self.masks {
+            b.apply_mask(mask, value)?;
+        }
+        self.state.mu_product = match self.prepared_mu_product.take() {
+            Some(mu_product) => mu_product,
+            None => self.hyper().1,
+        };
+        self.state.step += 1;
+        Ok(())
+    }
+
+    /// Whether the penalties apply: without them the update need not read them (a lighter
+    /// kernel).
+    fn penalties(&self) -> bool {
+        self.config.l1 != 0.0 || self.config.l2 != 0.0
+    }
+
+    /// The update of every parameter from its written gradient.
+    fn record_written(&self, b: &mut dyn Backend, params: &ParamSet, rule: UpdateRule) -> Result<()> {
         let packed = params.packed(rule.state_count());
         let grad_norm = (self.config.clip_norm > 0.0).then_some(self.norm);
         if grad_norm.is_some() {
@@ -279,38 +305,65 @@ impl Optimizer {
                 }
             }
         }
-        let hyper = self.hyper;
-        // Without penalties the update need not read them (a lighter kernel).
-        let penalties = self.config.l1 != 0.0 || self.config.l2 != 0.0;
+        let (hyper, penalties) = (self.hyper, self.penalties());
         match packed {
             Some(all) => b.update(
                 rule,
                 UpdateTensors {
                     param: all.value,
-                    grad: all.grad,
+                    grad: all.grad.into(),
                     state: all.state,
                     hyper,
                     grad_norm,
                     penalized: if penalties { all.penalized } else { 0 },
                 },
+            ),
+            None => params.iter().try_for_each(|p| b.update(rule, self.one(p, p.grad.into(), grad_norm))),
+        }
+    }
+
+    /// The updates of the deferred gradients' parameters from their factors, and of the rest
+    /// (in one packed range where the deferred ones lead the packing).
+    fn record_deferred(&self, b: &mut dyn Backend, params: &ParamSet, rule: UpdateRule) -> Result<()> {
+        if self.config.clip_norm > 0.0 {
+            return Err(Error::config(
+                "clip_norm",
+                "clipping by the norm of all gradients needs them written, and the last backward pass \
+                 deferred some; record it with Sequential::backward",
+            ));
+        }
+        let deferred = params.deferred();
+        match params.undeferred(rule.state_count()) {
+            Undeferred::Packed(rest) => b.update(
+                rule,
+                UpdateTensors {
+                    param: rest.value,
+                    grad: rest.grad.into(),
+                    state: rest.state,
+                    hyper: self.hyper,
+                    grad_norm: None,
+                    penalized: if self.penalties() { rest.penalized } else { 0 },
+                },
             )?,
-            None => {
-                for p in params.iter() {
-                    let penalized = if p.penalized && penalties { p.value.len() } else { 0 };
-                    let t = UpdateTensors { param: p.value, grad: p.grad, state: p.state, hyper, grad_norm, penalized };
-                    b.update(rule, t)?;
+            Undeferred::Nothing => {}
+            Undeferred::Apart => {
+                for (i, p) in params.iter().enumerate() {
+                    if deferred.iter().all(|d| d.param != i) {
+                        b.update(rule, self.one(p, p.grad.into(), None))?;
+                    }
                 }
             }
         }
-        for &(value, mask) in &self.masks {
-            b.apply_mask(mask, value)?;
-        }
-        self.state.mu_product = match self.prepared_mu_product.take() {
-            Some(mu_product) => mu_product,
-            None => self.hyper().1,
-        };
-        self.state.step += 1;
-        Ok(())
+        deferred.iter().try_for_each(|d| {
+            let grad = Gradient::Outer { x: d.x, dz: d.dz };
+            b.update(rule, self.one(&params[d.param], grad, None))
+        })
+    }
+
+    /// The update of parameter `p` alone.
+    fn one(&self, p: &Param, grad: Gradient, grad_norm: Option<Tensor>) -> UpdateTensors {
+        let penalized = if p.penalized && self.penalties() { p.value.len() } else { 0 };
+        UpdateTensors { param: p.value, grad, state: p.state, hyper: self.hyper, grad_norm, penalized }
     }
 
     /// End of an epoch: reduce-on-plateau sees the validation loss.

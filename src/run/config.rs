@@ -384,6 +384,7 @@ impl RunConfig {
             log_every: 20,
             sparsity_threshold: Some(self.sparsity_threshold),
             sync_batch_norm: self.sync_batch_norm,
+            keep_gradients: false,
         };
         if !(self.sparsity_threshold >= 0.0 && self.sparsity_threshold.is_finite()) {
             fail!("sparsity_threshold {} must be a finite number ≥ 0", self.sparsity_threshold);

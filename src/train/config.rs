@@ -40,6 +40,13 @@ pub struct TrainConfig {
     /// SyncBatchNorm) instead of each replica's slice. No effect in a run of one.
     #[serde(default)]
     pub sync_batch_norm: bool,
+    /// Write every weight gradient to its parameter's `grad` in each step, for code that reads
+    /// them after `Trainer::step`. Off, a step of at most `DEFERRABLE_ROWS` rows leaves the
+    /// large weight matrices' gradients as their factors and the update forms them where it
+    /// uses them (`Sequential::backward_deferring`): their `grad` then holds an older step's.
+    /// Steps that clip by the gradients' norm write them always.
+    #[serde(default)]
+    pub keep_gradients: bool,
 }
 
 impl TrainConfig {
@@ -87,6 +94,7 @@ impl Default for TrainConfig {
             log_every: 0,
             sparsity_threshold: None,
             sync_batch_norm: false,
+            keep_gradients: false,
         }
     }
 }

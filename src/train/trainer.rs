@@ -9,13 +9,13 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::config::{TrainConfig, TrainerState};
-use super::replicas::Replicas;
 use super::history::{EpochRecord, History, Sparsity};
-use crate::backend::{Backend, Loss, StepCounters};
+use super::replicas::Replicas;
+use crate::backend::{Backend, Loss};
 use crate::data::DeviceData;
 use crate::error::{Error, Result};
 use crate::infer::{Inference, Metrics};
-use crate::nn::{CrossReplica, Mode, Sequential};
+use crate::nn::Sequential;
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -75,6 +75,7 @@ pub fn epoch_order(seed: u64, epoch: usize, rows: usize) -> Vec<u32> {
 
 mod early;
 mod parallel;
+mod step;
 
 impl Trainer {
     pub fn new(b: &mut dyn Backend, config: TrainConfig) -> Result<Self> {
@@ -186,19 +187,19 @@ impl Trainer {
         let outputs = model.spec().outputs();
         match model.spec().loss {
             Loss::SoftmaxCrossEntropy => {}
-            Loss::SigmoidBinaryCrossEntropy => match train.targets {
-                None => {
-                    return Err(Error::config(
+            Loss::SigmoidBinaryCrossEntropy => {
+                match train.targets {
+                    None => return Err(Error::config(
                         "data",
                         "the model's loss is sigmoid cross-entropy, which takes f32 targets, and the data has none; \
                          add them with DeviceData::with_binary_targets",
-                    ))
+                    )),
+                    Some(t) if t.cols != outputs => {
+                        return Err(Error::config("data", format!("{} targets per row for {outputs} outputs", t.cols)))
+                    }
+                    Some(_) => {}
                 }
-                Some(t) if t.cols != outputs => {
-                    return Err(Error::config("data", format!("{} targets per row for {outputs} outputs", t.cols)))
-                }
-                Some(_) => {}
-            },
+            }
             Loss::MeanSquaredError => {
                 return Err(Error::config("loss", "the trainer fits classifiers (softmax or sigmoid cross-entropy)"))
             }
@@ -239,7 +240,13 @@ impl Trainer {
 
     /// Check the model fits the data and attach the optimizer: what `fit` does before its
     /// first epoch, for loops that call `run_epoch` themselves.
-    pub fn begin(&mut self, b: &mut dyn Backend, model: &mut Sequential, opt: &mut Optimizer, train: &DeviceData) -> Result<()> {
+    pub fn begin(
+        &mut self,
+        b: &mut dyn Backend,
+        model: &mut Sequential,
+        opt: &mut Optimizer,
+        train: &DeviceData,
+    ) -> Result<()> {
         self.check_fit(model, train)?;
         opt.attach(b, model.params_mut())?;
         self.broadcast_model(b, model)
@@ -354,78 +361,5 @@ impl Trainer {
         callbacks.iter_mut().for_each(|c| c.on_epoch_end(&record));
         self.history.epochs.push(record.clone());
         Ok(record)
-    }
-
-    /// One training step on rows `offset..offset + rows` of the epoch's order, recorded and
-    /// submitted once: the gradients (`record_gradients`), then the update.
-    pub fn step(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        opt: &mut Optimizer,
-        train: &DeviceData,
-        offset: usize,
-        rows: usize,
-    ) -> Result<()> {
-        if self.replicas.is_some() {
-            return self.parallel_step(b, model, opt, train, offset, rows);
-        }
-        // Writes first: a write submits whatever is recorded before it.
-        opt.prepare(b)?;
-        self.record_gradients(b, model, train, BatchSlice { offset, rows, first: offset, count: rows })?;
-        // The seam where gradients are ready and the update is not yet recorded: a
-        // data-parallel step all-reduces the packed gradient buffer here.
-        opt.record(b, model.params())?;
-        b.submit()?;
-        self.state.step += 1;
-        Ok(())
-    }
-
-    /// Record gather → forward → loss → backward for the rows of `batch` this replica takes,
-    /// leaving the gradients in the model's gradient buffer (nothing submitted). The loss is
-    /// the mean over the whole batch (more rows than the slice when replicas share it), so
-    /// the replicas' gradients add up to the batch's.
-    pub fn record_gradients(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        train: &DeviceData,
-        batch: BatchSlice,
-    ) -> Result<()> {
-        self.record_gradients_across(b, model, train, batch, None)
-    }
-
-    /// `record_gradients`, with batch statistics taken over every replica of `across`.
-    pub fn record_gradients_across(
-        &mut self,
-        b: &mut dyn Backend,
-        model: &mut Sequential,
-        train: &DeviceData,
-        batch: BatchSlice,
-        mut across: Option<&mut dyn CrossReplica>,
-    ) -> Result<()> {
-        let BatchSlice { offset: batch_offset, rows: batch_rows, first: offset, count: rows } = batch;
-        let ws = model.workspace(b, rows)?;
-        let w = model.ws(ws);
-        let (targets, dlogits) = (w.targets.unwrap_or(w.labels), w.dlogits);
-        // Masks (dropout, RReLU) are keyed by the step and the row in the whole batch, so a
-        // replica's slice draws the masks those rows draw in a run of one.
-        let row_base = (offset - batch_offset) as u32;
-        b.begin_step(StepCounters { step: self.state.step, batch_offset: offset as u32, row_base })?;
-        crate::infer::gather_batch(b, train, model.ws(ws))?;
-        let logits = model.forward_across(b, ws, Mode::Train, across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica))?;
-        b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / batch_rows as f32)?;
-        model.backward_across(b, ws, across)?;
-        Ok(())
-    }
-
-    /// The device tensor the training metrics accumulate in (cleared at each epoch start).
-    pub fn running_metrics_tensor(&self) -> Tensor {
-        self.stats
-    }
-
-    /// The training loss and accuracy accumulated since the epoch began (reads the device).
-    pub fn running_metrics(&self, b: &mut dyn Backend) -> Result<Metrics> {
-        Ok(Metrics::from_stats(&b.read(self.stats)?))
     }
 }

@@ -12,6 +12,7 @@ mod adapter;
 mod batchnorm;
 mod data;
 mod datasets;
+mod deferred;
 mod dropout;
 mod experiment;
 mod f16_copy;

@@ -150,7 +150,7 @@ fn on_backend(b: &mut dyn Backend, cfg: Config, steps: u32) -> [Vec<f32>; 3] {
             b.sum_squares(grad, norm, false).unwrap();
         }
         let grad_norm = (cfg.clip_norm > 0.0).then_some(norm);
-        b.update(cfg.rule, UpdateTensors { param, grad, state, hyper, grad_norm, penalized: N }).unwrap();
+        b.update(cfg.rule, UpdateTensors { param, grad: grad.into(), state, hyper, grad_norm, penalized: N }).unwrap();
         b.submit().unwrap();
     }
     [b.read(param).unwrap(), b.read(state[0].unwrap()).unwrap(), b.read(state[1].unwrap()).unwrap()]
@@ -209,7 +209,8 @@ fn momentum_trajectory(beta: f32, steps: usize) -> Vec<[f32; 2]> {
     let grad = g.zeros(1, 2).unwrap();
     let velocity = g.zeros(1, 2).unwrap();
     let hyper = g.upload(1, Hyper::LEN, Hyper::momentum(0.01, beta).as_slice()).unwrap();
-    let tensors = UpdateTensors { param, grad, state: [Some(velocity), None], hyper, grad_norm: None, penalized: 0 };
+    let tensors =
+        UpdateTensors { param, grad: grad.into(), state: [Some(velocity), None], hyper, grad_norm: None, penalized: 0 };
     let mut path = Vec::new();
     for _ in 0..steps {
         let t = g.read(param).unwrap();
@@ -260,7 +261,8 @@ fn update_argument_errors_name_the_problem() {
         let p = b.zeros(1, 5).unwrap();
         let g = b.zeros(1, 5).unwrap();
         let h = b.zeros(1, Hyper::LEN).unwrap();
-        let t = UpdateTensors { param: p, grad: g, state: [None, None], hyper: h, grad_norm: None, penalized: 0 };
+        let t =
+            UpdateTensors { param: p, grad: g.into(), state: [None, None], hyper: h, grad_norm: None, penalized: 0 };
         let err = b.update(UpdateRule::Adam, t).unwrap_err();
         assert!(err.to_string().contains("2 state tensors for Adam"), "{err}");
         let short = b.zeros(1, 4).unwrap();

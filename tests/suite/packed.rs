@@ -54,7 +54,7 @@ fn penalties_apply_to_the_penalized_share_only() {
             let hyper = b.upload(1, Hyper::LEN, h.as_slice()).unwrap();
             // The norm clipping reads Σg² of all 24 gradients.
             let norm = b.upload(1, 2, &[grad.iter().map(|g| g * g).sum::<f32>(), 0.0]).unwrap();
-            let t = UpdateTensors { param, grad: grad_t, state, hyper, grad_norm: Some(norm), penalized };
+            let t = UpdateTensors { param, grad: grad_t.into(), state, hyper, grad_norm: Some(norm), penalized };
             b.update(UpdateRule::Adam, t).unwrap();
             b.read(param).unwrap()
         };
@@ -67,7 +67,8 @@ fn penalties_apply_to_the_penalized_share_only() {
         assert_ne!(split[..8], none[..8], "{name}");
         assert_eq!(split[8..], none[8..], "{name}");
         let (p, q, h) = (b.zeros(1, 10).unwrap(), b.zeros(1, 10).unwrap(), b.zeros(1, Hyper::LEN).unwrap());
-        let t = UpdateTensors { param: p, grad: q, state: [None, None], hyper: h, grad_norm: None, penalized: 6 };
+        let t =
+            UpdateTensors { param: p, grad: q.into(), state: [None, None], hyper: h, grad_norm: None, penalized: 6 };
         let err = b.update(UpdateRule::Sgd, t).unwrap_err().to_string();
         assert!(err.contains("penalized share"), "{name}: {err}");
     }

@@ -11,6 +11,7 @@ use crate::backend::{Activation, ActivationArgs, Backend, Matmul, Noise};
 use crate::error::Result;
 use crate::nn::init::Initializer;
 use crate::nn::layer::{Backward, Build, Forward, Layer, LayerKind, LayerSummary};
+use crate::nn::params::{Deferred, DEFERRABLE_ROWS};
 use crate::nn::Mode;
 use crate::tensor::{DType, Tensor};
 
@@ -173,12 +174,24 @@ impl Layer for Dense {
                 _ => io.dy,
             },
         };
-        // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
-        let spec = match self.b {
-            Some(bi) => Matmul::tn().with_column_sum(p[bi].grad),
-            None => Matmul::tn(),
-        };
-        b.matmul(io.x, dz, p[self.w].grad, spec)?;
+        let defer = io.deferred.filter(|_| {
+            let f32s = io.x.dtype == DType::F32 && dz.dtype == DType::F32;
+            f32s && io.x.rows <= DEFERRABLE_ROWS && p.deferrable(self.w)
+        });
+        if let Some(deferred) = defer {
+            // The update forms the weight gradient; the bias gradient is dz's column sums.
+            deferred.push(Deferred { param: self.w, x: io.x, dz });
+            if let Some(bi) = self.b {
+                b.column_sum(dz, p[bi].grad)?;
+            }
+        } else {
+            // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
+            let spec = match self.b {
+                Some(bi) => Matmul::tn().with_column_sum(p[bi].grad),
+                None => Matmul::tn(),
+            };
+            b.matmul(io.x, dz, p[self.w].grad, spec)?;
+        }
         if io.first {
             return Ok(false);
         }
