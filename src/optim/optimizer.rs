@@ -9,7 +9,7 @@ use super::schedule::{PlateauState, Schedule};
 use super::settings::{Range, SETTINGS};
 use crate::backend::{Backend, Gradient, Hyper, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::nn::{Param, ParamSet, Undeferred};
+use crate::nn::{PackedParams, Param, ParamSet, Undeferred};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,19 +305,8 @@ impl Optimizer {
                 }
             }
         }
-        let (hyper, penalties) = (self.hyper, self.penalties());
         match packed {
-            Some(all) => b.update(
-                rule,
-                UpdateTensors {
-                    param: all.value,
-                    grad: all.grad.into(),
-                    state: all.state,
-                    hyper,
-                    grad_norm,
-                    penalized: if penalties { all.penalized } else { 0 },
-                },
-            ),
+            Some(all) => b.update(rule, self.packed(all, grad_norm)),
             None => params.iter().try_for_each(|p| b.update(rule, self.one(p, p.grad.into(), grad_norm))),
         }
     }
@@ -334,17 +323,7 @@ impl Optimizer {
         }
         let deferred = params.deferred();
         match params.undeferred(rule.state_count()) {
-            Undeferred::Packed(rest) => b.update(
-                rule,
-                UpdateTensors {
-                    param: rest.value,
-                    grad: rest.grad.into(),
-                    state: rest.state,
-                    hyper: self.hyper,
-                    grad_norm: None,
-                    penalized: if self.penalties() { rest.penalized } else { 0 },
-                },
-            )?,
+            Undeferred::Packed(rest) => b.update(rule, self.packed(rest, None))?,
             Undeferred::Nothing => {}
             Undeferred::Apart => {
                 for (i, p) in params.iter().enumerate() {
@@ -358,6 +337,12 @@ impl Optimizer {
             let grad = Gradient::Outer { x: d.x, dz: d.dz };
             b.update(rule, self.one(&params[d.param], grad, None))
         })
+    }
+
+    /// The update of the packed parameters `p` (all of them, or the rest after the deferred).
+    fn packed(&self, p: PackedParams, grad_norm: Option<Tensor>) -> UpdateTensors {
+        let penalized = if self.penalties() { p.penalized } else { 0 };
+        UpdateTensors { param: p.value, grad: p.grad.into(), state: p.state, hyper: self.hyper, grad_norm, penalized }
     }
 
     /// The update of parameter `p` alone.
