@@ -1,6 +1,8 @@
 // optim.wgsl — one kernel per update rule over a flat parameter buffer and its state.
 // Scalars that change with the step (learning rate, bias corrections) come from the `h`
-// buffer the host writes at the start of each step; `p` holds only sizes and switches.
+// buffer the host writes at the start of each step, bound as a uniform (read through a
+// storage binding, lavapipe loads such a scalar lane by lane); `p` holds only sizes and
+// switches.
 //
 // The gradient each rule sees, in this order:
 //   g ← grad · min(1, clip_norm / (‖grad‖ + 1e-6))   when clip_norm > 0 (‖·‖ over all
@@ -64,7 +66,7 @@ struct Hyper {
 // other tensor: updating it is harmless, and it is never read back.
 @group(0) @binding(1) var<storage, read_write> theta: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> h: Hyper;
+@group(0) @binding(3) var<uniform> h: Hyper;
 @group(0) @binding(4) var<storage, read> norm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> s1: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> s2: array<vec4<f32>>;

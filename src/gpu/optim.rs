@@ -2,7 +2,7 @@
 
 use super::{grid, to_u32};
 use crate::backend::UpdateRule;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
 
@@ -71,6 +71,29 @@ pub fn update(
     n: usize,
 ) -> Result<()> {
     let Call { rec, ctx, k } = call;
+    // The hyper-parameters are bound as a uniform: every lane reads the same few scalars, and
+    // through a storage binding lavapipe loads them lane by lane (3 such reads were a sixth
+    // of a momentum update's time). Uniforms start aligned and are small.
+    let limits = ctx.limits();
+    if b.hyper.offset % u64::from(limits.min_uniform_buffer_offset_alignment) != 0 {
+        return Err(Error::ShapeMismatch {
+            op: "update",
+            expected: format!(
+                "a hyper tensor at a multiple of {} bytes into its buffer (a tensor of its own, not a view)",
+                limits.min_uniform_buffer_offset_alignment
+            ),
+            got: format!("a view at byte {}", b.hyper.offset),
+        });
+    }
+    if b.hyper.bytes > limits.max_uniform_buffer_binding_size {
+        return Err(Error::LimitExceeded {
+            op: "update",
+            what: "the hyper tensor's size in bytes".into(),
+            needed: b.hyper.bytes,
+            limit_name: "max_uniform_buffer_binding_size",
+            limit: limits.max_uniform_buffer_binding_size,
+        });
+    }
     let (grad, x, (rows, cols, depth)) = match b.grad {
         GradBuffers::Stored(g) => (g, None, (0, 0, 0)),
         GradBuffers::Outer { x, dz, rows, cols, k } => (dz, Some(x), (rows, cols, k)),

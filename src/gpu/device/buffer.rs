@@ -65,10 +65,12 @@ impl BufferPool {
         if let Some(buf) = self.free.get_mut(&bytes).and_then(Vec::pop) {
             return Ok(buf);
         }
+        // UNIFORM too: a small tensor that every lane reads whole (the optimizer's
+        // hyper-parameters) is bound as a uniform.
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(op),
             size: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         self.created += 1;

@@ -34,6 +34,9 @@ pub struct DeviceLimits {
     pub max_compute_workgroups_per_dimension: u32,
     /// Where a range of a buffer may start when bound as storage (bytes).
     pub min_storage_buffer_offset_alignment: u32,
+    /// Where a range may start when bound as a uniform, and how long it may be (bytes).
+    pub min_uniform_buffer_offset_alignment: u32,
+    pub max_uniform_buffer_binding_size: u64,
 }
 
 /// One opened device. Shared (`Arc`) by every backend and op that runs on it.
@@ -90,6 +93,8 @@ impl GpuContext {
             max_compute_workgroup_size_y: l.max_compute_workgroup_size_y,
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
             min_storage_buffer_offset_alignment: l.min_storage_buffer_offset_alignment,
+            min_uniform_buffer_offset_alignment: l.min_uniform_buffer_offset_alignment,
+            max_uniform_buffer_binding_size: l.max_uniform_buffer_binding_size.into(),
         };
         let kind = match adapter.get_info().device_type {
             wgpu::DeviceType::Cpu => DeviceKind::Cpu,
