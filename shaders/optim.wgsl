@@ -33,9 +33,11 @@ struct Params {
     rows: u32,
     cols: u32,
     k: u32,
+    // optim_dx.wgsl: the input gradient's partial sums per row of the parameter, and the
+    // activation parameter of the derivative that multiplies it.
+    parts: u32,
+    alpha: f32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 // Mirrors `Hyper` in src/backend/specs.rs.
@@ -158,14 +160,17 @@ fn outer_grad(q: u32, row: u32) -> vec4<f32> {
     return g;
 }
 
-// The gradient of the vec4 q, whose parameters are w.
-fn effective_grad(q: u32, row: u32, w: vec4<f32>) -> vec4<f32> {
-    var g: vec4<f32>;
+// The gradient of the vec4 q, before clipping and penalties: stored, or formed from factors.
+fn raw_grad(q: u32, row: u32) -> vec4<f32> {
     if (FORM & OUTER) != 0u {
-        g = outer_grad(q, row);
-    } else {
-        g = grad[q];
+        return outer_grad(q, row);
     }
+    return grad[q];
+}
+
+// The gradient each rule sees, from the raw one g of the vec4 q, whose parameters are w.
+fn effective_grad(q: u32, w: vec4<f32>, raw: vec4<f32>) -> vec4<f32> {
+    var g = raw;
     if (FORM & CLIP_NORM) != 0u {
         g *= min(1.0, h.clip_norm / (sqrt(norm[0]) + 1e-6));
     }
@@ -178,24 +183,16 @@ fn effective_grad(q: u32, row: u32, w: vec4<f32>) -> vec4<f32> {
     return g;
 }
 
-@compute @workgroup_size(WG)
-fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-    let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
-    }
-    let w = theta[q];
-    theta[q] = w - h.lr * effective_grad(q, wg.y, w);
+// Each rule's step for the vec4 q, whose parameters are w (read by the caller) and whose raw
+// gradient is g; the entry points below find q, and optim_dx.wgsl's also form the input
+// gradient from w.
+
+fn sgd_step(q: u32, w: vec4<f32>, g: vec4<f32>) {
+    theta[q] = w - h.lr * effective_grad(q, w, g);
 }
 
-@compute @workgroup_size(WG)
-fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-    let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
-    }
-    let w = theta[q];
-    let g = effective_grad(q, wg.y, w);
+fn momentum_step(q: u32, w: vec4<f32>, raw: vec4<f32>) {
+    let g = effective_grad(q, w, raw);
     let v = h.beta1 * s1[q] - h.lr * g;
     s1[q] = v;
     if (FORM & NESTEROV) != 0u {
@@ -205,27 +202,15 @@ fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     }
 }
 
-@compute @workgroup_size(WG)
-fn adagrad_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-    let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
-    }
-    let w = theta[q];
-    let g = effective_grad(q, wg.y, w);
+fn adagrad_step(q: u32, w: vec4<f32>, raw: vec4<f32>) {
+    let g = effective_grad(q, w, raw);
     let s = s1[q] + g * g;
     s1[q] = s;
     theta[q] = w - h.lr * g / (sqrt(s) + h.eps);
 }
 
-@compute @workgroup_size(WG)
-fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-    let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
-    }
-    let w = theta[q];
-    let g = effective_grad(q, wg.y, w);
+fn rmsprop_step(q: u32, w: vec4<f32>, raw: vec4<f32>) {
+    let g = effective_grad(q, w, raw);
     let s = h.beta2 * s1[q] + (1.0 - h.beta2) * g * g;
     s1[q] = s;
     theta[q] = w - h.lr * g / (sqrt(s) + h.eps);
@@ -240,27 +225,63 @@ fn adam_moments(q: u32, g: vec4<f32>) -> mat2x4<f32> {
     return mat2x4(m, v);
 }
 
-@compute @workgroup_size(WG)
-fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-    let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
-    }
-    let w = theta[q];
-    let g = effective_grad(q, wg.y, w);
+fn adam_step(q: u32, w: vec4<f32>, raw: vec4<f32>) {
+    let g = effective_grad(q, w, raw);
     let mv = adam_moments(q, g);
     let decayed = w * (1.0 - h.lr * h.weight_decay);
     theta[q] = decayed - h.lr * (mv[0] / h.c1) / (sqrt(mv[1] / h.c2) + h.eps);
 }
 
+fn nadam_step(q: u32, w: vec4<f32>, raw: vec4<f32>) {
+    let g = effective_grad(q, w, raw);
+    let mv = adam_moments(q, g);
+    theta[q] = w - h.lr * (h.k_g * g + h.k_m * mv[0]) / (sqrt(mv[1] / h.c2) + h.eps);
+}
+
+@compute @workgroup_size(WG)
+fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
+    if in_range(q) {
+        sgd_step(q, theta[q], raw_grad(q, wg.y));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
+    if in_range(q) {
+        momentum_step(q, theta[q], raw_grad(q, wg.y));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn adagrad_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
+    if in_range(q) {
+        adagrad_step(q, theta[q], raw_grad(q, wg.y));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
+    if in_range(q) {
+        rmsprop_step(q, theta[q], raw_grad(q, wg.y));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+    let q = owned(gid, groups);
+    if in_range(q) {
+        adam_step(q, theta[q], raw_grad(q, wg.y));
+    }
+}
+
 @compute @workgroup_size(WG)
 fn nadam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
     let q = owned(gid, groups);
-    if !in_range(q) {
-        return;
+    if in_range(q) {
+        nadam_step(q, theta[q], raw_grad(q, wg.y));
     }
-    let w = theta[q];
-    let g = effective_grad(q, wg.y, w);
-    let mv = adam_moments(q, g);
-    theta[q] = w - h.lr * (h.k_g * g + h.k_m * mv[0]) / (sqrt(mv[1] / h.c2) + h.eps);
 }

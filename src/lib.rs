@@ -37,7 +37,8 @@ pub mod train;
 pub use build::BUILD;
 
 pub use backend::{
-    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Gradient, Hyper, Loss, Matmul,
+    Activation, ActivationArgs, Backend, BatchNorm, BatchNormTensors, Counters, Derivative, Dropout, Gather, Gradient, Hyper,
+    InputGradient, Loss, Matmul,
     MatmulDims, Noise, Packed, StepCounters, UpdateRule, UpdateTensors,
 };
 pub use cpu::CpuBackend;

@@ -95,6 +95,14 @@ pub const OPTIM: Shader = Shader {
     guards_own_indices: false,
 };
 
+/// Updates from factors that also form the input gradient (needs wgpu's SUBGROUP feature):
+/// `optim.wgsl` with `optim_dx.wgsl` appended.
+pub const OPTIM_DX: Shader = Shader {
+    family: "optim_dx",
+    source: concat!(lib!(grid), lib!(activations), include_str!("../shaders/optim.wgsl"), include_str!("../shaders/optim_dx.wgsl")),
+    guards_own_indices: false,
+};
+
 /// Gathers, fill, scale, and the casts between f32 and f16 storage.
 pub const DATA: Shader = Shader {
     family: "data",
@@ -114,4 +122,4 @@ pub const BATCHNORM: Shader =
     Shader { family: "batchnorm", source: include_str!("../shaders/batchnorm.wgsl"), guards_own_indices: false };
 
 /// Every module in the registry; a test checks this matches the files in `shaders/`.
-pub const ALL: &[Shader] = &[MATMUL, MATMUL_SUBGROUP, MATMUL_TILED, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, DATA, RANDOM];
+pub const ALL: &[Shader] = &[MATMUL, MATMUL_SUBGROUP, MATMUL_TILED, ACTIVATION, DROPOUT, BATCHNORM, LOSS, REDUCE, OPTIM, OPTIM_DX, DATA, RANDOM];

@@ -2,7 +2,7 @@
 //! inputs with the same message. Public for `MAX_CHUNKS`; the checks themselves are internal.
 
 use super::activation::{Activation, ActivationArgs};
-use super::specs::{BatchNormTensors, Gather, Gradient, Hyper, Loss, UpdateRule, UpdateTensors};
+use super::specs::{BatchNormTensors, Gather, Gradient, Hyper, InputGradient, Loss, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_same_len, check_same_shape, DType, Tensor};
 
@@ -164,7 +164,10 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     all_f32(op, &t.grad.reads())?;
     match t.grad {
         Gradient::Stored(g) => check_same_len(op, t.param, g)?,
-        Gradient::Outer { x, dz } => {
+        Gradient::Outer { x, dz, input } => {
+            if let Some(i) = input {
+                input_gradient(t.param, x, &i)?;
+            }
             if x.rows != dz.rows || (x.cols, dz.cols) != t.param.shape() {
                 return Err(bad(
                     op,
@@ -207,6 +210,9 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     }
     let mut writes = vec![t.param];
     writes.extend(t.state.iter().take(rule.state_count()).flatten());
+    if let Gradient::Outer { input: Some(i), .. } = t.grad {
+        writes.push(i.dx);
+    }
     let mut reads = t.grad.reads();
     reads.push(t.hyper);
     reads.extend(t.grad_norm);
@@ -214,6 +220,27 @@ pub(crate) fn update(rule: UpdateRule, t: &UpdateTensors) -> Result<()> {
     for (i, w) in writes.iter().enumerate() {
         if writes[i + 1..].contains(w) {
             return Err(bad(op, "distinct parameter and state tensors", "the same tensor twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The input gradient an update from factors x (K, IN) writes: dx and the derivative's point
+/// (K, IN), f32.
+fn input_gradient(param: Tensor, x: Tensor, i: &InputGradient) -> Result<()> {
+    let op = "update";
+    let at = i.derivative.map(|d| d.at);
+    all_f32(op, &[i.dx].into_iter().chain(at).collect::<Vec<_>>())?;
+    for (what, t) in [("dx", Some(i.dx)), ("the derivative's point", at)] {
+        match t {
+            Some(t) if t.shape() != x.shape() => {
+                return Err(bad(
+                    op,
+                    format!("{what} shaped like x, {}×{} (K, the {}×{} parameter's rows)", x.rows, x.cols, param.rows, param.cols),
+                    format!("{}×{}", t.rows, t.cols),
+                ))
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -14,7 +14,8 @@ pub mod specs;
 pub use activation::{Activation, ActivationArgs};
 pub use matmul::{matmul_dims, Derivative, Matmul, MatmulDims};
 pub use specs::{
-    stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Gradient, Hyper, Loss, Noise, StepCounters,
+    stat, BatchNorm, BatchNormTensors, Dropout, DropoutKind, Gather, Gradient, Hyper, InputGradient, Loss, Noise,
+    StepCounters,
     UpdateRule, UpdateTensors,
 };
 

@@ -357,7 +357,10 @@ fn memory_speed(
     train: &[KernelShare],
     steps: usize,
 ) -> Result<Option<MemorySpeed>> {
-    let updates: Vec<&KernelShare> = train.iter().filter(|k| k.kernel.starts_with("optim::")).collect();
+    // An update that also formed an input gradient (optim_dx) counts whole: the dot it adds
+    // reads no byte the update does not.
+    let is_update = |k: &str| k.starts_with("optim::") || (k.starts_with("optim_dx::") && k.contains("_update_dx"));
+    let updates: Vec<&KernelShare> = train.iter().filter(|k| is_update(&k.kernel)).collect();
     if updates.is_empty() {
         return Ok(None);
     }

@@ -333,6 +333,12 @@ impl Backend for CpuBackend {
 
     fn update(&mut self, rule: UpdateRule, t: UpdateTensors) -> Result<()> {
         checks::update(rule, &t)?;
+        if let Gradient::Outer { dz, input: Some(i), .. } = t.grad {
+            // The input gradient from θ before the update: the product the backward pass
+            // would have recorded.
+            let spec = Matmul { derivative: i.derivative, ..Matmul::nt() };
+            self.matmul(dz, t.param, i.dx, spec)?;
+        }
         let h: crate::backend::Hyper =
             bytemuck::pod_read_unaligned(bytemuck::cast_slice(&self.f32s("update", t.hyper)?[..16]));
         let mut theta = self.take("update", t.param)?;
@@ -342,7 +348,7 @@ impl Backend for CpuBackend {
             let outer;
             let grad = match t.grad {
                 Gradient::Stored(g) => self.f32s("update", g)?,
-                Gradient::Outer { x, dz } => {
+                Gradient::Outer { x, dz, .. } => {
                     // As the stored gradient's product xᵀ·dz would have computed it.
                     let d = MatmulDims { m: x.cols, k: x.rows, n: dz.cols };
                     let mut g = vec![0.0; d.m * d.n];

@@ -10,7 +10,7 @@ use super::dropout::DropoutKernels;
 use super::loss::LossKernels;
 use super::matmul::{ClassTuning, MatmulKernels, MatmulTiling};
 use super::tune;
-use super::optim::OptimKernels;
+use super::optim::{InputKernels, OptimKernels};
 use super::random::{philox_blocks, RandomKernels};
 use super::reduce::ReduceKernels;
 use super::{BufferPool, Call, GpuBuffer, GpuContext, GpuStats, Recorder};
@@ -28,6 +28,8 @@ pub(super) struct Kernels {
     pub(super) loss: LossKernels,
     pub(super) reduce: ReduceKernels,
     pub(super) optim: OptimKernels,
+    /// Where the adapter's subgroups allow: updates that also form the input gradient.
+    pub(super) optim_input: Option<InputKernels>,
     pub(super) data: DataKernels,
     pub(super) random: RandomKernels,
 }
@@ -42,6 +44,9 @@ pub struct GpuBackend {
     pub(super) counters: Arc<GpuBuffer>,
     pub(super) counters_host: StepCounters,
     pub(super) k: Kernels,
+    /// The input gradient's partial sums (`update`), grown to the largest asked for and
+    /// kept, so that a step's bind groups stay the same.
+    pub(super) partials: Option<Arc<GpuBuffer>>,
 }
 
 /// The buffer behind `t`.
@@ -100,6 +105,7 @@ impl GpuBackend {
             loss: LossKernels::new(&ctx)?,
             reduce: ReduceKernels::new(&ctx)?,
             optim: OptimKernels::new(&ctx)?,
+            optim_input: InputKernels::new(&ctx),
             data: DataKernels::new(&ctx)?,
             random: RandomKernels::new(&ctx)?,
         };
@@ -107,7 +113,16 @@ impl GpuBackend {
         let counters = pool.acquire(&ctx, "step counters", 16)?;
         let mut rec = Recorder::new();
         rec.clear(&ctx, &counters);
-        Ok(Self { ctx, rec, pool, tensors: Arena::new(), counters, counters_host: StepCounters::default(), k })
+        Ok(Self {
+            ctx,
+            rec,
+            pool,
+            tensors: Arena::new(),
+            counters,
+            counters_host: StepCounters::default(),
+            k,
+            partials: None,
+        })
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {

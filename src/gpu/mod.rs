@@ -36,6 +36,7 @@ mod dropout;
 mod loss;
 mod matmul;
 mod optim;
+mod update;
 mod random;
 mod reduce;
 pub mod tune;

@@ -8,11 +8,10 @@ use super::data::{self as data_ops};
 use super::dropout::{self as drop_ops};
 use super::loss::{self as loss_ops};
 use super::matmul::{matmul_forward, MatmulBuffers, ShapeClass, Storage};
-use super::optim::{self as optim_ops, GradBuffers, UpdateBuffers};
 use super::reduce::{self as reduce_ops};
 use super::Call;
 use crate::backend::{checks, matmul_dims, Activation, ActivationArgs, Backend, Dropout, Gather, Loss, Matmul, Packed};
-use crate::backend::{BatchNorm, BatchNormTensors, Gradient, StepCounters, UpdateRule, UpdateTensors};
+use crate::backend::{BatchNorm, BatchNormTensors, StepCounters, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
 use crate::tensor::{check_dtype, check_len, check_shape, DType, Tensor};
 use std::sync::Arc;
@@ -375,25 +374,6 @@ impl Backend for GpuBackend {
 
     fn update(&mut self, rule: UpdateRule, u: UpdateTensors) -> Result<()> {
         checks::update(rule, &u)?;
-        let t = &self.tensors;
-        let op = "update";
-        let b = UpdateBuffers {
-            param: buf(t, op, u.param)?,
-            grad: match u.grad {
-                Gradient::Stored(g) => GradBuffers::Stored(buf(t, op, g)?),
-                Gradient::Outer { x, dz } => GradBuffers::Outer {
-                    x: buf(t, op, x)?,
-                    dz: buf(t, op, dz)?,
-                    rows: x.cols,
-                    cols: dz.cols,
-                    k: x.rows,
-                },
-            },
-            state: [buf_opt(t, op, u.state[0])?, buf_opt(t, op, u.state[1])?],
-            hyper: buf(t, op, u.hyper)?,
-            grad_norm: buf_opt(t, op, u.grad_norm)?,
-            penalized: u.penalized,
-        };
-        optim_ops::update(Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.optim }, rule, b, u.param.len())
+        self.record_update(rule, u)
     }
 }

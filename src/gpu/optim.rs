@@ -1,7 +1,7 @@
 //! Host side of `shaders/optim.wgsl`.
 
 use super::{grid, to_u32};
-use crate::backend::UpdateRule;
+use crate::backend::{Activation, UpdateRule};
 use crate::error::{Error, Result};
 use crate::gpu::{Call, GpuBuffer, GpuContext, Specialized};
 use crate::shaders;
@@ -14,9 +14,9 @@ params_struct! {
         rows: u32,
         cols: u32,
         k: u32,
+        parts: u32,
+        alpha: f32,
         _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
     }
 }
 
@@ -32,17 +32,69 @@ pub struct OptimKernels {
     nadam: Specialized<{ 5 << 6 }>,
 }
 
+/// The same rules from factors that also form the input gradient (`shaders/optim_dx.wgsl`),
+/// and the kernel that finishes it (`FORM` there: 1 with a derivative, the activation from
+/// bit 1).
+pub struct InputKernels {
+    rules: OptimKernels,
+    finish: Specialized<32>,
+    /// Subgroups per workgroup.
+    subgroups: usize,
+}
+
 impl OptimKernels {
     pub fn new(_ctx: &GpuContext) -> Result<Self> {
-        let k = |entry| Specialized::new(shaders::OPTIM, entry, &[], "FORM");
-        Ok(Self {
-            sgd: k("sgd_update"),
-            momentum: k("momentum_update"),
-            adagrad: k("adagrad_update"),
-            rmsprop: k("rmsprop_update"),
-            adam: k("adam_update"),
-            nadam: k("nadam_update"),
-        })
+        Ok(Self::of(shaders::OPTIM, ""))
+    }
+
+    fn of(shader: shaders::Shader, suffix: &str) -> Self {
+        let k = |rule: &str| {
+            let entry: &'static str = Box::leak(format!("{rule}_update{suffix}").into_boxed_str());
+            Specialized::new(shader, entry, &[], "FORM")
+        };
+        Self {
+            sgd: k("sgd"),
+            momentum: k("momentum"),
+            adagrad: k("adagrad"),
+            rmsprop: k("rmsprop"),
+            adam: k("adam"),
+            nadam: k("nadam"),
+        }
+    }
+
+    fn rule(&self, rule: UpdateRule) -> &Specialized<{ 5 << 6 }> {
+        match rule {
+            UpdateRule::Sgd => &self.sgd,
+            UpdateRule::Momentum | UpdateRule::Nesterov => &self.momentum,
+            UpdateRule::Adagrad => &self.adagrad,
+            UpdateRule::Rmsprop => &self.rmsprop,
+            UpdateRule::Adam => &self.adam,
+            UpdateRule::Nadam => &self.nadam,
+        }
+    }
+}
+
+impl InputKernels {
+    /// Where the adapter's subgroups are all one size that divides the workgroup, and its
+    /// driver builds the kernels (the subgroup's index in its workgroup is a newer built-in
+    /// than the subgroup operations): the most common one, a batch-1 momentum update, is
+    /// built here as the probe.
+    pub fn new(ctx: &GpuContext) -> Option<Self> {
+        let size = ctx.fixed_subgroup_size().filter(|s| super::WG.is_multiple_of(*s))?;
+        let kernels = Self {
+            rules: OptimKernels::of(shaders::OPTIM_DX, "_dx"),
+            finish: Specialized::new(shaders::OPTIM_DX, "input_gradient", &[], "FORM"),
+            subgroups: (super::WG / size) as usize,
+        };
+        let probe = kernels.rules.momentum.get(ctx, form(UpdateForm { outer: true, aligned: true, by_rows: true, depth: 1, ..Default::default() }));
+        probe.is_ok().then_some(kernels)
+    }
+
+    /// The partial sums per row that the update of a (rows, cols) parameter from K factor
+    /// rows leaves for its input gradient, or None where it cannot form it (the by-rows
+    /// layout, and K of 1 to 4).
+    pub fn parts(&self, rows: usize, cols: usize, k: usize) -> Option<usize> {
+        (by_rows(rows, cols) && (1..=4).contains(&k)).then(|| lanes(cols) / super::WG as usize * self.subgroups)
     }
 }
 
@@ -54,6 +106,30 @@ pub struct UpdateBuffers<'a> {
     pub hyper: &'a GpuBuffer,
     pub grad_norm: Option<&'a GpuBuffer>,
     pub penalized: usize,
+    /// With factors in the by-rows layout and `InputKernels`: the input gradient to form.
+    pub input: Option<InputBuffers<'a>>,
+}
+
+/// vec4 lanes a row of `cols` columns takes in the by-rows layout (whole workgroups).
+fn lanes(cols: usize) -> usize {
+    (cols / 4).next_multiple_of(super::WG as usize)
+}
+
+/// By rows where the workgroups fill the rows (at most an eighth of their lanes idle): the
+/// row is then the workgroup's, x one load per workgroup, and no lane divides. Otherwise
+/// along the grid (784×300: by rows left 71% of the lanes idle and took 1.15 ms, against
+/// 0.79 along the grid; 2048×2048: 13.0-14.4 ms by rows, 14.9-16.9 along the grid).
+fn by_rows(rows: usize, cols: usize) -> bool {
+    let stride = cols / 4;
+    cols.is_multiple_of(4) && rows <= 65_535 && (lanes(cols) - stride) * 8 <= stride
+}
+
+/// The input gradient an update from factors forms: dx, the derivative and its point, and
+/// the partial sums' scratch buffer (`InputKernels::parts` per row and factor row).
+pub struct InputBuffers<'a> {
+    pub dx: &'a GpuBuffer,
+    pub derivative: Option<(Activation, &'a GpuBuffer)>,
+    pub partial: &'a GpuBuffer,
 }
 
 /// Where the gradient comes from (`Gradient`).
@@ -63,9 +139,33 @@ pub enum GradBuffers<'a> {
     Outer { x: &'a GpuBuffer, dz: &'a GpuBuffer, rows: usize, cols: usize, k: usize },
 }
 
+/// What a pipeline of the update is built for (the WGSL `FORM`).
+#[derive(Default)]
+struct UpdateForm {
+    clip_norm: bool,
+    penalties: bool,
+    nesterov: bool,
+    outer: bool,
+    aligned: bool,
+    by_rows: bool,
+    /// The factors' rows: unrolled where 1 to 4.
+    depth: usize,
+}
+
+fn form(f: UpdateForm) -> usize {
+    f.clip_norm as usize
+        | (f.penalties as usize) << 1
+        | (f.nesterov as usize) << 2
+        | (f.outer as usize) << 3
+        | (f.aligned as usize) << 4
+        | (f.by_rows as usize) << 5
+        | if (1..=4).contains(&f.depth) { f.depth << 6 } else { 0 }
+}
+
 /// Record one update of `n` parameters.
 pub fn update(
     call: Call<OptimKernels>,
+    input_kernels: Option<&InputKernels>,
     rule: UpdateRule,
     b: UpdateBuffers,
     n: usize,
@@ -98,44 +198,42 @@ pub fn update(
         GradBuffers::Stored(g) => (g, None, (0, 0, 0)),
         GradBuffers::Outer { x, dz, rows, cols, k } => (dz, Some(x), (rows, cols, k)),
     };
+    let input = match (&b.input, input_kernels) {
+        (None, _) => None,
+        (Some(i), Some(ik)) => Some((i, ik, ik.parts(rows, cols, depth).expect("the op set checked the layout"))),
+        (Some(_), None) => unreachable!("the op set forms the input gradient apart without InputKernels"),
+    };
+    let alpha = b.input.as_ref().and_then(|i| i.derivative).map_or(0.0, |(act, _)| act.param());
     let p = Params {
         n: to_u32("update", "parameter count", n)?,
         penalized: to_u32("update", "penalized share", b.penalized)?,
         rows: to_u32("update", "rows", rows)?,
         cols: to_u32("update", "columns", cols)?,
         k: to_u32("update", "the factors' rows", depth)?,
+        parts: to_u32("update", "partial sums per row", input.map_or(0, |(_, _, parts)| parts))?,
+        alpha,
         _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
     };
-    let kernels = match rule {
-        UpdateRule::Sgd => &k.sgd,
-        UpdateRule::Momentum | UpdateRule::Nesterov => &k.momentum,
-        UpdateRule::Adagrad => &k.adagrad,
-        UpdateRule::Rmsprop => &k.rmsprop,
-        UpdateRule::Adam => &k.adam,
-        UpdateRule::Nadam => &k.nadam,
+    let kernels = match input {
+        Some((_, ik, _)) => ik.rules.rule(rule),
+        None => k.rule(rule),
     };
-    // By rows where the workgroups fill the rows (at most an eighth of their lanes idle): the
-    // row is then the workgroup's, x one load per workgroup, and no lane divides. Otherwise
-    // along the grid (784×300: by rows left 71% of the lanes idle and took 1.15 ms, against
-    // 0.79 along the grid; 2048×2048: 13.0-14.4 ms by rows, 14.9-16.9 along the grid).
-    let stride = cols / 4;
-    let lanes = stride.next_multiple_of(super::WG as usize);
-    let by_rows = x.is_some() && cols.is_multiple_of(4) && rows <= 65_535 && (lanes - stride) * 8 <= stride;
+    let by_rows = x.is_some() && by_rows(rows, cols);
     // Along the grid a row is found through f32 (`row_of`), exact below 2^22 vec4s; past it
     // the per-element path divides integers.
     let aligned = x.is_some() && cols.is_multiple_of(4) && (by_rows || n < 1 << 24);
-    let form = b.grad_norm.is_some() as usize
-        | ((b.penalized > 0) as usize) << 1
-        | ((rule == UpdateRule::Nesterov) as usize) << 2
-        | (x.is_some() as usize) << 3
-        | (aligned as usize) << 4
-        | (by_rows as usize) << 5
-        | if (1..=4).contains(&depth) { depth << 6 } else { 0 };
+    let form = form(UpdateForm {
+        clip_norm: b.grad_norm.is_some(),
+        penalties: b.penalized > 0,
+        nesterov: rule == UpdateRule::Nesterov,
+        outer: x.is_some(),
+        aligned,
+        by_rows,
+        depth,
+    });
     let kernel = kernels.get(ctx, form)?;
     let groups = match by_rows {
-        true => [(lanes / super::WG as usize) as u32, rows as u32, 1],
+        true => [(lanes(cols) / super::WG as usize) as u32, rows as u32, 1],
         false => grid(n.div_ceil(4)),
     };
     // Without norm clipping the kernel never reads `norm`, nor `outer_x` without factors; any
@@ -145,6 +243,15 @@ pub fn update(
     for (i, s) in b.state.iter().take(rule.state_count()).enumerate() {
         bind.push((5 + i as u32, s.expect("state presence checked by checks::update")));
     }
+    if let Some((i, _, _)) = input {
+        bind.push((8, i.partial));
+    }
     // Four parameters per invocation (vec4).
-    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, groups)
+    rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, groups)?;
+    let Some((i, ik, _)) = input else { return Ok(()) };
+    let form = i.derivative.map_or(0, |(act, _)| 1 | (act.code() as usize) << 1);
+    // Without a derivative the kernel never reads its point: a read-only buffer fills the slot.
+    let at = i.derivative.map_or(b.hyper, |(_, at)| at);
+    let bind = [(8, i.partial), (9, at), (10, i.dx)];
+    rec.dispatch(ctx, ik.finish.get(ctx, form)?, bytemuck::bytes_of(&p), &bind, grid(depth * rows))
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use super::params::{Deferred, ParamInit, ParamSet};
 use super::Mode;
-use crate::backend::{Activation, Backend, Noise};
+use crate::backend::{Activation, Backend, InputGradient, Noise};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -126,6 +126,17 @@ pub struct Backward<'a> {
     /// gradient of a parameter the set calls deferrable (`ParamSet::deferrable`) as its factors
     /// here instead of writing it, in a batch of at most `DEFERRABLE_ROWS` rows.
     pub deferred: Option<&'a mut Vec<Deferred>>,
+    /// With `deferred`: what records a deferred parameter's update at once, forming the
+    /// layer's input gradient from the parameter before it changes, so that the two passes
+    /// over it are one (`Sequential::backward_updating`).
+    pub update_now: Option<&'a mut dyn UpdateNow>,
+}
+
+/// Records the update of a parameter whose gradient a layer left as factors during the
+/// backward pass, writing the layer's input gradient on the way (`Gradient::Outer` with an
+/// `InputGradient`). The optimizer implements it.
+pub trait UpdateNow {
+    fn update_now(&mut self, b: &mut dyn Backend, params: &ParamSet, d: Deferred, input: InputGradient) -> Result<()>;
 }
 
 /// A layer built on a backend.

@@ -11,7 +11,7 @@ pub mod spec;
 
 pub use builder::{BatchNormAt, ModelBuilder};
 pub use init::{Draw, FanMode, Initializer};
-pub use layer::{register_layer, Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary};
+pub use layer::{register_layer, Backward, Build, CrossReplica, Forward, Layer, LayerKind, LayerSummary, UpdateNow};
 pub use model::{validate, Mode, Sequential, Workspace};
 pub use params::{Deferred, PackedParams, Param, ParamInit, ParamSet, Undeferred, DEFERRABLE_MIN, DEFERRABLE_ROWS};
 pub use precision::Precision;

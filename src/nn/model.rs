@@ -6,7 +6,7 @@
 
 use rand::SeedableRng;
 
-use super::layer::{Backward, Build, CrossReplica, Forward, Layer};
+use super::layer::{Backward, Build, CrossReplica, Forward, Layer, UpdateNow};
 use super::params::ParamSet;
 use super::precision::Precision;
 use super::spec::ModelSpec;
@@ -214,14 +214,23 @@ impl Sequential {
         ws: usize,
         across: Option<&mut dyn CrossReplica>,
     ) -> Result<()> {
-        self.backward_with(b, ws, across, false)
+        self.backward_with(b, ws, across, false, None)
     }
 
     /// `backward`, leaving the weight gradients of deferrable parameters as their factors
     /// where the layers can (`ParamSet::deferred`): for an update recorded right after, which
     /// forms them where it uses them. The other gradients are written.
     pub fn backward_deferring(&mut self, b: &mut dyn Backend, ws: usize) -> Result<()> {
-        self.backward_with(b, ws, None, true)
+        self.backward_with(b, ws, None, true, None)
+    }
+
+    /// `backward_deferring`, where a layer that defers a parameter's gradient and owes its
+    /// input gradient has `now` record that parameter's update at once, forming the input
+    /// gradient from the parameter before it changes (`UpdateNow`; the parameter is then
+    /// `Deferred::applied`). For the optimizer's update right after the pass, which records
+    /// the others.
+    pub fn backward_updating(&mut self, b: &mut dyn Backend, ws: usize, now: &mut dyn UpdateNow) -> Result<()> {
+        self.backward_with(b, ws, None, true, Some(now))
     }
 
     fn backward_with(
@@ -230,6 +239,7 @@ impl Sequential {
         ws: usize,
         mut across: Option<&mut dyn CrossReplica>,
         defer: bool,
+        mut now: Option<&mut dyn UpdateNow>,
     ) -> Result<()> {
         let mut deferred = Vec::new();
         let w = &self.workspaces[ws];
@@ -253,6 +263,7 @@ impl Sequential {
                 params: &self.params,
                 across: across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica),
                 deferred: defer.then_some(&mut deferred),
+                update_now: now.as_mut().map(|n| &mut **n as &mut dyn UpdateNow),
             };
             dy_is_dz = self.layers[i].backward(b, io)?;
             dy = buf.dx;

@@ -62,6 +62,9 @@ pub struct Deferred {
     pub param: usize,
     pub x: Tensor,
     pub dz: Tensor,
+    /// Its update was recorded during the backward pass, which it owed the layer's input
+    /// gradient (`UpdateNow`): the update after the pass leaves it alone.
+    pub applied: bool,
 }
 
 /// The parameters of a model, in the model's order (read them as a slice of `Param`).

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::schedule::{PlateauState, Schedule};
 use super::settings::{Range, SETTINGS};
-use crate::backend::{Backend, Gradient, Hyper, UpdateRule, UpdateTensors};
+use crate::backend::{Backend, Gradient, Hyper, InputGradient, UpdateRule, UpdateTensors};
 use crate::error::{Error, Result};
-use crate::nn::{PackedParams, Param, ParamSet, Undeferred};
+use crate::nn::{Deferred, PackedParams, Param, ParamSet, Undeferred, UpdateNow};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,8 +333,8 @@ impl Optimizer {
                 }
             }
         }
-        deferred.iter().try_for_each(|d| {
-            let grad = Gradient::Outer { x: d.x, dz: d.dz };
+        deferred.iter().filter(|d| !d.applied).try_for_each(|d| {
+            let grad = Gradient::Outer { x: d.x, dz: d.dz, input: None };
             b.update(rule, self.one(&params[d.param], grad, None))
         })
     }
@@ -354,5 +354,22 @@ impl Optimizer {
     /// End of an epoch: reduce-on-plateau sees the validation loss.
     pub fn end_epoch(&mut self, val_loss: f32) {
         self.config.schedule.observe(val_loss, &mut self.state.plateau);
+    }
+}
+
+/// During a backward pass that defers (`Sequential::backward_updating`), after `prepare`: the
+/// update of a deferred parameter recorded at once, with the layer's input gradient. `record`
+/// then leaves it alone and records the rest.
+impl UpdateNow for Optimizer {
+    fn update_now(&mut self, b: &mut dyn Backend, params: &ParamSet, d: Deferred, input: InputGradient) -> Result<()> {
+        if self.config.clip_norm > 0.0 {
+            return Err(Error::config(
+                "clip_norm",
+                "clipping by the norm of all gradients needs them all before any update; record the \
+                 backward pass with Sequential::backward",
+            ));
+        }
+        let grad = Gradient::Outer { x: d.x, dz: d.dz, input: Some(input) };
+        b.update(self.config.kind.rule(), self.one(&params[d.param], grad, None))
     }
 }

@@ -13,6 +13,7 @@ mod batchnorm;
 mod data;
 mod datasets;
 mod deferred;
+mod input_in_update;
 mod dropout;
 mod experiment;
 mod f16_copy;

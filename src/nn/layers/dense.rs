@@ -7,7 +7,7 @@
 //! one (`Layer::fusable_derivative`): one dispatch and one pass over memory fewer.
 
 use super::activation_problem;
-use crate::backend::{Activation, ActivationArgs, Backend, Matmul, Noise};
+use crate::backend::{Activation, ActivationArgs, Backend, Derivative, InputGradient, Matmul, Noise};
 use crate::error::Result;
 use crate::nn::init::Initializer;
 use crate::nn::layer::{Backward, Build, Forward, Layer, LayerKind, LayerSummary};
@@ -180,10 +180,25 @@ impl Layer for Dense {
         });
         if let Some(deferred) = defer {
             // The update forms the weight gradient; the bias gradient is dz's column sums.
-            deferred.push(Deferred { param: self.w, x: io.x, dz });
             if let Some(bi) = self.b {
                 b.column_sum(dz, p[bi].grad)?;
             }
+            let mut d = Deferred { param: self.w, x: io.x, dz, applied: false };
+            // Owing the input gradient, the update may run now and form it from the weights
+            // before they change: one pass over them instead of two. The f32 weights must be
+            // the ones the product reads (not an f16 copy), and the derivative's point f32.
+            let derivative = io.previous.map(|(activation, at)| Derivative { activation, at });
+            let now = io.update_now.filter(|_| {
+                let f32_at = derivative.is_none_or(|d| d.at.dtype == DType::F32);
+                !io.first && f32_at && p[self.w].operand() == p[self.w].value
+            });
+            if let Some(now) = now {
+                d.applied = true;
+                now.update_now(b, p, d, InputGradient { dx: io.dx, derivative })?;
+                deferred.push(d);
+                return Ok(io.previous.is_some());
+            }
+            deferred.push(d);
         } else {
             // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
             let spec = match self.b {

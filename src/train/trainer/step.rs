@@ -16,7 +16,9 @@ impl Trainer {
     /// submitted once: the gradients (`record_gradients`), then the update. Unless the config
     /// keeps gradients or the optimizer clips by their norm, a step of at most
     /// `DEFERRABLE_ROWS` rows leaves the large weight matrices' gradients as factors, which
-    /// the update forms where it uses them (`Sequential::backward_deferring`).
+    /// the update forms where it uses them; a layer that also owes its input gradient has its
+    /// update recorded during the backward pass, forming that gradient from the weights on
+    /// the way (`Sequential::backward_updating`).
     pub fn step(
         &mut self,
         b: &mut dyn Backend,
@@ -34,7 +36,7 @@ impl Trainer {
         // The update follows at once: large weight gradients may stay factored for it to form.
         let defer = !self.config.keep_gradients && opt.config.clip_norm == 0.0;
         let batch = BatchSlice { offset, rows, first: offset, count: rows };
-        self.record_pass(b, model, train, batch, None, defer)?;
+        self.record_pass(b, model, train, batch, None, defer.then_some(&mut *opt))?;
         // The seam where gradients are ready and the update is not yet recorded: a
         // data-parallel step all-reduces the packed gradient buffer here.
         opt.record(b, model.params())?;
@@ -66,11 +68,13 @@ impl Trainer {
         batch: BatchSlice,
         across: Option<&mut dyn CrossReplica>,
     ) -> Result<()> {
-        self.record_pass(b, model, train, batch, across, false)
+        self.record_pass(b, model, train, batch, across, None)
     }
 
-    /// `record_gradients_across`; with `defer`, the backward pass may leave large weight
-    /// gradients as factors (`Sequential::backward_deferring`; no replicas).
+    /// `record_gradients_across`; with `defer`, the optimizer whose update follows, the
+    /// backward pass may leave large weight gradients as factors and record the update of
+    /// those that owe an input gradient at once (`Sequential::backward_updating`; no
+    /// replicas).
     fn record_pass(
         &mut self,
         b: &mut dyn Backend,
@@ -78,7 +82,7 @@ impl Trainer {
         train: &DeviceData,
         batch: BatchSlice,
         mut across: Option<&mut dyn CrossReplica>,
-        defer: bool,
+        defer: Option<&mut Optimizer>,
     ) -> Result<()> {
         let BatchSlice { offset: batch_offset, rows: batch_rows, first: offset, count: rows } = batch;
         let ws = model.workspace(b, rows)?;
@@ -93,8 +97,8 @@ impl Trainer {
             model.forward_across(b, ws, Mode::Train, across.as_mut().map(|a| &mut **a as &mut dyn CrossReplica))?;
         b.loss(model.spec().loss, logits, targets, dlogits, self.stats, 1.0 / batch_rows as f32)?;
         match defer {
-            true => model.backward_deferring(b, ws)?,
-            false => model.backward_across(b, ws, across)?,
+            Some(opt) => model.backward_updating(b, ws, opt)?,
+            None => model.backward_across(b, ws, across)?,
         }
         Ok(())
     }
