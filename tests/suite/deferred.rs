@@ -12,9 +12,22 @@ use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use wgtrain::train::{DeviceData, TrainConfig, Trainer};
 use wgtrain::{Activation, Backend, Gradient, Hyper, Matmul, Tensor, UpdateRule, UpdateTensors};
 
+/// A rule's scalars for the update tests, with ℓ1/ℓ2 and clipping by value.
+pub(crate) fn hyper_for(rule: UpdateRule) -> Hyper {
+    use UpdateRule::*;
+    let h = match rule {
+        Adam | Nadam => Hyper::adam(0.01, 0.9, 0.999, 1e-8, 0.0, 1),
+        Adagrad => Hyper::adagrad(0.05, 1e-7),
+        Rmsprop => Hyper::rmsprop(0.01, 0.9, 1e-7),
+        Sgd => Hyper::sgd(0.05),
+        _ => Hyper::momentum(0.05, 0.9),
+    };
+    h.with_penalties(1e-3, 1e-2).with_clipping(0.8, 0.0)
+}
+
 /// Zero at either sign reads as +0: the product's kernels and the update's sum start from a
 /// different zero, which only the sign of an exact 0 can show.
-fn bits(v: &[f32]) -> Vec<u32> {
+pub(crate) fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| if *x == 0.0 { 0 } else { x.to_bits() }).collect()
 }
 
@@ -66,17 +79,10 @@ fn outer_and_written(
 #[test]
 fn an_update_from_factors_ends_where_one_from_the_written_product_does() {
     use UpdateRule::*;
-    let h = |rule| match rule {
-        Adam | Nadam => Hyper::adam(0.01, 0.9, 0.999, 1e-8, 0.0, 1),
-        Adagrad => Hyper::adagrad(0.05, 1e-7),
-        Rmsprop => Hyper::rmsprop(0.01, 0.9, 1e-7),
-        Sgd => Hyper::sgd(0.05),
-        _ => Hyper::momentum(0.05, 0.9),
-    };
     let shapes = [(1, 20, 1024), (3, 9, 1024), (1, 300, 256), (3, 70, 12), (2, 33, 10), (6, 9, 8)];
     let mut both = Both::new();
     for rule in [Sgd, Momentum, Nesterov, Adagrad, Rmsprop, Adam, Nadam] {
-        let hyper = h(rule).with_penalties(1e-3, 1e-2).with_clipping(0.8, 0.0);
+        let hyper = hyper_for(rule);
         for shape in shapes {
             let [gpu_ends, cpu_ends] = both.each().map(|b| outer_and_written(b, rule, hyper, shape));
             for (name, [outer, written]) in [("gpu", &gpu_ends), ("cpu", &cpu_ends)] {
