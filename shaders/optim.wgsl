@@ -6,7 +6,7 @@
 //
 // The gradient each rule sees, in this order:
 //   g ← grad · min(1, clip_norm / (‖grad‖ + 1e-6))   when clip_norm > 0 (‖·‖ over all
-//                                                     parameters: sqrt(norm[0]) from sum_squares)
+//                                                     parameters: sqrt(norm.x) from sum_squares)
 //   g ← g + l2·θ + l1·sign(θ)                        (penalties folded into the gradient, on
 //                                                     the first p.penalized elements)
 //   g ← clamp(g, −clip_value, clip_value)            when clip_value > 0
@@ -69,7 +69,9 @@ struct Hyper {
 @group(0) @binding(1) var<storage, read_write> theta: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> h: Hyper;
-@group(0) @binding(4) var<storage, read> norm: array<f32>;
+// Σg² over all parameters (`sum_squares`) in its first component, a uniform for the same reason
+// as `h`.
+@group(0) @binding(4) var<uniform> norm: vec4<f32>;
 @group(0) @binding(5) var<storage, read_write> s1: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> s2: array<vec4<f32>>;
 // With FORM & OUTER, `grad` holds dz and this x: the gradient is xᵀ·dz (`Gradient::Outer`).
@@ -172,7 +174,7 @@ fn raw_grad(q: u32, row: u32) -> vec4<f32> {
 fn effective_grad(q: u32, w: vec4<f32>, raw: vec4<f32>) -> vec4<f32> {
     var g = raw;
     if (FORM & CLIP_NORM) != 0u {
-        g *= min(1.0, h.clip_norm / (sqrt(norm[0]) + 1e-6));
+        g *= min(1.0, h.clip_norm / (sqrt(norm.x) + 1e-6));
     }
     if (FORM & PENALTIES) != 0u && 4u * q < p.penalized {
         g += h.l2 * w + h.l1 * sign(w);

@@ -139,6 +139,30 @@ pub enum GradBuffers<'a> {
     Outer { x: &'a GpuBuffer, dz: &'a GpuBuffer, rows: usize, cols: usize, k: usize },
 }
 
+/// Whether `buf` can be bound as a uniform of `least` bytes: uniforms start aligned (a tensor
+/// of its own does) and are small.
+fn uniform_fits(ctx: &GpuContext, buf: &GpuBuffer, what: &str, least: u64) -> Result<()> {
+    let limits = ctx.limits();
+    let align = u64::from(limits.min_uniform_buffer_offset_alignment);
+    if buf.offset % align != 0 || buf.bytes < least {
+        return Err(Error::ShapeMismatch {
+            op: "update",
+            expected: format!("{what} in a tensor of its own (a view starting at a multiple of {align} bytes, {least} bytes or more)"),
+            got: format!("{} bytes at byte {} of its buffer", buf.bytes, buf.offset),
+        });
+    }
+    if buf.bytes > limits.max_uniform_buffer_binding_size {
+        return Err(Error::LimitExceeded {
+            op: "update",
+            what: format!("{what}'s size in bytes"),
+            needed: buf.bytes,
+            limit_name: "max_uniform_buffer_binding_size",
+            limit: limits.max_uniform_buffer_binding_size,
+        });
+    }
+    Ok(())
+}
+
 /// What a pipeline of the update is built for (the WGSL `FORM`).
 #[derive(Default)]
 struct UpdateForm {
@@ -171,28 +195,12 @@ pub fn update(
     n: usize,
 ) -> Result<()> {
     let Call { rec, ctx, k } = call;
-    // The hyper-parameters are bound as a uniform: every lane reads the same few scalars, and
-    // through a storage binding lavapipe loads them lane by lane (3 such reads were a sixth
-    // of a momentum update's time). Uniforms start aligned and are small.
-    let limits = ctx.limits();
-    if b.hyper.offset % u64::from(limits.min_uniform_buffer_offset_alignment) != 0 {
-        return Err(Error::ShapeMismatch {
-            op: "update",
-            expected: format!(
-                "a hyper tensor at a multiple of {} bytes into its buffer (a tensor of its own, not a view)",
-                limits.min_uniform_buffer_offset_alignment
-            ),
-            got: format!("a view at byte {}", b.hyper.offset),
-        });
-    }
-    if b.hyper.bytes > limits.max_uniform_buffer_binding_size {
-        return Err(Error::LimitExceeded {
-            op: "update",
-            what: "the hyper tensor's size in bytes".into(),
-            needed: b.hyper.bytes,
-            limit_name: "max_uniform_buffer_binding_size",
-            limit: limits.max_uniform_buffer_binding_size,
-        });
+    // The hyper-parameters and the gradients' norm are bound as uniforms: every lane reads the
+    // same few scalars, and through a storage binding lavapipe loads them lane by lane (3 such
+    // reads were a sixth of a momentum update's time).
+    uniform_fits(ctx, b.hyper, "the hyper tensor", 64)?;
+    if let Some(norm) = b.grad_norm {
+        uniform_fits(ctx, norm, "the gradients' norm", 16)?;
     }
     let (grad, x, (rows, cols, depth)) = match b.grad {
         GradBuffers::Stored(g) => (g, None, (0, 0, 0)),
