@@ -44,22 +44,15 @@ pub struct InputKernels {
 
 impl OptimKernels {
     pub fn new(_ctx: &GpuContext) -> Result<Self> {
-        Ok(Self::of(shaders::OPTIM, ""))
+        let entries = ["sgd_update", "momentum_update", "adagrad_update", "rmsprop_update", "adam_update", "nadam_update"];
+        Ok(Self::of(shaders::OPTIM, entries))
     }
 
-    fn of(shader: shaders::Shader, suffix: &str) -> Self {
-        let k = |rule: &str| {
-            let entry: &'static str = Box::leak(format!("{rule}_update{suffix}").into_boxed_str());
-            Specialized::new(shader, entry, &[], "FORM")
-        };
-        Self {
-            sgd: k("sgd"),
-            momentum: k("momentum"),
-            adagrad: k("adagrad"),
-            rmsprop: k("rmsprop"),
-            adam: k("adam"),
-            nadam: k("nadam"),
-        }
+    /// The rules' entry points in `shader`: sgd, momentum (and Nesterov), adagrad, rmsprop,
+    /// adam, nadam.
+    fn of(shader: shaders::Shader, entries: [&'static str; 6]) -> Self {
+        let [sgd, momentum, adagrad, rmsprop, adam, nadam] = entries.map(|e| Specialized::new(shader, e, &[], "FORM"));
+        Self { sgd, momentum, adagrad, rmsprop, adam, nadam }
     }
 
     fn rule(&self, rule: UpdateRule) -> &Specialized<{ 5 << 6 }> {
@@ -82,12 +75,15 @@ impl InputKernels {
     pub fn new(ctx: &GpuContext) -> Option<Self> {
         let size = ctx.fixed_subgroup_size().filter(|s| super::WG.is_multiple_of(*s))?;
         let kernels = Self {
-            rules: OptimKernels::of(shaders::OPTIM_DX, "_dx"),
+            rules: OptimKernels::of(
+                shaders::OPTIM_DX,
+                ["sgd_update_dx", "momentum_update_dx", "adagrad_update_dx", "rmsprop_update_dx", "adam_update_dx", "nadam_update_dx"],
+            ),
             finish: Specialized::new(shaders::OPTIM_DX, "input_gradient", &[], "FORM"),
             subgroups: (super::WG / size) as usize,
         };
-        let probe = kernels.rules.momentum.get(ctx, form(UpdateForm { outer: true, aligned: true, by_rows: true, depth: 1, ..Default::default() }));
-        probe.is_ok().then_some(kernels)
+        let batch_one = UpdateForm { outer: true, aligned: true, by_rows: true, depth: 1, ..Default::default() };
+        kernels.rules.momentum.get(ctx, form(batch_one)).is_ok().then_some(kernels)
     }
 
     /// The partial sums per row that the update of a (rows, cols) parameter from K factor
