@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The checks for a machine with a real GPU, in one script under 8 minutes: the matmul parity
-# tests (f32 and f16 storage) and the per-class tuning check, the criterion matmul benches,
+# tests (f32 and f16 storage), the per-class tuning check and the updates from factors (the
+# fused input gradient's subgroup sums), the criterion matmul benches,
 # `wgtrain bench` (mlp, wide, deep at batch 1, 128 and 1024, JSON) and the tuner's choices,
 # then a table of GFLOP/s against the card's FP32 peak.
 #
@@ -25,7 +26,7 @@ pack() {
     cargo build --release --bin wgtrain || exit 1
     # The test and bench executables, as cargo names them (a hash in the file name).
     local listing="$dir/.cargo-artifacts.json"
-    (cargo test --release --no-run --message-format=json --test matmul --test matmul_f16 --test tune_classes &&
+    (cargo test --release --no-run --message-format=json --test matmul --test matmul_f16 --test tune_classes --test suite &&
         cargo bench --no-run --message-format=json --bench matmul) >"$listing" || exit 1
     cp target/release/wgtrain "$dir/wgtrain"
     python3 - "$dir" "$listing" <<'PY' || exit 1
@@ -71,6 +72,9 @@ run() {
     step parity 180 "$dir/test-matmul" --test-threads 4
     step parity-f16 120 "$dir/test-matmul_f16" --test-threads 4
     step tune-classes 180 "$dir/test-tune_classes" --test-threads 1 --nocapture
+    # The updates that form weight and input gradients from factors (subgroup sums on GPUs
+    # whose subgroups are one size), against the plain update and the product.
+    step update-parity 120 "$dir/test-suite" input_in_update deferred --test-threads 2
     # QUICK=1: a smoke run of the script itself on a slow adapter (lavapipe): fewer shapes.
     local filter=gpu models=mlp,wide,deep batches=1,128,1024
     [ "${QUICK:-0}" = 1 ] && filter='gpu.*/128\^3' models=mlp batches=1,128
