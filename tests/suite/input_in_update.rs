@@ -56,9 +56,11 @@ fn update(
 }
 
 /// Every rule, with and without the previous layer's derivative (ReLU at a point of either
-/// sign, tanh), over shapes whose GPU update runs by rows (1024 and 2048 columns, K = 1 and 2:
-/// the update forms dx in its own pass where the adapter's subgroups are one size, as
-/// lavapipe's are) and along the grid (256 and 12 columns: the product is recorded first).
+/// sign, tanh), over shapes whose GPU update runs by rows (1024 and 2048 columns, K = 1 and 2,
+/// and 1920, whose rows leave the last workgroup's last 32 lanes idle: they still take part in
+/// the subgroup sums, adding nothing; the update forms dx in its own pass where the adapter's
+/// subgroups are one size, as lavapipe's are) and along the grid (256 and 12 columns: the
+/// product is recorded first).
 /// θ and state end to the bit as in the plain update on both backends. dx: on the twin, to
 /// the bit as the product's (the twin records that product); on the GPU, within 4ε·Σ_j|dz·θ|
 /// of the product's and of the twin's, element by element: the same terms summed in other
@@ -69,7 +71,7 @@ fn update(
 fn an_update_forming_the_input_gradient_ends_as_the_plain_update_and_the_product() {
     use UpdateRule::*;
     let fused_here = gpu().context().fixed_subgroup_size().is_some();
-    let shapes = [(1, 20, 1024), (2, 9, 2048), (1, 300, 256), (2, 33, 12)];
+    let shapes = [(1, 20, 1024), (2, 9, 2048), (2, 7, 1920), (1, 300, 256), (2, 33, 12)];
     let mut both = Both::new();
     let mut worst = 0.0f32;
     for rule in [Sgd, Momentum, Nesterov, Adagrad, Rmsprop, Adam, Nadam] {
