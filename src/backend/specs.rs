@@ -250,8 +250,8 @@ pub enum Gradient {
 
 /// The input gradient an update from factors writes (`Gradient::Outer`): dx (K, IN) = dz·θᵀ,
 /// times an activation's derivative where given, as `Matmul::nt()` with `times_derivative`
-/// would write it (on the GPU its sums run in another order: within 1e-6 relative of the
-/// product's in the tests).
+/// would write it (on the GPU its sums may run in another order: within 4ε of the sum of
+/// the terms' magnitudes of the product's, in the tests).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputGradient {
     pub dx: Tensor,

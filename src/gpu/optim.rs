@@ -102,7 +102,7 @@ pub struct UpdateBuffers<'a> {
     pub hyper: &'a GpuBuffer,
     pub grad_norm: Option<&'a GpuBuffer>,
     pub penalized: usize,
-    /// With factors in the by-rows layout and `InputKernels`: the input gradient to form.
+    /// With factors in the by-rows layout (`InputKernels::parts`): the input gradient to form.
     pub input: Option<InputBuffers<'a>>,
 }
 
@@ -121,11 +121,13 @@ fn by_rows(rows: usize, cols: usize) -> bool {
 }
 
 /// The input gradient an update from factors forms: dx, the derivative and its point, and
-/// the partial sums' scratch buffer (`InputKernels::parts` per row and factor row).
+/// the partial sums' scratch buffer, `parts` (`InputKernels::parts`) per row and factor row.
 pub struct InputBuffers<'a> {
     pub dx: &'a GpuBuffer,
     pub derivative: Option<(Activation, &'a GpuBuffer)>,
     pub partial: &'a GpuBuffer,
+    pub parts: usize,
+    pub kernels: &'a InputKernels,
 }
 
 /// Where the gradient comes from (`Gradient`).
@@ -185,7 +187,6 @@ fn form(f: UpdateForm) -> usize {
 /// Record one update of `n` parameters.
 pub fn update(
     call: Call<OptimKernels>,
-    input_kernels: Option<&InputKernels>,
     rule: UpdateRule,
     b: UpdateBuffers,
     n: usize,
@@ -202,11 +203,6 @@ pub fn update(
         GradBuffers::Stored(g) => (g, None, (0, 0, 0)),
         GradBuffers::Outer { x, dz, rows, cols, k } => (dz, Some(x), (rows, cols, k)),
     };
-    let input = match (&b.input, input_kernels) {
-        (None, _) => None,
-        (Some(i), Some(ik)) => Some((i, ik, ik.parts(rows, cols, depth).expect("the op set checked the layout"))),
-        (Some(_), None) => unreachable!("the op set forms the input gradient apart without InputKernels"),
-    };
     let alpha = b.input.as_ref().and_then(|i| i.derivative).map_or(0.0, |(act, _)| act.param());
     let p = Params {
         n: to_u32("update", "parameter count", n)?,
@@ -214,12 +210,12 @@ pub fn update(
         rows: to_u32("update", "rows", rows)?,
         cols: to_u32("update", "columns", cols)?,
         k: to_u32("update", "the factors' rows", depth)?,
-        parts: to_u32("update", "partial sums per row", input.map_or(0, |(_, _, parts)| parts))?,
+        parts: to_u32("update", "partial sums per row", b.input.as_ref().map_or(0, |i| i.parts))?,
         alpha,
         _pad0: 0,
     };
-    let kernels = match input {
-        Some((_, ik, _)) => ik.rules.rule(rule),
+    let kernels = match &b.input {
+        Some(i) => i.kernels.rules.rule(rule),
         None => k.rule(rule),
     };
     let by_rows = x.is_some() && by_rows(rows, cols);
@@ -247,15 +243,15 @@ pub fn update(
     for (i, s) in b.state.iter().take(rule.state_count()).enumerate() {
         bind.push((5 + i as u32, s.expect("state presence checked by checks::update")));
     }
-    if let Some((i, _, _)) = input {
+    if let Some(i) = &b.input {
         bind.push((8, i.partial));
     }
     // Four parameters per invocation (vec4).
     rec.dispatch(ctx, kernel, bytemuck::bytes_of(&p), &bind, groups)?;
-    let Some((i, ik, _)) = input else { return Ok(()) };
+    let Some(i) = &b.input else { return Ok(()) };
     let form = i.derivative.map_or(0, |(act, _)| 1 | (act.code() as usize) << 1);
     // Without a derivative the kernel never reads its point: a read-only buffer fills the slot.
     let at = i.derivative.map_or(b.hyper, |(_, at)| at);
     let bind = [(8, i.partial), (9, at), (10, i.dx)];
-    rec.dispatch(ctx, ik.finish.get(ctx, form)?, bytemuck::bytes_of(&p), &bind, grid(depth * rows))
+    rec.dispatch(ctx, i.kernels.finish.get(ctx, form)?, bytemuck::bytes_of(&p), &bind, grid(depth * rows))
 }

@@ -4,7 +4,7 @@
 
 use super::backend::{buf, buf_opt, GpuBackend};
 use super::optim::{self as optim_ops, GradBuffers, InputBuffers, UpdateBuffers};
-use super::{Call, GpuBuffer};
+use super::Call;
 use crate::backend::{Backend, Gradient, Matmul, UpdateRule, UpdateTensors};
 use crate::error::Result;
 
@@ -14,11 +14,9 @@ impl GpuBackend {
         let op = "update";
         let mut parts = None;
         if let Gradient::Outer { x, dz, input: Some(i) } = u.grad {
-            let fused = self.k.optim_input.as_ref().and_then(|k| k.parts(x.cols, dz.cols, x.rows));
-            match fused {
+            match self.k.optim_input.as_ref().and_then(|k| k.parts(x.cols, dz.cols, x.rows)) {
                 Some(p) => {
-                    let bytes = (4 * p * x.rows * x.cols) as u64;
-                    self.partials_of(bytes)?;
+                    self.size_partials((4 * p * x.rows * x.cols) as u64)?;
                     parts = Some(p);
                 }
                 None => {
@@ -34,14 +32,16 @@ impl GpuBackend {
             Gradient::Stored(g) => (GradBuffers::Stored(buf(t, op, g)?), None),
             Gradient::Outer { x, dz, input } => {
                 let grad = GradBuffers::Outer { x: buf(t, op, x)?, dz: buf(t, op, dz)?, rows: x.cols, cols: dz.cols, k: x.rows };
-                let input = match (input, parts) {
-                    (Some(i), Some(_)) => Some(InputBuffers {
+                let input = match (input, parts, self.k.optim_input.as_ref()) {
+                    (Some(i), Some(parts), Some(kernels)) => Some(InputBuffers {
                         dx: buf(t, op, i.dx)?,
                         derivative: match i.derivative {
                             Some(d) => Some((d.activation, buf(t, op, d.at)?)),
                             None => None,
                         },
                         partial: self.partials.as_deref().expect("sized above"),
+                        parts,
+                        kernels,
                     }),
                     _ => None,
                 };
@@ -58,17 +58,17 @@ impl GpuBackend {
             input,
         };
         let call = Call { rec: &mut self.rec, ctx: &self.ctx, k: &self.k.optim };
-        optim_ops::update(call, self.k.optim_input.as_ref(), rule, b, u.param.len())
+        optim_ops::update(call, rule, b, u.param.len())
     }
 
-    /// The partial sums' buffer, at least `bytes` long.
-    fn partials_of(&mut self, bytes: u64) -> Result<&GpuBuffer> {
+    /// Make the partial sums' buffer at least `bytes` long.
+    fn size_partials(&mut self, bytes: u64) -> Result<()> {
         if self.partials.as_ref().is_none_or(|p| p.bytes < bytes) {
             if let Some(old) = self.partials.take() {
                 self.pool.release(old);
             }
             self.partials = Some(self.pool.acquire(&self.ctx, "update", bytes)?);
         }
-        Ok(self.partials.as_deref().expect("set above"))
+        Ok(())
     }
 }

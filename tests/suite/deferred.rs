@@ -10,7 +10,7 @@ use wgtrain::data::sources;
 use wgtrain::nn::{ModelSpec, Precision, Sequential, DEFERRABLE_MIN, DEFERRABLE_ROWS};
 use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use wgtrain::train::{DeviceData, TrainConfig, Trainer};
-use wgtrain::{Activation, Backend, Gradient, Hyper, Matmul, Tensor, UpdateRule, UpdateTensors};
+use wgtrain::{Activation, Backend, GpuBackend, Gradient, Hyper, Matmul, Tensor, UpdateRule, UpdateTensors};
 
 /// A rule's scalars for the update tests, with ℓ1/ℓ2 and clipping by value.
 pub(crate) fn hyper_for(rule: UpdateRule) -> Hyper {
@@ -224,18 +224,25 @@ fn only_large_weight_matrices_in_a_packed_set_are_deferrable() {
     }
 }
 
-/// Clipping by the norm of all gradients needs them written: an update after a pass that
-/// deferred some is refused, naming the setting; the trainer writes them in such runs.
-#[test]
-fn clipping_by_norm_refuses_deferred_gradients() {
+/// `wide_spec` with a momentum optimizer that clips by norm, after a batch-1 forward pass:
+/// the backend, model, optimizer and workspace.
+pub(crate) fn clipping_by_norm_after_forward() -> (GpuBackend, Sequential, Optimizer, usize) {
     let mut g = gpu();
     let mut model = Sequential::new(&mut g, &wide_spec(), 1).unwrap();
     let mut config = OptimizerConfig::new(OptimizerKind::Momentum);
     config.clip_norm = 1.0;
-    let mut opt = Optimizer::new(&mut g, config).unwrap();
+    let opt = Optimizer::new(&mut g, config).unwrap();
     opt.attach(&mut g, model.params_mut()).unwrap();
     let ws = model.workspace(&mut g, 1).unwrap();
     model.forward(&mut g, ws, wgtrain::nn::Mode::Train).unwrap();
+    (g, model, opt, ws)
+}
+
+/// Clipping by the norm of all gradients needs them written: an update after a pass that
+/// deferred some is refused, naming the setting; the trainer writes them in such runs.
+#[test]
+fn clipping_by_norm_refuses_deferred_gradients() {
+    let (mut g, mut model, mut opt, ws) = clipping_by_norm_after_forward();
     model.backward_deferring(&mut g, ws).unwrap();
     assert_eq!(model.params().deferred().len(), 2);
     opt.prepare(&mut g).unwrap();

@@ -5,10 +5,10 @@
 
 use crate::common;
 
-use crate::deferred::{bits, hyper_for, train, wide_spec};
+use crate::deferred::{bits, clipping_by_norm_after_forward, hyper_for, train, wide_spec};
 use common::{gpu, uniform, Both};
-use wgtrain::nn::{Mode, Precision, Sequential, DEFERRABLE_ROWS};
-use wgtrain::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use wgtrain::nn::{Precision, DEFERRABLE_ROWS};
+use wgtrain::optim::OptimizerKind;
 use wgtrain::{Activation, Backend, Derivative, Gradient, Hyper, InputGradient, Matmul, UpdateRule, UpdateTensors};
 
 struct Ends {
@@ -159,14 +159,7 @@ fn steps_that_update_during_the_backward_pass_end_near_steps_that_write_every_gr
 /// pass that would update during it is refused, naming the setting.
 #[test]
 fn clipping_by_norm_refuses_an_update_during_the_backward_pass() {
-    let mut g = gpu();
-    let mut model = Sequential::new(&mut g, &wide_spec(), 1).unwrap();
-    let mut config = OptimizerConfig::new(OptimizerKind::Momentum);
-    config.clip_norm = 1.0;
-    let mut opt = Optimizer::new(&mut g, config).unwrap();
-    opt.attach(&mut g, model.params_mut()).unwrap();
-    let ws = model.workspace(&mut g, 1).unwrap();
-    model.forward(&mut g, ws, Mode::Train).unwrap();
+    let (mut g, mut model, mut opt, ws) = clipping_by_norm_after_forward();
     opt.prepare(&mut g).unwrap();
     let err = model.backward_updating(&mut g, ws, &mut opt).unwrap_err().to_string();
     assert!(err.contains("clip_norm") && err.contains("backward"), "{err}");

@@ -195,10 +195,11 @@ impl Layer for Dense {
             if let Some(now) = now {
                 d.applied = true;
                 now.update_now(b, p, d, InputGradient { dx: io.dx, derivative })?;
-                deferred.push(d);
-                return Ok(io.previous.is_some());
             }
             deferred.push(d);
+            if d.applied {
+                return Ok(io.previous.is_some());
+            }
         } else {
             // The weight gradient, with the bias gradient (dz's column sums) in the same dispatch.
             let spec = match self.b {
